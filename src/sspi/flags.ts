@@ -1,0 +1,411 @@
+// sspi.h / ntsecpkg.h constants, reference sections 1, 5, 6, 8, 9, 10.
+// Flags above bit 31 (ISC_REQ_MESSAGES...) are 64-bit constants: flag sets are plain numbers up
+// to 2^53, and `hasFlag`/`flagNames` handle the high word (JS bit operators stop at 32 bits).
+
+export const ISC_REQ = {
+  DELEGATE: 0x00000001,
+  MUTUAL_AUTH: 0x00000002,
+  REPLAY_DETECT: 0x00000004,
+  SEQUENCE_DETECT: 0x00000008,
+  CONFIDENTIALITY: 0x00000010,
+  USE_SESSION_KEY: 0x00000020,
+  PROMPT_FOR_CREDS: 0x00000040,
+  USE_SUPPLIED_CREDS: 0x00000080,
+  ALLOCATE_MEMORY: 0x00000100,
+  USE_DCE_STYLE: 0x00000200,
+  DATAGRAM: 0x00000400,
+  CONNECTION: 0x00000800,
+  CALL_LEVEL: 0x00001000,
+  FRAGMENT_SUPPLIED: 0x00002000,
+  EXTENDED_ERROR: 0x00004000,
+  STREAM: 0x00008000,
+  INTEGRITY: 0x00010000,
+  IDENTIFY: 0x00020000,
+  NULL_SESSION: 0x00040000,
+  MANUAL_CRED_VALIDATION: 0x00080000,
+  RESERVED1: 0x00100000,
+  FRAGMENT_TO_FIT: 0x00200000,
+  FORWARD_CREDENTIALS: 0x00400000,
+  NO_INTEGRITY: 0x00800000,
+  USE_HTTP_STYLE: 0x01000000,
+  UNVERIFIED_TARGET_NAME: 0x20000000,
+  CONFIDENTIALITY_ONLY: 0x40000000,
+  MESSAGES: 0x1_0000_0000,
+  DEFERRED_CRED_VALIDATION: 0x2_0000_0000,
+  NO_POST_HANDSHAKE_AUTH: 0x4_0000_0000,
+} as const;
+
+export const ISC_RET = {
+  DELEGATE: 0x00000001,
+  MUTUAL_AUTH: 0x00000002,
+  REPLAY_DETECT: 0x00000004,
+  SEQUENCE_DETECT: 0x00000008,
+  CONFIDENTIALITY: 0x00000010,
+  USE_SESSION_KEY: 0x00000020,
+  USED_COLLECTED_CREDS: 0x00000040,
+  USED_SUPPLIED_CREDS: 0x00000080,
+  ALLOCATED_MEMORY: 0x00000100,
+  USED_DCE_STYLE: 0x00000200,
+  DATAGRAM: 0x00000400,
+  CONNECTION: 0x00000800,
+  INTERMEDIATE_RETURN: 0x00001000,
+  CALL_LEVEL: 0x00002000,
+  EXTENDED_ERROR: 0x00004000,
+  STREAM: 0x00008000,
+  INTEGRITY: 0x00010000,
+  IDENTIFY: 0x00020000,
+  NULL_SESSION: 0x00040000,
+  MANUAL_CRED_VALIDATION: 0x00080000,
+  RESERVED1: 0x00100000,
+  FRAGMENT_ONLY: 0x00200000,
+  FORWARD_CREDENTIALS: 0x00400000,
+  USED_HTTP_STYLE: 0x01000000,
+  NO_ADDITIONAL_TOKEN: 0x02000000,
+  REAUTHENTICATION: 0x08000000,
+  CONFIDENTIALITY_ONLY: 0x40000000,
+  MESSAGES: 0x1_0000_0000,
+  DEFERRED_CRED_VALIDATION: 0x2_0000_0000,
+  NO_POST_HANDSHAKE_AUTH: 0x4_0000_0000,
+} as const;
+
+export const ASC_REQ = {
+  DELEGATE: 0x00000001,
+  MUTUAL_AUTH: 0x00000002,
+  REPLAY_DETECT: 0x00000004,
+  SEQUENCE_DETECT: 0x00000008,
+  CONFIDENTIALITY: 0x00000010,
+  USE_SESSION_KEY: 0x00000020,
+  SESSION_TICKET: 0x00000040,
+  ALLOCATE_MEMORY: 0x00000100,
+  USE_DCE_STYLE: 0x00000200,
+  DATAGRAM: 0x00000400,
+  CONNECTION: 0x00000800,
+  CALL_LEVEL: 0x00001000,
+  FRAGMENT_SUPPLIED: 0x00002000,
+  EXTENDED_ERROR: 0x00008000,
+  STREAM: 0x00010000,
+  INTEGRITY: 0x00020000,
+  LICENSING: 0x00040000,
+  IDENTIFY: 0x00080000,
+  ALLOW_NULL_SESSION: 0x00100000,
+  ALLOW_NON_USER_LOGONS: 0x00200000,
+  ALLOW_CONTEXT_REPLAY: 0x00400000,
+  FRAGMENT_TO_FIT: 0x00800000,
+  NO_TOKEN: 0x01000000,
+  PROXY_BINDINGS: 0x04000000,
+  ALLOW_MISSING_BINDINGS: 0x10000000,
+  MESSAGES: 0x1_0000_0000,
+} as const;
+
+export const ASC_RET = {
+  DELEGATE: 0x00000001,
+  MUTUAL_AUTH: 0x00000002,
+  REPLAY_DETECT: 0x00000004,
+  SEQUENCE_DETECT: 0x00000008,
+  CONFIDENTIALITY: 0x00000010,
+  USE_SESSION_KEY: 0x00000020,
+  SESSION_TICKET: 0x00000040,
+  ALLOCATED_MEMORY: 0x00000100,
+  USED_DCE_STYLE: 0x00000200,
+  DATAGRAM: 0x00000400,
+  CONNECTION: 0x00000800,
+  CALL_LEVEL: 0x00002000,
+  THIRD_LEG_FAILED: 0x00004000,
+  EXTENDED_ERROR: 0x00008000,
+  STREAM: 0x00010000,
+  INTEGRITY: 0x00020000,
+  LICENSING: 0x00040000,
+  IDENTIFY: 0x00080000,
+  NULL_SESSION: 0x00100000,
+  ALLOW_NON_USER_LOGONS: 0x00200000,
+  ALLOW_CONTEXT_REPLAY: 0x00400000,
+  FRAGMENT_ONLY: 0x00800000,
+  NO_TOKEN: 0x01000000,
+  NO_ADDITIONAL_TOKEN: 0x02000000,
+  MESSAGES: 0x1_0000_0000,
+} as const;
+
+/** SECPKG_FLAG_* (SecPkgInfo.fCapabilities). */
+export const SECPKG_FLAG = {
+  INTEGRITY: 0x1,
+  PRIVACY: 0x2,
+  TOKEN_ONLY: 0x4,
+  DATAGRAM: 0x8,
+  CONNECTION: 0x10,
+  MULTI_REQUIRED: 0x20,
+  CLIENT_ONLY: 0x40,
+  EXTENDED_ERROR: 0x80,
+  IMPERSONATION: 0x100,
+  ACCEPT_WIN32_NAME: 0x200,
+  STREAM: 0x400,
+  NEGOTIABLE: 0x800,
+  GSS_COMPATIBLE: 0x1000,
+  LOGON: 0x2000,
+  ASCII_BUFFERS: 0x4000,
+  FRAGMENT: 0x8000,
+  MUTUAL_AUTH: 0x10000,
+  DELEGATION: 0x20000,
+  READONLY_WITH_CHECKSUM: 0x40000,
+  RESTRICTED_TOKENS: 0x80000,
+  NEGO_EXTENDER: 0x100000,
+  NEGOTIABLE2: 0x200000,
+  APPCONTAINER_PASSTHROUGH: 0x400000,
+  APPCONTAINER_CHECKS: 0x800000,
+  CREDENTIAL_ISOLATION_ENABLED: 0x1000000,
+  APPLY_LOOPBACK: 0x2000000,
+} as const;
+
+/** SECPKG_CRED_* (fCredentialUse). */
+export const SECPKG_CRED = {
+  INBOUND: 0x1,
+  OUTBOUND: 0x2,
+  BOTH: 0x3,
+  DEFAULT: 0x4,
+  AUTOLOGON_RESTRICTED: 0x10,
+  PROCESS_POLICY_ONLY: 0x20,
+  RESERVED: 0xf0000000,
+} as const;
+
+/** SECBUFFER_* buffer types (the low bits of BufferType). */
+export const SECBUFFER = {
+  EMPTY: 0,
+  DATA: 1,
+  TOKEN: 2,
+  PKG_PARAMS: 3,
+  MISSING: 4,
+  EXTRA: 5,
+  STREAM_TRAILER: 6,
+  STREAM_HEADER: 7,
+  NEGOTIATION_INFO: 8,
+  PADDING: 9,
+  STREAM: 10,
+  MECHLIST: 11,
+  MECHLIST_SIGNATURE: 12,
+  TARGET: 13,
+  CHANNEL_BINDINGS: 14,
+  CHANGE_PASS_RESPONSE: 15,
+  TARGET_HOST: 16,
+  ALERT: 17,
+  APPLICATION_PROTOCOLS: 18,
+  SRTP_PROTECTION_PROFILES: 19,
+  SRTP_MASTER_KEY_IDENTIFIER: 20,
+  TOKEN_BINDING: 21,
+  PRESHARED_KEY: 22,
+  PRESHARED_KEY_IDENTITY: 23,
+  DTLS_MTU: 24,
+  SEND_GENERIC_TLS_EXTENSION: 25,
+  SUBSCRIBE_GENERIC_TLS_EXTENSION: 26,
+  FLAGS: 27,
+  TRAFFIC_SECRETS: 28,
+  CERTIFICATE_REQUEST_CONTEXT: 29,
+} as const;
+
+/** Attribute bits OR'd into BufferType. */
+export const SECBUFFER_ATTRMASK = 0xf0000000;
+export const SECBUFFER_READONLY = 0x80000000;
+export const SECBUFFER_READONLY_WITH_CHECKSUM = 0x10000000;
+export const SECBUFFER_RESERVED = 0x60000000;
+export const SECBUFFER_UNMAPPED = 0x40000000;
+export const SECBUFFER_KERNEL_MAP = 0x20000000;
+export const SECBUFFER_VERSION = 0;
+
+/** SECPKG_ATTR_* (QueryContextAttributes levels). */
+export const SECPKG_ATTR = {
+  SIZES: 0,
+  NAMES: 1,
+  LIFESPAN: 2,
+  DCE_INFO: 3,
+  STREAM_SIZES: 4,
+  KEY_INFO: 5,
+  AUTHORITY: 6,
+  PROTO_INFO: 7,
+  PASSWORD_EXPIRY: 8,
+  SESSION_KEY: 9,
+  PACKAGE_INFO: 10,
+  USER_FLAGS: 11,
+  NEGOTIATION_INFO: 12,
+  NATIVE_NAMES: 13,
+  FLAGS: 14,
+  USE_VALIDATED: 15,
+  CREDENTIAL_NAME: 16,
+  TARGET_INFORMATION: 17,
+  ACCESS_TOKEN: 18,
+  TARGET: 19,
+  AUTHENTICATION_ID: 20,
+  LOGOFF_TIME: 21,
+  NEGO_KEYS: 22,
+  PROMPTING_NEEDED: 24,
+  UNIQUE_BINDINGS: 25,
+  ENDPOINT_BINDINGS: 26,
+  CLIENT_SPECIFIED_TARGET: 27,
+  LAST_CLIENT_TOKEN_STATUS: 30,
+  NEGO_PKG_INFO: 31,
+  NEGO_STATUS: 32,
+  CONTEXT_DELETED: 33,
+  DTLS_MTU: 34,
+  APPLICATION_PROTOCOL: 35,
+  NEGOTIATED_TLS_EXTENSIONS: 36,
+  IS_LOOPBACK: 37,
+  SUBJECT_SECURITY_ATTRIBUTES: 128,
+} as const;
+
+/** SECPKG_ATTR_THUNK_ALL: in a SecpkgContextThunks list, every level goes to the LSA. */
+export const SECPKG_ATTR_THUNK_ALL = 0x00010000;
+
+/** SECPKG_CRED_ATTR_* (QueryCredentialsAttributes levels). */
+export const SECPKG_CRED_ATTR = {
+  NAMES: 1,
+  SSI_PROVIDER: 2,
+  KDC_PROXY_SETTINGS: 3,
+  CERT: 4,
+  PAC_BYPASS: 5,
+} as const;
+
+/** SECPKG_NEGOTIATION_* (SecPkgContext_NegotiationInfo.NegotiationState). */
+export const SECPKG_NEGOTIATION = {
+  COMPLETE: 0,
+  OPTIMISTIC: 1,
+  IN_PROGRESS: 2,
+  DIRECT: 3,
+  TRY_MULTICRED: 4,
+} as const;
+
+export const SECPKG_ATTR_NEGO_INFO_FLAG_NO_KERBEROS = 0x1;
+export const SECPKG_ATTR_NEGO_INFO_FLAG_NO_NTLM = 0x2;
+
+/** TargetDataRep values. */
+export const SECURITY_NATIVE_DREP = 0x00000010;
+export const SECURITY_NETWORK_DREP = 0x00000000;
+
+/** Quality of protection. */
+export const SECQOP_WRAP_NO_ENCRYPT = 0x80000001;
+export const SECQOP_WRAP_OOB_DATA = 0x40000000;
+export const KERB_WRAP_NO_ENCRYPT = SECQOP_WRAP_NO_ENCRYPT;
+
+/** SECPKG_CONTEXT_EXPORT_* */
+export const SECPKG_CONTEXT_EXPORT = {
+  RESET_NEW: 0x1,
+  DELETE_OLD: 0x2,
+  TO_KERNEL: 0x4,
+} as const;
+
+/** RPC_C_AUTHN_* (SecPkgInfo.wRPCID). */
+export const RPC_C_AUTHN = {
+  NONE: 0,
+  DCE_PRIVATE: 1,
+  DCE_PUBLIC: 2,
+  DEC_PUBLIC: 4,
+  GSS_NEGOTIATE: 9,
+  WINNT: 10,
+  GSS_SCHANNEL: 14,
+  GSS_KERBEROS: 16,
+  DPA: 17,
+  MSN: 18,
+  DIGEST: 21,
+  MQ: 100,
+} as const;
+export const SECPKG_ID_NONE = 0xffff;
+
+/** SECPKG_INTERFACE_VERSION values, reference section 1. */
+export const SECPKG_INTERFACE_VERSION = 0x00010000;
+export const SECPKG_INTERFACE_VERSION_2 = 0x00020000;
+export const SECPKG_INTERFACE_VERSION_3 = 0x00040000;
+export const SECPKG_INTERFACE_VERSION_4 = 0x00080000;
+export const SECPKG_INTERFACE_VERSION_5 = 0x00100000;
+export const SECPKG_INTERFACE_VERSION_6 = 0x00200000;
+export const SECPKG_INTERFACE_VERSION_7 = 0x00400000;
+export const SECPKG_INTERFACE_VERSION_8 = 0x00800000;
+export const SECPKG_INTERFACE_VERSION_9 = 0x01000000;
+export const SECPKG_INTERFACE_VERSION_10 = 0x02000000;
+export const SECPKG_INTERFACE_VERSION_11 = 0x04000000;
+
+/** SECPKG_STATE_* (SECPKG_PARAMETERS.MachineState). */
+export const SECPKG_STATE = {
+  ENCRYPTION_PERMITTED: 0x01,
+  STRONG_ENCRYPTION_PERMITTED: 0x02,
+  DOMAIN_CONTROLLER: 0x04,
+  WORKSTATION: 0x08,
+  STANDALONE: 0x10,
+  CRED_ISOLATION_ENABLED: 0x20,
+} as const;
+
+/** SECPKG_CALL_* (SECPKG_CALL_INFO.Attributes). */
+export const SECPKG_CALL = {
+  KERNEL_MODE: 0x1,
+  ANSI: 0x2,
+  URGENT: 0x4,
+  RECURSIVE: 0x8,
+  IN_PROC: 0x10,
+  CLEANUP: 0x20,
+  WOWCLIENT: 0x40,
+  THREAD_TERM: 0x80,
+  PROCESS_TERM: 0x100,
+  IS_TCB: 0x200,
+  NETWORK_ONLY: 0x400,
+  WINLOGON: 0x800,
+  ASYNC_UPDATE: 0x1000,
+  SYSTEM_PROC: 0x2000,
+  NEGO: 0x4000,
+  NEGO_EXTENDER: 0x8000,
+  BUFFER_MARSHAL: 0x10000,
+  UNLOCK: 0x20000,
+} as const;
+
+/** SECURITY_LOGON_TYPE (ntsecapi.h). */
+export const SECURITY_LOGON_TYPE = {
+  UndefinedLogonType: 0,
+  Interactive: 2,
+  Network: 3,
+  Batch: 4,
+  Service: 5,
+  Proxy: 6,
+  Unlock: 7,
+  NetworkCleartext: 8,
+  NewCredentials: 9,
+  RemoteInteractive: 10,
+  CachedInteractive: 11,
+  CachedRemoteInteractive: 12,
+  CachedUnlock: 13,
+} as const;
+
+const TWO32 = 0x1_0000_0000;
+
+/** True when every bit of `flag` is set in `set`; works above bit 31. */
+export function hasFlag(set: number, flag: number): boolean {
+  const lo = (set >>> 0) & (flag >>> 0);
+  const hi = Math.floor(set / TWO32) & Math.floor(flag / TWO32);
+  return (lo >>> 0) === (flag >>> 0) && hi === Math.floor(flag / TWO32);
+}
+
+/** Bitwise AND of two flag sets up to 2^53. */
+export function flagAnd(a: number, b: number): number {
+  return (((a >>> 0) & (b >>> 0)) >>> 0) + (Math.floor(a / TWO32) & Math.floor(b / TWO32)) * TWO32;
+}
+
+/** Bitwise OR of two flag sets up to 2^53. */
+export function flagOr(a: number, b: number): number {
+  return (((a >>> 0) | (b >>> 0)) >>> 0) + (Math.floor(a / TWO32) | Math.floor(b / TWO32)) * TWO32;
+}
+
+/** True for a non-negative integer flag set that fits the 64-bit flag words we mirror. */
+export function isFlagSet(x: unknown): x is number {
+  return typeof x === 'number' && Number.isSafeInteger(x) && x >= 0;
+}
+
+/** Names of the bits set in `value`, using `table`; unknown bits come back as hex. */
+export function flagNames(value: number, table: Readonly<Record<string, number>>): string[] {
+  const out: string[] = [];
+  let rest = value;
+  for (const [name, bit] of Object.entries(table)) {
+    if (bit !== 0 && isSingleBit(bit) && hasFlag(value, bit)) {
+      out.push(name);
+      rest -= bit;
+    }
+  }
+  if (rest > 0) out.push(`0x${rest.toString(16)}`);
+  return out;
+}
+
+function isSingleBit(n: number): boolean {
+  return n > 0 && Number.isInteger(Math.log2(n));
+}

@@ -1,0 +1,51 @@
+// TimeStamp (FILETIME: signed 64-bit count of 100 ns ticks since 1601-01-01), reference section 12.
+// Expiry TimeStamps returned through SSPI are in local time; wire times are UTC, so packages use
+// these helpers at the API boundary.
+
+export type TimeStamp = bigint;
+
+export const EPOCH_OFFSET_TICKS = 116444736000000000n;
+/** The "never expires" convention: the largest positive LARGE_INTEGER. */
+export const TIMESTAMP_INFINITE: TimeStamp = 0x7fffffffffffffffn;
+/** 0 means unknown / not set. */
+export const TIMESTAMP_NONE: TimeStamp = 0n;
+
+/** UTC milliseconds since the Unix epoch -> FILETIME ticks (UTC). */
+export function fileTimeFromUnixMs(ms: number): bigint {
+  return BigInt(Math.trunc(ms)) * 10000n + EPOCH_OFFSET_TICKS;
+}
+
+/** FILETIME ticks (UTC) -> Unix milliseconds. */
+export function unixMsFromFileTime(ft: bigint): number {
+  return Number((ft - EPOCH_OFFSET_TICKS) / 10000n);
+}
+
+function localOffsetMs(utcMs: number): number {
+  // getTimezoneOffset is minutes *behind* UTC; local = utc - offset.
+  return -new Date(utcMs).getTimezoneOffset() * 60000;
+}
+
+/** A UTC instant (Unix ms) as an SSPI expiry TimeStamp in local time. */
+export function timeStampFromUnixMs(utcMs: number): TimeStamp {
+  if (!Number.isFinite(utcMs)) return TIMESTAMP_INFINITE;
+  return fileTimeFromUnixMs(utcMs + localOffsetMs(utcMs));
+}
+
+/** An SSPI local-time TimeStamp back to a UTC instant (Unix ms); Infinity for "never". */
+export function unixMsFromTimeStamp(ts: TimeStamp): number {
+  if (ts >= TIMESTAMP_INFINITE) return Number.POSITIVE_INFINITY;
+  const local = unixMsFromFileTime(ts);
+  return local - localOffsetMs(local);
+}
+
+export function timeStampToDate(ts: TimeStamp): Date | null {
+  if (ts === TIMESTAMP_NONE) return null;
+  const ms = unixMsFromTimeStamp(ts);
+  return Number.isFinite(ms) ? new Date(ms) : null;
+}
+
+/** True when `ts` is set, finite and in the past. */
+export function isExpired(ts: TimeStamp, nowMs: number = Date.now()): boolean {
+  if (ts === TIMESTAMP_NONE || ts >= TIMESTAMP_INFINITE) return false;
+  return unixMsFromTimeStamp(ts) <= nowMs;
+}
