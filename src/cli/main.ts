@@ -1,0 +1,71 @@
+// The `tslsa` command.
+
+import { readFileSync } from 'node:fs';
+import { SspiError } from '../sspi/error.js';
+import { parseArgs, UsageError } from './args.js';
+import { packagesCommand } from './packages.js';
+
+const HELP = `tslsa: a Local Security Authority for Node.js (SSPI, NTLM, Kerberos, Negotiate)
+
+Usage:
+  tslsa packages [--json] [--load MODULE]...   list the loaded security packages (SecPkgInfo)
+  tslsa --help                                 this text
+  tslsa --version                              the tslsa version
+
+Options:
+  --json          machine-readable output
+  --load MODULE   also load a third-party package module (it must export SpLsaModeInitialize)
+`;
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+export async function main(argv: string[], out: NodeJS.WritableStream = process.stdout, err: NodeJS.WritableStream = process.stderr): Promise<number> {
+  try {
+    const { positionals, options } = parseArgs(argv, new Set(['load']));
+    if (options.has('version')) {
+      out.write(`tslsa ${version()}\n`);
+      return 0;
+    }
+    const cmd = positionals[0];
+    if (options.has('help') || options.has('h') || cmd === 'help') {
+      out.write(HELP);
+      return 0;
+    }
+    if (cmd === undefined) {
+      err.write(HELP);
+      return 2;
+    }
+    const loads = collect(argv, 'load');
+    switch (cmd) {
+      case 'packages':
+        return await packagesCommand(options.has('json'), loads, out);
+      default:
+        throw new UsageError(`unknown command '${cmd}' (see tslsa --help)`);
+    }
+  } catch (e) {
+    if (e instanceof UsageError) {
+      err.write(`tslsa: ${e.message}\n`);
+      return 2;
+    }
+    if (e instanceof SspiError) {
+      err.write(`tslsa: ${e.message}\n`);
+      return 1;
+    }
+    err.write(`tslsa: ${(e as Error)?.message ?? String(e)}\n`);
+    return 1;
+  }
+}
+
+/** Every value of a repeatable --name option. */
+function collect(argv: readonly string[], name: string): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === `--${name}` && argv[i + 1] !== undefined) out.push(argv[++i]!);
+    else if (a.startsWith(`--${name}=`)) out.push(a.slice(name.length + 3));
+  }
+  return out;
+}

@@ -1,0 +1,29 @@
+// tslsa: a Local Security Authority for Node.js.
+// The faithful layer (sspi.h / ntsecpkg.h names, codes and semantics) and the idiomatic layer.
+
+export * from './sspi/status.js';
+export * from './sspi/flags.js';
+export * from './sspi/buffers.js';
+export * from './sspi/timestamp.js';
+export * from './sspi/attributes.js';
+export { SspiError } from './sspi/error.js';
+export { InitSecurityInterface, SecurityFunctionTable, SECURITY_SUPPORT_PROVIDER_INTERFACE_VERSION_4 } from './sspi/api.js';
+export type { InitializeSecurityContextResult, AcceptSecurityContextResult } from './sspi/api.js';
+
+export * from './lsa/types.js';
+export { Lsa, LSA_INTERFACE_VERSION, MAX_CALL_DEPTH } from './lsa/lsa.js';
+export type { LoadedPackage, LsaOptions, ClientIdentity } from './lsa/lsa.js';
+export type { LsaConnection, SecHandle, CredHandle, CtxtHandle, ContextRequest, ContextReply, UserModeEntry } from './lsa/protocol.js';
+export { SEC_INVALID_HANDLE_VALUE } from './lsa/protocol.js';
+export { InProcessLsaConnection } from './lsa/connection.js';
+export { createLsa, LsaHost, LsaConnectUntrusted, LsaRegisterLogonProcess } from './lsa/host.js';
+export type { CreateLsaOptions, ConnectOptions, PackageSpec } from './lsa/host.js';
+export { LsaLookupAuthenticationPackage, LsaCallAuthenticationPackage, LsaFreeReturnBuffer, LsaDeregisterLogonProcess } from './lsa/client.js';
+export { SubmitBufferReader, SubmitBufferWriter, UNICODE_STRING_SIZE } from './lsa/marshal.js';
+export { AllocateLocallyUniqueId } from './lsa/logonSessions.js';
+
+export { Credentials } from './credentials.js';
+export type { AcquireOptions, CredentialUse } from './credentials.js';
+export { SecurityContext } from './context.js';
+export type { ContextOptions, ClientContextOptions, FlagInput } from './context.js';
+export { builtinPackages } from './packages/index.js';

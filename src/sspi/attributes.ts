@@ -1,0 +1,102 @@
+// Context and credential attribute structures (SecPkgContext_*), reference section 10, as JS objects.
+
+import type { TimeStamp } from './timestamp.js';
+
+/** SecPkgInfoW, reference section 6. */
+export interface SecPkgInfo {
+  fCapabilities: number;
+  wVersion: number;
+  wRPCID: number;
+  cbMaxToken: number;
+  Name: string;
+  Comment: string;
+}
+
+export interface SecPkgContext_Sizes {
+  cbMaxToken: number;
+  cbMaxSignature: number;
+  cbBlockSize: number;
+  cbSecurityTrailer: number;
+}
+export interface SecPkgContext_StreamSizes {
+  cbHeader: number;
+  cbTrailer: number;
+  cbMaximumMessage: number;
+  cBuffers: number;
+  cbBlockSize: number;
+}
+export interface SecPkgContext_Names {
+  sUserName: string;
+}
+export interface SecPkgContext_NativeNames {
+  sClientName: string;
+  sServerName: string;
+}
+export interface SecPkgContext_Lifespan {
+  tsStart: TimeStamp;
+  tsExpiry: TimeStamp;
+}
+export interface SecPkgContext_SessionKey {
+  SessionKeyLength: number;
+  SessionKey: Uint8Array;
+}
+export interface SecPkgContext_PackageInfo {
+  PackageInfo: SecPkgInfo;
+}
+export interface SecPkgContext_NegotiationInfo {
+  PackageInfo: SecPkgInfo;
+  NegotiationState: number;
+}
+export interface SecPkgContext_Flags {
+  Flags: number;
+}
+export interface SecPkgContext_KeyInfo {
+  sSignatureAlgorithmName: string;
+  sEncryptAlgorithmName: string;
+  KeySize: number;
+  SignatureAlgorithm: number;
+  EncryptAlgorithm: number;
+}
+export interface SecPkgContext_PasswordExpiry {
+  tsPasswordExpires: TimeStamp;
+}
+export interface SecPkgContext_TargetInformation {
+  MarshalledTargetInfoLength: number;
+  MarshalledTargetInfo: Uint8Array;
+}
+export interface SecPkgCredentials_Names {
+  sUserName: string;
+}
+
+/** What QueryContextAttributes returns for each level we define; other levels are package-specific. */
+export interface ContextAttributeMap {
+  0: SecPkgContext_Sizes;
+  1: SecPkgContext_Names;
+  2: SecPkgContext_Lifespan;
+  4: SecPkgContext_StreamSizes;
+  5: SecPkgContext_KeyInfo;
+  8: SecPkgContext_PasswordExpiry;
+  9: SecPkgContext_SessionKey;
+  10: SecPkgContext_PackageInfo;
+  12: SecPkgContext_NegotiationInfo;
+  13: SecPkgContext_NativeNames;
+  14: SecPkgContext_Flags;
+  17: SecPkgContext_TargetInformation;
+}
+
+/** A value that can cross the LSA boundary (structured-clone shape: no functions, no classes). */
+export type Plain = null | undefined | boolean | number | bigint | string | Uint8Array | Plain[] | { [k: string]: Plain };
+
+/**
+ * SEC_WINNT_AUTH_IDENTITY: the common AuthorizationData of AcquireCredentialsHandle.
+ * `Flags` is SEC_WINNT_AUTH_IDENTITY_UNICODE (2) or _ANSI (1); strings are JS strings either way.
+ */
+export interface SEC_WINNT_AUTH_IDENTITY {
+  User: string;
+  Domain: string;
+  Password: string;
+  Flags?: number;
+  [k: string]: Plain;
+}
+export const SEC_WINNT_AUTH_IDENTITY_ANSI = 0x1;
+export const SEC_WINNT_AUTH_IDENTITY_UNICODE = 0x2;
