@@ -1,0 +1,183 @@
+// aes128-cts-hmac-sha1-96 (17) and aes256-cts-hmac-sha1-96 (18): RFC 3962 on the RFC 3961
+// simplified profile, with checksums hmac-sha1-96-aes128 (15) and hmac-sha1-96-aes256 (16).
+
+import { createHash } from 'node:crypto';
+import { AesCts, AES_BLOCK_SIZE } from '../../../crypto/aes-cts.js';
+import {
+  KC, KE, KI, altered, checkConfounder, checkSeed, checkUsage, iterationCount, iterationParams, pbkdf2, tooShort, usageConstant, utf8,
+} from './common.js';
+import { HmacKey, macEquals } from './hmac.js';
+import { cached, checkKey } from './keystate.js';
+import { nfold } from './nfold.js';
+import { randomConfounder } from './random.js';
+import type { ChecksumType, Enctype, KerberosKey } from './types.js';
+
+const MAC_BYTES = 12; // HMAC-SHA1-96 (RFC 3962 6)
+const KERBEROS = utf8('kerberos');
+const PRF_CONSTANT = utf8('prf');
+
+/** DR (RFC 3961 5.1) with AES as E: encrypt n-fold(constant) and keep encrypting until enough bits. */
+export function aesDr(base: AesCts, constant: Uint8Array, bytes: number): Uint8Array {
+  const out = new Uint8Array(bytes);
+  let block: Uint8Array = nfold(constant, AES_BLOCK_SIZE);
+  for (let off = 0; off < bytes; off += AES_BLOCK_SIZE) {
+    block = base.encryptBlocks(block); // one block with a zero IV: CTS reduces to plain AES
+    out.set(block.subarray(0, Math.min(AES_BLOCK_SIZE, bytes - off)), off);
+  }
+  return out;
+}
+
+/** Lazily derived Kc/Ke/Ki for one (key, usage) (RFC 3961 5.3). */
+class Sha1UsageKeys {
+  #ke: AesCts | undefined;
+  #ki: HmacKey | undefined;
+  #kc: HmacKey | undefined;
+  constructor(private readonly base: AesCts, private readonly usage: number, private readonly keyBytes: number) {}
+
+  get ke(): AesCts {
+    return (this.#ke ??= withBytes(aesDr(this.base, usageConstant(this.usage, KE), this.keyBytes), (k) => new AesCts(k)));
+  }
+  get ki(): HmacKey {
+    return (this.#ki ??= withBytes(aesDr(this.base, usageConstant(this.usage, KI), this.keyBytes), (k) => new HmacKey('sha1', k)));
+  }
+  get kc(): HmacKey {
+    return (this.#kc ??= withBytes(aesDr(this.base, usageConstant(this.usage, KC), this.keyBytes), (k) => new HmacKey('sha1', k)));
+  }
+  destroy(): void {
+    this.#ke?.destroy();
+    this.#ki?.destroy();
+    this.#kc?.destroy();
+  }
+}
+
+/** Build an object from derived key bytes and wipe the temporary bytes (the object keeps its own copy). */
+function withBytes<T>(bytes: Uint8Array, make: (k: Uint8Array) => T): T {
+  try {
+    return make(bytes);
+  } finally {
+    bytes.fill(0);
+  }
+}
+
+class AesSha1Enctype implements Enctype {
+  readonly weak = false;
+  readonly seedBytes: number;
+  readonly confounderBytes = AES_BLOCK_SIZE;
+  readonly macBytes = MAC_BYTES;
+  readonly prfBytes = 16;
+  readonly defaultS2kParams = iterationParams(4096); // RFC 3962 4
+
+  constructor(
+    readonly enctype: number,
+    readonly name: string,
+    readonly keyBytes: number,
+    readonly checksumType: number,
+  ) {
+    this.seedBytes = keyBytes;
+  }
+
+  baseCipher(key: KerberosKey): AesCts {
+    checkKey(key, this.enctype, this.keyBytes);
+    return cached(key, 'base', () => new AesCts(key.keyvalue));
+  }
+
+  usageKeys(key: KerberosKey, usage: number): Sha1UsageKeys {
+    const base = this.baseCipher(key);
+    checkUsage(usage);
+    return cached(key, usage, () => new Sha1UsageKeys(base, usage, this.keyBytes));
+  }
+
+  /** DK (RFC 3961 5.1): random-to-key(DR(key, constant)); random-to-key is the identity for AES. */
+  dk(key: KerberosKey, constant: Uint8Array): Uint8Array {
+    return aesDr(this.baseCipher(key), constant, this.keyBytes);
+  }
+
+  // RFC 3962 4: tkey = random-to-key(PBKDF2-HMAC-SHA1(password, salt, iter, keylen)); key = DK(tkey, "kerberos").
+  stringToKey(password: string | Uint8Array, salt: string | Uint8Array, params?: Uint8Array): KerberosKey {
+    const iter = iterationCount(params, 4096);
+    const seed = pbkdf2('sha1', utf8(password), utf8(salt), iter, this.keyBytes);
+    const tkey = new AesCts(seed);
+    seed.fill(0);
+    try {
+      return { enctype: this.enctype, keyvalue: aesDr(tkey, KERBEROS, this.keyBytes) };
+    } finally {
+      tkey.destroy();
+    }
+  }
+
+  randomToKey(seed: Uint8Array): KerberosKey {
+    checkSeed(seed, this.seedBytes);
+    return { enctype: this.enctype, keyvalue: Uint8Array.from(seed) };
+  }
+
+  ciphertextLength(plaintextLength: number): number {
+    return AES_BLOCK_SIZE + plaintextLength + MAC_BYTES;
+  }
+
+  // RFC 3961 5.3: C = E(Ke, conf || plaintext), H = HMAC(Ki, conf || plaintext) truncated; send C || H.
+  encrypt(key: KerberosKey, usage: number, plaintext: Uint8Array, confounder?: Uint8Array): Uint8Array {
+    const uk = this.usageKeys(key, usage);
+    const p = Buffer.allocUnsafe(AES_BLOCK_SIZE + plaintext.length);
+    if (confounder !== undefined) checkConfounder(confounder, AES_BLOCK_SIZE);
+    p.set(confounder ?? randomConfounder(AES_BLOCK_SIZE));
+    p.set(plaintext, AES_BLOCK_SIZE);
+    const out = Buffer.allocUnsafe(p.length + MAC_BYTES);
+    uk.ke.encrypt(p, undefined, out, 0);
+    uk.ki.macInto(p, undefined, out, p.length, MAC_BYTES);
+    p.fill(0);
+    return out;
+  }
+
+  decrypt(key: KerberosKey, usage: number, ciphertext: Uint8Array): Uint8Array {
+    const uk = this.usageKeys(key, usage);
+    if (ciphertext.length < AES_BLOCK_SIZE + MAC_BYTES) throw tooShort(this.name);
+    const cut = ciphertext.length - MAC_BYTES;
+    const p = uk.ke.decrypt(ciphertext.subarray(0, cut));
+    const h = uk.ki.mac(p);
+    if (!macEquals(h.subarray(0, MAC_BYTES), ciphertext.subarray(cut))) {
+      p.fill(0);
+      throw altered();
+    }
+    return p.subarray(AES_BLOCK_SIZE);
+  }
+
+  // RFC 3962 5 (after RFC 3961 5.3): PRF = E(DK(key, "prf"), truncate16(SHA-1(input))).
+  prf(key: KerberosKey, input: Uint8Array): Uint8Array {
+    const kp = this.dk(key, PRF_CONSTANT);
+    const c = new AesCts(kp);
+    kp.fill(0);
+    try {
+      return c.encryptBlocks(createHash('sha1').update(input).digest().subarray(0, AES_BLOCK_SIZE));
+    } finally {
+      c.destroy();
+    }
+  }
+
+  checksum(key: KerberosKey, usage: number, data: Uint8Array): Uint8Array {
+    return this.usageKeys(key, usage).kc.mac(data).subarray(0, MAC_BYTES);
+  }
+}
+
+
+export const aes128CtsHmacSha196 = new AesSha1Enctype(17, 'aes128-cts-hmac-sha1-96', 16, 15);
+export const aes256CtsHmacSha196 = new AesSha1Enctype(18, 'aes256-cts-hmac-sha1-96', 32, 16);
+
+class HmacSha1AesChecksum implements ChecksumType {
+  readonly weak = false;
+  readonly size = MAC_BYTES;
+  readonly enctypes: readonly number[];
+  constructor(readonly cksumtype: number, readonly name: string, private readonly et: AesSha1Enctype) {
+    this.enctypes = [et.enctype];
+  }
+  // RFC 3962 7 / RFC 3961 5.4: HMAC-SHA1(Kc, data) truncated to 96 bits.
+  make(key: KerberosKey, usage: number, data: Uint8Array): Uint8Array {
+    return this.et.checksum(key, usage, data);
+  }
+  verify(key: KerberosKey, usage: number, data: Uint8Array, checksum: Uint8Array): boolean {
+    return macEquals(this.et.checksum(key, usage, data), checksum);
+  }
+}
+
+export const hmacSha196Aes128 = new HmacSha1AesChecksum(15, 'hmac-sha1-96-aes128', aes128CtsHmacSha196);
+export const hmacSha196Aes256 = new HmacSha1AesChecksum(16, 'hmac-sha1-96-aes256', aes256CtsHmacSha196);
+export type { AesSha1Enctype };
