@@ -21,6 +21,11 @@ export class SubmitBufferReader {
     this.view = new DataView(buffer.buffer, buffer.byteOffset, length);
   }
 
+  /** The error for a malformed structure. */
+  invalid(detail: string): SspiError {
+    return new SspiError(NtStatus.STATUS_INVALID_PARAMETER, detail);
+  }
+
   private need(offset: number, size: number): void {
     if (!Number.isInteger(offset) || offset < 0 || offset + size > this.length) {
       throw new SspiError(NtStatus.STATUS_INVALID_PARAMETER, `field at ${offset}+${size} is outside the ${this.length}-byte submit buffer`);

@@ -3,8 +3,9 @@
 // third-party package.
 
 import type { PackageSpec } from '../lsa/host.js';
+import { ntlmPackage } from './ntlm/package.js';
 
 /** The built-in package set; `config` is handed to each package in SECPKG_PARAMETERS.PackageConfig. */
 export async function builtinPackages(): Promise<PackageSpec[]> {
-  return [];
+  return [{ module: ntlmPackage() }];
 }

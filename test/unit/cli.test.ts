@@ -42,6 +42,7 @@ describe('tslsa CLI', () => {
     const t = await cli('packages', '--load', toyModule);
     assert.equal(t.code, 0, t.err);
     assert.match(t.out, /^Toy$/m);
+    assert.match(t.out, /^NTLM$/m);
     assert.match(t.out, /capabilities: 0x00000813 INTEGRITY \| PRIVACY \| CONNECTION \| NEGOTIABLE/);
     const j = await cli('packages', '--json', '--load', toyModule);
     const list = JSON.parse(j.out) as Array<Record<string, unknown>>;

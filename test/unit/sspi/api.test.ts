@@ -33,7 +33,7 @@ async function handshake(client: SecurityFunctionTable, server: SecurityFunction
     const cout = secBufferDesc(outputBuffer(SECBUFFER.TOKEN, 256));
     const ci = await client.InitializeSecurityContext(cc, cctx, 'HTTP/host', ISC_REQ.MUTUAL_AUTH | ISC_REQ.CONFIDENTIALITY | ISC_REQ.INTEGRITY | ISC_REQ.SEQUENCE_DETECT, 0, SECURITY_NATIVE_DREP, cin, 0, null, cout);
     statuses.push(ci.status);
-    if ((ci.status | 0) < 0) return { statuses, cctx, sctx, failed: ci.status, ci };
+    if ((ci.status | 0) < 0) return { statuses, cctx: cctx!, sctx: sctx!, failed: ci.status };
     cctx = ci.phNewContext;
     token = bufferBytes(cout.pBuffers[0]!).slice();
     if (token.length === 0) break;
@@ -41,7 +41,7 @@ async function handshake(client: SecurityFunctionTable, server: SecurityFunction
     const sout = secBufferDesc(outputBuffer(SECBUFFER.TOKEN, 256));
     const ai = await server.AcceptSecurityContext(sc, sctx, sin, ASC_REQ.CONFIDENTIALITY | ASC_REQ.INTEGRITY, SECURITY_NATIVE_DREP, null, sout);
     statuses.push(ai.status);
-    if ((ai.status | 0) < 0) return { statuses, cctx, sctx, failed: ai.status, ai };
+    if ((ai.status | 0) < 0) return { statuses, cctx: cctx!, sctx: sctx!, failed: ai.status };
     sctx = ai.phNewContext;
     token = bufferBytes(sout.pBuffers[0]!).slice();
     if (ai.status === S.SEC_E_OK || ai.status === S.SEC_I_COMPLETE_NEEDED) {

@@ -1,0 +1,171 @@
+// The NTLM user-mode half (reference section 13): built from ContextData alone, it runs
+// MakeSignature / VerifySignature / EncryptMessage / DecryptMessage in the caller's process with
+// the MS-NLMP 3.4 signing and sealing state.
+
+import type { LSA_SEC_HANDLE, SECPKG_USER_FUNCTION_TABLE } from '../../lsa/types.js';
+import { type SecBuffer, type SecBufferDesc, baseType, bufferBytes, findBuffer } from '../../sspi/buffers.js';
+import { SspiError } from '../../sspi/error.js';
+import { SECBUFFER, SECBUFFER_READONLY, SECBUFFER_READONLY_WITH_CHECKSUM, SECPKG_ATTR, SECQOP_WRAP_NO_ENCRYPT } from '../../sspi/flags.js';
+import { SecurityStatus, type Status } from '../../sspi/status.js';
+import { zero } from '../../crypto/bytes.js';
+import { type NtlmContextData, packContextData, unpackContextData } from './contextData.js';
+import { NTLMSSP_MESSAGE_SIGNATURE_SIZE, NtlmSealingState } from './signing.js';
+import { NTLMSSP_NEGOTIATE_DATAGRAM } from './flags.js';
+
+interface UserContext {
+  data: NtlmContextData;
+  state: NtlmSealingState;
+  datagram: boolean;
+}
+
+const SIG = NTLMSSP_MESSAGE_SIGNATURE_SIZE;
+
+function dataBuffers(desc: SecBufferDesc): SecBuffer[] {
+  return desc.pBuffers.filter((b) => baseType(b) === SECBUFFER.DATA);
+}
+
+function statusOf(e: unknown): Status {
+  if (e instanceof SspiError) return e.status;
+  throw e;
+}
+
+export function ntlmUserModeTable(): SECPKG_USER_FUNCTION_TABLE {
+  const contexts = new Map<LSA_SEC_HANDLE, UserContext>();
+  let nextImported = 1n << 48n;
+
+  function build(bytes: Uint8Array): UserContext {
+    const data = unpackContextData(bytes);
+    if (data.sendSeqNum !== 0 || data.recvSeqNum !== 0) throw new SspiError(SecurityStatus.SEC_E_INVALID_TOKEN, 'NTLM context data with message state is not importable');
+    const state = new NtlmSealingState(data.ExportedSessionKey, data.NegotiateFlags, data.side === 'client' ? 'Client' : 'Server');
+    return { data, state, datagram: (data.NegotiateFlags & NTLMSSP_NEGOTIATE_DATAGRAM) !== 0 };
+  }
+
+  function seq(u: UserContext, n: number): number | undefined {
+    return u.datagram ? n : undefined;
+  }
+
+  return {
+    InitUserModeContext(h, packed) {
+      try {
+        contexts.set(h, build(packed));
+        return SecurityStatus.SEC_E_OK;
+      } catch (e) {
+        return statusOf(e);
+      }
+    },
+    MakeSignature(h, _qop, msg, n) {
+      const u = contexts.get(h);
+      if (!u) return SecurityStatus.SEC_E_INVALID_HANDLE;
+      const tok = findBuffer(msg, SECBUFFER.TOKEN);
+      if (!tok || !tok.pvBuffer || tok.pvBuffer.length < SIG) return SecurityStatus.SEC_E_BUFFER_TOO_SMALL;
+      try {
+        u.state.signParts(dataBuffers(msg).map(bufferBytes), tok.pvBuffer.subarray(0, SIG), seq(u, n));
+        tok.cbBuffer = SIG;
+        return SecurityStatus.SEC_E_OK;
+      } catch (e) {
+        return statusOf(e);
+      }
+    },
+    VerifySignature(h, msg, n) {
+      const u = contexts.get(h);
+      if (!u) return { status: SecurityStatus.SEC_E_INVALID_HANDLE, QualityOfProtection: 0 };
+      const tok = findBuffer(msg, SECBUFFER.TOKEN);
+      if (!tok || tok.cbBuffer < SIG) return { status: SecurityStatus.SEC_E_INVALID_TOKEN, QualityOfProtection: 0 };
+      try {
+        u.state.verifyParts(dataBuffers(msg).map(bufferBytes), bufferBytes(tok).subarray(0, SIG), seq(u, n));
+        return { status: SecurityStatus.SEC_E_OK, QualityOfProtection: 0 };
+      } catch (e) {
+        return { status: statusOf(e), QualityOfProtection: 0 };
+      }
+    },
+    SealMessage(h, qop, msg, n) {
+      const u = contexts.get(h);
+      if (!u) return SecurityStatus.SEC_E_INVALID_HANDLE;
+      const tok = findBuffer(msg, SECBUFFER.TOKEN);
+      if (!tok || !tok.pvBuffer || tok.pvBuffer.length < SIG) return SecurityStatus.SEC_E_BUFFER_TOO_SMALL;
+      const data = dataBuffers(msg);
+      if (data.length === 0) return SecurityStatus.SEC_E_INVALID_TOKEN;
+      try {
+        if (qop === SECQOP_WRAP_NO_ENCRYPT) {
+          u.state.signParts(data.map(bufferBytes), tok.pvBuffer.subarray(0, SIG), seq(u, n));
+        } else {
+          const signOnly = data.map((b) => (b.BufferType & (SECBUFFER_READONLY | SECBUFFER_READONLY_WITH_CHECKSUM)) !== 0);
+          u.state.sealParts(data.map(bufferBytes), signOnly, tok.pvBuffer.subarray(0, SIG), seq(u, n));
+        }
+        tok.cbBuffer = SIG;
+        const pad = findBuffer(msg, SECBUFFER.PADDING);
+        if (pad) pad.cbBuffer = 0;
+        return SecurityStatus.SEC_E_OK;
+      } catch (e) {
+        return statusOf(e);
+      }
+    },
+    UnsealMessage(h, msg, n) {
+      const u = contexts.get(h);
+      if (!u) return { status: SecurityStatus.SEC_E_INVALID_HANDLE, QualityOfProtection: 0 };
+      try {
+        const stream = findBuffer(msg, SECBUFFER.STREAM);
+        if (stream) {
+          // SECBUFFER_STREAM: the whole GSS wrap token, signature then sealed data.
+          const s = bufferBytes(stream);
+          if (s.length < SIG) return { status: SecurityStatus.SEC_E_INCOMPLETE_MESSAGE, QualityOfProtection: 0 };
+          const out = findBuffer(msg, SECBUFFER.DATA);
+          if (!out) return { status: SecurityStatus.SEC_E_INVALID_TOKEN, QualityOfProtection: 0 };
+          const body = s.slice(SIG);
+          u.state.unsealParts([body], null, s.subarray(0, SIG), seq(u, n));
+          out.pvBuffer = body;
+          out.cbBuffer = body.length;
+          return { status: SecurityStatus.SEC_E_OK, QualityOfProtection: 0 };
+        }
+        const tok = findBuffer(msg, SECBUFFER.TOKEN);
+        if (!tok || tok.cbBuffer < SIG) return { status: SecurityStatus.SEC_E_INVALID_TOKEN, QualityOfProtection: 0 };
+        const data = dataBuffers(msg);
+        const signOnly = data.map((b) => (b.BufferType & (SECBUFFER_READONLY | SECBUFFER_READONLY_WITH_CHECKSUM)) !== 0);
+        u.state.unsealParts(data.map(bufferBytes), signOnly, bufferBytes(tok).subarray(0, SIG), seq(u, n));
+        return { status: SecurityStatus.SEC_E_OK, QualityOfProtection: 0 };
+      } catch (e) {
+        return { status: statusOf(e), QualityOfProtection: 0 };
+      }
+    },
+    QueryContextAttributes(h, attr) {
+      const u = contexts.get(h);
+      if (!u) return { status: SecurityStatus.SEC_E_INVALID_HANDLE };
+      switch (attr) {
+        case SECPKG_ATTR.SIZES:
+          return { status: SecurityStatus.SEC_E_OK, Buffer: { cbMaxToken: 2888, cbMaxSignature: SIG, cbBlockSize: 0, cbSecurityTrailer: SIG } };
+        case SECPKG_ATTR.SESSION_KEY:
+          return { status: SecurityStatus.SEC_E_OK, Buffer: { SessionKeyLength: 16, SessionKey: u.data.ExportedSessionKey.slice() } };
+        case SECPKG_ATTR.FLAGS:
+          return { status: SecurityStatus.SEC_E_OK, Buffer: { Flags: u.data.ContextAttributes } };
+        default:
+          return { status: SecurityStatus.SEC_E_UNSUPPORTED_FUNCTION };
+      }
+    },
+    DeleteUserModeContext(h) {
+      const u = contexts.get(h);
+      if (!u) return SecurityStatus.SEC_E_INVALID_HANDLE;
+      u.state.destroy();
+      zero(u.data.ExportedSessionKey);
+      contexts.delete(h);
+      return SecurityStatus.SEC_E_OK;
+    },
+    ExportContext(h) {
+      const u = contexts.get(h);
+      if (!u) return { status: SecurityStatus.SEC_E_INVALID_HANDLE };
+      // RC4 keystream position is not serialized yet: only a context that has not protected a
+      // message (or a datagram one, re-keyed per message) can be exported faithfully.
+      if (!u.datagram && (u.state.sendSeqNum !== 0 || u.state.recvSeqNum !== 0)) return { status: SecurityStatus.SEC_E_UNSUPPORTED_FUNCTION };
+      return { status: SecurityStatus.SEC_E_OK, PackedContext: packContextData(u.data) };
+    },
+    ImportContext(packed) {
+      try {
+        const u = build(packed);
+        const h = nextImported++;
+        contexts.set(h, u);
+        return { status: SecurityStatus.SEC_E_OK, ContextHandle: h };
+      } catch (e) {
+        return { status: statusOf(e) };
+      }
+    },
+  };
+}

@@ -1,0 +1,89 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { Credentials } from '../../../../src/credentials.js';
+import { SecurityContext } from '../../../../src/context.js';
+import { createLsa } from '../../../../src/lsa/host.js';
+import { ntlmPackage } from '../../../../src/packages/ntlm/package.js';
+import { parseAuthenticateMessage, parseChallengeMessage, parseNegotiateMessage } from '../../../../src/packages/ntlm/messages.js';
+import { SspiError } from '../../../../src/sspi/error.js';
+import { SECPKG_ATTR } from '../../../../src/sspi/flags.js';
+import { testAuthority } from '../../../fixtures/authority.js';
+
+async function setup(clientPassword = 'Passw0rd', cb?: { c?: Uint8Array; s?: Uint8Array }) {
+  const host = await createLsa({ domainName: 'EXAMPLE', packages: [ntlmPackage(), testAuthority({ alice: 'Passw0rd' })] });
+  const cc = await Credentials.acquire(host.sspi(), { package: 'NTLM', use: 'outbound', authData: { User: 'alice', Domain: 'EXAMPLE', Password: clientPassword } });
+  const sc = await Credentials.acquire(host.sspi(), { package: 'ntlm', use: 'inbound' });
+  const client = SecurityContext.client(cc, { target: 'HTTP/web.example.test', flags: ['CONFIDENTIALITY', 'INTEGRITY', 'SEQUENCE_DETECT', 'REPLAY_DETECT'], ...(cb?.c ? { channelBindings: { applicationData: cb.c } } : {}) });
+  const server = SecurityContext.server(sc, { flags: ['CONFIDENTIALITY', 'INTEGRITY'], ...(cb?.s ? { channelBindings: { applicationData: cb.s } } : {}) });
+  return { host, client, server };
+}
+
+describe('NTLM package through the LSA', () => {
+  it('authenticates NTLMv2 with ESS, KEY_EXCH, MIC and protects messages both ways', async () => {
+    const { host, client, server } = await setup();
+    const negotiate = (await client.step())!;
+    assert.equal(negotiate.length, 40);
+    const challenge = (await server.step(negotiate))!;
+    const ch = parseChallengeMessage(challenge);
+    assert.ok(ch.TargetInfoPairs);
+    const authenticate = (await client.step(challenge))!;
+    const auth = parseAuthenticateMessage(authenticate);
+    assert.ok(auth.MIC && auth.NtChallengeResponse.length > 24 && auth.EncryptedRandomSessionKey.length === 16);
+    assert.equal(await server.step(authenticate), null);
+    assert.ok(client.complete && server.complete);
+    assert.equal(parseNegotiateMessage(negotiate).Version?.NTLMRevisionCurrent, 15);
+    const names = await server.query<{ sUserName: string }>(SECPKG_ATTR.NAMES);
+    assert.equal(names.sUserName, 'EXAMPLE\\alice');
+    const ck = await client.query<{ SessionKey: Uint8Array }>(SECPKG_ATTR.SESSION_KEY);
+    const sk = await server.query<{ SessionKey: Uint8Array }>(SECPKG_ATTR.SESSION_KEY);
+    assert.deepEqual(ck.SessionKey, sk.SessionKey);
+    for (const size of [0, 1, 16, 1024, 65536]) {
+      const m = new Uint8Array(size).map((_, i) => i * 7);
+      assert.deepEqual(server.unwrap(client.wrap(m)).message, m);
+      assert.deepEqual(client.unwrap(server.wrap(m)).message, m);
+      server.verify(m, client.sign(m));
+    }
+    const t = client.wrap(new Uint8Array([1, 2, 3]));
+    t[t.length - 1]! ^= 1;
+    assert.throws(() => server.unwrap(t), (e: SspiError) => e.code === 'SEC_E_MESSAGE_ALTERED');
+    await client.delete();
+    await server.delete();
+    await host.shutdown();
+  });
+
+  it('refuses a wrong password with SEC_E_LOGON_DENIED', async () => {
+    const { host, client, server } = await setup('nope');
+    const c = await server.step((await client.step())!);
+    await assert.rejects(server.step((await client.step(c))!), (e: SspiError) => e.code === 'SEC_E_LOGON_DENIED');
+    await host.shutdown();
+  });
+
+  it('refuses a tampered MIC and wrong channel bindings', async () => {
+    const { host, client, server } = await setup();
+    const c = await server.step((await client.step())!);
+    const a = (await client.step(c))!;
+    a[72]! ^= 0xff;
+    await assert.rejects(server.step(a), (e: SspiError) => e.code === 'SEC_E_MESSAGE_ALTERED');
+    await host.shutdown();
+    const enc = new TextEncoder();
+    const s2 = await setup('Passw0rd', { c: enc.encode('tls-server-end-point:AAAA'), s: enc.encode('tls-server-end-point:BBBB') });
+    const c2 = await s2.server.step((await s2.client.step())!);
+    await assert.rejects(s2.server.step((await s2.client.step(c2))!), (e: SspiError) => e.code === 'SEC_E_BAD_BINDINGS');
+    const s3 = await setup('Passw0rd', { c: enc.encode('tls-server-end-point:AAAA'), s: enc.encode('tls-server-end-point:AAAA') });
+    const c3 = await s3.server.step((await s3.client.step())!);
+    assert.equal(await s3.server.step((await s3.client.step(c3))!), null);
+    await s2.host.shutdown();
+    await s3.host.shutdown();
+  });
+
+  it('answers SEC_E_NO_AUTHENTICATING_AUTHORITY when no authority is loaded', async () => {
+    const host = await createLsa({ packages: [ntlmPackage()] });
+    const cc = await Credentials.acquire(host.sspi(), { package: 'NTLM', use: 'outbound', authData: { User: 'a', Domain: 'D', Password: 'p' } });
+    const sc = await Credentials.acquire(host.sspi(), { package: 'NTLM', use: 'inbound' });
+    const client = SecurityContext.client(cc);
+    const server = SecurityContext.server(sc);
+    const c = await server.step((await client.step())!);
+    await assert.rejects(server.step((await client.step(c))!), (e: SspiError) => e.code === 'SEC_E_NO_AUTHENTICATING_AUTHORITY');
+    await host.shutdown();
+  });
+});
