@@ -4,9 +4,9 @@
 
 import type { Plain, SecPkgInfo } from '../sspi/attributes.js';
 import { type SecBufferDesc, cloneDesc, validateDesc } from '../sspi/buffers.js';
-import { isFlagSet, SECPKG_CRED } from '../sspi/flags.js';
+import { isFlagSet, SECPKG_ATTR, SECPKG_CRED, SECPKG_NEGOTIATION } from '../sspi/flags.js';
 import { NtStatus, SecurityStatus, type Status, toSecurityStatus } from '../sspi/status.js';
-import { TIMESTAMP_NONE, type TimeStamp, isExpired } from '../sspi/timestamp.js';
+import { TIMESTAMP_INFINITE, TIMESTAMP_NONE, type TimeStamp, isExpired, timeStampFromUnixMs } from '../sspi/timestamp.js';
 import type { ClientIdentity, LoadedPackage, Lsa } from './lsa.js';
 import type { AcquireCredentialsRequest, AttributeReply, ContextReply, ContextRequest, LsaConnection, SecHandle, UserModeEntry } from './protocol.js';
 import type { AcquireCredentialsHandleResult, CallPackageResult, LSA_SEC_HANDLE, LsaModeContextResult, LUID } from './types.js';
@@ -21,6 +21,10 @@ interface ContextEntry {
   handle: LSA_SEC_HANDLE;
   side: 'init' | 'accept';
   expiry: TimeStamp;
+  /** When the context was created, as a local-time TimeStamp. */
+  start: TimeStamp;
+  /** The last leg returned SEC_E_OK (or a COMPLETE_NEEDED status). */
+  complete: boolean;
 }
 
 let nextHandle = 1n;
@@ -180,12 +184,14 @@ export class InProcessLsaConnection implements LsaConnection {
     if (ok) {
       const pkgHandle = typeof r.NewContextHandle === 'bigint' ? r.NewContextHandle : ctxHandle;
       const expiry = typeof r.ExpirationTime === 'bigint' ? r.ExpirationTime : TIMESTAMP_NONE;
+      const complete = status !== SecurityStatus.SEC_I_CONTINUE_NEEDED && status !== SecurityStatus.SEC_I_COMPLETE_AND_CONTINUE;
       if (ctx) {
         ctx.handle = pkgHandle;
         ctx.expiry = expiry;
+        ctx.complete = complete;
       } else {
         const h = nextHandle++;
-        this.contexts.set(h, { pkg, handle: pkgHandle, side, expiry });
+        this.contexts.set(h, { pkg, handle: pkgHandle, side, expiry, start: timeStampFromUnixMs(Date.now()), complete });
         handle = { dwLower: BigInt(pkg.id), dwUpper: h };
       }
     }
@@ -228,9 +234,26 @@ export class InProcessLsaConnection implements LsaConnection {
     const e = this.context(context);
     if (!e) return { status: SecurityStatus.SEC_E_INVALID_HANDLE };
     if (!Number.isInteger(attribute)) return { status: SecurityStatus.SEC_E_INVALID_PARAMETER };
-    if (!e.pkg.table.QueryContextAttributes) return { status: SecurityStatus.SEC_E_UNSUPPORTED_FUNCTION };
-    const r = await this.lsa.invoke(e.pkg, 'QueryContextAttributes', this.frame(e.pkg), () => e.pkg.table.QueryContextAttributes!(e.handle, attribute), (status) => ({ status }));
-    return attributeReply(r);
+    let reply: AttributeReply = { status: SecurityStatus.SEC_E_UNSUPPORTED_FUNCTION };
+    if (e.pkg.table.QueryContextAttributes) {
+      const r = await this.lsa.invoke(e.pkg, 'QueryContextAttributes', this.frame(e.pkg), () => e.pkg.table.QueryContextAttributes!(e.handle, attribute), (status) => ({ status }));
+      reply = attributeReply(r);
+    }
+    return reply.status === SecurityStatus.SEC_E_UNSUPPORTED_FUNCTION ? this.genericAttribute(e, attribute) ?? reply : reply;
+  }
+
+  // Levels every context can answer from what the LSA knows, for packages that leave them out.
+  private genericAttribute(e: ContextEntry, attribute: number): AttributeReply | null {
+    switch (attribute) {
+      case SECPKG_ATTR.PACKAGE_INFO:
+        return { status: SecurityStatus.SEC_E_OK, buffer: { PackageInfo: infoCopy(e.pkg.info) } };
+      case SECPKG_ATTR.NEGOTIATION_INFO:
+        return { status: SecurityStatus.SEC_E_OK, buffer: { PackageInfo: infoCopy(e.pkg.info), NegotiationState: e.complete ? SECPKG_NEGOTIATION.COMPLETE : SECPKG_NEGOTIATION.IN_PROGRESS } };
+      case SECPKG_ATTR.LIFESPAN:
+        return { status: SecurityStatus.SEC_E_OK, buffer: { tsStart: e.start, tsExpiry: e.expiry === TIMESTAMP_NONE ? TIMESTAMP_INFINITE : e.expiry } };
+      default:
+        return null;
+    }
   }
 
   async SetContextAttributes(context: SecHandle, attribute: number, buffer: Plain): Promise<Status> {

@@ -81,6 +81,12 @@ describe('SSPI faithful layer', () => {
     const sk = (await server.QueryContextAttributes(h.sctx, SECPKG_ATTR.SESSION_KEY)).pBuffer as { SessionKey: Uint8Array };
     assert.deepEqual(ck.SessionKey, sk.SessionKey);
     assert.equal((await client.QueryContextAttributes(h.cctx, 9999)).status, S.SEC_E_UNSUPPORTED_FUNCTION);
+    // Levels the LSA answers for any package: PACKAGE_INFO, NEGOTIATION_INFO, LIFESPAN.
+    assert.equal(((await client.QueryContextAttributes(h.cctx, SECPKG_ATTR.PACKAGE_INFO)).pBuffer as { PackageInfo: { Name: string } }).PackageInfo.Name, TOY_NAME);
+    const ni = (await server.QueryContextAttributes(h.sctx, SECPKG_ATTR.NEGOTIATION_INFO)).pBuffer as { NegotiationState: number; PackageInfo: { Name: string } };
+    assert.deepEqual([ni.NegotiationState, ni.PackageInfo.Name], [0, TOY_NAME]);
+    const life = (await client.QueryContextAttributes(h.cctx, SECPKG_ATTR.LIFESPAN)).pBuffer as { tsStart: bigint; tsExpiry: bigint };
+    assert.ok(life.tsStart > 0n && life.tsExpiry === TIMESTAMP_INFINITE);
     assert.deepEqual((await client.QueryCredentialsAttributes(cc, SECPKG_CRED_ATTR.NAMES)).pBuffer, { sUserName: 'alice' });
     await host.shutdown();
   });
