@@ -4,11 +4,14 @@ import { readFileSync } from 'node:fs';
 import { SspiError } from '../sspi/error.js';
 import { parseArgs, UsageError } from './args.js';
 import { packagesCommand } from './packages.js';
+import { decodeCommand } from './decode.js';
 
 const HELP = `tslsa: a Local Security Authority for Node.js (SSPI, NTLM, Kerberos, Negotiate)
 
 Usage:
   tslsa packages [--json] [--load MODULE]...   list the loaded security packages (SecPkgInfo)
+  tslsa decode TOKEN [--json]                  show an NTLM message as a tree (TOKEN: base64, hex,
+                                               or an "NTLM ..."/"Negotiate ..." header value)
   tslsa --help                                 this text
   tslsa --version                              the tslsa version
 
@@ -42,6 +45,8 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
     switch (cmd) {
       case 'packages':
         return await packagesCommand(options.has('json'), loads, out);
+      case 'decode':
+        return decodeCommand(positionals.slice(1).join(' ') || undefined, options.has('json'), out);
       default:
         throw new UsageError(`unknown command '${cmd}' (see tslsa --help)`);
     }

@@ -51,4 +51,20 @@ describe('tslsa CLI', () => {
     assert.equal(toy.rpcIdName, 'SECPKG_ID_NONE');
     assert.equal(toy.maxToken, 128);
   });
+
+  it('decodes an NTLM token from base64, hex or a header, as text and JSON, and fails cleanly on garbage', async () => {
+    // A curl-shaped 32-byte NEGOTIATE (OEM, no VERSION).
+    const neg = Buffer.from('4e544c4d5353500001000000068208a000000000000000000000000000000000', 'hex');
+    const t = await cli('decode', `NTLM ${neg.toString('base64')}`);
+    assert.equal(t.code, 0, t.err);
+    assert.match(t.out, /NEGOTIATE/);
+    assert.match(t.out, /NTLMSSP_NEGOTIATE_NTLM/);
+    const j = await cli('decode', neg.toString('hex'), '--json');
+    assert.equal(j.code, 0);
+    assert.ok(JSON.stringify(JSON.parse(j.out)).includes('NEGOTIATE'));
+    const bad = await cli('decode', 'bm90IGEgdG9rZW4=');
+    assert.equal(bad.code, 1);
+    assert.match(bad.err, /SEC_E_INVALID_TOKEN/);
+    assert.equal((await cli('decode')).code, 2);
+  });
 });
