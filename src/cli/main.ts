@@ -5,11 +5,15 @@ import { SspiError } from '../sspi/error.js';
 import { parseArgs, UsageError } from './args.js';
 import { packagesCommand } from './packages.js';
 import { decodeCommand } from './decode.js';
+import { userCommand } from './user.js';
 
 const HELP = `tslsa: a Local Security Authority for Node.js (SSPI, NTLM, Kerberos, Negotiate)
 
 Usage:
   tslsa packages [--json] [--load MODULE]...   list the loaded security packages (SecPkgInfo)
+  tslsa user add NAME [--domain D] --password-stdin     add an account (NT hash only is stored)
+  tslsa user list [--json] | passwd NAME --password-stdin
+  tslsa user disable|enable|unlock|delete NAME           (store: --store PATH or TSLSA_STORE)
   tslsa decode TOKEN [--json]                  show an NTLM message as a tree (TOKEN: base64, hex,
                                                or an "NTLM ..."/"Negotiate ..." header value)
   tslsa --help                                 this text
@@ -27,6 +31,7 @@ function version(): string {
 
 export async function main(argv: string[], out: NodeJS.WritableStream = process.stdout, err: NodeJS.WritableStream = process.stderr): Promise<number> {
   try {
+    if (argv[0] === 'user') return await userCommand(argv.slice(1), { stdin: process.stdin, stdout: out, stderr: err });
     const { positionals, options } = parseArgs(argv, new Set(['load']));
     if (options.has('version')) {
       out.write(`tslsa ${version()}\n`);

@@ -4,8 +4,10 @@
 
 import type { PackageSpec } from '../lsa/host.js';
 import { ntlmPackage } from './ntlm/package.js';
+import * as msv1_0 from './msv1_0/package.js';
 
 /** The built-in package set; `config` is handed to each package in SECPKG_PARAMETERS.PackageConfig. */
 export async function builtinPackages(): Promise<PackageSpec[]> {
-  return [{ module: ntlmPackage() }];
+  // The account authority opens the default store (TSLSA_STORE or the XDG data dir) lazily.
+  return [{ module: ntlmPackage() }, { module: msv1_0 }];
 }

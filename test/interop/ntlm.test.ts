@@ -8,7 +8,7 @@ import { createLsa } from '../../src/lsa/host.js';
 import { ntlmPackage } from '../../src/packages/ntlm/package.js';
 import { SspiError } from '../../src/sspi/error.js';
 import { SECPKG_ATTR } from '../../src/sspi/flags.js';
-import { testAuthority } from '../fixtures/authority.js';
+import { realAuthority } from '../fixtures/authority.js';
 import { GssNtlmPeer } from './lib/gssntlmssp.js';
 import { NtlmAuthClient, NtlmAuthServer } from './lib/ntlm-auth.js';
 
@@ -17,7 +17,7 @@ const DOMAIN = 'EXAMPLE';
 const PASSWORD = 'Passw0rd!';
 
 async function ourHost() {
-  return createLsa({ domainName: DOMAIN, packages: [ntlmPackage(), testAuthority({ [USER]: PASSWORD }, DOMAIN)] });
+  return createLsa({ domainName: DOMAIN, packages: [ntlmPackage(), await realAuthority({ [USER]: PASSWORD }, DOMAIN)] });
 }
 
 async function ourClient(password = PASSWORD) {

@@ -7,10 +7,10 @@ import { ntlmPackage } from '../../../../src/packages/ntlm/package.js';
 import { parseAuthenticateMessage, parseChallengeMessage, parseNegotiateMessage } from '../../../../src/packages/ntlm/messages.js';
 import { SspiError } from '../../../../src/sspi/error.js';
 import { SECPKG_ATTR } from '../../../../src/sspi/flags.js';
-import { testAuthority } from '../../../fixtures/authority.js';
+import { realAuthority } from '../../../fixtures/authority.js';
 
 async function setup(clientPassword = 'Passw0rd', cb?: { c?: Uint8Array; s?: Uint8Array }) {
-  const host = await createLsa({ domainName: 'EXAMPLE', packages: [ntlmPackage(), testAuthority({ alice: 'Passw0rd' })] });
+  const host = await createLsa({ domainName: 'EXAMPLE', packages: [ntlmPackage(), await realAuthority({ alice: 'Passw0rd' }, 'EXAMPLE')] });
   const cc = await Credentials.acquire(host.sspi(), { package: 'NTLM', use: 'outbound', authData: { User: 'alice', Domain: 'EXAMPLE', Password: clientPassword } });
   const sc = await Credentials.acquire(host.sspi(), { package: 'ntlm', use: 'inbound' });
   const client = SecurityContext.client(cc, { target: 'HTTP/web.example.test', flags: ['CONFIDENTIALITY', 'INTEGRITY', 'SEQUENCE_DETECT', 'REPLAY_DETECT'], ...(cb?.c ? { channelBindings: { applicationData: cb.c } } : {}) });
