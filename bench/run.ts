@@ -1,4 +1,4 @@
-// npm run bench: tslsa's figures as JSON lines (stdout) in the shape of ../shared/bench-peers,
+// npm run bench: tslsa's figures as JSON lines (stdout) in the shape the C peer benchmarks print,
 // progress on stderr. Knobs: DUR, WARM (handshakes), WDUR, WWARM (per size), SIZES, ONLY.
 import { benchNtlm } from './ntlm.js';
 
