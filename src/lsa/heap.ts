@@ -3,9 +3,7 @@
 
 import { createCipheriv, randomBytes } from 'node:crypto';
 
-export function zero(buf: Uint8Array | null | undefined): void {
-  if (buf) buf.fill(0);
-}
+export { zero } from '../crypto/bytes.js';
 
 // LsaProtectMemory: an in-place transform with a key that exists only in this process, so a
 // protected buffer in a heap dump or core file does not show the secret.
