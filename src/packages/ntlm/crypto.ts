@@ -10,18 +10,18 @@ import type { SecChannelBindings } from '../../sspi/buffers.js';
 import { SspiError } from '../../sspi/error.js';
 import { SecurityStatus } from '../../sspi/status.js';
 
-// The NegotiateFlags bits this file interprets (MS-NLMP 2.2.2.5). Kept local so the crypto layer
-// does not depend on the wire-format module; the public API takes booleans.
-const NEGOTIATE_DATAGRAM = 0x00000040;
-const NEGOTIATE_LM_KEY = 0x00000080;
-const NEGOTIATE_EXTENDED_SESSIONSECURITY = 0x00080000;
-const REQUEST_NON_NT_SESSION_KEY = 0x00400000;
-const NEGOTIATE_128 = 0x20000000;
-const NEGOTIATE_KEY_EXCH = 0x40000000;
-const NEGOTIATE_56 = 0x80000000;
+import {
+  NTLMSSP_NEGOTIATE_128 as NEGOTIATE_128,
+  NTLMSSP_NEGOTIATE_56 as NEGOTIATE_56,
+  NTLMSSP_NEGOTIATE_DATAGRAM as NEGOTIATE_DATAGRAM,
+  NTLMSSP_NEGOTIATE_EXTENDED_SESSIONSECURITY as NEGOTIATE_EXTENDED_SESSIONSECURITY,
+  NTLMSSP_NEGOTIATE_KEY_EXCH as NEGOTIATE_KEY_EXCH,
+  NTLMSSP_NEGOTIATE_LM_KEY as NEGOTIATE_LM_KEY,
+  NTLMSSP_REQUEST_NON_NT_SESSION_KEY as REQUEST_NON_NT_SESSION_KEY,
+  NTLMSSP_REVISION_W2K3,
+} from './flags.js';
 
-/** MS-NLMP 2.2.2.10: NTLMSSP_REVISION_W2K3, the revision this implementation speaks. */
-export const NTLMSSP_REVISION_W2K3 = 0x0f;
+export { AUTHENTICATE_MIC_OFFSET, NTLMSSP_REVISION_W2K3 } from './flags.js';
 
 /** The negotiated options that change key derivation and message security (MS-NLMP 3.4.5). */
 export interface NegotiatedSecurity {
@@ -439,9 +439,6 @@ export function SEALKEY(
 
 // ---------------------------------------------------------------------------------------------
 // MIC and channel bindings
-
-/** Offset of the MIC in an AUTHENTICATE_MESSAGE that carries Version (MS-NLMP 2.2.1.3). */
-export const AUTHENTICATE_MIC_OFFSET = 72;
 
 /**
  * MS-NLMP 3.1.5.1.2 / 3.2.5.1.2: MIC = HMAC_MD5(ExportedSessionKey, NEGOTIATE_MESSAGE ||

@@ -161,3 +161,8 @@ export function msvAvFlagNames(flags: number): string[] {
   }
   return out;
 }
+
+/** NTLMRevisionCurrent of VERSION (MS-NLMP 2.2.2.10). */
+export const NTLMSSP_REVISION_W2K3 = 0x0f;
+/** Byte offset of the MIC in an AUTHENTICATE_MESSAGE that has one (MS-NLMP 2.2.1.3). */
+export const AUTHENTICATE_MIC_OFFSET = 72;

@@ -28,10 +28,8 @@ export const NTLMSSP_SIGNATURE: Uint8Array = new Uint8Array([0x4e, 0x54, 0x4c, 0
 export const NtLmNegotiate = 0x00000001;
 export const NtLmChallenge = 0x00000002;
 export const NtLmAuthenticate = 0x00000003;
-/** NTLMRevisionCurrent of VERSION (MS-NLMP 2.2.2.10). */
-export const NTLMSSP_REVISION_W2K3 = 0x0f;
-/** Byte offset of the MIC in an AUTHENTICATE_MESSAGE that has one (MS-NLMP 2.2.1.3). */
-export const AUTHENTICATE_MIC_OFFSET = 72;
+import { AUTHENTICATE_MIC_OFFSET } from './flags.js';
+export { AUTHENTICATE_MIC_OFFSET, NTLMSSP_REVISION_W2K3 } from './flags.js';
 /**
  * Largest message accepted. Field lengths are 16-bit, so nothing legitimate is near this; the limit
  * only stops absurd inputs before any work is done.
