@@ -23,7 +23,6 @@
 // LanmanSessionKey is zero. The NTLMv2 timestamp is the NTLM package's business, not this one's.
 
 import { constantTimeEqual, zero } from '../../crypto/bytes.js';
-import { hmacMd5 } from '../../crypto/hmac.js';
 import { md4 } from '../../crypto/md4.js';
 import type { CallPackageResult, LSA_CLIENT_REQUEST, SECPKG_FUNCTION_TABLE, SECPKG_PARAMETERS, SecurityPackageModule } from '../../lsa/types.js';
 import type { Plain } from '../../sspi/attributes.js';
@@ -32,7 +31,7 @@ import { SspiError } from '../../sspi/error.js';
 import { NtStatus, type Status } from '../../sspi/status.js';
 import { type AccountStore, type LockoutPolicy, isLockedOut, isPasswordExpired, validateLockoutPolicy } from '../../store/accounts.js';
 import { defaultStorePath, openAccountStore } from '../../store/sqlite.js';
-import { expectedNTLMv1Response, NTOWFv2 } from '../ntlm/crypto.js';
+import { expectedNTLMv1Response, NTOWFv2, verifyLMv2Response, verifyNTLMv2Response } from '../ntlm/crypto.js';
 import {
   decodeNetworkLogonInfo,
   decodePassthroughRequest,
@@ -97,34 +96,25 @@ function classify(info: NetworkLogonInfo): Kind {
   return 'none';
 }
 
-// The NTLMv2 check (MS-NLMP 3.3.2): NTProofStr = HMAC_MD5(NTOWFv2, ServerChallenge || temp);
-// returns the SessionBaseKey = HMAC_MD5(NTOWFv2, NTProofStr), or null.
+// NTLMv2 (MS-NLMP 3.3.2): the SessionBaseKey, or null for a wrong proof. The length check keeps
+// the crypto module's SEC_E_INVALID_TOKEN for a short response from escaping the authority.
 function checkNTLMv2(ntHash: Uint8Array, info: NetworkLogonInfo): Uint8Array | null {
-  const resp = info.NtChallengeResponse;
   // NTProofStr(16) + the 28-byte head of NTLMv2_CLIENT_CHALLENGE (MS-NLMP 2.2.2.7).
-  if (resp.length < 44) return null;
+  if (info.NtChallengeResponse.length < 44) return null;
   const key = NTOWFv2(ntHash, info.UserName, info.LogonDomainName);
   try {
-    const proof = hmacMd5(key, info.LmChallenge, resp.subarray(16));
-    const ok = constantTimeEqual(proof, resp.subarray(0, 16));
-    const sessionKey = ok ? hmacMd5(key, proof) : null;
-    proof.fill(0);
-    return sessionKey;
+    return verifyNTLMv2Response(key, info.LmChallenge, info.NtChallengeResponse);
   } finally {
     key.fill(0);
   }
 }
 
-// LMv2 (MS-NLMP 3.3.2): HMAC_MD5(LMOWFv2, ServerChallenge || CC) || CC, with LMOWFv2 = NTOWFv2.
+// LMv2 (MS-NLMP 3.3.2), with LMOWFv2 = NTOWFv2.
 function checkLMv2(ntHash: Uint8Array, info: NetworkLogonInfo): boolean {
-  const lm = info.LmChallengeResponse;
-  if (lm.length !== 24) return false;
+  if (info.LmChallengeResponse.length !== 24) return false;
   const key = NTOWFv2(ntHash, info.UserName, info.LogonDomainName);
   try {
-    const proof = hmacMd5(key, info.LmChallenge, lm.subarray(16, 24));
-    const ok = constantTimeEqual(proof, lm.subarray(0, 16));
-    proof.fill(0);
-    return ok;
+    return verifyLMv2Response(key, info.LmChallenge, info.LmChallengeResponse);
   } finally {
     key.fill(0);
   }
