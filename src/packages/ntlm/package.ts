@@ -19,12 +19,13 @@ import { ComputeResponseNTLMv2, KXKEY, NTOWFv1, NTOWFv2, computeMIC, channelBind
 import * as F from './flags.js';
 import { type AUTHENTICATE_MESSAGE, type CHALLENGE_MESSAGE, type NEGOTIATE_MESSAGE, parseAuthenticateMessage, parseChallengeMessage, parseNegotiateMessage, writeAuthenticateMessage, writeChallengeMessage, writeNegotiateMessage } from './messages.js';
 import { packContextData } from './contextData.js';
-import { ntlmUserModeTable } from './usermode.js';
+import { NTLM_MAX_TOKEN, NTLM_SIZES, ntlmUserModeTable } from './usermode.js';
+
+export { NTLM_MAX_TOKEN } from './usermode.js';
 
 export const NTLM_PACKAGE_NAME = 'NTLM';
 /** MS-NLMP 2.2.2.10: the VERSION we send (Windows Server 2022 numbers, revision 15). */
 export const NTLM_VERSION = { ProductMajorVersion: 10, ProductMinorVersion: 0, ProductBuild: 20348, NTLMRevisionCurrent: 15 };
-export const NTLM_MAX_TOKEN = 2888;
 /** MS-NLMP 3.1.5.1.2: without bindings the client sends an all-zero MsvAvChannelBindings. */
 const NO_BINDINGS = new Uint8Array(16);
 
@@ -395,13 +396,10 @@ export function ntlmPackage(config: NtlmConfig = {}): SecurityPackageModule {
         }
         case SECPKG_ATTR.FLAGS:
           return { status: SecurityStatus.SEC_E_OK, Buffer: { Flags: c.granted } };
-        case SECPKG_ATTR.LIFESPAN:
-          return { status: SecurityStatus.SEC_E_OK, Buffer: { tsStart: timeStampFromUnixMs(Date.now()), tsExpiry: expiry(c.expiresAt) } };
-        case SECPKG_ATTR.PACKAGE_INFO:
-          return { status: SecurityStatus.SEC_E_OK, Buffer: { PackageInfo: { ...info } } };
         case SECPKG_ATTR.SIZES:
-          return { status: SecurityStatus.SEC_E_OK, Buffer: { cbMaxToken: NTLM_MAX_TOKEN, cbMaxSignature: 16, cbBlockSize: 0, cbSecurityTrailer: 16 } };
+          return { status: SecurityStatus.SEC_E_OK, Buffer: { ...NTLM_SIZES } };
         default:
+          // LIFESPAN, PACKAGE_INFO and NEGOTIATION_INFO are answered by the LSA for every package.
           return { status: SecurityStatus.SEC_E_UNSUPPORTED_FUNCTION };
       }
     },

@@ -19,6 +19,10 @@ interface UserContext {
 }
 
 const SIG = NTLMSSP_MESSAGE_SIGNATURE_SIZE;
+/** MS-NLMP token size bound used by Windows NTLM. */
+export const NTLM_MAX_TOKEN = 2888;
+/** SecPkgContext_Sizes of every NTLM context: a 16-byte signature is the whole trailer, no padding. */
+export const NTLM_SIZES = Object.freeze({ cbMaxToken: NTLM_MAX_TOKEN, cbMaxSignature: SIG, cbBlockSize: 0, cbSecurityTrailer: SIG });
 
 function dataBuffers(desc: SecBufferDesc): SecBuffer[] {
   return desc.pBuffers.filter((b) => baseType(b) === SECBUFFER.DATA);
@@ -132,7 +136,7 @@ export function ntlmUserModeTable(): SECPKG_USER_FUNCTION_TABLE {
       if (!u) return { status: SecurityStatus.SEC_E_INVALID_HANDLE };
       switch (attr) {
         case SECPKG_ATTR.SIZES:
-          return { status: SecurityStatus.SEC_E_OK, Buffer: { cbMaxToken: 2888, cbMaxSignature: SIG, cbBlockSize: 0, cbSecurityTrailer: SIG } };
+          return { status: SecurityStatus.SEC_E_OK, Buffer: { ...NTLM_SIZES } };
         case SECPKG_ATTR.SESSION_KEY:
           return { status: SecurityStatus.SEC_E_OK, Buffer: { SessionKeyLength: 16, SessionKey: u.data.ExportedSessionKey.slice() } };
         case SECPKG_ATTR.FLAGS:
