@@ -181,8 +181,10 @@ export class InProcessLsaConnection implements LsaConnection {
     const status = toSecurityStatus(r.status);
     const ok = (status | 0) >= 0;
     let handle: SecHandle | null = req.context ?? null;
+    // The package's own handle for this context: SpInitUserModeContext takes the same value.
+    let pkgHandle = ctxHandle;
     if (ok) {
-      const pkgHandle = typeof r.NewContextHandle === 'bigint' ? r.NewContextHandle : ctxHandle;
+      if (typeof r.NewContextHandle === 'bigint') pkgHandle = r.NewContextHandle;
       const expiry = typeof r.ExpirationTime === 'bigint' ? r.ExpirationTime : TIMESTAMP_NONE;
       const complete = status !== SecurityStatus.SEC_I_CONTINUE_NEEDED && status !== SecurityStatus.SEC_I_COMPLETE_AND_CONTINUE;
       if (ctx) {
@@ -195,7 +197,6 @@ export class InProcessLsaConnection implements LsaConnection {
         handle = { dwLower: BigInt(pkg.id), dwUpper: h };
       }
     }
-    const pkgHandle = handle ? this.contexts.get(handle.dwUpper)?.handle ?? 0n : 0n;
     return {
       status,
       context: handle,

@@ -232,7 +232,7 @@ export class SecurityFunctionTable {
       const st = await pkg.table.InitUserModeContext(packageHandle, contextData);
       if ((st | 0) < 0) return toSecurityStatus(st);
     } catch (e) {
-      return e instanceof Error && 'status' in e ? toSecurityStatus((e as { status: number }).status) : SecurityStatus.SEC_E_INTERNAL_ERROR;
+      return statusOf(e);
     }
     ctx.user = { table: pkg.table, handle: packageHandle, thunks: pkg.thunks };
     return SecurityStatus.SEC_E_OK;
