@@ -1,0 +1,213 @@
+// The ticket cache: one interface, two stores. FILE is MIT's ccache (version 4, ccache.ts), so MIT
+// klist/kvno read what we write and we use what MIT kinit writes; MEMORY lives in this process.
+// The file is re-read on every call (another process, MIT's tools included, may change it) and
+// rewritten atomically.
+
+import { unlinkSync } from 'node:fs';
+import { SspiError } from '../../../sspi/error.js';
+import { SecurityStatus } from '../../../sspi/status.js';
+import { decodeTicket } from '../asn1/messages.js';
+import {
+  type Ccache,
+  type Credential,
+  isConfigEntry,
+  readCcacheFile,
+  resolveCcacheName,
+  splitTypedName,
+  writeCcacheFile,
+} from '../ccache.js';
+import type { Krb5Config } from '../krb5conf.js';
+import { formatPrincipal, type KrbPrincipal, parsePrincipal, principalEquals } from '../keytab.js';
+import { type KerberosTicketCredential, isCurrent, isTgtFor } from './types.js';
+
+export interface CredentialCache {
+  /** "FILE:/path" or "MEMORY:name". */
+  readonly name: string;
+  /** The default principal, or undefined when the cache does not exist. */
+  principal(): Promise<KrbPrincipal | undefined>;
+  /** Creates (or empties) the cache for `principal`. */
+  initialize(principal: KrbPrincipal): Promise<void>;
+  /** Adds a ticket, replacing any earlier one for the same client and server. */
+  store(cred: KerberosTicketCredential): Promise<void>;
+  /** Every ticket (config entries left out), in cache order. */
+  list(): Promise<KerberosTicketCredential[]>;
+  /** A current ticket for `server` (optionally with this session-key enctype), or undefined. */
+  find(server: KrbPrincipal | string, opts?: { now?: Date; enctype?: number }): Promise<KerberosTicketCredential | undefined>;
+  /** The current TGT of `realm` (default: the default principal's), or undefined. */
+  tgt(realm?: string, now?: Date): Promise<KerberosTicketCredential | undefined>;
+  /** Removes the cache (and zeroes what this process holds). */
+  destroy(): Promise<void>;
+}
+
+const secs = (d: Date | undefined): number => (d ? Math.max(0, Math.min(0xffffffff, Math.floor(d.getTime() / 1000))) : 0);
+const date = (s: number): Date | undefined => (s === 0 ? undefined : new Date(s * 1000));
+
+/** A ticket as an MIT ccache credential. */
+export function toCcacheCredential(c: KerberosTicketCredential): Credential {
+  return {
+    client: c.client,
+    server: c.server,
+    key: { enctype: c.sessionKey.enctype, keyvalue: c.sessionKey.keyvalue },
+    authtime: secs(c.authtime),
+    starttime: secs(c.starttime),
+    endtime: secs(c.endtime),
+    renewTill: secs(c.renewTill),
+    isSkey: false,
+    ticketFlags: c.flags >>> 0,
+    addresses: [],
+    authdata: [],
+    ticket: c.ticketBytes,
+    secondTicket: new Uint8Array(0),
+  };
+}
+
+/** An MIT ccache credential as a ticket; SEC_E_INVALID_TOKEN when its ticket does not decode. */
+export function fromCcacheCredential(c: Credential): KerberosTicketCredential {
+  const out: KerberosTicketCredential = {
+    client: c.client,
+    server: c.server,
+    ticket: decodeTicket(c.ticket),
+    ticketBytes: c.ticket,
+    sessionKey: { enctype: c.key.enctype, keyvalue: c.key.keyvalue },
+    flags: c.ticketFlags >>> 0,
+    authtime: date(c.authtime) ?? new Date(0),
+    endtime: date(c.endtime) ?? new Date(0),
+  };
+  const st = date(c.starttime);
+  if (st) out.starttime = st;
+  const rt = date(c.renewTill);
+  if (rt) out.renewTill = rt;
+  return out;
+}
+
+function asPrincipal(p: KrbPrincipal | string, realm: string): KrbPrincipal {
+  return typeof p === 'string' ? parsePrincipal(p.includes('@') ? p : `${p}@${realm}`) : p;
+}
+
+abstract class BaseCache implements CredentialCache {
+  abstract readonly name: string;
+  protected abstract load(): Ccache | undefined;
+  protected abstract save(c: Ccache): void;
+  abstract destroy(): Promise<void>;
+
+  async principal(): Promise<KrbPrincipal | undefined> {
+    return this.load()?.defaultPrincipal;
+  }
+
+  async initialize(principal: KrbPrincipal): Promise<void> {
+    this.save({ version: 0x0504, defaultPrincipal: principal, credentials: [] });
+  }
+
+  async store(cred: KerberosTicketCredential): Promise<void> {
+    const c = this.load();
+    if (!c) throw new SspiError(SecurityStatus.SEC_E_NO_CREDENTIALS, `credential cache ${this.name} is not initialized`);
+    const keep = c.credentials.filter((x) => isConfigEntry(x) || !(principalEquals(x.server, cred.server) && principalEquals(x.client, cred.client)));
+    this.save({ ...c, credentials: [...keep, toCcacheCredential(cred)] });
+  }
+
+  async list(): Promise<KerberosTicketCredential[]> {
+    const c = this.load();
+    if (!c) throw new SspiError(SecurityStatus.SEC_E_NO_CREDENTIALS, `no credential cache found (${this.name})`);
+    return c.credentials.filter((x) => !isConfigEntry(x)).map(fromCcacheCredential);
+  }
+
+  async find(server: KrbPrincipal | string, opts: { now?: Date; enctype?: number } = {}): Promise<KerberosTicketCredential | undefined> {
+    const c = this.load();
+    if (!c) return undefined;
+    const want = asPrincipal(server, c.defaultPrincipal.realm);
+    for (const x of c.credentials) {
+      if (isConfigEntry(x) || !principalEquals(x.server, want)) continue;
+      if (opts.enctype !== undefined && x.key.enctype !== opts.enctype) continue;
+      const t = fromCcacheCredential(x);
+      if (isCurrent(t, opts.now)) return t;
+    }
+    return undefined;
+  }
+
+  async tgt(realm?: string, now?: Date): Promise<KerberosTicketCredential | undefined> {
+    const c = this.load();
+    if (!c) return undefined;
+    const r = realm ?? c.defaultPrincipal.realm;
+    const hit = c.credentials
+      .filter((x) => !isConfigEntry(x) && principalEquals(x.client, c.defaultPrincipal))
+      .map(fromCcacheCredential)
+      .find((t) => isTgtFor(t, r) && isCurrent(t, now));
+    return hit;
+  }
+}
+
+/** MIT FILE ccache. */
+export class FileCredentialCache extends BaseCache {
+  readonly name: string;
+  constructor(readonly path: string) {
+    super();
+    this.name = `FILE:${path}`;
+  }
+
+  protected load(): Ccache | undefined {
+    try {
+      return readCcacheFile(this.path);
+    } catch (e) {
+      // A missing file is "no cache"; a damaged one is an error the caller must see.
+      if (SspiError.is(e, SecurityStatus.SEC_E_NO_CREDENTIALS)) return undefined;
+      throw e;
+    }
+  }
+
+  protected save(c: Ccache): void {
+    writeCcacheFile(this.path, c);
+  }
+
+  async destroy(): Promise<void> {
+    try {
+      unlinkSync(this.path);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    }
+  }
+}
+
+/** A cache held in this process only. */
+export class MemoryCredentialCache extends BaseCache {
+  readonly name: string;
+  private data: Ccache | undefined;
+  constructor(name = 'tslsa') {
+    super();
+    this.name = `MEMORY:${name}`;
+  }
+
+  protected load(): Ccache | undefined {
+    return this.data;
+  }
+
+  protected save(c: Ccache): void {
+    this.data = c;
+  }
+
+  async destroy(): Promise<void> {
+    for (const c of this.data?.credentials ?? []) c.key.keyvalue.fill(0);
+    this.data = undefined;
+  }
+}
+
+/**
+ * Opens a cache by name ("FILE:/path", a bare path, "MEMORY:x"), or the default one: KRB5CCNAME,
+ * else default_ccache_name, else FILE:/tmp/krb5cc_<uid>. Other types (DIR, KEYRING, KCM) are refused.
+ */
+export function openCredentialCache(name?: string, opts: { config?: Krb5Config; env?: NodeJS.ProcessEnv } = {}): CredentialCache {
+  const resolved = name
+    ? splitTypedName(name)
+    : resolveCcacheName({ ...(opts.env ? { env: opts.env } : {}), ...(opts.config?.defaultCcacheName ? { configDefault: opts.config.defaultCcacheName } : {}) });
+  if (resolved.type === 'FILE' && resolved.path !== undefined) return new FileCredentialCache(resolved.path);
+  if (resolved.type === 'MEMORY') return memoryCaches.get(resolved.residual) ?? setMemory(resolved.residual);
+  throw new SspiError(SecurityStatus.SEC_E_NO_CREDENTIALS, `credential cache type ${resolved.type} is not supported (FILE and MEMORY are)`);
+}
+
+const memoryCaches = new Map<string, MemoryCredentialCache>();
+function setMemory(name: string): MemoryCredentialCache {
+  const c = new MemoryCredentialCache(name);
+  memoryCaches.set(name, c);
+  return c;
+}
+
+export { formatPrincipal };

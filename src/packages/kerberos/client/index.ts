@@ -1,0 +1,16 @@
+// The Kerberos client: KDC transport, AS and TGS exchanges, ticket caches, credentials.
+export { sendToKdc, locateKdcs, type KdcEndpoint, type SendToKdcOptions, type KdcLocateOptions } from './transport.js';
+export { getInitialTicket, defaultSalt, type InitialTicketOptions, type InitialTicketResult } from './as.js';
+export { getServiceTicket, servicePrincipal, type ServiceTicketOptions } from './tgs.js';
+export {
+  type CredentialCache,
+  FileCredentialCache,
+  MemoryCredentialCache,
+  openCredentialCache,
+  toCcacheCredential,
+  fromCcacheCredential,
+} from './cache.js';
+export { acquireKerberosCredentials, keytabKeys, type AcquireOptions, type KerberosCredentials } from './credentials.js';
+export { KdcError, krbErrorToStatus, krbErrorToNtStatus } from './errors.js';
+export { clientPolicy, type ClientPolicy } from './policy.js';
+export { type KerberosTicketCredential, type KdcSend, destroyTicketCredential, isCurrent, isTgtFor } from './types.js';

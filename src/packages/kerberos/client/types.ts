@@ -1,0 +1,43 @@
+// What the client hands to its users (the Kerberos security package, the CLI): one ticket with its
+// session key, as RFC 4120 5.3 / 5.4.2 describe it, plus the raw DER the AP-REQ must carry.
+
+import type { Ticket } from '../asn1/types.js';
+import type { KerberosKey } from '../crypto/types.js';
+import type { KrbPrincipal } from '../keytab.js';
+
+export interface KerberosTicketCredential {
+  /** cname@crealm of the ticket. */
+  client: KrbPrincipal;
+  /** sname@srealm of the ticket (krbtgt/REALM@REALM for a TGT). */
+  server: KrbPrincipal;
+  ticket: Ticket;
+  /** The Ticket exactly as the KDC sent it (DER), for AP-REQ and the ccache. */
+  ticketBytes: Uint8Array;
+  /** The session key (EncKDCRepPart key). Zero it with destroyTicketCredential when done. */
+  sessionKey: KerberosKey;
+  /** TicketFlags as a uint32 mask (asn1 TicketFlags). */
+  flags: number;
+  authtime: Date;
+  starttime?: Date;
+  endtime: Date;
+  renewTill?: Date;
+}
+
+/** Injectable KDC exchange (tests, or a caller with its own transport): realm and DER request in, DER reply out. */
+export type KdcSend = (realm: string, request: Uint8Array) => Promise<Uint8Array>;
+
+/** Zeroes the session key of a credential. */
+export function destroyTicketCredential(c: KerberosTicketCredential): void {
+  c.sessionKey.keyvalue.fill(0);
+}
+
+/** Whether a credential is valid at `now` (starttime, when set, has passed and endtime has not). */
+export function isCurrent(c: KerberosTicketCredential, now: Date = new Date()): boolean {
+  const t = now.getTime();
+  return (c.starttime === undefined || c.starttime.getTime() <= t + 300_000) && c.endtime.getTime() > t;
+}
+
+/** Whether `c` is a TGT for `realm` (krbtgt/REALM@REALM). */
+export function isTgtFor(c: KerberosTicketCredential, realm: string): boolean {
+  return c.server.components.length === 2 && c.server.components[0] === 'krbtgt' && c.server.components[1] === realm && c.server.realm === realm;
+}
