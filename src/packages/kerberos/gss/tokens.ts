@@ -1,0 +1,321 @@
+// RFC 4121 4.2 per-message tokens of the krb5 GSS mechanism: MIC (TOK_ID 04 04) and Wrap (05 04),
+// with or without confidentiality, any RRC on receive. Layout of the 16-byte header:
+//   TOK_ID (2) | Flags (1) | Filler FF (1, Wrap) or FF x5 (MIC) | EC (2) | RRC (2) | SND_SEQ (8, BE)
+import { AES_BLOCK_SIZE } from '../../../crypto/aes-cts.js';
+import { SspiError } from '../../../sspi/error.js';
+import { SecurityStatus } from '../../../sspi/status.js';
+import { KeyUsage } from '../asn1/constants.js';
+import { aes128CtsHmacSha196, aes256CtsHmacSha196 } from '../crypto/aes-sha1.js';
+import { aes128CtsHmacSha256128, aes256CtsHmacSha384192 } from '../crypto/aes-sha2.js';
+import { macEquals } from '../crypto/hmac.js';
+import { decrypt, encrypt, getEnctype, makeChecksum } from '../crypto/index.js';
+import { randomConfounder } from '../crypto/random.js';
+import type { CryptoPolicy, KerberosKey } from '../crypto/types.js';
+import { SequenceWindow, type GssSeqStatus } from './sequence.js';
+
+export const TOK_ID_MIC = 0x0404;
+export const TOK_ID_WRAP = 0x0504;
+
+/** RFC 4121 4.2.2 Flags. */
+export const TokenFlags = {
+  SentByAcceptor: 0x01,
+  Sealed: 0x02,
+  AcceptorSubkey: 0x04,
+} as const;
+
+const HEADER = 16;
+const ZERO_IV = new Uint8Array(AES_BLOCK_SIZE);
+
+/** The per-message state of one established krb5 context (one side). */
+export interface GssTokenState {
+  /** This side is the context initiator. */
+  initiator: boolean;
+  /** The initiator's subkey, or the ticket session key when it sent none. */
+  key: KerberosKey;
+  /** The acceptor's subkey from the AP-REP, when it sent one: then it protects every token (RFC 4121 2). */
+  acceptorSubkey?: KerberosKey;
+  /** Our next SND_SEQ. */
+  sendSeq: number;
+  /** The peer's numbers: replay/sequence window. */
+  recv: SequenceWindow;
+  policy?: CryptoPolicy;
+}
+
+export interface CreateTokenStateInput {
+  initiator: boolean;
+  key: KerberosKey;
+  acceptorSubkey?: KerberosKey;
+  /** Our initial sequence number (the one in our Authenticator / EncAPRepPart). */
+  localSeq: number;
+  /** The peer's initial sequence number. */
+  remoteSeq: number;
+  replayDetect: boolean;
+  sequenceDetect: boolean;
+  policy?: CryptoPolicy;
+}
+
+export function createTokenState(i: CreateTokenStateInput): GssTokenState {
+  return {
+    initiator: i.initiator,
+    key: i.key,
+    ...(i.acceptorSubkey ? { acceptorSubkey: i.acceptorSubkey } : {}),
+    sendSeq: i.localSeq,
+    recv: new SequenceWindow(i.remoteSeq, i.replayDetect, i.sequenceDetect),
+    ...(i.policy ? { policy: i.policy } : {}),
+  };
+}
+
+const invalid = (d: string): SspiError => new SspiError(SecurityStatus.SEC_E_INVALID_TOKEN, `krb5 token: ${d}`);
+const altered = (): SspiError => new SspiError(SecurityStatus.SEC_E_MESSAGE_ALTERED, 'krb5 token: integrity check failed');
+
+function sendKey(st: GssTokenState): { key: KerberosKey; flags: number } {
+  const flags = st.initiator ? 0 : TokenFlags.SentByAcceptor;
+  return st.acceptorSubkey ? { key: st.acceptorSubkey, flags: flags | TokenFlags.AcceptorSubkey } : { key: st.key, flags };
+}
+
+function signUsage(fromAcceptor: boolean): number {
+  return fromAcceptor ? KeyUsage.KG_USAGE_ACCEPTOR_SIGN : KeyUsage.KG_USAGE_INITIATOR_SIGN;
+}
+function sealUsage(fromAcceptor: boolean): number {
+  return fromAcceptor ? KeyUsage.KG_USAGE_ACCEPTOR_SEAL : KeyUsage.KG_USAGE_INITIATOR_SEAL;
+}
+
+function writeSeq(b: Uint8Array, off: number, seq: number): void {
+  const hi = Math.floor(seq / 0x100000000);
+  const lo = seq >>> 0;
+  b[off] = hi >>> 24; b[off + 1] = hi >>> 16; b[off + 2] = hi >>> 8; b[off + 3] = hi;
+  b[off + 4] = lo >>> 24; b[off + 5] = lo >>> 16; b[off + 6] = lo >>> 8; b[off + 7] = lo;
+}
+
+function readSeq(b: Uint8Array, off: number): number {
+  const hi = ((b[off]! << 24) | (b[off + 1]! << 16) | (b[off + 2]! << 8) | b[off + 3]!) >>> 0;
+  const lo = ((b[off + 4]! << 24) | (b[off + 5]! << 16) | (b[off + 6]! << 8) | b[off + 7]!) >>> 0;
+  // Numbers past 2^53 cannot come from a peer that started at a 32-bit value; refuse rather than round.
+  if (hi >= 0x200000) throw new SspiError(SecurityStatus.SEC_E_OUT_OF_SEQUENCE, 'SND_SEQ out of range');
+  return hi * 0x100000000 + lo;
+}
+
+function nextSeq(st: GssTokenState): number {
+  const s = st.sendSeq;
+  st.sendSeq = s + 1;
+  return s;
+}
+
+/** Checksum over a || b with the enctype's mandatory checksum; AES keys use the cached Kc without a concat. */
+function checksum2(key: KerberosKey, usage: number, a: Uint8Array, b: Uint8Array, policy?: CryptoPolicy): Uint8Array {
+  switch (key.enctype) {
+    case 17: return aes128CtsHmacSha196.usageKeys(key, usage).kc.mac(a, b).subarray(0, 12);
+    case 18: return aes256CtsHmacSha196.usageKeys(key, usage).kc.mac(a, b).subarray(0, 12);
+    case 19: return aes128CtsHmacSha256128.usageKeys(key, usage).kc.mac(a, b).subarray(0, 16);
+    case 20: return aes256CtsHmacSha384192.usageKeys(key, usage).kc.mac(a, b).subarray(0, 24);
+    default: {
+      const data = new Uint8Array(a.length + b.length);
+      data.set(a);
+      data.set(b, a.length);
+      return makeChecksum(key, usage, data, undefined, policy);
+    }
+  }
+}
+
+function checksumSize(key: KerberosKey, policy?: CryptoPolicy): number {
+  return getEnctype(key.enctype, policy).macBytes;
+}
+
+function receiveKey(st: GssTokenState, flags: number): KerberosKey {
+  const fromAcceptor = (flags & TokenFlags.SentByAcceptor) !== 0;
+  // Direction check: a token we sent reflected back must fail (RFC 4121 4.2.2).
+  if (fromAcceptor !== st.initiator) throw invalid('SentByAcceptor flag has the wrong direction');
+  const acc = (flags & TokenFlags.AcceptorSubkey) !== 0;
+  if (acc !== (st.acceptorSubkey !== undefined)) throw invalid('AcceptorSubkey flag does not match the context');
+  return st.acceptorSubkey ?? st.key;
+}
+
+// ---- MIC ----------------------------------------------------------------------------------
+
+/** GSS_GetMIC (RFC 4121 4.2.6.1): header || checksum(data || header). */
+export function getMic(st: GssTokenState, data: Uint8Array): Uint8Array {
+  const { key, flags } = sendKey(st);
+  const n = checksumSize(key, st.policy);
+  const tok = new Uint8Array(HEADER + n);
+  tok[0] = 0x04; tok[1] = 0x04; tok[2] = flags;
+  tok.fill(0xff, 3, 8);
+  writeSeq(tok, 8, nextSeq(st));
+  tok.set(checksum2(key, signUsage(!st.initiator), data, tok.subarray(0, HEADER), st.policy), HEADER);
+  return tok;
+}
+
+/** GSS_VerifyMIC: SEC_E_MESSAGE_ALTERED on a bad checksum, SEC_E_OUT_OF_SEQUENCE per the window. */
+export function verifyMic(st: GssTokenState, data: Uint8Array, token: Uint8Array): GssSeqStatus {
+  if (token.length < HEADER) throw invalid('MIC token shorter than its header');
+  if (token[0] !== 0x04 || token[1] !== 0x04) throw invalid('not a MIC token (TOK_ID)');
+  for (let i = 3; i < 8; i++) if (token[i] !== 0xff) throw invalid('MIC filler is not FF');
+  const flags = token[2]!;
+  if ((flags & ~0x07) !== 0 || (flags & TokenFlags.Sealed) !== 0) throw invalid('bad MIC flags');
+  const key = receiveKey(st, flags);
+  const n = checksumSize(key, st.policy);
+  if (token.length !== HEADER + n) throw invalid(`MIC token is ${token.length} bytes, expected ${HEADER + n}`);
+  const expect = checksum2(key, signUsage(st.initiator), data, token.subarray(0, HEADER), st.policy);
+  if (!macEquals(expect, token.subarray(HEADER))) throw altered();
+  return st.recv.check(readSeq(token, 8));
+}
+
+// ---- Wrap ---------------------------------------------------------------------------------
+
+export interface WrapOptions {
+  /** Confidentiality (Sealed); default true. */
+  conf?: boolean;
+  /** Right rotation count to apply (MIT: 0; Windows SSPI DCE/RPC: 28 with AES). Default 0. */
+  rrc?: number;
+  /** Extra filler before the encrypted header copy (Sealed only); default 0. */
+  ec?: number;
+}
+
+/** Rotate `b` right by `n` in place of a new array (RFC 4121 4.2.5). */
+function rotateRight(b: Uint8Array, n: number): Uint8Array {
+  const len = b.length;
+  if (len === 0) return b;
+  n %= len;
+  if (n === 0) return b;
+  const out = new Uint8Array(len);
+  out.set(b.subarray(len - n), 0);
+  out.set(b.subarray(0, len - n), n);
+  return out;
+}
+
+function rotateLeft(b: Uint8Array, n: number): Uint8Array {
+  const len = b.length;
+  if (len === 0) return b;
+  n %= len;
+  return n === 0 ? b : rotateRight(b, len - n);
+}
+
+/** GSS_Wrap (RFC 4121 4.2.4). */
+export function wrap(st: GssTokenState, data: Uint8Array, opts: WrapOptions = {}): Uint8Array {
+  const conf = opts.conf ?? true;
+  const rrc = opts.rrc ?? 0;
+  if (!Number.isInteger(rrc) || rrc < 0 || rrc > 0xffff) throw new SspiError(SecurityStatus.SEC_E_INVALID_PARAMETER, 'RRC must be 16-bit');
+  const { key, flags } = sendKey(st);
+  const seq = nextSeq(st);
+  if (!conf) {
+    // Integrity only: header(EC = checksum length, RRC) || data || checksum(data || header with EC = RRC = 0).
+    const n = checksumSize(key, st.policy);
+    const tok = new Uint8Array(HEADER + data.length + n);
+    tok[0] = 0x05; tok[1] = 0x04; tok[2] = flags; tok[3] = 0xff;
+    writeSeq(tok, 8, seq);
+    const cks = checksum2(key, sealUsage(!st.initiator), data, tok.subarray(0, HEADER), st.policy);
+    tok[4] = n >>> 8; tok[5] = n & 0xff;
+    tok[6] = rrc >>> 8; tok[7] = rrc & 0xff;
+    if (rrc === 0) {
+      tok.set(data, HEADER);
+      tok.set(cks, HEADER + data.length);
+      return tok;
+    }
+    const body = new Uint8Array(data.length + n);
+    body.set(data);
+    body.set(cks, data.length);
+    tok.set(rotateRight(body, rrc), HEADER);
+    return tok;
+  }
+  const ec = opts.ec ?? 0;
+  if (!Number.isInteger(ec) || ec < 0 || ec > 0xffff) throw new SspiError(SecurityStatus.SEC_E_INVALID_PARAMETER, 'EC must be 16-bit');
+  const header = new Uint8Array(HEADER);
+  header[0] = 0x05; header[1] = 0x04; header[2] = flags | TokenFlags.Sealed; header[3] = 0xff;
+  header[4] = ec >>> 8; header[5] = ec & 0xff;
+  writeSeq(header, 8, seq); // RRC stays 0 in the encrypted copy
+  const usage = sealUsage(!st.initiator);
+  const tok = sealInto(key, usage, data, ec, header, st.policy);
+  tok[6] = rrc >>> 8; tok[7] = rrc & 0xff;
+  if (rrc !== 0) tok.set(rotateRight(tok.subarray(HEADER), rrc), HEADER);
+  return tok;
+}
+
+/**
+ * header || E(conf || data || filler(ec) || header). For AES the ciphertext and MAC go straight into
+ * the token buffer from the enctype's cached Ke/Ki (one plaintext copy, no ciphertext copy).
+ */
+function sealInto(key: KerberosKey, usage: number, data: Uint8Array, ec: number, header: Uint8Array, policy?: CryptoPolicy): Uint8Array {
+  const et = key.enctype;
+  if (et === 17 || et === 18 || et === 19 || et === 20) {
+    const sha1 = et === 17 || et === 18;
+    const macBytes = et === 20 ? 24 : et === 19 ? 16 : 12;
+    const plen = AES_BLOCK_SIZE + data.length + ec + HEADER;
+    const p = Buffer.allocUnsafe(plen);
+    p.set(randomConfounder(AES_BLOCK_SIZE));
+    p.set(data, AES_BLOCK_SIZE);
+    p.fill(0, AES_BLOCK_SIZE + data.length, AES_BLOCK_SIZE + data.length + ec);
+    p.set(header, plen - HEADER);
+    const tok = Buffer.allocUnsafe(HEADER + plen + macBytes);
+    tok.set(header);
+    if (sha1) {
+      const uk = (et === 17 ? aes128CtsHmacSha196 : aes256CtsHmacSha196).usageKeys(key, usage);
+      uk.ke.encrypt(p, undefined, tok, HEADER);
+      uk.ki.macInto(p, undefined, tok, HEADER + plen, macBytes);
+    } else {
+      const uk = (et === 19 ? aes128CtsHmacSha256128 : aes256CtsHmacSha384192).usageKeys(key, usage);
+      const c = uk.ke.encrypt(p, ZERO_IV, tok, HEADER);
+      uk.ki.macInto(ZERO_IV, c, tok, HEADER + plen, macBytes);
+    }
+    p.fill(0);
+    return tok;
+  }
+  const plain = new Uint8Array(data.length + ec + HEADER);
+  plain.set(data);
+  plain.set(header, data.length + ec);
+  const c = encrypt(key, usage, plain, undefined, policy);
+  plain.fill(0);
+  const tok = new Uint8Array(HEADER + c.length);
+  tok.set(header);
+  tok.set(c, HEADER);
+  return tok;
+}
+
+export interface UnwrapResult {
+  data: Uint8Array;
+  /** The token was Sealed (confidentiality). */
+  conf: boolean;
+  seqStatus: GssSeqStatus;
+}
+
+/** GSS_Unwrap (RFC 4121 4.2.4): any RRC, either key per AcceptorSubkey, integrity before sequence. */
+export function unwrap(st: GssTokenState, token: Uint8Array): UnwrapResult {
+  if (token.length < HEADER) throw invalid('Wrap token shorter than its header');
+  if (token[0] !== 0x05 || token[1] !== 0x04) throw invalid('not a Wrap token (TOK_ID)');
+  if (token[3] !== 0xff) throw invalid('Wrap filler is not FF');
+  const flags = token[2]!;
+  if ((flags & ~0x07) !== 0) throw invalid('unknown Wrap flags');
+  const key = receiveKey(st, flags);
+  const ec = (token[4]! << 8) | token[5]!;
+  const rrc = (token[6]! << 8) | token[7]!;
+  const seq = readSeq(token, 8);
+  const fromAcceptor = (flags & TokenFlags.SentByAcceptor) !== 0;
+  const body = rotateLeft(token.subarray(HEADER), rrc);
+  if ((flags & TokenFlags.Sealed) !== 0) {
+    const plain = decrypt(key, sealUsage(fromAcceptor), body, st.policy);
+    if (plain.length < ec + HEADER) throw altered();
+    const hdr = plain.subarray(plain.length - HEADER);
+    // The encrypted header copy must match the outer one, RRC excepted (it is 0 inside).
+    for (let i = 0; i < HEADER; i++) {
+      if (i === 6 || i === 7) {
+        if (hdr[i] !== 0) throw altered();
+      } else if (hdr[i] !== token[i]) throw altered();
+    }
+    const data = plain.subarray(0, plain.length - HEADER - ec);
+    return { data, conf: true, seqStatus: st.recv.check(seq) };
+  }
+  const n = checksumSize(key, st.policy);
+  if (ec !== n) throw invalid(`EC ${ec} is not the checksum length ${n}`);
+  if (body.length < n) throw invalid('Wrap token shorter than its checksum');
+  const data = body.subarray(0, body.length - n);
+  const hdr = Uint8Array.from(token.subarray(0, HEADER));
+  hdr[4] = hdr[5] = hdr[6] = hdr[7] = 0;
+  const expect = checksum2(key, sealUsage(fromAcceptor), data, hdr, st.policy);
+  if (!macEquals(expect, body.subarray(body.length - n))) throw altered();
+  return { data, conf: false, seqStatus: st.recv.check(seq) };
+}
+
+/** Bytes a Sealed Wrap token adds to `n` bytes of data (for SECPKG_ATTR_SIZES cbSecurityTrailer and friends). */
+export function wrapOverhead(key: KerberosKey, ec = 0, policy?: CryptoPolicy): number {
+  const e = getEnctype(key.enctype, policy);
+  return HEADER + e.ciphertextLength(ec + HEADER);
+}
+
