@@ -50,7 +50,7 @@ export async function measure(id: string, fn: () => unknown | Promise<unknown>, 
     r.MB_per_s = (opts.size * r.ops_per_s) / 1e6;
   }
   const extra = r.MB_per_s !== undefined ? ` ${r.MB_per_s.toFixed(2)} MB/s (size ${r.size})` : '';
-  process.stderr.write(`  ${id.padEnd(28)} ${r.ops_per_s.toFixed(1).padStart(12)} ops/s ${r.us_per_op.toFixed(3).padStart(10)} us/op${extra}\n`);
+  process.stderr.write(`  ${id.padEnd(28)} ${r.ops_per_s.toFixed(1).padStart(12)} ops/s ${r.us_per_op.toFixed(3).padStart(10)} us/op ${r.cpu_us_per_op.toFixed(3).padStart(10)} cpu-us/op${extra}\n`);
   return r;
 }
 

@@ -1,5 +1,5 @@
 import * as assert from 'node:assert/strict';
-import { createHmac } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import { describe, it } from 'node:test';
 import * as fc from 'fast-check';
 import { fromHex, toHex } from '../../../src/crypto/bytes.js';
@@ -24,6 +24,37 @@ describe('hmacMd5 / md5', () => {
     assert.equal(toHex(hmacMd5(te.encode('Jefe'), te.encode('what do ya want '), te.encode('for nothing?'))), '750c783e6ab0b503eaa86e310a5db738');
     assert.equal(toHex(md5()), 'd41d8cd98f00b204e9800998ecf8427e');
     assert.equal(toHex(md5(te.encode('a'), te.encode('bc'))), '900150983cd24fb0d6963f7d28e17f72');
+  });
+
+  // The one-shots hash in JS up to 2 KiB and through node:crypto above, and HMAC keys longer
+  // than a block always go to node:crypto: every branch must agree with OpenSSL.
+  it('equal node:crypto for any key and split, on both sides of the JS/native cut-over', () => {
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ maxLength: 100 }),
+        fc.array(fc.uint8Array({ maxLength: 900 }), { maxLength: 4 }),
+        (key, parts) => {
+          const mac = createHmac('md5', key);
+          const hash = createHash('md5');
+          for (const p of parts) {
+            mac.update(p);
+            hash.update(p);
+          }
+          assert.equal(toHex(hmacMd5(key, ...parts)), mac.digest('hex'));
+          assert.equal(toHex(md5(...parts)), hash.digest('hex'));
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
+  it('handle every length around the block, padding and cut-over boundaries', () => {
+    const key = fromHex('00112233445566778899aabbccddeeff');
+    for (let n = 0; n <= 4200; n += n < 140 || (n > 2000 && n < 2100) ? 1 : 37) {
+      const data = new Uint8Array(n).map((_, i) => i * 13);
+      assert.equal(toHex(hmacMd5(key, data)), createHmac('md5', key).update(data).digest('hex'), `hmac length ${n}`);
+      assert.equal(toHex(md5(data)), createHash('md5').update(data).digest('hex'), `md5 length ${n}`);
+    }
   });
 });
 
