@@ -7,8 +7,9 @@
 // Order of checks (what Windows' SAM validation does, as observed from its statuses):
 //   1. malformed buffer                     -> call status STATUS_INVALID_PARAMETER
 //   2. anonymous (no user, empty NT, LM empty or Z(1)) -> ANONYMOUS LOGON if allowed, else LOGON_FAILURE
-//   3. a response kind the caller did not allow (NTLMv1 without MSV1_0_ALLOW_NTLMV1, LM without
-//      MSV1_0_ALLOW_LM, LMv2-only unless the package allows it) -> STATUS_LOGON_FAILURE
+//   3. a response kind the caller did not allow (NTLMv1 without MSV1_0_ALLOW_NTLMV1, LMv2-only
+//      unless the package allows it) -> STATUS_LOGON_FAILURE; an LM-only response the caller
+//      allows with MSV1_0_ALLOW_LM -> STATUS_NOT_SUPPORTED (no LM hashes are kept, see below)
 //   4. unknown user                          -> STATUS_LOGON_FAILURE (the same answer as a wrong password)
 //   5. locked out                            -> STATUS_ACCOUNT_LOCKED_OUT, whatever the password
 //      (Windows answers 0xC0000234 for every attempt on a locked account; the attempt that
@@ -19,8 +20,10 @@
 //   9. success: the bad-password count is reset; the validation carries the canonical names
 //      and the SessionBaseKey (UserSessionKey).
 //
-// The store holds NT hashes only, so plain LM responses cannot be verified and always fail; the
-// LanmanSessionKey is zero. The NTLMv2 timestamp is the NTLM package's business, not this one's.
+// The store holds NT hashes only, so plain LM responses cannot be verified: an LM-only logon fails
+// with STATUS_NOT_SUPPORTED (SEC_E_UNSUPPORTED_FUNCTION at the acceptor) even when MSV1_0_ALLOW_LM
+// permits it. LM sent beside an NTLMv1 response (LmCompatibilityLevel 0/1 clients) is ignored and
+// the NT response decides. The LanmanSessionKey is zero. The NTLMv2 timestamp is the NTLM package's business, not this one's.
 
 import { constantTimeEqual, zero } from '../../crypto/bytes.js';
 import { md4 } from '../../crypto/md4.js';
@@ -36,6 +39,7 @@ import {
   decodeNetworkLogonInfo,
   decodePassthroughRequest,
   encodePassthroughResponse,
+  MSV1_0_ALLOW_LM,
   MSV1_0_ALLOW_NTLMV1,
   MSV1_0_PACKAGE_NAME,
   MsV1_0GenericPassthrough,
@@ -149,9 +153,13 @@ export async function validateNetworkLogon(store: AccountStore, info: NetworkLog
   const pc = info.ParameterControl >>> 0;
   if (kind === 'none' || info.UserName === '') return failure(NtStatus.STATUS_LOGON_FAILURE);
   if (kind === 'ntlmv1' && !(pc & MSV1_0_ALLOW_NTLMV1)) return failure(NtStatus.STATUS_LOGON_FAILURE);
-  if (kind === 'lmv2' && !options.allowLMv2) return failure(NtStatus.STATUS_LOGON_FAILURE);
-  // Plain LM needs MSV1_0_ALLOW_LM and the LM hash, which the store never keeps: it always fails.
-  if (kind === 'lm') return failure(NtStatus.STATUS_LOGON_FAILURE);
+  // An LM-only answer (empty NT response) is an LMv2 response or a plain LM one; the two look alike.
+  if ((kind === 'lmv2' && !options.allowLMv2) || kind === 'lm') {
+    // Plain LM needs the LM hash, which the store never keeps: when the caller allows LM, say so
+    // plainly (before any account lookup, so it tells nothing about the user) rather than
+    // answering as if the password were wrong.
+    return failure(pc & MSV1_0_ALLOW_LM ? NtStatus.STATUS_NOT_SUPPORTED : NtStatus.STATUS_LOGON_FAILURE);
+  }
 
   const account = await store.get(info.LogonDomainName, info.UserName);
   if (!account) {

@@ -10,6 +10,8 @@
 // to ClientBufferBase, rebased and bounds-checked by SubmitBufferReader.
 
 import { SubmitBufferReader, SubmitBufferWriter } from '../../lsa/marshal.js';
+import { SspiError } from '../../sspi/error.js';
+import { NtStatus } from '../../sspi/status.js';
 
 export const MSV1_0_PACKAGE_NAME = 'MICROSOFT_AUTHENTICATION_PACKAGE_V1_0';
 /** MSV1_0_PROTOCOL_MESSAGE_TYPE.MsV1_0GenericPassthrough. */
@@ -162,4 +164,39 @@ export function decodePassthroughResponse(buf: Uint8Array): NetworkLogonValidati
     EffectiveName: v.unicodeString(32),
     LogonDomainName: v.unicodeString(48),
   };
+}
+
+/** The key MSV1_0 files a logon session's primary credential under (AddCredential PrimaryKeyValue). */
+export const MSV1_0_PRIMARY_KEY = new Uint8Array(Buffer.from('Primary', 'latin1'));
+
+/**
+ * MSV1_0_PRIMARY_CREDENTIAL: what a logon leaves in its logon session for the NTLM initiator's
+ * default credentials (AcquireCredentialsHandle with no auth data). NT hash only, as the store.
+ */
+export interface MSV1_0_PRIMARY_CREDENTIAL {
+  LogonDomainName: string;
+  UserName: string;
+  NtOwfPassword: Uint8Array;
+}
+
+// x64, self-relative: UNICODE_STRING LogonDomainName @0, UNICODE_STRING UserName @16,
+// NtOwfPassword[16] @32, LmOwfPassword[16] @48 (always zero here), BOOLEAN NtPasswordPresent @64,
+// BOOLEAN LmPasswordPresent @65. Size 72.
+const PRIMARY_CREDENTIAL_SIZE = 72;
+
+export function encodePrimaryCredential(c: MSV1_0_PRIMARY_CREDENTIAL): Uint8Array {
+  if (c.NtOwfPassword.length !== 16) throw new SspiError(NtStatus.STATUS_INVALID_PARAMETER, 'NtOwfPassword must be 16 bytes');
+  const w = new SubmitBufferWriter(PRIMARY_CREDENTIAL_SIZE, 0n);
+  w.unicodeString(0, c.LogonDomainName);
+  w.unicodeString(16, c.UserName);
+  const dv = new DataView(c.NtOwfPassword.buffer, c.NtOwfPassword.byteOffset, 16);
+  for (let i = 0; i < 16; i += 4) w.u32(32 + i, dv.getUint32(i, true));
+  w.u32(64, 1);
+  return w.finish();
+}
+
+export function decodePrimaryCredential(buf: Uint8Array): MSV1_0_PRIMARY_CREDENTIAL {
+  const r = new SubmitBufferReader(buf, 0n);
+  if ((r.u16(64) & 0xff) === 0) throw r.invalid('MSV1_0_PRIMARY_CREDENTIAL without an NT password');
+  return { LogonDomainName: r.unicodeString(0), UserName: r.unicodeString(16), NtOwfPassword: r.bytesAt(32n, 16).slice() };
 }

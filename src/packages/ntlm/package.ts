@@ -4,7 +4,7 @@
 // (MICROSOFT_AUTHENTICATION_PACKAGE_V1_0) through CallPackagePassthrough. A finished context is
 // mapped to the user-mode half (usermode.ts) for MakeSignature/EncryptMessage and friends.
 
-import { randomBytes } from 'node:crypto';
+import { randomBytes } from '../../crypto/random.js';
 import type { LsaModeContextResult, LSA_SEC_HANDLE, LSA_SECPKG_FUNCTION_TABLE, SECPKG_FUNCTION_TABLE, SECPKG_PARAMETERS, SecurityPackageModule } from '../../lsa/types.js';
 import type { Plain, SecPkgInfo } from '../../sspi/attributes.js';
 import { type SecBufferDesc, bufferBytes, findBuffer, parseChannelBindings, writeOutputToken } from '../../sspi/buffers.js';
@@ -13,11 +13,11 @@ import { ASC_REQ, ASC_RET, ISC_REQ, ISC_RET, RPC_C_AUTHN, SECBUFFER, SECPKG_ATTR
 import { NtStatus, SecurityStatus, type Status, toSecurityStatus } from '../../sspi/status.js';
 import { TIMESTAMP_INFINITE, fileTimeFromUnixMs, timeStampFromUnixMs } from '../../sspi/timestamp.js';
 import { concat, constantTimeEqual, zero } from '../../crypto/bytes.js';
-import { MSV1_0_PACKAGE_NAME, decodePassthroughResponse, encodePassthroughRequest } from '../msv1_0/protocol.js';
+import { MSV1_0_ALLOW_LM, MSV1_0_ALLOW_NTLMV1, MSV1_0_PACKAGE_NAME, MSV1_0_PRIMARY_KEY, decodePassthroughResponse, decodePrimaryCredential, encodePassthroughRequest } from '../msv1_0/protocol.js';
 import { parseAvPairs, avChannelBindings, avFlags, avString, avTargetName, avTimestamp, avPairsByName, MsvAvDnsComputerName, MsvAvDnsDomainName, MsvAvNbComputerName, MsvAvNbDomainName, setAvPair, writeAvPairs, type AvPairList } from './avpairs.js';
-import { ComputeResponseNTLMv2, KXKEY, NTOWFv1, NTOWFv2, computeMIC, channelBindingsHash, decryptRandomSessionKey, encryptRandomSessionKey } from './crypto.js';
+import { ComputeResponseNTLMv1, ComputeResponseNTLMv2, KXKEY, LMOWFv1, NTOWFv1, NTOWFv2, computeMIC, channelBindingsHash, decryptRandomSessionKey, encryptRandomSessionKey } from './crypto.js';
 import * as F from './flags.js';
-import { type AUTHENTICATE_MESSAGE, type CHALLENGE_MESSAGE, type NEGOTIATE_MESSAGE, parseAuthenticateMessage, parseChallengeMessage, parseNegotiateMessage, writeAuthenticateMessage, writeChallengeMessage, writeNegotiateMessage } from './messages.js';
+import { type AUTHENTICATE_MESSAGE, type CHALLENGE_MESSAGE, type NEGOTIATE_MESSAGE, type NTLMv2_RESPONSE, parseAuthenticateMessage, parseNtlmv2Response, parseChallengeMessage, parseNegotiateMessage, writeAuthenticateMessage, writeChallengeMessage, writeNegotiateMessage } from './messages.js';
 import { packContextData } from './contextData.js';
 import { NTLM_MAX_TOKEN, NTLM_SIZES, ntlmUserModeTable } from './usermode.js';
 
@@ -28,6 +28,9 @@ export const NTLM_PACKAGE_NAME = 'NTLM';
 export const NTLM_VERSION = { ProductMajorVersion: 10, ProductMinorVersion: 0, ProductBuild: 20348, NTLMRevisionCurrent: 15 };
 /** MS-NLMP 3.1.5.1.2: without bindings the client sends an all-zero MsvAvChannelBindings. */
 const NO_BINDINGS = new Uint8Array(16);
+/** The names Windows gives an anonymous logon (the authority reports the same on the acceptor). */
+const ANONYMOUS_USER = 'ANONYMOUS LOGON';
+const ANONYMOUS_DOMAIN = 'NT AUTHORITY';
 
 export interface NtlmConfig {
   /** NetBIOS and DNS names the acceptor announces in its CHALLENGE target info. */
@@ -37,9 +40,43 @@ export interface NtlmConfig {
   dnsDomainName?: string;
   /** Context lifetime in seconds (0 = none). */
   contextLifetimeSeconds?: number;
-  /** Accept an AUTHENTICATE without a MIC (curl and older clients); true by default. */
+  /**
+   * Accept an AUTHENTICATE whose NTLMv2 response does not flag a MIC (curl and older clients,
+   * which echo the server's MsvAvTimestamp without MsvAvFlags); true by default. When false, a
+   * MIC is required (MS-NLMP 3.1.5.1.2 asks for one whenever the CHALLENGE had MsvAvTimestamp,
+   * which ours always has). A response that flags a MIC must carry a valid one either way.
+   */
   allowMissingMic?: boolean;
+  /**
+   * Windows' LmCompatibilityLevel, 0 to 5. Initiator: 0 sends LM + NTLMv1, 1 the same with
+   * extended session security when the server agrees, 2 NTLMv1 only (the NT response also in
+   * the LM field), 3-5 NTLMv2 only. Acceptor: 5 accepts NTLMv2 only, 4 also NTLMv1, 0-3 also LM
+   * (which the account store cannot verify: see msv1_0/package.ts). When unset the initiator
+   * uses 3 and the acceptor 5; `acceptorLmCompatibilityLevel` sets the acceptor's apart.
+   */
+  lmCompatibilityLevel?: number;
+  acceptorLmCompatibilityLevel?: number;
+  /**
+   * Allow 56- and 40-bit session keys (NTLMSSP_NEGOTIATE_56, or neither 128 nor 56). Off by
+   * default: signing or sealing without NTLMSSP_NEGOTIATE_128 fails with
+   * SEC_E_UNSUPPORTED_FUNCTION (MS-NLMP 3.2.5.2.2 ServerRequire128bitEncryption, both sides).
+   */
+  allowWeakKeys?: boolean;
+  /**
+   * MS-NLMP 3.2.5.1.2 MaxLifetime: refuse (SEC_E_TIME_SKEW) an NTLMv2 response whose TimeStamp is
+   * further than this from the acceptor's clock. 0 (the default) turns the check off, as Windows
+   * does not enforce it for network logons by default.
+   */
+  maxClockSkewSeconds?: number;
+  /**
+   * The SPNs this acceptor answers to. When set, an NTLMv2 response whose MsvAvTargetName names
+   * another service is refused with SEC_E_BAD_BINDINGS (MS-NLMP 3.2.5.1.2, SPN validation);
+   * a response without MsvAvTargetName (older clients) is accepted. Compared case-insensitively.
+   */
+  acceptedTargetNames?: string[];
 }
+
+type ResolvedConfig = Required<Omit<NtlmConfig, 'acceptorLmCompatibilityLevel'>> & { acceptorLmCompatibilityLevel: number };
 
 interface Credential {
   use: number;
@@ -47,6 +84,9 @@ interface Credential {
   domain: string;
   /** NT hash (NTOWFv1). */
   ntHash: Uint8Array | null;
+  /** LMOWFv1, kept only when the initiator may send LM responses (level 0/1) and the password fits. */
+  lmHash: Uint8Array | null;
+  anonymous: boolean;
 }
 
 interface ClientCtx {
@@ -55,7 +95,9 @@ interface ClientCtx {
   cred: Credential;
   req: number;
   target: string | null;
+  /** The NEGOTIATE sent; empty in connectionless mode, where there is none (MS-NLMP 3.1.5.2). */
   negotiate: Uint8Array;
+  datagram: boolean;
   flags: number;
   granted: number;
   sessionKey: Uint8Array | null;
@@ -67,6 +109,7 @@ interface ServerCtx {
   state: 'challenge-sent' | 'done';
   req: number;
   negotiate: Uint8Array;
+  datagram: boolean;
   challenge: Uint8Array;
   challengeMsg: CHALLENGE_MESSAGE;
   serverChallenge: Uint8Array;
@@ -82,10 +125,21 @@ interface ServerCtx {
 const CLIENT_FLAGS =
   F.NTLMSSP_NEGOTIATE_UNICODE | F.NTLMSSP_REQUEST_TARGET | F.NTLMSSP_NEGOTIATE_SIGN | F.NTLMSSP_NEGOTIATE_SEAL | F.NTLMSSP_NEGOTIATE_NTLM |
   F.NTLMSSP_NEGOTIATE_ALWAYS_SIGN | F.NTLMSSP_NEGOTIATE_EXTENDED_SESSIONSECURITY | F.NTLMSSP_NEGOTIATE_VERSION |
-  F.NTLMSSP_NEGOTIATE_128 | F.NTLMSSP_NEGOTIATE_KEY_EXCH | F.NTLMSSP_NEGOTIATE_56;
+  F.NTLMSSP_NEGOTIATE_128 | F.NTLMSSP_NEGOTIATE_KEY_EXCH;
+
+/** What the acceptor offers in a connectionless CHALLENGE, having seen no NEGOTIATE (MS-NLMP 3.2.5.2.1). */
+const DATAGRAM_SERVER_FLAGS =
+  F.NTLMSSP_NEGOTIATE_UNICODE | F.NTLMSSP_NEGOTIATE_SIGN | F.NTLMSSP_NEGOTIATE_SEAL | F.NTLMSSP_NEGOTIATE_DATAGRAM | F.NTLMSSP_NEGOTIATE_NTLM |
+  F.NTLMSSP_NEGOTIATE_ALWAYS_SIGN | F.NTLMSSP_NEGOTIATE_EXTENDED_SESSIONSECURITY | F.NTLMSSP_NEGOTIATE_128 | F.NTLMSSP_NEGOTIATE_KEY_EXCH;
 
 function u32(x: number): number {
   return x >>> 0;
+}
+
+function level(v: unknown, name: string, fallback: number): number {
+  if (v === undefined || v === null) return fallback;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 5) throw new SspiError(NtStatus.STATUS_INVALID_PARAMETER, `NTLM ${name} must be an integer 0..5`);
+  return v;
 }
 
 /** The context attributes NTLM grants for a set of requirements (initiator side). */
@@ -106,8 +160,14 @@ function ascGranted(req: number, flags: number, allocated: boolean): number {
   if (hasFlag(req, ASC_REQ.CONFIDENTIALITY) && flags & F.NTLMSSP_NEGOTIATE_SEAL) g |= ASC_RET.CONFIDENTIALITY;
   if (hasFlag(req, ASC_REQ.REPLAY_DETECT)) g |= ASC_RET.REPLAY_DETECT;
   if (hasFlag(req, ASC_REQ.SEQUENCE_DETECT)) g |= ASC_RET.SEQUENCE_DETECT;
+  if (flags & F.NTLMSSP_NEGOTIATE_DATAGRAM) g = (g & ~ASC_RET.CONNECTION) | ASC_RET.DATAGRAM;
   if (allocated) g |= ASC_RET.ALLOCATED_MEMORY;
   return u32(g);
+}
+
+/** Signing or sealing with less than a 128-bit key (NTLMSSP_NEGOTIATE_56 or 40-bit). */
+function weakKeys(flags: number): boolean {
+  return (flags & (F.NTLMSSP_NEGOTIATE_SIGN | F.NTLMSSP_NEGOTIATE_SEAL)) !== 0 && !(flags & F.NTLMSSP_NEGOTIATE_128);
 }
 
 function tokenOf(desc: SecBufferDesc | null): Uint8Array | null {
@@ -123,15 +183,23 @@ function bindingsOf(desc: SecBufferDesc | null): Uint8Array | null {
   return channelBindingsHash(cb);
 }
 
+// MS-NLMP 3.3.1: an anonymous AUTHENTICATE has no user, an empty NT response and an LM response
+// that is empty or Z(1).
+function isAnonymousAuth(auth: AUTHENTICATE_MESSAGE): boolean {
+  const lm = auth.LmChallengeResponse;
+  return auth.UserName === '' && auth.NtChallengeResponse.length === 0 && (lm.length === 0 || (lm.length === 1 && lm[0] === 0));
+}
+
 export function ntlmPackage(config: NtlmConfig = {}): SecurityPackageModule {
   const creds = new Map<LSA_SEC_HANDLE, Credential>();
   const ctxs = new Map<LSA_SEC_HANDLE, ClientCtx | ServerCtx>();
   let lsa!: LSA_SECPKG_FUNCTION_TABLE;
+  let packageId = 0;
   let next = 1n;
-  let cfg: Required<NtlmConfig>;
+  let cfg: ResolvedConfig;
 
   const info: SecPkgInfo = {
-    fCapabilities: SECPKG_FLAG.INTEGRITY | SECPKG_FLAG.PRIVACY | SECPKG_FLAG.TOKEN_ONLY | SECPKG_FLAG.CONNECTION | SECPKG_FLAG.MULTI_REQUIRED |
+    fCapabilities: SECPKG_FLAG.INTEGRITY | SECPKG_FLAG.PRIVACY | SECPKG_FLAG.TOKEN_ONLY | SECPKG_FLAG.CONNECTION | SECPKG_FLAG.DATAGRAM | SECPKG_FLAG.MULTI_REQUIRED |
       SECPKG_FLAG.IMPERSONATION | SECPKG_FLAG.ACCEPT_WIN32_NAME | SECPKG_FLAG.NEGOTIABLE | SECPKG_FLAG.LOGON,
     wVersion: 1,
     wRPCID: RPC_C_AUTHN.WINNT,
@@ -143,10 +211,23 @@ export function ntlmPackage(config: NtlmConfig = {}): SecurityPackageModule {
   const expiry = (at: number) => (Number.isFinite(at) ? timeStampFromUnixMs(at) : TIMESTAMP_INFINITE);
   const lifetime = () => (cfg.contextLifetimeSeconds > 0 ? Date.now() + cfg.contextLifetimeSeconds * 1000 : Infinity);
 
+  function names(ctx: ClientCtx | ServerCtx): { user: string; domain: string } {
+    if (ctx.side === 'server') return { user: ctx.user, domain: ctx.domain };
+    return ctx.cred.anonymous ? { user: ANONYMOUS_USER, domain: ANONYMOUS_DOMAIN } : { user: ctx.cred.user, domain: ctx.cred.domain };
+  }
+
   function mapped(ctx: ClientCtx | ServerCtx): Uint8Array {
-    const user = ctx.side === 'client' ? ctx.cred.user : ctx.user;
-    const domain = ctx.side === 'client' ? ctx.cred.domain : ctx.domain;
-    return packContextData({ side: ctx.side, NegotiateFlags: ctx.flags, ContextAttributes: ctx.granted, sendSeqNum: 0, recvSeqNum: 0, ExportedSessionKey: ctx.sessionKey!, UserName: user, DomainName: domain });
+    const n = names(ctx);
+    return packContextData({ side: ctx.side, NegotiateFlags: ctx.flags, ContextAttributes: ctx.granted, sendSeqNum: 0, recvSeqNum: 0, ExportedSessionKey: ctx.sessionKey!, UserName: n.user, DomainName: n.domain });
+  }
+
+  // The NEGOTIATE flags for the initiator's LmCompatibilityLevel (level 0 has no ESS).
+  function clientFlags(datagram: boolean): number {
+    let f = CLIENT_FLAGS;
+    if (cfg.lmCompatibilityLevel === 0) f &= ~F.NTLMSSP_NEGOTIATE_EXTENDED_SESSIONSECURITY;
+    if (cfg.allowWeakKeys) f |= F.NTLMSSP_NEGOTIATE_56;
+    if (datagram) f |= F.NTLMSSP_NEGOTIATE_DATAGRAM;
+    return u32(f);
   }
 
   async function initContext(credH: LSA_SEC_HANDLE, ctxH: LSA_SEC_HANDLE, target: string | null, req: number, input: SecBufferDesc | null, output: SecBufferDesc | null): Promise<LsaModeContextResult> {
@@ -156,15 +237,16 @@ export function ntlmPackage(config: NtlmConfig = {}): SecurityPackageModule {
       const cred = creds.get(credH);
       if (!cred) return { status: SecurityStatus.SEC_E_INVALID_HANDLE };
       if (!(cred.use & SECPKG_CRED.OUTBOUND)) return { status: SecurityStatus.SEC_E_NO_CREDENTIALS };
-      const flags = CLIENT_FLAGS;
-      const neg: NEGOTIATE_MESSAGE = { NegotiateFlags: u32(flags), DomainName: '', Workstation: '', Version: NTLM_VERSION };
-      const bytes = writeNegotiateMessage(neg);
+      const datagram = hasFlag(req, ISC_REQ.DATAGRAM);
+      const flags = clientFlags(datagram);
+      // MS-NLMP 3.1.5.2: connectionless NTLM sends no NEGOTIATE; the server speaks first.
+      const bytes = datagram ? new Uint8Array(0) : writeNegotiateMessage({ NegotiateFlags: flags, DomainName: '', Workstation: '', Version: NTLM_VERSION } satisfies NEGOTIATE_MESSAGE);
       const st = writeOutputToken(output, bytes, allocate);
       if (st !== SecurityStatus.SEC_E_OK) return { status: st };
       const h = next++;
-      const ctx: ClientCtx = { side: 'client', state: 'negotiate-sent', cred, req, target, negotiate: bytes, flags: u32(flags), granted: 0, sessionKey: null, expiresAt: lifetime() };
+      const ctx: ClientCtx = { side: 'client', state: 'negotiate-sent', cred, req, target, negotiate: bytes, datagram, flags, granted: 0, sessionKey: null, expiresAt: lifetime() };
       ctxs.set(h, ctx);
-      return { status: SecurityStatus.SEC_I_CONTINUE_NEEDED, NewContextHandle: h, ContextAttributes: iscGranted(req, flags, allocate), ExpirationTime: expiry(ctx.expiresAt) };
+      return { status: SecurityStatus.SEC_I_CONTINUE_NEEDED, NewContextHandle: h, ContextAttributes: iscGranted(req, flags, allocate && bytes.length > 0), ExpirationTime: expiry(ctx.expiresAt) };
     }
     if (existing.side !== 'client' || existing.state !== 'negotiate-sent') return { status: SecurityStatus.SEC_E_OUT_OF_SEQUENCE };
     const ctx = existing;
@@ -172,21 +254,51 @@ export function ntlmPackage(config: NtlmConfig = {}): SecurityPackageModule {
     if (!tok) return { status: SecurityStatus.SEC_E_INVALID_TOKEN };
     const challenge = parseChallengeMessage(tok);
     // MS-NLMP 3.1.5.1.2: the client keeps only the flags both sides agreed to.
-    const flags = u32(challenge.NegotiateFlags & ctx.flags) | u32(challenge.NegotiateFlags & F.NTLMSSP_NEGOTIATE_TARGET_INFO);
+    let flags = u32(challenge.NegotiateFlags & ctx.flags) | u32(challenge.NegotiateFlags & F.NTLMSSP_NEGOTIATE_TARGET_INFO);
     if (!(flags & F.NTLMSSP_NEGOTIATE_UNICODE)) return { status: SecurityStatus.SEC_E_UNSUPPORTED_FUNCTION };
+    if (ctx.datagram) {
+      // MS-NLMP 3.1.5.2.1: a connectionless CHALLENGE must say so, and key exchange is mandatory.
+      if (!(challenge.NegotiateFlags & F.NTLMSSP_NEGOTIATE_DATAGRAM) || !(flags & F.NTLMSSP_NEGOTIATE_KEY_EXCH)) return { status: SecurityStatus.SEC_E_UNSUPPORTED_FUNCTION };
+    }
+    if (!cfg.allowWeakKeys && weakKeys(flags)) return { status: SecurityStatus.SEC_E_UNSUPPORTED_FUNCTION };
     const cred = ctx.cred;
-    const ResponseKeyNT = NTOWFv2(cred.ntHash!, cred.user, cred.domain);
-    // Target info, amended as MS-NLMP 3.1.5.1.2 says: MIC flag, timestamp, target name, bindings.
-    let pairs: AvPairList = challenge.TargetInfoPairs ?? { pairs: [] };
-    const serverTime = avPairsByName(pairs).MsvAvTimestamp;
-    pairs = setAvPair(pairs, avFlags((avPairsByName(pairs).MsvAvFlags ?? 0) | F.MSV_AV_FLAGS_MIC_PRESENT));
-    if (serverTime === undefined) pairs = setAvPair(pairs, avTimestamp(fileTimeFromUnixMs(Date.now())));
-    if (ctx.target) pairs = setAvPair(pairs, avTargetName(ctx.target));
-    pairs = setAvPair(pairs, avChannelBindings(bindingsOf(input) ?? NO_BINDINGS));
-    const serverName = writeAvPairs(pairs);
-    const time = serverTime ?? fileTimeFromUnixMs(Date.now());
-    const r = ComputeResponseNTLMv2({ ResponseKeyNT, ResponseKeyLM: ResponseKeyNT, ServerChallenge: challenge.ServerChallenge, ClientChallenge: randomBytes(8), Time: time, ServerName: concat(serverName, new Uint8Array(4)), omitLMv2Response: serverTime !== undefined });
-    const KeyExchangeKey = KXKEY({ SessionBaseKey: r.SessionBaseKey, LmChallengeResponse: r.LmChallengeResponse, ServerChallenge: challenge.ServerChallenge, ntlmv2: true });
+    const ess = (flags & F.NTLMSSP_NEGOTIATE_EXTENDED_SESSIONSECURITY) !== 0;
+    let resp: { NtChallengeResponse: Uint8Array; LmChallengeResponse: Uint8Array; SessionBaseKey: Uint8Array };
+    let KeyExchangeKey: Uint8Array;
+    if (cred.anonymous) {
+      // MS-NLMP 3.3.1/3.3.2 anonymous: NT response empty, LM response Z(1), SessionBaseKey Z(16),
+      // taken as the KeyExchangeKey on both sides.
+      flags |= F.NTLMSSP_NEGOTIATE_ANONYMOUS;
+      resp = ComputeResponseNTLMv1({ ResponseKeyNT: new Uint8Array(16), ServerChallenge: challenge.ServerChallenge, extendedSessionSecurity: ess, anonymous: true });
+      KeyExchangeKey = resp.SessionBaseKey.slice();
+    } else if (cfg.lmCompatibilityLevel >= 3) {
+      const ResponseKeyNT = NTOWFv2(cred.ntHash!, cred.user, cred.domain);
+      // Target info, amended as MS-NLMP 3.1.5.1.2 says: MIC flag, timestamp, target name, bindings.
+      let pairs: AvPairList = challenge.TargetInfoPairs ?? { pairs: [] };
+      const serverTime = avPairsByName(pairs).MsvAvTimestamp;
+      pairs = setAvPair(pairs, avFlags((avPairsByName(pairs).MsvAvFlags ?? 0) | F.MSV_AV_FLAGS_MIC_PRESENT));
+      if (serverTime === undefined) pairs = setAvPair(pairs, avTimestamp(fileTimeFromUnixMs(Date.now())));
+      if (ctx.target) pairs = setAvPair(pairs, avTargetName(ctx.target));
+      pairs = setAvPair(pairs, avChannelBindings(bindingsOf(input) ?? NO_BINDINGS));
+      const serverName = writeAvPairs(pairs);
+      const time = serverTime ?? fileTimeFromUnixMs(Date.now());
+      resp = ComputeResponseNTLMv2({ ResponseKeyNT, ResponseKeyLM: ResponseKeyNT, ServerChallenge: challenge.ServerChallenge, ClientChallenge: randomBytes(8), Time: time, ServerName: concat(serverName, new Uint8Array(4)), omitLMv2Response: serverTime !== undefined });
+      zero(ResponseKeyNT);
+      KeyExchangeKey = KXKEY({ SessionBaseKey: resp.SessionBaseKey, LmChallengeResponse: resp.LmChallengeResponse, ServerChallenge: challenge.ServerChallenge, ntlmv2: true });
+    } else {
+      // MS-NLMP 3.3.1 NTLMv1: levels 0/1 add the LM response when the LM hash is known, level 2
+      // repeats the NT response in its place; with ESS the LM field carries the client challenge.
+      flags &= ~F.NTLMSSP_NEGOTIATE_LM_KEY;
+      resp = ComputeResponseNTLMv1({
+        ResponseKeyNT: cred.ntHash!,
+        ResponseKeyLM: cfg.lmCompatibilityLevel < 2 ? cred.lmHash : null,
+        ServerChallenge: challenge.ServerChallenge,
+        ClientChallenge: new Uint8Array(randomBytes(8)),
+        extendedSessionSecurity: ess,
+        noLMResponse: cfg.lmCompatibilityLevel >= 2,
+      });
+      KeyExchangeKey = KXKEY({ SessionBaseKey: resp.SessionBaseKey, LmChallengeResponse: resp.LmChallengeResponse, ServerChallenge: challenge.ServerChallenge, extendedSessionSecurity: ess });
+    }
     let exported: Uint8Array = KeyExchangeKey;
     let encrypted: Uint8Array = new Uint8Array(0);
     if (flags & F.NTLMSSP_NEGOTIATE_KEY_EXCH) {
@@ -195,9 +307,9 @@ export function ntlmPackage(config: NtlmConfig = {}): SecurityPackageModule {
       zero(KeyExchangeKey);
     }
     const auth: AUTHENTICATE_MESSAGE = {
-      NegotiateFlags: flags,
-      LmChallengeResponse: r.LmChallengeResponse,
-      NtChallengeResponse: r.NtChallengeResponse,
+      NegotiateFlags: u32(flags),
+      LmChallengeResponse: resp.LmChallengeResponse,
+      NtChallengeResponse: resp.NtChallengeResponse,
       DomainName: cred.domain,
       UserName: cred.user,
       Workstation: '',
@@ -208,13 +320,12 @@ export function ntlmPackage(config: NtlmConfig = {}): SecurityPackageModule {
     const withZeroMic = writeAuthenticateMessage(auth);
     const mic = computeMIC(exported, ctx.negotiate, challenge.raw ?? tok, withZeroMic);
     const final = withZeroMic.slice();
-    final.set(mic, 72);
-    zero(ResponseKeyNT);
-    zero(r.SessionBaseKey);
+    final.set(mic, F.AUTHENTICATE_MIC_OFFSET);
+    zero(resp.SessionBaseKey);
     const st = writeOutputToken(output, final, allocate);
     if (st !== SecurityStatus.SEC_E_OK) return { status: st };
     ctx.state = 'done';
-    ctx.flags = flags;
+    ctx.flags = u32(flags);
     ctx.sessionKey = exported;
     ctx.granted = iscGranted(ctx.req, flags, allocate);
     return { status: SecurityStatus.SEC_E_OK, NewContextHandle: ctxH, ContextAttributes: ctx.granted, ExpirationTime: expiry(ctx.expiresAt), MappedContext: true, ContextData: mapped(ctx) };
@@ -232,41 +343,81 @@ export function ntlmPackage(config: NtlmConfig = {}): SecurityPackageModule {
     };
   }
 
+  // MSV1_0 ParameterControl for the acceptor's LmCompatibilityLevel: the authority enforces it.
+  function parameterControl(): number {
+    const l = cfg.acceptorLmCompatibilityLevel;
+    return u32((l < 5 ? MSV1_0_ALLOW_NTLMV1 : 0) | (l < 4 ? MSV1_0_ALLOW_LM : 0));
+  }
+
+  // MS-NLMP 3.2.5.1.2 checks of the client's NTLMv2 AV pairs that need no key: the response's age
+  // (MaxLifetime, when configured) and the target SPN (when the acceptor knows its own).
+  function checkResponsePairs(v2: NTLMv2_RESPONSE | null): Status {
+    if (!v2) return SecurityStatus.SEC_E_OK;
+    if (cfg.maxClockSkewSeconds > 0) {
+      const skewMs = Math.abs(Date.now() - fileTimeToUnixMs(v2.ClientChallenge.TimeStamp));
+      if (skewMs > cfg.maxClockSkewSeconds * 1000) return SecurityStatus.SEC_E_TIME_SKEW;
+    }
+    if (cfg.acceptedTargetNames.length) {
+      const name = avPairsByName(v2.ClientChallenge.AvPairs).MsvAvTargetName;
+      if (name && !cfg.acceptedTargetNames.some((n) => n.toLowerCase() === name.toLowerCase())) return SecurityStatus.SEC_E_BAD_BINDINGS;
+    }
+    return SecurityStatus.SEC_E_OK;
+  }
+
+  function issueChallenge(req: number, negotiate: Uint8Array, flags: number, datagram: boolean, allocate: boolean, output: SecBufferDesc | null): LsaModeContextResult {
+    const serverChallenge = new Uint8Array(randomBytes(8));
+    const challengeMsg: CHALLENGE_MESSAGE = { NegotiateFlags: u32(flags), TargetName: cfg.domainName, ServerChallenge: serverChallenge, TargetInfo: new Uint8Array(0), TargetInfoPairs: targetInfo(), Version: NTLM_VERSION };
+    const bytes = writeChallengeMessage(challengeMsg);
+    const st = writeOutputToken(output, bytes, allocate);
+    if (st !== SecurityStatus.SEC_E_OK) return { status: st };
+    const h = next++;
+    const ctx: ServerCtx = { side: 'server', state: 'challenge-sent', req, negotiate, datagram, challenge: bytes, challengeMsg, serverChallenge, flags: u32(flags), granted: 0, sessionKey: null, user: '', domain: '', workstation: '', expiresAt: lifetime() };
+    ctxs.set(h, ctx);
+    return { status: SecurityStatus.SEC_I_CONTINUE_NEEDED, NewContextHandle: h, ContextAttributes: ascGranted(req, flags, allocate), ExpirationTime: expiry(ctx.expiresAt) };
+  }
+
   async function acceptContext(credH: LSA_SEC_HANDLE, ctxH: LSA_SEC_HANDLE, input: SecBufferDesc | null, req: number, output: SecBufferDesc | null): Promise<LsaModeContextResult> {
     const allocate = hasFlag(req, ASC_REQ.ALLOCATE_MEMORY);
     const tok = tokenOf(input);
-    if (!tok) return { status: SecurityStatus.SEC_E_INVALID_TOKEN };
     const existing = ctxs.get(ctxH);
     if (!existing) {
       const cred = creds.get(credH);
       if (!cred) return { status: SecurityStatus.SEC_E_INVALID_HANDLE };
       if (!(cred.use & SECPKG_CRED.INBOUND)) return { status: SecurityStatus.SEC_E_NO_CREDENTIALS };
+      if (hasFlag(req, ASC_REQ.DATAGRAM) && (!tok || tok.length === 0)) {
+        // MS-NLMP 3.2.5.2.1: connectionless, the server sends the first message.
+        const flags = DATAGRAM_SERVER_FLAGS | F.NTLMSSP_NEGOTIATE_TARGET_INFO | F.NTLMSSP_TARGET_TYPE_DOMAIN | F.NTLMSSP_NEGOTIATE_VERSION | (cfg.allowWeakKeys ? F.NTLMSSP_NEGOTIATE_56 : 0);
+        return issueChallenge(req, new Uint8Array(0), flags, true, allocate, output);
+      }
+      if (!tok) return { status: SecurityStatus.SEC_E_INVALID_TOKEN };
       const neg = parseNegotiateMessage(tok);
       const c = u32(neg.NegotiateFlags);
       // MS-NLMP 3.2.5.1.1: answer in Unicode when offered, and with what both support.
       let flags = F.NTLMSSP_NEGOTIATE_NTLM | F.NTLMSSP_NEGOTIATE_TARGET_INFO | F.NTLMSSP_TARGET_TYPE_DOMAIN | F.NTLMSSP_NEGOTIATE_VERSION | F.NTLMSSP_REQUEST_TARGET;
       flags |= c & F.NTLMSSP_NEGOTIATE_UNICODE ? F.NTLMSSP_NEGOTIATE_UNICODE : F.NTLM_NEGOTIATE_OEM;
-      for (const f of [F.NTLMSSP_NEGOTIATE_SIGN, F.NTLMSSP_NEGOTIATE_SEAL, F.NTLMSSP_NEGOTIATE_ALWAYS_SIGN, F.NTLMSSP_NEGOTIATE_128, F.NTLMSSP_NEGOTIATE_56, F.NTLMSSP_NEGOTIATE_KEY_EXCH, F.NTLMSSP_NEGOTIATE_EXTENDED_SESSIONSECURITY]) {
+      for (const f of [F.NTLMSSP_NEGOTIATE_SIGN, F.NTLMSSP_NEGOTIATE_SEAL, F.NTLMSSP_NEGOTIATE_ALWAYS_SIGN, F.NTLMSSP_NEGOTIATE_128, F.NTLMSSP_NEGOTIATE_KEY_EXCH, F.NTLMSSP_NEGOTIATE_EXTENDED_SESSIONSECURITY]) {
         if (c & f) flags |= f;
       }
-      const serverChallenge = new Uint8Array(randomBytes(8));
-      const challengeMsg: CHALLENGE_MESSAGE = { NegotiateFlags: u32(flags), TargetName: cfg.domainName, ServerChallenge: serverChallenge, TargetInfo: new Uint8Array(0), TargetInfoPairs: targetInfo(), Version: NTLM_VERSION };
-      const bytes = writeChallengeMessage(challengeMsg);
-      const st = writeOutputToken(output, bytes, allocate);
-      if (st !== SecurityStatus.SEC_E_OK) return { status: st };
-      const h = next++;
-      const ctx: ServerCtx = { side: 'server', state: 'challenge-sent', req, negotiate: neg.raw ?? tok.slice(), challenge: bytes, challengeMsg, serverChallenge, flags: u32(flags), granted: 0, sessionKey: null, user: '', domain: '', workstation: '', expiresAt: lifetime() };
-      ctxs.set(h, ctx);
-      return { status: SecurityStatus.SEC_I_CONTINUE_NEEDED, NewContextHandle: h, ContextAttributes: ascGranted(req, flags, allocate), ExpirationTime: expiry(ctx.expiresAt) };
+      if (cfg.allowWeakKeys && c & F.NTLMSSP_NEGOTIATE_56) flags |= F.NTLMSSP_NEGOTIATE_56;
+      // MS-NLMP 3.2.5.2.2 ServerRequire128bitEncryption.
+      if (!cfg.allowWeakKeys && weakKeys(flags)) return { status: SecurityStatus.SEC_E_UNSUPPORTED_FUNCTION };
+      return issueChallenge(req, neg.raw ?? tok.slice(), flags, false, allocate, output);
     }
     if (existing.side !== 'server' || existing.state !== 'challenge-sent') return { status: SecurityStatus.SEC_E_OUT_OF_SEQUENCE };
+    if (!tok) return { status: SecurityStatus.SEC_E_INVALID_TOKEN };
     const ctx = existing;
     const auth = parseAuthenticateMessage(tok);
     const flags = u32(auth.NegotiateFlags & ctx.flags) || ctx.flags;
+    if (ctx.datagram && (!(auth.NegotiateFlags & F.NTLMSSP_NEGOTIATE_DATAGRAM) || !(flags & F.NTLMSSP_NEGOTIATE_KEY_EXCH))) return { status: SecurityStatus.SEC_E_INVALID_TOKEN };
+    if (!cfg.allowWeakKeys && weakKeys(flags)) return { status: SecurityStatus.SEC_E_UNSUPPORTED_FUNCTION };
+    const anonymous = isAnonymousAuth(auth);
+    const v2 = auth.NtChallengeResponse.length > 24 ? parseV2(auth.NtChallengeResponse) : null;
+    const early = checkResponsePairs(v2);
+    if (early !== SecurityStatus.SEC_E_OK) return { status: early };
     // The authority validates the response; this package never sees a password hash.
     const submit = encodePassthroughRequest({
       LogonDomainName: auth.DomainName,
-      ParameterControl: 0,
+      ParameterControl: parameterControl(),
       UserName: auth.UserName,
       Workstation: auth.Workstation,
       LmChallenge: ctx.serverChallenge,
@@ -281,27 +432,37 @@ export function ntlmPackage(config: NtlmConfig = {}): SecurityPackageModule {
     const v = call.ProtocolReturnBuffer ? decodePassthroughResponse(call.ProtocolReturnBuffer) : null;
     lsa.FreeReturnBuffer(call.ProtocolReturnBuffer);
     if (!v) return { status: SecurityStatus.SEC_E_LOGON_DENIED };
-    const KeyExchangeKey = KXKEY({ SessionBaseKey: v.UserSessionKey, LmChallengeResponse: auth.LmChallengeResponse, ServerChallenge: ctx.serverChallenge, ntlmv2: auth.NtChallengeResponse.length > 24 });
+    // KXKEY (MS-NLMP 3.4.5.1): identity for NTLMv2 and anonymous, the ESS/v1 variants otherwise.
+    const KeyExchangeKey = KXKEY({
+      SessionBaseKey: v.UserSessionKey,
+      LmChallengeResponse: auth.LmChallengeResponse,
+      ServerChallenge: ctx.serverChallenge,
+      ntlmv2: v2 !== null || anonymous,
+      extendedSessionSecurity: (flags & F.NTLMSSP_NEGOTIATE_EXTENDED_SESSIONSECURITY) !== 0,
+    });
     let exported: Uint8Array = KeyExchangeKey;
     if (flags & F.NTLMSSP_NEGOTIATE_KEY_EXCH && auth.EncryptedRandomSessionKey.length) {
       exported = decryptRandomSessionKey(KeyExchangeKey, auth.EncryptedRandomSessionKey);
       zero(KeyExchangeKey);
     }
     zero(v.UserSessionKey);
-    // MS-NLMP 3.2.5.1.2: the MIC, when the client says it sent one; channel bindings when given.
-    const blob = auth.NtChallengeResponse.length > 24 ? parseBlobPairs(auth.NtChallengeResponse) : null;
+    // MS-NLMP 3.2.5.1.2: a response that flags a MIC must carry a valid one; a MIC is required
+    // outright unless the acceptor allows clients without (see NtlmConfig.allowMissingMic).
+    const blob = v2 ? avPairsByName(v2.ClientChallenge.AvPairs) : null;
     const micFlag = ((blob?.MsvAvFlags ?? 0) & F.MSV_AV_FLAGS_MIC_PRESENT) !== 0;
-    if (micFlag || (auth.MIC && !cfg.allowMissingMic)) {
-      if (!auth.MIC || auth.MicOffset === undefined) return { status: SecurityStatus.SEC_E_INVALID_TOKEN };
+    const fail = (status: Status): LsaModeContextResult => {
+      zero(exported);
+      return { status };
+    };
+    if (micFlag || !cfg.allowMissingMic) {
+      if (!auth.MIC || auth.MicOffset === undefined) return fail(SecurityStatus.SEC_E_INVALID_TOKEN);
       const want = computeMIC(exported, ctx.negotiate, ctx.challenge, auth.raw ?? tok, auth.MicOffset);
-      if (!constantTimeEqual(want, auth.MIC)) return { status: SecurityStatus.SEC_E_MESSAGE_ALTERED };
-    } else if (!cfg.allowMissingMic) {
-      return { status: SecurityStatus.SEC_E_INVALID_TOKEN };
+      if (!constantTimeEqual(want, auth.MIC)) return fail(SecurityStatus.SEC_E_MESSAGE_ALTERED);
     }
     const expected = bindingsOf(input);
     if (expected) {
       const got = blob?.MsvAvChannelBindings;
-      if (!got || !constantTimeEqual(got, expected)) return { status: SecurityStatus.SEC_E_BAD_BINDINGS };
+      if (!got || !constantTimeEqual(got, expected)) return fail(SecurityStatus.SEC_E_BAD_BINDINGS);
     }
     ctx.state = 'done';
     ctx.flags = flags;
@@ -313,13 +474,42 @@ export function ntlmPackage(config: NtlmConfig = {}): SecurityPackageModule {
     return { status: SecurityStatus.SEC_E_OK, NewContextHandle: ctxH, ContextAttributes: ctx.granted, ExpirationTime: expiry(ctx.expiresAt), MappedContext: true, ContextData: mapped(ctx) };
   }
 
+  // Default credentials (no auth data): the primary credential MSV1_0 left in the caller's logon
+  // session, or the session named by LogonId when the caller holds TCB.
+  async function defaultCredential(use: number, logonId: bigint | null): Promise<Credential | Status> {
+    const client = lsa.GetClientInfo();
+    const own = client.ClientInfo?.LogonId;
+    let id = own;
+    if (logonId !== null && logonId !== undefined && logonId !== own) {
+      if (!client.ClientInfo?.HasTcbPrivilege) return SecurityStatus.SEC_E_NOT_OWNER;
+      id = logonId;
+    }
+    if (id === undefined) return SecurityStatus.SEC_E_NO_CREDENTIALS;
+    const r = await lsa.GetCredentials(id, packageId, 0, false, MSV1_0_PRIMARY_KEY);
+    if (r.status !== NtStatus.STATUS_SUCCESS || !r.Credentials) return SecurityStatus.SEC_E_NO_CREDENTIALS;
+    try {
+      const p = decodePrimaryCredential(r.Credentials);
+      return { use, user: p.UserName, domain: p.LogonDomainName, ntHash: p.NtOwfPassword, lmHash: null, anonymous: false };
+    } catch {
+      return SecurityStatus.SEC_E_NO_CREDENTIALS;
+    } finally {
+      zero(r.Credentials);
+    }
+  }
+
   const table: SECPKG_FUNCTION_TABLE = {
-    async Initialize(_id: number, params: SECPKG_PARAMETERS, functions: LSA_SECPKG_FUNCTION_TABLE): Promise<Status> {
+    async Initialize(id: number, params: SECPKG_PARAMETERS, functions: LSA_SECPKG_FUNCTION_TABLE): Promise<Status> {
       lsa = functions;
+      packageId = id;
       const pc = (params.PackageConfig ?? {}) as NtlmConfig;
       const merged = { ...pc, ...config };
       const computer = (merged.computerName ?? 'TSLSA').toUpperCase();
       const domain = (merged.domainName ?? params.DomainName ?? 'WORKGROUP').toUpperCase();
+      const clientLevel = level(merged.lmCompatibilityLevel, 'lmCompatibilityLevel', 3);
+      const names = merged.acceptedTargetNames ?? [];
+      if (!Array.isArray(names) || !names.every((n) => typeof n === 'string')) throw new SspiError(NtStatus.STATUS_INVALID_PARAMETER, 'NTLM acceptedTargetNames must be strings');
+      const skew = merged.maxClockSkewSeconds ?? 0;
+      if (typeof skew !== 'number' || !(skew >= 0)) throw new SspiError(NtStatus.STATUS_INVALID_PARAMETER, 'NTLM maxClockSkewSeconds must be >= 0');
       cfg = {
         computerName: computer,
         domainName: domain,
@@ -327,26 +517,43 @@ export function ntlmPackage(config: NtlmConfig = {}): SecurityPackageModule {
         dnsDomainName: merged.dnsDomainName ?? (params.DnsDomainName || domain.toLowerCase()),
         contextLifetimeSeconds: merged.contextLifetimeSeconds ?? 0,
         allowMissingMic: merged.allowMissingMic ?? true,
+        lmCompatibilityLevel: clientLevel,
+        acceptorLmCompatibilityLevel: level(merged.acceptorLmCompatibilityLevel, 'acceptorLmCompatibilityLevel', merged.lmCompatibilityLevel === undefined ? 5 : clientLevel),
+        allowWeakKeys: merged.allowWeakKeys === true,
+        maxClockSkewSeconds: skew,
+        acceptedTargetNames: [...names],
       };
       return NtStatus.STATUS_SUCCESS;
     },
     async GetInfo() {
       return { status: SecurityStatus.SEC_E_OK, PackageInfo: { ...info } };
     },
-    async AcquireCredentialsHandle(_principal, use, _logonId, authData: Plain) {
+    async AcquireCredentialsHandle(_principal, use, logonId, authData: Plain) {
       const a = (authData ?? null) as { User?: unknown; Domain?: unknown; Password?: unknown; NtHash?: unknown } | null;
       const inbound = (use & SECPKG_CRED.BOTH) === SECPKG_CRED.INBOUND;
       let cred: Credential;
       if (a && typeof a.User === 'string') {
-        let ntHash: Uint8Array | null = null;
-        if (typeof a.Password === 'string') ntHash = NTOWFv1(a.Password);
-        else if (a.NtHash instanceof Uint8Array && a.NtHash.length === 16) ntHash = a.NtHash.slice();
-        else if (!inbound) return { status: SecurityStatus.SEC_E_NO_CREDENTIALS };
-        cred = { use, user: a.User, domain: typeof a.Domain === 'string' ? a.Domain : '', ntHash };
+        const domain = typeof a.Domain === 'string' ? a.Domain : '';
+        // SEC_WINNT_AUTH_IDENTITY with empty user, domain and password: anonymous (MS-NLMP 3.2.5.1.2).
+        if (a.User === '' && domain === '' && (a.Password === '' || a.Password === undefined) && a.NtHash === undefined) {
+          cred = { use, user: '', domain: '', ntHash: null, lmHash: null, anonymous: true };
+        } else {
+          let ntHash: Uint8Array | null = null;
+          let lmHash: Uint8Array | null = null;
+          if (typeof a.Password === 'string') {
+            ntHash = NTOWFv1(a.Password);
+            // Windows keeps no LM hash for passwords over 14 characters.
+            if (cfg.lmCompatibilityLevel < 2 && a.Password.length <= 14) lmHash = LMOWFv1(a.Password);
+          } else if (a.NtHash instanceof Uint8Array && a.NtHash.length === 16) ntHash = a.NtHash.slice();
+          else if (!inbound) return { status: SecurityStatus.SEC_E_NO_CREDENTIALS };
+          cred = { use, user: a.User, domain, ntHash, lmHash, anonymous: false };
+        }
       } else if (inbound) {
-        cred = { use, user: '', domain: '', ntHash: null };
+        cred = { use, user: '', domain: '', ntHash: null, lmHash: null, anonymous: false };
       } else {
-        return { status: SecurityStatus.SEC_E_NO_CREDENTIALS };
+        const d = await defaultCredential(use, logonId);
+        if (typeof d === 'number') return { status: d };
+        cred = d;
       }
       const h = next++;
       creds.set(h, cred);
@@ -356,12 +563,14 @@ export function ntlmPackage(config: NtlmConfig = {}): SecurityPackageModule {
       const c = creds.get(h);
       if (!c) return { status: SecurityStatus.SEC_E_INVALID_HANDLE };
       if (attr !== SECPKG_CRED_ATTR.NAMES) return { status: SecurityStatus.SEC_E_UNSUPPORTED_FUNCTION };
+      if (c.anonymous) return { status: SecurityStatus.SEC_E_OK, Buffer: { sUserName: `${ANONYMOUS_DOMAIN}\\${ANONYMOUS_USER}` } };
       return { status: SecurityStatus.SEC_E_OK, Buffer: { sUserName: c.domain ? `${c.domain}\\${c.user}` : c.user } };
     },
     async FreeCredentialsHandle(h) {
       const c = creds.get(h);
       if (!c) return SecurityStatus.SEC_E_INVALID_HANDLE;
       zero(c.ntHash);
+      zero(c.lmHash);
       creds.delete(h);
       return SecurityStatus.SEC_E_OK;
     },
@@ -384,13 +593,11 @@ export function ntlmPackage(config: NtlmConfig = {}): SecurityPackageModule {
       switch (attr) {
         case SECPKG_ATTR.NAMES: {
           if (c.state !== 'done') return { status: SecurityStatus.SEC_E_INVALID_HANDLE };
-          const user = c.side === 'client' ? c.cred.user : c.user;
-          const dom = c.side === 'client' ? c.cred.domain : c.domain;
+          const { user, domain: dom } = names(c);
           return { status: SecurityStatus.SEC_E_OK, Buffer: { sUserName: dom ? `${dom}\\${user}` : user } };
         }
         case SECPKG_ATTR.NATIVE_NAMES: {
-          const user = c.side === 'client' ? c.cred.user : c.user;
-          const dom = c.side === 'client' ? c.cred.domain : c.domain;
+          const { user, domain: dom } = names(c);
           const target = c.side === 'client' ? c.target ?? '' : '';
           return { status: SecurityStatus.SEC_E_OK, Buffer: { sClientName: dom ? `${dom}\\${user}` : user, sServerName: target } };
         }
@@ -415,17 +622,17 @@ export function ntlmPackage(config: NtlmConfig = {}): SecurityPackageModule {
   };
 }
 
-function parseBlobPairs(nt: Uint8Array) {
-  // NTLMv2_RESPONSE: NTProofStr(16), then RespType..ChallengeFromClient (28), then AV pairs.
+// FILETIME (100 ns since 1601) to Unix milliseconds.
+function fileTimeToUnixMs(ft: bigint): number {
+  return Number(ft / 10000n) - 11644473600000;
+}
+
+function parseV2(nt: Uint8Array): NTLMv2_RESPONSE {
   try {
-    return avPairsByName(parseAvPairsLoose(nt.subarray(44)));
+    return parseNtlmv2Response(nt);
   } catch {
     throw new SspiError(SecurityStatus.SEC_E_INVALID_TOKEN, 'malformed NTLMv2 response');
   }
-}
-
-function parseAvPairsLoose(b: Uint8Array): AvPairList {
-  return parseAvPairs(b, { allowTrailing: true });
 }
 
 async function guard(fn: () => Promise<LsaModeContextResult>): Promise<LsaModeContextResult> {

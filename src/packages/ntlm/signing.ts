@@ -42,6 +42,14 @@ function writeU32(b: Uint8Array, off: number, v: number): void {
 
 const NO_SIGN_ONLY: readonly boolean[] = [];
 
+/** Both directions' RC4 positions (RC4.saveState) and SeqNums, as saveStreams() returns them. */
+export interface NtlmStreamState {
+  send: Uint8Array;
+  recv: Uint8Array;
+  sendSeqNum: number;
+  recvSeqNum: number;
+}
+
 /**
  * The per-context signing and sealing state of MS-NLMP 3.4 (ClientSigningKey, ClientSealingKey,
  * ClientHandle, SeqNum and their server twins).
@@ -191,6 +199,26 @@ export class NtlmSealingState {
     this.end(d);
     const status = this.compare(exp, signature, seq);
     if (status !== 0) throw new SspiError(status, 'NTLM message signature does not match');
+  }
+
+  /**
+   * The message-stream state an exported context carries: each direction's RC4 position and
+   * SeqNum (without ESS both directions are the one shared handle). Secret: zero it after use.
+   */
+  saveStreams(): NtlmStreamState {
+    if (this.destroyed) throw new SspiError(SecurityStatus.SEC_E_INVALID_HANDLE, 'NTLM sealing state was destroyed');
+    return { send: this.send.rc4.saveState(), recv: this.recv.rc4.saveState(), sendSeqNum: this.send.seqNum, recvSeqNum: this.recv.seqNum };
+  }
+
+  /** Continues the streams of saveStreams() (ImportSecurityContext). */
+  restoreStreams(st: NtlmStreamState): void {
+    if (this.destroyed) throw new SspiError(SecurityStatus.SEC_E_INVALID_HANDLE, 'NTLM sealing state was destroyed');
+    this.send.rc4.restoreState(st.send);
+    this.send.seqNum = st.sendSeqNum >>> 0;
+    if (this.recv !== this.send) {
+      this.recv.rc4.restoreState(st.recv);
+      this.recv.seqNum = st.recvSeqNum >>> 0;
+    }
   }
 
   /** Zeroes every key and RC4 state; the object is unusable afterwards. */

@@ -39,9 +39,25 @@ export function ntlmUserModeTable(): SECPKG_USER_FUNCTION_TABLE {
 
   function build(bytes: Uint8Array): UserContext {
     const data = unpackContextData(bytes);
-    if (data.sendSeqNum !== 0 || data.recvSeqNum !== 0) throw new SspiError(SecurityStatus.SEC_E_INVALID_TOKEN, 'NTLM context data with message state is not importable');
+    const datagram = (data.NegotiateFlags & NTLMSSP_NEGOTIATE_DATAGRAM) !== 0;
+    // Connection-oriented SeqNums say how far the RC4 streams ran: they need the saved streams.
+    if (!datagram && !data.streams && (data.sendSeqNum !== 0 || data.recvSeqNum !== 0)) {
+      throw new SspiError(SecurityStatus.SEC_E_INVALID_TOKEN, 'NTLM context data with message state but no RC4 state');
+    }
     const state = new NtlmSealingState(data.ExportedSessionKey, data.NegotiateFlags, data.side === 'client' ? 'Client' : 'Server');
-    return { data, state, datagram: (data.NegotiateFlags & NTLMSSP_NEGOTIATE_DATAGRAM) !== 0 };
+    if (data.streams && !datagram) {
+      try {
+        state.restoreStreams({ ...data.streams, sendSeqNum: data.sendSeqNum, recvSeqNum: data.recvSeqNum });
+      } catch (e) {
+        state.destroy();
+        throw e;
+      } finally {
+        data.streams.send.fill(0);
+        data.streams.recv.fill(0);
+      }
+    }
+    data.streams = null;
+    return { data, state, datagram };
   }
 
   function seq(u: UserContext, n: number): number | undefined {
@@ -115,7 +131,8 @@ export function ntlmUserModeTable(): SECPKG_USER_FUNCTION_TABLE {
           if (s.length < SIG) return { status: SecurityStatus.SEC_E_INCOMPLETE_MESSAGE, QualityOfProtection: 0 };
           const out = findBuffer(msg, SECBUFFER.DATA);
           if (!out) return { status: SecurityStatus.SEC_E_INVALID_TOKEN, QualityOfProtection: 0 };
-          const body = s.slice(SIG);
+          // Decrypted in place, DATA pointing into STREAM, as Windows does (no copy of the body).
+          const body = s.subarray(SIG);
           u.state.unsealParts([body], null, s.subarray(0, SIG), seq(u, n));
           out.pvBuffer = body;
           out.cbBuffer = body.length;
@@ -156,10 +173,17 @@ export function ntlmUserModeTable(): SECPKG_USER_FUNCTION_TABLE {
     ExportContext(h) {
       const u = contexts.get(h);
       if (!u) return { status: SecurityStatus.SEC_E_INVALID_HANDLE };
-      // RC4 keystream position is not serialized yet: only a context that has not protected a
-      // message (or a datagram one, re-keyed per message) can be exported faithfully.
-      if (!u.datagram && (u.state.sendSeqNum !== 0 || u.state.recvSeqNum !== 0)) return { status: SecurityStatus.SEC_E_UNSUPPORTED_FUNCTION };
-      return { status: SecurityStatus.SEC_E_OK, PackedContext: packContextData(u.data) };
+      // Connection-oriented contexts carry their RC4 positions and SeqNums so the importer
+      // continues the streams; datagram ones re-key per message and need neither.
+      if (u.datagram) return { status: SecurityStatus.SEC_E_OK, PackedContext: packContextData({ ...u.data, sendSeqNum: 0, recvSeqNum: 0, streams: null }) };
+      const st = u.state.saveStreams();
+      try {
+        const packed = packContextData({ ...u.data, sendSeqNum: st.sendSeqNum, recvSeqNum: st.recvSeqNum, streams: { send: st.send, recv: st.recv } });
+        return { status: SecurityStatus.SEC_E_OK, PackedContext: packed };
+      } finally {
+        st.send.fill(0);
+        st.recv.fill(0);
+      }
     },
     ImportContext(packed) {
       try {

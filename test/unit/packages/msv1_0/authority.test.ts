@@ -9,6 +9,7 @@ import { ANONYMOUS_USER_NAME, msv1_0Package, SpLsaModeInitialize, validateNetwor
 import {
   decodePassthroughResponse,
   encodePassthroughRequest,
+  MSV1_0_ALLOW_LM,
   MSV1_0_ALLOW_NTLMV1,
   MSV1_0_PACKAGE_NAME,
   type NetworkLogonInfo,
@@ -222,8 +223,13 @@ describe('MSV1_0 account authority: NTLMv1, LM, LMv2, anonymous', () => {
     const r = await validateNetworkLogon(store, only, { allowLMv2: true });
     assert.equal(r.status, NtStatus.STATUS_SUCCESS);
     assert.equal(r.validation!.EffectiveName, 'User');
-    const lm = specInfo({ NtChallengeResponse: new Uint8Array(0), LmChallengeResponse: new Uint8Array(16).fill(1), ParameterControl: 0x02000000 });
-    assert.equal((await validateNetworkLogon(store, lm)).status, NtStatus.STATUS_LOGON_FAILURE);
+    const lm = specInfo({ NtChallengeResponse: new Uint8Array(0), LmChallengeResponse: new Uint8Array(16).fill(1), ParameterControl: MSV1_0_ALLOW_LM });
+    // No LM hashes are kept: an allowed LM-only logon is a plain "not supported", not a bad password.
+    assert.equal((await validateNetworkLogon(store, lm)).status, NtStatus.STATUS_NOT_SUPPORTED);
+    assert.equal((await validateNetworkLogon(store, { ...only, ParameterControl: MSV1_0_ALLOW_LM })).status, NtStatus.STATUS_NOT_SUPPORTED);
+    assert.equal((await validateNetworkLogon(store, { ...lm, ParameterControl: 0 })).status, NtStatus.STATUS_LOGON_FAILURE);
+    // Nothing was counted against the account.
+    assert.equal((await store.get('Domain', 'User'))!.badPasswordCount, 0);
   });
 
   it('anonymous: ANONYMOUS LOGON only when allowed', async () => {

@@ -87,3 +87,50 @@ describe('NTLM package through the LSA', () => {
     await host.shutdown();
   });
 });
+
+describe('NTLM acceptor checks of the client AV pairs (MS-NLMP 3.2.5.1.2)', () => {
+  const h = () => import('./ntlm-harness.js');
+
+  it('MsvAvTargetName must name one of acceptedTargetNames (case-insensitive); absent is accepted', async () => {
+    const { pair, handshake } = await h();
+    const cfg = { acceptedTargetNames: ['HTTP/web.example.test', 'HOST/web'] };
+    for (const [target, ok] of [['HTTP/web.example.test', true], ['http/WEB.example.TEST', true], ['HTTP/evil.example.test', false], [undefined, true]] as const) {
+      const p = await pair(cfg, { client: { flags: ['INTEGRITY'], ...(target ? { target } : {}) } });
+      if (ok) await handshake(p);
+      else await assert.rejects(handshake(p), (e: SspiError) => e.code === 'SEC_E_BAD_BINDINGS');
+      await p.host.shutdown();
+    }
+  });
+
+  it('maxClockSkewSeconds refuses a stale NTLMv2 TimeStamp with SEC_E_TIME_SKEW (off by default)', async () => {
+    const { pair, handshake, rewriteChallenge } = await h();
+    const { setAvPair, avTimestamp } = await import('../../../../src/packages/ntlm/avpairs.js');
+    const { fileTimeFromUnixMs } = await import('../../../../src/sspi/timestamp.js');
+    const stale = (c: Uint8Array) => rewriteChallenge(c, (m) => ({ TargetInfoPairs: setAvPair(m.TargetInfoPairs!, avTimestamp(fileTimeFromUnixMs(Date.now() - 3_600_000))) }));
+    const strict = await pair({ maxClockSkewSeconds: 300 });
+    await assert.rejects(handshake(strict, { challenge: stale }), (e: SspiError) => e.code === 'SEC_E_TIME_SKEW');
+    await strict.host.shutdown();
+    const fresh = await pair({ maxClockSkewSeconds: 300 });
+    await handshake(fresh);
+    await fresh.host.shutdown();
+    // Off by default: the stale time passes this check and the MIC (over the edited CHALLENGE) catches it.
+    const loose = await pair();
+    await assert.rejects(handshake(loose, { challenge: stale }), (e: SspiError) => e.code === 'SEC_E_MESSAGE_ALTERED');
+    await loose.host.shutdown();
+  });
+
+  it('a response that flags a MIC must carry one; allowMissingMic: false requires it outright', async () => {
+    const { pair, handshake, rewriteAuthenticate } = await h();
+    const noMic = (b: Uint8Array) => rewriteAuthenticate(b, () => ({ MIC: undefined }));
+    const p = await pair();
+    await assert.rejects(handshake(p, { authenticate: noMic }), (e: SspiError) => e.code === 'SEC_E_INVALID_TOKEN');
+    await p.host.shutdown();
+    const strict = await pair({ allowMissingMic: false, lmCompatibilityLevel: 2, acceptorLmCompatibilityLevel: 4 });
+    // NTLMv1 has no MsvAvFlags: only the policy can demand the MIC.
+    await assert.rejects(handshake(strict, { authenticate: noMic }), (e: SspiError) => e.code === 'SEC_E_INVALID_TOKEN');
+    await strict.host.shutdown();
+    const lenient = await pair({ lmCompatibilityLevel: 2, acceptorLmCompatibilityLevel: 4 });
+    await handshake(lenient, { authenticate: noMic });
+    await lenient.host.shutdown();
+  });
+});
