@@ -6,6 +6,8 @@ import { parseArgs, UsageError } from './args.js';
 import { packagesCommand } from './packages.js';
 import { decodeCommand } from './decode.js';
 import { userCommand } from './user.js';
+import { ntlmAuthCommand } from './ntlmAuth.js';
+import { KERBEROS_COMMANDS, kerberosCommand } from './kerberos.js';
 
 const HELP = `tslsa: a Local Security Authority for Node.js (SSPI, NTLM, Kerberos, Negotiate)
 
@@ -14,8 +16,17 @@ Usage:
   tslsa user add NAME [--domain D] --password-stdin     add an account (NT hash only is stored)
   tslsa user list [--json] | passwd NAME --password-stdin
   tslsa user disable|enable|unlock|delete NAME           (store: --store PATH or TSLSA_STORE)
+  tslsa ntlm-auth --helper-protocol=squid-2.5-ntlmssp|ntlmssp-client-1 ...
+                                               Samba ntlm_auth's stdio helper (Squid...); see --help
   tslsa decode TOKEN [--json]                  show an NTLM message as a tree (TOKEN: base64, hex,
                                                or an "NTLM ..."/"Negotiate ..." header value)
+  tslsa kinit [-c CCACHE] [-k [-t KEYTAB]] [-l LIFE] [-r RENEW] [-f] [PRINCIPAL]
+                                               get a TGT (password from the terminal or stdin)
+  tslsa klist [-e] [-c CCACHE] | klist -k [-e] [KEYTAB]    list tickets / keytab entries
+  tslsa kvno [-c CCACHE] [-e ENCTYPE] SERVICE...   get service tickets
+  tslsa kdestroy [-c CCACHE]                   remove the credential cache
+  tslsa ktutil list [-k KEYTAB] [-e] | ktutil add -k KEYTAB -p PRINCIPAL -e ENCTYPE [-V KVNO] [-s SALT]
+                                               (Kerberos: KRB5_CONFIG, KRB5CCNAME, KRB5_KTNAME honoured)
   tslsa --help                                 this text
   tslsa --version                              the tslsa version
 
@@ -32,6 +43,10 @@ function version(): string {
 export async function main(argv: string[], out: NodeJS.WritableStream = process.stdout, err: NodeJS.WritableStream = process.stderr): Promise<number> {
   try {
     if (argv[0] === 'user') return await userCommand(argv.slice(1), { stdin: process.stdin, stdout: out, stderr: err });
+    if (argv[0] === 'ntlm-auth') return await ntlmAuthCommand(argv.slice(1), { stdin: process.stdin, stdout: out, stderr: err });
+    if ((KERBEROS_COMMANDS as readonly string[]).includes(argv[0] ?? '')) {
+      return await kerberosCommand(argv[0]!, argv.slice(1), { stdin: process.stdin, stdout: out, stderr: err });
+    }
     const { positionals, options } = parseArgs(argv, new Set(['load']));
     if (options.has('version')) {
       out.write(`tslsa ${version()}\n`);

@@ -1,0 +1,29 @@
+// `npm run fuzz`: every fuzzing campaign for a time budget, then a summary.
+//   FUZZ_SECONDS  total budget (default 60), split equally between the campaigns
+//   FUZZ_SEED     fixed seed, to reproduce a failure printed by an earlier run
+//   FUZZ_ONLY     only properties whose name contains this text
+// Campaigns: the DER layer and Kerberos ASN.1 codecs (same properties as der-campaign.ts, which
+// runs by count instead of time), and the NTLM package through SSPI (ntlm-campaign.ts).
+import { derProperties } from '../unit/der/der.properties.js';
+import { kerberosProperties } from '../unit/packages/kerberos/asn1.properties.js';
+import { ntlmCampaignProperties, runNtlmCampaign } from './ntlm-campaign.js';
+import { type CampaignSummary, optionsFromEnv, runCampaign } from './runner.js';
+
+const opts = optionsFromEnv();
+const der = [...derProperties(), ...kerberosProperties()];
+const matching = (names: string[]) => names.filter((n) => !opts.only || n.includes(opts.only)).length;
+const derN = matching(der.map(([n]) => n));
+const ntlmN = matching(ntlmCampaignProperties().map(([n]) => n));
+const share = opts.seconds / Math.max(1, (derN ? 1 : 0) + (ntlmN ? 1 : 0));
+const t0 = performance.now();
+const results: Array<[string, CampaignSummary]> = [];
+if (derN) results.push(['DER + Kerberos ASN.1', await runCampaign('DER + Kerberos ASN.1', der, { ...opts, seconds: share })]);
+if (ntlmN) results.push(['NTLM package', await runNtlmCampaign({ ...opts, seconds: share })]);
+
+console.log(`\nsummary (${((performance.now() - t0) / 1000).toFixed(1)} s):`);
+let failed = 0;
+for (const [name, s] of results) {
+  failed += s.failed;
+  console.log(`  ${name.padEnd(22)} ${s.properties} properties, ${s.runs} runs, ${s.failed ? `${s.failed} FAILED` : 'all held'}`);
+}
+process.exitCode = failed ? 1 : 0;
