@@ -197,6 +197,8 @@ export class InProcessLsaConnection implements LsaConnection {
         handle = { dwLower: BigInt(pkg.id), dwUpper: h };
       }
     }
+    // A negotiating package may hand over the context of the package it chose (tslsa extension).
+    const mappedTo = ok && r.MappedContext === true && typeof r.MappedPackageName === 'string' && typeof r.MappedContextHandle === 'bigint' ? this.lsa.findPackage(r.MappedPackageName) : undefined;
     return {
       status,
       context: handle,
@@ -204,8 +206,8 @@ export class InProcessLsaConnection implements LsaConnection {
       expiry: typeof r.ExpirationTime === 'bigint' ? r.ExpirationTime : TIMESTAMP_NONE,
       mapped: ok && r.MappedContext === true,
       contextData: ok && r.MappedContext === true && r.ContextData instanceof Uint8Array ? r.ContextData.slice() : null,
-      packageHandle: pkgHandle,
-      packageName: pkg.name,
+      packageHandle: mappedTo ? r.MappedContextHandle! : pkgHandle,
+      packageName: mappedTo?.name ?? pkg.name,
       input: input ? cloneDesc(input) : null,
       output: output && validateDesc(output, false) === SecurityStatus.SEC_E_OK ? cloneDesc(output) : null,
     };

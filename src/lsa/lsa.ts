@@ -4,6 +4,7 @@
 
 import { SECPKG_CALL, SECPKG_INTERFACE_VERSION, SECPKG_INTERFACE_VERSION_2, SECPKG_INTERFACE_VERSION_3, SECPKG_INTERFACE_VERSION_4, SECPKG_STATE } from '../sspi/flags.js';
 import type { Plain, SecPkgInfo } from '../sspi/attributes.js';
+import type { SecBufferDesc } from '../sspi/buffers.js';
 import { SspiError } from '../sspi/error.js';
 import { NtStatus, SecurityStatus, type Status } from '../sspi/status.js';
 import { type CallFrame, callStorage, currentFrame } from './callContext.js';
@@ -14,8 +15,11 @@ import {
   type LSA_CLIENT_REQUEST,
   type LSA_SECPKG_FUNCTION_TABLE,
   type LUID,
+  type LSA_SEC_HANDLE,
   type SECPKG_CLIENT_INFO,
+  type SECPKG_DISPATCH,
   type SECPKG_FUNCTION_TABLE,
+  type SECPKG_USER_FUNCTION_TABLE,
   SECPKG_FUNCTION_TABLE_MEMBERS,
   type SECPKG_PARAMETERS,
   type SecurityPackageModule,
@@ -258,13 +262,68 @@ export class Lsa {
   ): Promise<CallPackageResult> {
     const target = this.findPackage(name);
     if (!target) return callFailure(NtStatus.STATUS_NO_SUCH_PACKAGE);
+    const frame = this.nestedFrame(target.id);
+    if (!frame) return callFailure(NtStatus.STATUS_INSUFFICIENT_RESOURCES);
+    return this.deliverCall(target, entry, frame, submit, clientBufferBase, length);
+  }
+
+  /** The frame for a call from one package into another: the caller's client, one level deeper. */
+  private nestedFrame(targetId: number): CallFrame | null {
     const outer = currentFrame();
     const depth = (outer?.depth ?? 0) + 1;
-    if (depth > MAX_CALL_DEPTH) return callFailure(NtStatus.STATUS_INSUFFICIENT_RESOURCES);
-    const frame: CallFrame = outer
-      ? { ...outer, attributes: outer.attributes | SECPKG_CALL.RECURSIVE, callCount: outer.callCount + 1, depth, packageId: target.id }
-      : { ...this.systemFrame(target.id), depth, attributes: SECPKG_CALL.SYSTEM_PROC | SECPKG_CALL.RECURSIVE };
-    return this.deliverCall(target, entry, frame, submit, clientBufferBase, length);
+    if (depth > MAX_CALL_DEPTH) return null;
+    return outer
+      ? { ...outer, attributes: outer.attributes | SECPKG_CALL.RECURSIVE, callCount: outer.callCount + 1, depth, packageId: targetId }
+      : { ...this.systemFrame(targetId), depth, attributes: SECPKG_CALL.SYSTEM_PROC | SECPKG_CALL.RECURSIVE };
+  }
+
+  /** GetPackageDispatch (tslsa extension): package `callerId` reaching another package's LSA-mode table. */
+  private packageDispatch(callerId: number, name: unknown): SECPKG_DISPATCH | null {
+    const target = this.findPackage(name);
+    if (!target || target.id === callerId) return null;
+    const t = target.table;
+    const call = async <T extends { status: Status } | Status>(entry: keyof SECPKG_FUNCTION_TABLE, fn: (() => Promise<T>) | undefined, fail: (s: Status) => T): Promise<T> => {
+      if (!fn || target.unloading) return fail(SecurityStatus.SEC_E_UNSUPPORTED_FUNCTION);
+      const frame = this.nestedFrame(target.id);
+      if (!frame) return fail(SecurityStatus.SEC_E_INSUFFICIENT_MEMORY);
+      return this.invoke(target, entry, frame, fn, fail);
+    };
+    const st = (s: Status) => ({ status: s });
+    let userMode: Promise<SECPKG_USER_FUNCTION_TABLE | null> | undefined;
+    return Object.freeze({
+      PackageId: target.id,
+      PackageInfo: { ...target.info },
+      AcquireCredentialsHandle: (PrincipalName: string | null, CredentialUseFlags: number, LogonId: LUID | null, AuthorizationData: Plain) =>
+        call('AcquireCredentialsHandle', t.AcquireCredentialsHandle && (() => t.AcquireCredentialsHandle!(PrincipalName, CredentialUseFlags, LogonId, AuthorizationData, null, null)), st),
+      FreeCredentialsHandle: (h: LSA_SEC_HANDLE) => call('FreeCredentialsHandle', t.FreeCredentialsHandle && (() => t.FreeCredentialsHandle!(h)), (s) => s),
+      InitLsaModeContext: (cred: LSA_SEC_HANDLE, ctx: LSA_SEC_HANDLE, target: string | null, req: number, rep: number, input: SecBufferDesc | null, output: SecBufferDesc | null) =>
+        call('InitLsaModeContext', t.InitLsaModeContext && (() => t.InitLsaModeContext!(cred, ctx, target, req, rep, input, output)), st),
+      AcceptLsaModeContext: (cred: LSA_SEC_HANDLE, ctx: LSA_SEC_HANDLE, input: SecBufferDesc | null, req: number, rep: number, output: SecBufferDesc | null) =>
+        call('AcceptLsaModeContext', t.AcceptLsaModeContext && (() => t.AcceptLsaModeContext!(cred, ctx, input, req, rep, output)), st),
+      DeleteContext: (h: LSA_SEC_HANDLE) => call('DeleteContext', t.DeleteContext && (() => t.DeleteContext!(h)), (s) => s),
+      QueryContextAttributes: (h: LSA_SEC_HANDLE, attr: number) => call('QueryContextAttributes', t.QueryContextAttributes && (() => t.QueryContextAttributes!(h, attr)), st),
+      UserModeTable: () => (userMode ??= this.lsaSideUserMode(target)),
+    });
+  }
+
+  private readonly userModeTables = new Map<number, Promise<SECPKG_USER_FUNCTION_TABLE | null>>();
+
+  /** A package's user-mode half loaded inside the LSA, once. */
+  private lsaSideUserMode(pkg: LoadedPackage): Promise<SECPKG_USER_FUNCTION_TABLE | null> {
+    let p = this.userModeTables.get(pkg.id);
+    if (!p) {
+      p = (async () => {
+        if (typeof pkg.module.SpUserModeInitialize !== 'function') return null;
+        const r = await pkg.module.SpUserModeInitialize(LSA_INTERFACE_VERSION);
+        const table = r && (r.status | 0) >= 0 ? r.ppTables[pkg.tableIndex] : undefined;
+        return table && typeof table.InitUserModeContext === 'function' ? table : null;
+      })().catch((e: unknown) => {
+        this.fault(pkg.name, 'SpUserModeInitialize', e);
+        return null;
+      });
+      this.userModeTables.set(pkg.id, p);
+    }
+    return p;
   }
 
   /** Hand a CallPackage-shaped request to one of the target's three dispatchers. */
@@ -344,6 +403,7 @@ export class Lsa {
       CallPackagePassthrough: (AuthenticationPackage: string, ClientBufferBase: bigint, ProtocolSubmitBuffer: Uint8Array, SubmitBufferLength: number) =>
         this.callPackageByName('CallPackagePassthrough', AuthenticationPackage, ClientBufferBase, ProtocolSubmitBuffer, SubmitBufferLength),
       FreeReturnBuffer: (Buffer: Uint8Array | null) => zero(Buffer),
+      GetPackageDispatch: (AuthenticationPackage: string) => this.packageDispatch(id, AuthenticationPackage),
       UnloadPackage: async () => {
         const p = this.packages[id];
         if (p) p.unloading = true;

@@ -74,11 +74,35 @@ export interface LsaModeContextResult {
   ExpirationTime?: TimeStamp;
   MappedContext?: boolean;
   ContextData?: Uint8Array | null;
+  /**
+   * tslsa extension for negotiating packages: the mapped context belongs to this other package's
+   * user-mode half, under its own handle (Windows' Negotiate hands over the chosen package's context).
+   */
+  MappedPackageName?: string;
+  MappedContextHandle?: LSA_SEC_HANDLE;
 }
 
 export interface QueryAttributesResult {
   status: Status;
   Buffer?: Plain | object;
+}
+
+/**
+ * tslsa extension: another loaded package's LSA-mode functions as a negotiating package may call
+ * them (Windows keeps Negotiate inside lsasrv, which calls the packages' tables directly). Every call
+ * goes through the LSA's dispatch: a throw becomes a status and GetCallInfo marks it recursive.
+ */
+export interface SECPKG_DISPATCH {
+  PackageId: number;
+  PackageInfo: SecPkgInfo;
+  AcquireCredentialsHandle(PrincipalName: string | null, CredentialUseFlags: number, LogonId: LUID | null, AuthorizationData: Plain): Promise<AcquireCredentialsHandleResult>;
+  FreeCredentialsHandle(CredentialHandle: LSA_SEC_HANDLE): Promise<Status>;
+  InitLsaModeContext(CredentialHandle: LSA_SEC_HANDLE, ContextHandle: LSA_SEC_HANDLE, TargetName: string | null, ContextRequirements: number, TargetDataRep: number, InputBuffers: SecBufferDesc | null, OutputBuffers: SecBufferDesc | null): Promise<LsaModeContextResult>;
+  AcceptLsaModeContext(CredentialHandle: LSA_SEC_HANDLE, ContextHandle: LSA_SEC_HANDLE, InputBuffer: SecBufferDesc | null, ContextRequirements: number, TargetDataRep: number, OutputBuffer: SecBufferDesc | null): Promise<LsaModeContextResult>;
+  DeleteContext(ContextHandle: LSA_SEC_HANDLE): Promise<Status>;
+  QueryContextAttributes(ContextHandle: LSA_SEC_HANDLE, ContextAttribute: number): Promise<QueryAttributesResult>;
+  /** The package's user-mode table instantiated inside the LSA (for the SPNEGO mechListMIC), or null. */
+  UserModeTable(): Promise<SECPKG_USER_FUNCTION_TABLE | null>;
 }
 
 /** SECPKG_PRIMARY_CRED (the fields we carry). */
@@ -212,6 +236,8 @@ export interface LSA_SECPKG_FUNCTION_TABLE {
   CallPackageEx(AuthenticationPackage: string, ClientBufferBase: bigint, ProtocolSubmitBuffer: Uint8Array, SubmitBufferLength: number): Promise<CallPackageResult>;
   CallPackagePassthrough(AuthenticationPackage: string, ClientBufferBase: bigint, ProtocolSubmitBuffer: Uint8Array, SubmitBufferLength: number): Promise<CallPackageResult>;
   FreeReturnBuffer(Buffer: Uint8Array | null): void;
+  /** tslsa extension (see SECPKG_DISPATCH); null when no such package is loaded. */
+  GetPackageDispatch?(AuthenticationPackage: string): SECPKG_DISPATCH | null;
   /** Slot 12: a package asks to be unloaded. */
   UnloadPackage(): Promise<Status>;
   /** Slot 44/45: protect memory in place; here a no-op marker kept for the table's shape. */

@@ -195,7 +195,7 @@ export class SecurityFunctionTable {
       }
       ctx.expiresAt = r.expiry === TIMESTAMP_NONE ? Number.POSITIVE_INFINITY : unixMsFromTimeStamp(r.expiry);
       if (r.mapped && r.contextData) {
-        const st = await this.mapContext(ctx, r.packageHandle, r.contextData);
+        const st = await this.mapContext(ctx, r.packageName, r.packageHandle, r.contextData);
         r.contextData.fill(0);
         if (st !== SecurityStatus.SEC_E_OK) status = st;
       }
@@ -225,8 +225,9 @@ export class SecurityFunctionTable {
     return p;
   }
 
-  private async mapContext(ctx: ClientContext, packageHandle: LSA_SEC_HANDLE, contextData: Uint8Array): Promise<Status> {
-    const pkg = await this.loadUserPackage(ctx.packageName);
+  /** `packageName` is the package whose user-mode half takes the context (Negotiate hands over the one it chose). */
+  private async mapContext(ctx: ClientContext, packageName: string, packageHandle: LSA_SEC_HANDLE, contextData: Uint8Array): Promise<Status> {
+    const pkg = await this.loadUserPackage(packageName);
     if (!pkg) return SecurityStatus.SEC_E_INTERNAL_ERROR;
     try {
       const st = await pkg.table.InitUserModeContext(packageHandle, contextData);

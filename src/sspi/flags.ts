@@ -287,6 +287,12 @@ export const SECPKG_CONTEXT_EXPORT = {
   RESET_NEW: 0x1,
   DELETE_OLD: 0x2,
   TO_KERNEL: 0x4,
+  /**
+   * tslsa extension, used by Negotiate when it hands a context over after the SPNEGO mechListMIC:
+   * NTLM re-keys both RC4 handles and keeps its SeqNums (MS-SPNG; Windows and gss-ntlmssp do the
+   * same). Other packages ignore it.
+   */
+  SPNEGO_MIC_RESET: 0x10000,
 } as const;
 
 /** RPC_C_AUTHN_* (SecPkgInfo.wRPCID). */

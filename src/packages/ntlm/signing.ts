@@ -221,6 +221,18 @@ export class NtlmSealingState {
     }
   }
 
+  /**
+   * Re-key both RC4 handles from their sealing keys, keeping the SeqNums: what NTLM does after the
+   * SPNEGO mechListMIC, so the first application message starts a fresh handle (MS-SPNG).
+   */
+  resetHandles(): void {
+    if (this.destroyed) throw new SspiError(SecurityStatus.SEC_E_INVALID_HANDLE, 'NTLM sealing state was destroyed');
+    for (const d of this.send === this.recv ? [this.send] : [this.send, this.recv]) {
+      d.rc4.destroy();
+      d.rc4 = new RC4(d.sealKey);
+    }
+  }
+
   /** Zeroes every key and RC4 state; the object is unusable afterwards. */
   destroy(): void {
     if (this.destroyed) return;

@@ -5,7 +5,7 @@
 import type { LSA_SEC_HANDLE, SECPKG_USER_FUNCTION_TABLE } from '../../lsa/types.js';
 import { type SecBuffer, type SecBufferDesc, baseType, bufferBytes, findBuffer } from '../../sspi/buffers.js';
 import { SspiError } from '../../sspi/error.js';
-import { SECBUFFER, SECBUFFER_READONLY, SECBUFFER_READONLY_WITH_CHECKSUM, SECPKG_ATTR, SECQOP_WRAP_NO_ENCRYPT } from '../../sspi/flags.js';
+import { SECBUFFER, SECBUFFER_READONLY, SECBUFFER_READONLY_WITH_CHECKSUM, SECPKG_ATTR, SECPKG_CONTEXT_EXPORT, SECQOP_WRAP_NO_ENCRYPT } from '../../sspi/flags.js';
 import { SecurityStatus, type Status } from '../../sspi/status.js';
 import { zero } from '../../crypto/bytes.js';
 import { type NtlmContextData, packContextData, unpackContextData } from './contextData.js';
@@ -170,9 +170,10 @@ export function ntlmUserModeTable(): SECPKG_USER_FUNCTION_TABLE {
       contexts.delete(h);
       return SecurityStatus.SEC_E_OK;
     },
-    ExportContext(h) {
+    ExportContext(h, flags) {
       const u = contexts.get(h);
       if (!u) return { status: SecurityStatus.SEC_E_INVALID_HANDLE };
+      if (((flags ?? 0) & SECPKG_CONTEXT_EXPORT.SPNEGO_MIC_RESET) !== 0 && !u.datagram) u.state.resetHandles();
       // Connection-oriented contexts carry their RC4 positions and SeqNums so the importer
       // continues the streams; datagram ones re-key per message and need neither.
       if (u.datagram) return { status: SecurityStatus.SEC_E_OK, PackedContext: packContextData({ ...u.data, sendSeqNum: 0, recvSeqNum: 0, streams: null }) };
