@@ -12,6 +12,8 @@ export interface Result {
   cpu_util: number;
   size?: number;
   MB_per_s?: number;
+  /** Extra per-result fields of the peer's records (legs, token_bytes, init_us_per_hs, wrap_us...). */
+  [extra: string]: number | number[] | string | undefined;
 }
 
 function cpuSeconds(): number {
@@ -19,7 +21,11 @@ function cpuSeconds(): number {
   return (u.user + u.system) / 1e6;
 }
 
-export async function measure(id: string, fn: () => unknown | Promise<unknown>, opts: { seconds: number; warm: number; size?: number }): Promise<Result> {
+/**
+ * Times `fn` for opts.seconds after an uncounted warm-up. `onTimed` runs once when the counted
+ * loop starts, so callers that accumulate time inside their calls can reset their sums there.
+ */
+export async function measure(id: string, fn: () => unknown | Promise<unknown>, opts: { seconds: number; warm: number; size?: number; onTimed?: () => void }): Promise<Result> {
   const isAsync = fn() instanceof Promise;
   const runBatch = async (k: number) => {
     if (isAsync) for (let i = 0; i < k; i++) await fn();
@@ -35,6 +41,7 @@ export async function measure(id: string, fn: () => unknown | Promise<unknown>, 
     if (dt < 5) batch = Math.min(batch * 2, 1 << 20);
   }
   let n = 0;
+  opts.onTimed?.();
   const c0 = cpuSeconds();
   const t0 = performance.now();
   const end = t0 + opts.seconds * 1000;

@@ -173,12 +173,24 @@ export class SecurityContext {
   /** EncryptMessage (or sign-only with `encrypt: false`): returns the GSS-style token (header, data, padding). */
   wrap(message: Uint8Array, options: { encrypt?: boolean; seqNo?: number } = {}): Uint8Array {
     const { h, sizes } = this.requireReady();
-    const tok: SecBuffer = { BufferType: SECBUFFER.TOKEN, pvBuffer: new Uint8Array(sizes.cbSecurityTrailer), cbBuffer: sizes.cbSecurityTrailer };
-    const data = secBuffer(SECBUFFER.DATA, message.slice());
-    const pad: SecBuffer = { BufferType: SECBUFFER.PADDING, pvBuffer: new Uint8Array(sizes.cbBlockSize), cbBuffer: sizes.cbBlockSize };
+    // One allocation laid out as the token is (trailer, data, padding) and one copy of the
+    // message: the package works in place, so usually the result is this buffer as it stands.
+    const trailer = sizes.cbSecurityTrailer;
+    const n = message.length;
+    const all = new Uint8Array(trailer + n + sizes.cbBlockSize);
+    all.set(message, trailer);
+    const tokView = all.subarray(0, trailer);
+    const dataView = all.subarray(trailer, trailer + n);
+    const padView = all.subarray(trailer + n);
+    const tok: SecBuffer = { BufferType: SECBUFFER.TOKEN, pvBuffer: tokView, cbBuffer: trailer };
+    const data = secBuffer(SECBUFFER.DATA, dataView);
+    const pad: SecBuffer = { BufferType: SECBUFFER.PADDING, pvBuffer: padView, cbBuffer: padView.length };
     const qop = options.encrypt === false ? SECQOP_WRAP_NO_ENCRYPT : 0;
     const st = this.sspi.EncryptMessage(h, qop, secBufferDesc(tok, data, pad), options.seqNo ?? 0);
     if ((st | 0) < 0) throw new SspiError(st, 'EncryptMessage failed');
+    if (tok.pvBuffer === tokView && tok.cbBuffer === trailer && data.pvBuffer === dataView && data.cbBuffer === n && pad.pvBuffer === padView && pad.cbBuffer <= padView.length) {
+      return all.subarray(0, trailer + n + pad.cbBuffer);
+    }
     const parts = [bufferBytes(tok), bufferBytes(data), bufferBytes(pad)];
     const out = new Uint8Array(parts[0]!.length + parts[1]!.length + parts[2]!.length);
     let o = 0;
@@ -192,12 +204,17 @@ export class SecurityContext {
   /** DecryptMessage of a whole token (SECBUFFER_STREAM): returns the plaintext and whether it was encrypted. */
   unwrap(token: Uint8Array, seqNo = 0): { message: Uint8Array; encrypted: boolean } {
     const { h } = this.requireReady();
-    const stream = secBuffer(SECBUFFER.STREAM, token.slice());
+    // The package decrypts a private copy, so the caller's token is left as it was.
+    const copy = token.slice();
+    const stream = secBuffer(SECBUFFER.STREAM, copy);
     const data = secBuffer(SECBUFFER.DATA, null);
     const desc: SecBufferDesc = secBufferDesc(stream, data);
     const r = this.sspi.DecryptMessage(h, desc, seqNo);
     if ((r.status | 0) < 0) throw new SspiError(r.status, 'DecryptMessage failed');
-    return { message: bufferBytes(data).slice(), encrypted: r.pfQOP !== SECQOP_WRAP_NO_ENCRYPT };
+    // Plaintext decrypted in place inside that copy is already ours; anything else the package
+    // pointed DATA at is copied out.
+    const out = bufferBytes(data);
+    return { message: out.buffer === copy.buffer ? out : out.slice(), encrypted: r.pfQOP !== SECQOP_WRAP_NO_ENCRYPT };
   }
 
   /** QueryContextAttributes for any level. */

@@ -182,7 +182,7 @@ describe('RC4', () => {
     assert.throws(() => c.process(new Uint8Array(4), new Uint8Array(3)), SspiError);
     assert.throws(() => c.processRange(new Uint8Array(4), 2, 4, new Uint8Array(8), 0), SspiError);
     c.destroy();
-    const s = (c as unknown as { s: Int32Array }).s;
+    const s = (c as unknown as { s: Uint8Array }).s;
     assert.ok(s.every((x) => x === 0));
   });
 });
