@@ -1,5 +1,8 @@
 // npm run bench: tslsa's figures as JSON lines (stdout) in the shape the C peer benchmarks print,
-// progress on stderr. Knobs: DUR, WARM (handshakes), WDUR, WWARM (per size), SIZES, ONLY.
+// progress on stderr. Knobs: DUR, WARM (handshakes), WDUR, WWARM (per size), SIZES, ONLY
+// (groups as the peer run names them: ntlm, krb5 (AP-REQ), wrap (krb5 per-message), node (ceilings)),
+// WRAP_ENCTYPES (enctype numbers for the wrap group; default 18 19).
+import { benchKerberosHandshake, benchKerberosWrap, benchNodeCeiling } from './kerberos.js';
 import { benchNtlm } from './ntlm.js';
 
 const num = (k: string, d: number) => (process.env[k] ? Number(process.env[k]) : d);
@@ -10,9 +13,22 @@ const opts = {
   wwarm: num('WWARM', 0.2),
   sizes: (process.env.SIZES ?? '16 1024 65536 1048576').split(/\s+/).filter(Boolean).map(Number),
 };
-const only = new Set((process.env.ONLY ?? 'ntlm').split(/\s+/).filter(Boolean));
+const only = new Set((process.env.ONLY ?? 'ntlm krb5 wrap node').split(/\s+/).filter(Boolean));
 
 if (only.has('ntlm')) {
   process.stderr.write('tslsa ntlm\n');
   await benchNtlm(opts);
+}
+if (only.has('krb5')) {
+  process.stderr.write('tslsa krb5 AP-REQ\n');
+  await benchKerberosHandshake(opts);
+}
+if (only.has('wrap')) {
+  process.stderr.write('tslsa krb5 wrap/MIC\n');
+  const ets = process.env.WRAP_ENCTYPES?.split(/\s+/).filter(Boolean).map(Number);
+  await benchKerberosWrap({ ...opts, ...(ets ? { enctypes: ets } : {}) });
+}
+if (only.has('node')) {
+  process.stderr.write('node:crypto ceilings\n');
+  await benchNodeCeiling(opts);
 }

@@ -2,7 +2,7 @@
 // addendum "CBC-CS3"): plain CBC over the zero-padded message, then the last two ciphertext blocks
 // are swapped and the final one is cut to the length of the last plaintext block. A one-block message
 // is a plain one-block CBC encryption. Node has no aes-*-cts cipher, so this is built from
-// aes-*-cbc (bulk) and a long-lived aes-*-ecb object (single blocks, small messages).
+// long-lived aes-*-cbc objects (messages) and aes-*-ecb objects (single blocks).
 
 import { createCipheriv, createDecipheriv, type Cipher, type Decipher } from 'node:crypto';
 import { SspiError } from '../sspi/error.js';
@@ -11,11 +11,13 @@ import { SecurityStatus } from '../sspi/status.js';
 export const AES_BLOCK_SIZE = 16;
 const ZERO_IV: Uint8Array = new Uint8Array(AES_BLOCK_SIZE);
 
-// Crossovers measured on Node 20 (x86-64, AES-NI): one ECB update() is ~0.5 µs and a fresh
-// createCipheriv ~2.5 µs, so chaining CBC by hand wins for a few blocks; decryption has no
-// chaining, so one ECB call over many blocks plus a JS XOR wins up to a larger size.
-const SMALL_ENCRYPT_BLOCKS = 4;
-const SMALL_DECRYPT_BLOCKS = 32;
+// One update() on a node:crypto object costs ~0.5 µs whatever the size up to a few blocks, and a
+// fresh createCipheriv ~2.5 µs (Node 20, x86-64, AES-NI). So every message goes through one
+// long-lived CBC object per direction: OpenSSL carries the chaining value (the last ciphertext
+// block) from one update() to the next, and we know that value, so XORing it (and the wanted IV)
+// into the first block makes the object start each message afresh. Above this many blocks the
+// message is fed in three update() calls instead of being copied into one buffer.
+const COPY_MAX_BLOCKS = 64;
 
 /**
  * AES-CTS (CBC-CS3) bound to one key. Keeps a copy of the key and lazily created ECB
@@ -28,6 +30,13 @@ export class AesCts {
   readonly #ecb: 'aes-128-ecb' | 'aes-256-ecb';
   #ecbEnc: Cipher | undefined;
   #ecbDec: Decipher | undefined;
+  #cbcEnc: Cipher | undefined;
+  #cbcDec: Decipher | undefined;
+  // The chaining value each CBC object holds now: its last ciphertext block (public data).
+  #encChain: Uint8Array = ZERO_IV;
+  #decChain: Uint8Array = ZERO_IV;
+  readonly #encChainBuf = new Uint8Array(AES_BLOCK_SIZE);
+  readonly #decChainBuf = new Uint8Array(AES_BLOCK_SIZE);
   #destroyed = false;
 
   constructor(key: Uint8Array) {
@@ -76,23 +85,37 @@ export class AesCts {
     const n = Math.ceil(len / AES_BLOCK_SIZE);
     const d = len - AES_BLOCK_SIZE * (n - 1); // bytes in the last block, 1..16
     const dst = out ?? Buffer.allocUnsafe(len);
-    if (n <= SMALL_ENCRYPT_BLOCKS) {
-      this.#encryptSmall(input, iv, n, d, dst, outOff);
-      return out === undefined ? dst : dst.subarray(outOff, outOff + len);
+    const cbc = this.#cbcEncrypter();
+    const chain = this.#encChain;
+    const last = AES_BLOCK_SIZE * (n - 1);
+    let c: Buffer; // E_1..E_n in CBC order
+    if (n <= COPY_MAX_BLOCKS) {
+      const z = new Uint8Array(AES_BLOCK_SIZE * n); // zero padding of P_n comes with it
+      z.set(input);
+      for (let j = 0; j < AES_BLOCK_SIZE; j++) z[j]! ^= chain[j]! ^ iv[j]!;
+      c = cbc.update(z);
+      z.fill(0);
+    } else {
+      const first = Buffer.allocUnsafe(AES_BLOCK_SIZE);
+      for (let j = 0; j < AES_BLOCK_SIZE; j++) first[j] = input[j]! ^ chain[j]! ^ iv[j]!;
+      const pn = Buffer.alloc(AES_BLOCK_SIZE);
+      pn.set(input.subarray(last));
+      c = Buffer.concat([cbc.update(first), cbc.update(input.subarray(AES_BLOCK_SIZE, last)), cbc.update(pn)]);
+      first.fill(0);
+      pn.fill(0);
     }
-
-    const c = createCipheriv(this.#cbc, this.#key, iv);
-    c.setAutoPadding(false);
-    const head = c.update(input.subarray(0, AES_BLOCK_SIZE * (n - 1))); // E_1..E_{n-1}
-    const last = new Uint8Array(AES_BLOCK_SIZE); // P_n padded with zeros
-    last.set(input.subarray(AES_BLOCK_SIZE * (n - 1)));
-    const en = c.update(last);
-    c.final();
-    const cut = AES_BLOCK_SIZE * (n - 2);
-    dst.set(head.subarray(0, cut), outOff);
-    dst.set(en, outOff + cut); // E_n moves into slot n-1
-    dst.set(head.subarray(cut, cut + d), outOff + cut + AES_BLOCK_SIZE); // E_{n-1} truncated to d bytes goes last
-    return out === undefined ? dst : dst.subarray(outOff, outOff + len);
+    const ch = this.#encChainBuf;
+    for (let j = 0; j < AES_BLOCK_SIZE; j++) ch[j] = c[last + j]!;
+    this.#encChain = ch;
+    if (n === 1) {
+      dst.set(c, outOff);
+    } else {
+      const cut = AES_BLOCK_SIZE * (n - 2);
+      if (cut > 0) dst.set(c.subarray(0, cut), outOff);
+      dst.set(ch, outOff + cut); // E_n moves into slot n-1
+      for (let j = 0; j < d; j++) dst[outOff + last + j] = c[cut + j]!; // E_{n-1} truncated to d bytes goes last
+    }
+    return out === undefined ? dst : view(dst, outOff, len);
   }
 
   /** CBC-CS3 decryption. Throws SEC_E_INVALID_TOKEN for input shorter than one block. */
@@ -104,43 +127,35 @@ export class AesCts {
       throw new SspiError(SecurityStatus.SEC_E_INVALID_TOKEN, `CTS ciphertext must be at least one block, got ${len} bytes`);
     }
     const n = Math.ceil(len / AES_BLOCK_SIZE);
+    const cbc = this.#cbcDecrypter();
+    const chain = this.#decChain;
+    let z: Uint8Array; // E_1..E_n in CBC order
     if (n === 1) {
-      const p = this.#dec().update(input);
-      xorInPlace(p, 0, iv, 0, AES_BLOCK_SIZE);
-      return p;
+      z = input;
+    } else {
+      const d = len - AES_BLOCK_SIZE * (n - 1);
+      const cut = AES_BLOCK_SIZE * (n - 2);
+      const zb = new Uint8Array(AES_BLOCK_SIZE * n);
+      if (cut > 0) zb.set(input.subarray(0, cut));
+      for (let j = 0; j < d; j++) zb[cut + j] = input[cut + AES_BLOCK_SIZE + j]!; // first d bytes of E_{n-1}
+      const x = input.subarray(cut, cut + AES_BLOCK_SIZE); // E_n, sent in slot n-1
+      if (d < AES_BLOCK_SIZE) {
+        // The missing tail of E_{n-1} is the tail of AES^-1(E_n), because P_n was padded with
+        // zeros before the XOR; CBC over the rebuilt E_{n-1} || E_n then yields P_n || zeros.
+        const dn = this.#dec().update(x);
+        dn.copy(zb, cut + d, d, AES_BLOCK_SIZE);
+        dn.fill(0);
+      }
+      zb.set(x, cut + AES_BLOCK_SIZE);
+      z = zb;
     }
-    const d = len - AES_BLOCK_SIZE * (n - 1);
-    const cut = AES_BLOCK_SIZE * (n - 2);
-    const x = input.subarray(cut, cut + AES_BLOCK_SIZE); // E_n, sent in slot n-1
-    const y = input.subarray(cut + AES_BLOCK_SIZE); // first d bytes of E_{n-1}
-    // Rebuild the full CBC ciphertext E_1..E_n; when d < 16 the missing tail of E_{n-1} is the
-    // tail of AES^-1(E_n), because P_n was padded with zeros before the XOR.
-    const z = Buffer.allocUnsafe(AES_BLOCK_SIZE * n);
-    z.set(input.subarray(0, cut));
-    z.set(y, cut);
-    let dn: Buffer | undefined;
-    if (d < AES_BLOCK_SIZE) {
-      dn = this.#dec().update(x);
-      dn.copy(z, cut + d, d, AES_BLOCK_SIZE);
-    }
-    z.set(x, cut + AES_BLOCK_SIZE);
-
-    if (n <= SMALL_DECRYPT_BLOCKS) {
-      // One ECB pass over every block, then the CBC XOR chain by hand.
-      const p = dn === undefined ? this.#dec().update(z) : this.#dec().update(z.subarray(0, cut + AES_BLOCK_SIZE));
-      xorInPlace(p, 0, iv, 0, AES_BLOCK_SIZE);
-      xorInPlace(p, AES_BLOCK_SIZE, z, 0, AES_BLOCK_SIZE * (n - 1) - (dn === undefined ? 0 : AES_BLOCK_SIZE));
-      if (dn === undefined) return p.subarray(0, len);
-      const out = Buffer.allocUnsafe(len);
-      p.copy(out, 0, 0, cut + AES_BLOCK_SIZE);
-      for (let i = 0; i < d; i++) out[cut + AES_BLOCK_SIZE + i] = dn[i]! ^ y[i]!;
-      return out;
-    }
-    const c = createDecipheriv(this.#cbc, this.#key, iv);
-    c.setAutoPadding(false);
-    const p = c.update(z);
-    c.final();
-    return p.subarray(0, len);
+    const p = cbc.update(z);
+    for (let j = 0; j < AES_BLOCK_SIZE; j++) p[j]! ^= chain[j]! ^ iv[j]!;
+    // Our own copy of the chaining value: `input` belongs to the caller.
+    const ch = this.#decChainBuf;
+    for (let j = 0, o = z.length - AES_BLOCK_SIZE; j < AES_BLOCK_SIZE; j++) ch[j] = z[o + j]!;
+    this.#decChain = ch;
+    return len === p.length ? p : p.subarray(0, len);
   }
 
   /** Zero the key copy and drop the cached cipher objects (OpenSSL frees their schedules on GC). */
@@ -148,26 +163,9 @@ export class AesCts {
     this.#key.fill(0);
     this.#ecbEnc = undefined;
     this.#ecbDec = undefined;
+    this.#cbcEnc = undefined;
+    this.#cbcDec = undefined;
     this.#destroyed = true;
-  }
-
-  #encryptSmall(input: Uint8Array, iv: Uint8Array, n: number, d: number, out: Uint8Array, o: number): void {
-    const ecb = this.#enc();
-    const x = Buffer.allocUnsafe(AES_BLOCK_SIZE);
-    let prev: Uint8Array = iv;
-    const cut = o + AES_BLOCK_SIZE * (n - 2);
-    for (let i = 0; i < n; i++) {
-      const off = i * AES_BLOCK_SIZE;
-      const take = i === n - 1 ? d : AES_BLOCK_SIZE;
-      for (let j = 0; j < take; j++) x[j] = input[off + j]! ^ prev[j]!;
-      for (let j = take; j < AES_BLOCK_SIZE; j++) x[j] = prev[j]!; // zero padding XOR chain value
-      const e = ecb.update(x);
-      if (n === 1) out.set(e, o);
-      else if (i < n - 2) out.set(e, o + off);
-      else if (i === n - 2) for (let j = 0; j < d; j++) out[cut + AES_BLOCK_SIZE + j] = e[j]!; // E_{n-1}, cut, goes last
-      else out.set(e, cut); // E_n goes into slot n-1
-      prev = e;
-    }
   }
 
   #live(): void {
@@ -184,6 +182,26 @@ export class AesCts {
     return this.#ecbEnc;
   }
 
+  #cbcEncrypter(): Cipher {
+    if (this.#cbcEnc === undefined) {
+      const c = createCipheriv(this.#cbc, this.#key, ZERO_IV);
+      c.setAutoPadding(false);
+      this.#cbcEnc = c;
+      this.#encChain = ZERO_IV;
+    }
+    return this.#cbcEnc;
+  }
+
+  #cbcDecrypter(): Decipher {
+    if (this.#cbcDec === undefined) {
+      const c = createDecipheriv(this.#cbc, this.#key, ZERO_IV);
+      c.setAutoPadding(false);
+      this.#cbcDec = c;
+      this.#decChain = ZERO_IV;
+    }
+    return this.#cbcDec;
+  }
+
   #dec(): Decipher {
     if (this.#ecbDec === undefined) {
       if (this.#destroyed) throw new SspiError(SecurityStatus.SEC_E_INVALID_HANDLE, 'AES key was destroyed');
@@ -195,14 +213,15 @@ export class AesCts {
   }
 }
 
+/** A plain Uint8Array view (Buffer#subarray costs a species lookup and a FastBuffer per call). */
+function view(b: Uint8Array, off: number, len: number): Uint8Array {
+  return new Uint8Array(b.buffer, b.byteOffset + off, len);
+}
+
 function checkIv(iv: Uint8Array): void {
   if (iv.length !== AES_BLOCK_SIZE) {
     throw new SspiError(SecurityStatus.SEC_E_INVALID_PARAMETER, `IV must be ${AES_BLOCK_SIZE} bytes, got ${iv.length}`);
   }
-}
-
-function xorInPlace(dst: Uint8Array, dstOff: number, src: Uint8Array, srcOff: number, n: number): void {
-  for (let i = 0; i < n; i++) dst[dstOff + i]! ^= src[srcOff + i]!;
 }
 
 /**

@@ -152,19 +152,33 @@ export class HmacKey {
 
   /** The first `n` bytes of HMAC(a || b), written to out[off..off+n). */
   macInto(a: Uint8Array, b: Uint8Array | undefined, out: Uint8Array, off: number, n: number): void {
-    const h = this.mac(a, b);
-    for (let i = 0; i < n; i++) out[off + i] = h[i]!;
+    const len = a.length + (b === undefined ? 0 : b.length);
+    if (this.#blocks === undefined || len > JS_MAX) {
+      const h = this.mac(a, b);
+      for (let i = 0; i < n; i++) out[off + i] = h[i]!;
+      return;
+    }
+    const st = this.#small(a, b, len);
+    for (let i = 0; i < n; i++) out[off + i] = st[i >> 2]! >>> (24 - 8 * (i & 3));
   }
 
   /** HMAC over a || b (b optional), full-length output. */
   mac(a: Uint8Array, b?: Uint8Array): Uint8Array {
     const len = a.length + (b === undefined ? 0 : b.length);
-    const blocks = this.#blocks;
-    if (blocks === undefined || len > JS_MAX) {
+    if (this.#blocks === undefined || len > JS_MAX) {
       const h = createHmac(this.hash, this.#key).update(a);
       if (b !== undefined) h.update(b);
       return h.digest();
     }
+    const st = this.#small(a, b, len);
+    const out = new Uint8Array(st.length * 4);
+    wordsToBytes(st, out, st.length);
+    return out;
+  }
+
+  /** The JS path: HMAC state words after the outer hash (valid until the next call). */
+  #small(a: Uint8Array, b: Uint8Array | undefined, len: number): Int32Array {
+    const blocks = this.#blocks!;
     const st = this.#state!;
     const words = st.length;
     const buf = scratch;
@@ -178,9 +192,7 @@ export class HmacKey {
     st.set(this.#outer!);
     blocks(st, buf, ob);
     buf.fill(0, 0, nb * BLOCK); // plaintext was here
-    const out = Buffer.allocUnsafe(words * 4);
-    wordsToBytes(st, out, words);
-    return out;
+    return st;
   }
 
   /** The HMAC key itself (a view of this object's copy; do not keep it past destroy()). */

@@ -20,3 +20,20 @@ export function randomConfounder(n: number): Uint8Array {
   pos += n;
   return out;
 }
+
+/** Write `n` fresh random bytes into dst[off..off+n) (the confounder straight into a plaintext buffer). */
+export function randomConfounderInto(dst: Uint8Array, off: number, n: number): void {
+  if (n > POOL_SIZE) {
+    randomFillSync(dst, off, n);
+    return;
+  }
+  if (pos + n > POOL_SIZE) {
+    randomFillSync(pool);
+    pos = 0;
+  }
+  for (let i = 0; i < n; i++) {
+    dst[off + i] = pool[pos + i]!;
+    pool[pos + i] = 0;
+  }
+  pos += n;
+}

@@ -9,7 +9,7 @@ import { aes128CtsHmacSha196, aes256CtsHmacSha196 } from '../crypto/aes-sha1.js'
 import { aes128CtsHmacSha256128, aes256CtsHmacSha384192 } from '../crypto/aes-sha2.js';
 import { macEquals } from '../crypto/hmac.js';
 import { decrypt, encrypt, getEnctype, makeChecksum } from '../crypto/index.js';
-import { randomConfounder } from '../crypto/random.js';
+import { randomConfounderInto } from '../crypto/random.js';
 import type { CryptoPolicy, KerberosKey } from '../crypto/types.js';
 import { SequenceWindow, type GssSeqStatus } from './sequence.js';
 
@@ -239,10 +239,9 @@ function sealInto(key: KerberosKey, usage: number, data: Uint8Array, ec: number,
     const sha1 = et === 17 || et === 18;
     const macBytes = et === 20 ? 24 : et === 19 ? 16 : 12;
     const plen = AES_BLOCK_SIZE + data.length + ec + HEADER;
-    const p = Buffer.allocUnsafe(plen);
-    p.set(randomConfounder(AES_BLOCK_SIZE));
+    const p = new Uint8Array(plen); // zeroed: the EC filler needs no fill
+    randomConfounderInto(p, 0, AES_BLOCK_SIZE);
     p.set(data, AES_BLOCK_SIZE);
-    p.fill(0, AES_BLOCK_SIZE + data.length, AES_BLOCK_SIZE + data.length + ec);
     p.set(header, plen - HEADER);
     const tok = Buffer.allocUnsafe(HEADER + plen + macBytes);
     tok.set(header);

@@ -1,0 +1,123 @@
+// RFC 4757 7 tokens (rc4-hmac sessions) against MIT krb5 at the token level: our Wrap/MIC with an
+// rc4-hmac ticket driving MIT gss-server, and MIT gss-client (rc4 ticket in its ccache) driving our
+// acceptor side. A missing MIT binary fails these tests (createRealm / runGssServer / runGssClient).
+import { after, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { createRealm, type Realm } from './lib/realm.js';
+import {
+  GssSampleClient, GssSampleServerSide, runGssClient, runGssServer,
+  TOKEN_CONTEXT, TOKEN_CONTEXT_NEXT, TOKEN_DATA, TOKEN_ENCRYPTED, TOKEN_MIC, TOKEN_NOOP, TOKEN_SEND_MIC, TOKEN_WRAPPED,
+} from './lib/gss-sample.js';
+import { describeFailure } from './lib/proc.js';
+import { readCcacheFile, ticketCredentials, type Credential } from '../../src/packages/kerberos/ccache.js';
+import { readKeytabFile, formatPrincipal } from '../../src/packages/kerberos/keytab.js';
+import { MemoryReplayCache } from '../../src/packages/kerberos/replay.js';
+import { acceptApReq, buildApRep, buildApReq, generateSeqNumber, verifyApRep } from '../../src/packages/kerberos/gss/apreq.js';
+import { GssFlags } from '../../src/packages/kerberos/gss/checksum.js';
+import { createTokenState } from '../../src/packages/kerberos/gss/tokens.js';
+import { gssGetMic, gssUnwrap, gssVerifyMic, gssWrap } from '../../src/packages/kerberos/gss/rc4tokens.js';
+
+const T = { timeout: 60_000 };
+const WEAK = { allowWeak: true };
+const FLAGS = GssFlags.GSS_C_MUTUAL_FLAG | GssFlags.GSS_C_REPLAY_FLAG | GssFlags.GSS_C_SEQUENCE_FLAG | GssFlags.GSS_C_CONF_FLAG | GssFlags.GSS_C_INTEG_FLAG;
+const enc = (s: string) => new TextEncoder().encode(s);
+
+describe('RFC 4757 rc4-hmac GSS tokens against MIT', () => {
+  let setup: Promise<Realm> | undefined;
+  const r = (): Promise<Realm> => (setup ??= createRealm());
+  after(async () => {
+    if (setup) await (await setup.catch(() => undefined))?.stop();
+  });
+
+  async function rc4Ticket(realm: Realm, cc: string): Promise<Credential> {
+    await realm.kinit('user', undefined, cc);
+    await realm.kvno('HTTP/localhost', { ccache: cc, enctype: 'arcfour-hmac' });
+    const cred = ticketCredentials(readCcacheFile(cc)).find((c) => c.server.components.join('/') === 'HTTP/localhost');
+    assert.ok(cred, 'kvno put an HTTP/localhost ticket in the ccache');
+    assert.equal(cred.key.enctype, 23, 'the service ticket has an rc4-hmac session key');
+    return cred;
+  }
+
+  test('our initiator with an rc4-hmac session drives MIT gss-server: sealed Wrap, MIT MIC back', T, async () => {
+    const realm = await r();
+    const cred = await rc4Ticket(realm, join(realm.dir, 'rc4-init.cc'));
+    const server = await runGssServer(realm);
+    try {
+      const c = await GssSampleClient.connect(server.port);
+      const req = buildApReq({
+        ticket: cred.ticket, sessionKey: cred.key, crealm: cred.client.realm,
+        cname: { nameType: cred.client.nameType, nameString: cred.client.components }, gssFlags: FLAGS, policy: WEAK,
+      });
+      c.sendToken(TOKEN_NOOP | TOKEN_CONTEXT_NEXT);
+      c.sendToken(TOKEN_CONTEXT, req.token);
+      const rep = await c.readToken();
+      assert.equal(rep.flags, TOKEN_CONTEXT);
+      const v = verifyApRep(rep.token, cred.key, req.authenticator, WEAK);
+      const key = v.subkey ?? req.subkey ?? cred.key;
+      assert.equal(key.enctype, 23);
+      const st = createTokenState({
+        initiator: true, key, localSeq: req.seqNumber, remoteSeq: v.seqNumber ?? 0, replayDetect: true, sequenceDetect: true, policy: WEAK,
+      });
+      const msg = 'hello from tslsa rc4 tokens';
+      const tok = gssWrap(st, enc(msg));
+      assert.equal(tok[0], 0x60, 'an RFC 1964 framed token');
+      c.sendToken(TOKEN_DATA | TOKEN_WRAPPED | TOKEN_ENCRYPTED | TOKEN_SEND_MIC, tok);
+      const mic = await c.readToken();
+      assert.equal(mic.flags, TOKEN_MIC);
+      assert.equal(Buffer.from(mic.token).subarray(13, 15).toString('hex'), '0101', 'MIT answers with an RFC 1964 MIC token');
+      assert.equal(gssVerifyMic(st, enc(msg), mic.token), 'GSS_S_COMPLETE');
+      c.sendToken(TOKEN_NOOP);
+      await c.waitForEnd();
+      c.close();
+      const s = await server.nextSession();
+      assert.ok(s.completed, s.log);
+      assert.equal(s.message, msg);
+      assert.deepEqual(s.errors, []);
+    } finally {
+      await server.stop();
+    }
+  });
+
+  test('MIT gss-client with an rc4-hmac ticket drives our acceptor: we unwrap MIT Wrap, MIT verifies our MIC', T, async () => {
+    const realm = await r();
+    const cc = join(realm.dir, 'rc4-client.cc');
+    await rc4Ticket(realm, cc);
+    const side = await GssSampleServerSide.listen();
+    try {
+      const client = runGssClient(realm, { port: side.port, message: 'hello from MIT over rc4', seq: true, ccache: cc });
+      const conn = await side.accept();
+      const first = await conn.readToken();
+      assert.equal(first.flags, TOKEN_NOOP | TOKEN_CONTEXT_NEXT);
+      const ctx = await conn.readToken();
+      assert.equal(ctx.flags, TOKEN_CONTEXT);
+      const acc = await acceptApReq(ctx.token, { keytab: readKeytabFile(realm.httpKeytab), replayCache: new MemoryReplayCache(), policy: WEAK });
+      assert.equal(formatPrincipal(acc.client), `user@${realm.realm}`);
+      assert.equal(acc.sessionKey.enctype, 23);
+      const seq = generateSeqNumber();
+      const { authenticator } = acc;
+      // RFC 1964 contexts have no acceptor subkey: the initiator's subkey (or the session key) protects both ways.
+      conn.sendToken(TOKEN_CONTEXT, buildApRep({ sessionKey: acc.sessionKey, ctime: authenticator.ctime, cusec: authenticator.cusec, seqNumber: seq, policy: WEAK }));
+      const key = acc.initiatorSubkey ?? acc.sessionKey;
+      assert.equal(key.enctype, 23);
+      const st = createTokenState({
+        initiator: false, key, localSeq: seq, remoteSeq: acc.remoteSeq,
+        replayDetect: (acc.gssFlags & GssFlags.GSS_C_REPLAY_FLAG) !== 0, sequenceDetect: (acc.gssFlags & GssFlags.GSS_C_SEQUENCE_FLAG) !== 0, policy: WEAK,
+      });
+      const data = await conn.readToken();
+      assert.equal(data.flags & TOKEN_WRAPPED, TOKEN_WRAPPED);
+      assert.equal(Buffer.from(data.token).subarray(13, 19).toString('hex'), '020111001000', 'MIT sent an RFC 4757 sealed Wrap');
+      const u = gssUnwrap(st, data.token);
+      assert.equal(u.conf, true);
+      assert.equal(new TextDecoder().decode(u.data), 'hello from MIT over rc4');
+      conn.sendToken(TOKEN_MIC, gssGetMic(st, u.data));
+      const noop = await conn.readToken();
+      assert.equal(noop.flags, TOKEN_NOOP);
+      const res = await client;
+      assert.equal(res.code, 0, describeFailure(res));
+      assert.match(res.stdout, /Signature verified/);
+    } finally {
+      await side.close();
+    }
+  });
+});
