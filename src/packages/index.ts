@@ -1,13 +1,15 @@
 // The security packages tslsa ships, in the order the LSA loads them (Negotiate prefers the
-// earlier ones). Each is a SecurityPackageModule, loaded through SpLsaModeInitialize like any
-// third-party package.
+// earlier ones: Kerberos before NTLM, as on Windows). Each is a SecurityPackageModule, loaded
+// through SpLsaModeInitialize like any third-party package.
 
 import type { PackageSpec } from '../lsa/host.js';
+import { kerberosPackage } from './kerberos/package.js';
 import { ntlmPackage } from './ntlm/package.js';
 import * as msv1_0 from './msv1_0/package.js';
 
 /** The built-in package set; `config` is handed to each package in SECPKG_PARAMETERS.PackageConfig. */
 export async function builtinPackages(): Promise<PackageSpec[]> {
-  // The account authority opens the default store (TSLSA_STORE or the XDG data dir) lazily.
-  return [{ module: ntlmPackage() }, { module: msv1_0 }];
+  // The account authority opens the default store (TSLSA_STORE or the XDG data dir) lazily;
+  // Kerberos reads krb5.conf (KRB5_CONFIG) when loaded and its keytab/ccache when credentials are acquired.
+  return [{ module: kerberosPackage() }, { module: ntlmPackage() }, { module: msv1_0 }];
 }

@@ -1,0 +1,270 @@
+// The Kerberos user-mode half (reference section 13): built from ContextData alone, it runs
+// MakeSignature / VerifySignature / EncryptMessage / DecryptMessage in the caller's process with
+// the RFC 4121 4.2 MIC and Wrap tokens of gss/tokens.ts.
+//
+// Buffer shapes, as Windows' Kerberos package lays them out (MS-KILE 3.4.5.4.1): EncryptMessage
+// writes a Wrap token whose RRC is chosen so that the data is protected in place, i.e. the last
+// cbBuffer bytes of the token are exactly the DATA buffer:
+//   sealed:    TOKEN = header(16) | E-tail(16 encrypted header + MAC) | encrypted confounder(16)
+//              DATA  = the encrypted data, same length;      RRC = 16 + MAC (28 for aes-sha1)
+//   sign-only: TOKEN = header(16) | checksum;  DATA = the data unchanged; RRC = MAC (12 for aes-sha1)
+// TOKEN || DATA is then a complete RFC 4121 token that any peer (MIT: any RRC) can unwrap; a
+// SECBUFFER_STREAM holding a whole token, whatever its RRC, is accepted by DecryptMessage.
+
+import type { LSA_SEC_HANDLE, SECPKG_USER_FUNCTION_TABLE } from '../../lsa/types.js';
+import { type SecBuffer, type SecBufferDesc, baseType, bufferBytes, findBuffer } from '../../sspi/buffers.js';
+import { SspiError } from '../../sspi/error.js';
+import { SECBUFFER, SECBUFFER_READONLY, SECBUFFER_READONLY_WITH_CHECKSUM, SECPKG_ATTR, SECQOP_WRAP_NO_ENCRYPT } from '../../sspi/flags.js';
+import { SecurityStatus, type Status } from '../../sspi/status.js';
+import { destroyKey, getEnctype } from './crypto/index.js';
+import type { KerberosKey } from './crypto/types.js';
+import { type KerberosContextData, packContextData, unpackContextData } from './contextData.js';
+import { type GssTokenState, createTokenState, getMic, unwrap, verifyMic, wrap } from './gss/tokens.js';
+
+/** Windows' Kerberos cbMaxToken since Windows 8 / Server 2012 (MaxTokenSize default). */
+export const KERBEROS_MAX_TOKEN = 48000;
+const HEADER = 16;
+/** The confounder of the AES enctypes (one cipher block). */
+const CONFOUNDER = 16;
+
+interface UserContext {
+  data: KerberosContextData;
+  state: GssTokenState;
+  /** MAC length of the key that protects outgoing tokens. */
+  mac: number;
+}
+
+/** RFC 4121 tokens are defined here for the AES enctypes; rc4-hmac sessions use RFC 4757 tokens. */
+function isAes(enctype: number): boolean {
+  return enctype === 17 || enctype === 18 || enctype === 19 || enctype === 20;
+}
+
+function tokenKey(d: Pick<KerberosContextData, 'key' | 'acceptorSubkey'>): KerberosKey {
+  return d.acceptorSubkey ?? d.key;
+}
+
+/** SecPkgContext_Sizes of a context whose tokens use `key`. */
+export function kerberosSizes(key: KerberosKey): { cbMaxToken: number; cbMaxSignature: number; cbBlockSize: number; cbSecurityTrailer: number } {
+  const mac = getEnctype(key.enctype, { allowWeak: true }).macBytes;
+  return { cbMaxToken: KERBEROS_MAX_TOKEN, cbMaxSignature: HEADER + mac, cbBlockSize: 1, cbSecurityTrailer: HEADER + CONFOUNDER + HEADER + mac };
+}
+
+const KEY_INFO: Record<number, { enc: string; sig: string; bits: number; cksum: number }> = {
+  17: { enc: 'AES-128-CTS-HMAC-SHA1-96', sig: 'HMAC-SHA1-96-AES128', bits: 128, cksum: 15 },
+  18: { enc: 'AES-256-CTS-HMAC-SHA1-96', sig: 'HMAC-SHA1-96-AES256', bits: 256, cksum: 16 },
+  19: { enc: 'AES-128-CTS-HMAC-SHA256-128', sig: 'HMAC-SHA256-128-AES128', bits: 128, cksum: 19 },
+  20: { enc: 'AES-256-CTS-HMAC-SHA384-192', sig: 'HMAC-SHA384-192-AES256', bits: 256, cksum: 20 },
+};
+
+function dataBuffers(desc: SecBufferDesc): SecBuffer[] {
+  return desc.pBuffers.filter((b) => baseType(b) === SECBUFFER.DATA);
+}
+
+function concat(parts: readonly Uint8Array[]): Uint8Array {
+  if (parts.length === 1) return parts[0]!;
+  let n = 0;
+  for (const p of parts) n += p.length;
+  const out = new Uint8Array(n);
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
+/** Spreads `bytes` over the DATA buffers in order (their lengths add up to bytes.length). */
+function scatter(bytes: Uint8Array, bufs: readonly SecBuffer[]): void {
+  let o = 0;
+  for (const b of bufs) {
+    const n = b.cbBuffer;
+    b.pvBuffer!.set(bytes.subarray(o, o + n), 0);
+    o += n;
+  }
+}
+
+function statusOf(e: unknown): Status {
+  if (e instanceof SspiError) return e.status;
+  // A parser or cipher fault on peer input must not escape as an exception from a message call.
+  return SecurityStatus.SEC_E_INVALID_TOKEN;
+}
+
+export function kerberosUserModeTable(): SECPKG_USER_FUNCTION_TABLE {
+  const contexts = new Map<LSA_SEC_HANDLE, UserContext>();
+  let nextImported = 1n << 48n;
+
+  function build(packed: Uint8Array): UserContext {
+    const data = unpackContextData(packed);
+    const state = createTokenState({
+      initiator: data.side === 'initiator',
+      key: data.key,
+      ...(data.acceptorSubkey ? { acceptorSubkey: data.acceptorSubkey } : {}),
+      localSeq: data.sendSeq,
+      remoteSeq: data.recvSeq,
+      replayDetect: data.replayDetect,
+      sequenceDetect: data.sequenceDetect,
+    });
+    const mac = getEnctype(tokenKey(data).enctype, { allowWeak: true }).macBytes;
+    return { data, state, mac };
+  }
+
+  function usable(u: UserContext): Status {
+    return isAes(tokenKey(u.data).enctype) ? SecurityStatus.SEC_E_OK : SecurityStatus.SEC_E_UNSUPPORTED_FUNCTION;
+  }
+
+  return {
+    InitUserModeContext(h, packed) {
+      try {
+        contexts.set(h, build(packed));
+        return SecurityStatus.SEC_E_OK;
+      } catch (e) {
+        return statusOf(e);
+      }
+    },
+    MakeSignature(h, _qop, msg) {
+      const u = contexts.get(h);
+      if (!u) return SecurityStatus.SEC_E_INVALID_HANDLE;
+      const ok = usable(u);
+      if (ok !== SecurityStatus.SEC_E_OK) return ok;
+      const tok = findBuffer(msg, SECBUFFER.TOKEN);
+      const need = HEADER + u.mac;
+      if (!tok || !tok.pvBuffer || tok.pvBuffer.length < need) return SecurityStatus.SEC_E_BUFFER_TOO_SMALL;
+      try {
+        // Every DATA buffer is covered, read-only ones included (RFC 4121 4.2.6.1).
+        const mic = getMic(u.state, concat(dataBuffers(msg).map(bufferBytes)));
+        tok.pvBuffer.set(mic, 0);
+        tok.cbBuffer = mic.length;
+        return SecurityStatus.SEC_E_OK;
+      } catch (e) {
+        return statusOf(e);
+      }
+    },
+    VerifySignature(h, msg) {
+      const u = contexts.get(h);
+      if (!u) return { status: SecurityStatus.SEC_E_INVALID_HANDLE, QualityOfProtection: 0 };
+      const ok = usable(u);
+      if (ok !== SecurityStatus.SEC_E_OK) return { status: ok, QualityOfProtection: 0 };
+      const tok = findBuffer(msg, SECBUFFER.TOKEN);
+      if (!tok) return { status: SecurityStatus.SEC_E_INVALID_TOKEN, QualityOfProtection: 0 };
+      try {
+        verifyMic(u.state, concat(dataBuffers(msg).map(bufferBytes)), bufferBytes(tok));
+        return { status: SecurityStatus.SEC_E_OK, QualityOfProtection: 0 };
+      } catch (e) {
+        return { status: statusOf(e), QualityOfProtection: 0 };
+      }
+    },
+    SealMessage(h, qop, msg) {
+      const u = contexts.get(h);
+      if (!u) return SecurityStatus.SEC_E_INVALID_HANDLE;
+      const ok = usable(u);
+      if (ok !== SecurityStatus.SEC_E_OK) return ok;
+      const tok = findBuffer(msg, SECBUFFER.TOKEN);
+      const data = dataBuffers(msg);
+      if (data.length === 0) return SecurityStatus.SEC_E_INVALID_TOKEN;
+      // Sign-only DATA buffers inside a sealed message (DCE RPC header signing) need the RFC 4121
+      // IOV form, which gss/tokens.ts does not offer.
+      if (data.some((b) => (b.BufferType & (SECBUFFER_READONLY | SECBUFFER_READONLY_WITH_CHECKSUM)) !== 0)) return SecurityStatus.SEC_E_UNSUPPORTED_FUNCTION;
+      if (data.some((b) => !b.pvBuffer && b.cbBuffer > 0)) return SecurityStatus.SEC_E_INVALID_TOKEN;
+      const conf = qop !== SECQOP_WRAP_NO_ENCRYPT;
+      const rrc = conf ? HEADER + u.mac : u.mac;
+      const need = conf ? HEADER + CONFOUNDER + HEADER + u.mac : HEADER + u.mac;
+      if (!tok || !tok.pvBuffer || tok.pvBuffer.length < need) return SecurityStatus.SEC_E_BUFFER_TOO_SMALL;
+      try {
+        const plain = concat(data.map(bufferBytes));
+        const n = plain.length;
+        const t = wrap(u.state, plain, { conf, rrc });
+        tok.pvBuffer.set(t.subarray(0, t.length - n), 0);
+        tok.cbBuffer = t.length - n;
+        scatter(t.subarray(t.length - n), data);
+        const pad = findBuffer(msg, SECBUFFER.PADDING);
+        if (pad) pad.cbBuffer = 0;
+        return SecurityStatus.SEC_E_OK;
+      } catch (e) {
+        return statusOf(e);
+      }
+    },
+    UnsealMessage(h, msg) {
+      const u = contexts.get(h);
+      if (!u) return { status: SecurityStatus.SEC_E_INVALID_HANDLE, QualityOfProtection: 0 };
+      const ok = usable(u);
+      if (ok !== SecurityStatus.SEC_E_OK) return { status: ok, QualityOfProtection: 0 };
+      try {
+        const stream = findBuffer(msg, SECBUFFER.STREAM);
+        const data = dataBuffers(msg);
+        if (stream) {
+          const s = bufferBytes(stream);
+          if (s.length < HEADER) return { status: SecurityStatus.SEC_E_INCOMPLETE_MESSAGE, QualityOfProtection: 0 };
+          const out = data[0];
+          if (!out) return { status: SecurityStatus.SEC_E_INVALID_TOKEN, QualityOfProtection: 0 };
+          const r = unwrap(u.state, s);
+          out.pvBuffer = r.data;
+          out.cbBuffer = r.data.length;
+          return { status: SecurityStatus.SEC_E_OK, QualityOfProtection: r.conf ? 0 : SECQOP_WRAP_NO_ENCRYPT };
+        }
+        const tok = findBuffer(msg, SECBUFFER.TOKEN);
+        if (!tok || data.length === 0) return { status: SecurityStatus.SEC_E_INVALID_TOKEN, QualityOfProtection: 0 };
+        const pad = findBuffer(msg, SECBUFFER.PADDING);
+        const parts = [bufferBytes(tok), ...data.map(bufferBytes)];
+        if (pad && pad.cbBuffer > 0) parts.push(bufferBytes(pad));
+        const r = unwrap(u.state, concat(parts));
+        const total = data.reduce((a, b) => a + b.cbBuffer, 0);
+        if (r.data.length === total) scatter(r.data, data);
+        else if (data.length === 1) {
+          data[0]!.pvBuffer = r.data;
+          data[0]!.cbBuffer = r.data.length;
+        } else return { status: SecurityStatus.SEC_E_INVALID_TOKEN, QualityOfProtection: 0 };
+        return { status: SecurityStatus.SEC_E_OK, QualityOfProtection: r.conf ? 0 : SECQOP_WRAP_NO_ENCRYPT };
+      } catch (e) {
+        return { status: statusOf(e), QualityOfProtection: 0 };
+      }
+    },
+    QueryContextAttributes(h, attr) {
+      const u = contexts.get(h);
+      if (!u) return { status: SecurityStatus.SEC_E_INVALID_HANDLE };
+      const key = tokenKey(u.data);
+      switch (attr) {
+        case SECPKG_ATTR.SIZES:
+          return { status: SecurityStatus.SEC_E_OK, Buffer: kerberosSizes(key) };
+        case SECPKG_ATTR.SESSION_KEY:
+          return { status: SecurityStatus.SEC_E_OK, Buffer: { SessionKeyLength: key.keyvalue.length, SessionKey: key.keyvalue.slice() } };
+        case SECPKG_ATTR.FLAGS:
+          return { status: SecurityStatus.SEC_E_OK, Buffer: { Flags: u.data.ContextAttributes } };
+        case SECPKG_ATTR.NAMES:
+          return { status: SecurityStatus.SEC_E_OK, Buffer: { sUserName: u.data.client } };
+        case SECPKG_ATTR.NATIVE_NAMES:
+          return { status: SecurityStatus.SEC_E_OK, Buffer: { sClientName: u.data.client, sServerName: u.data.server } };
+        case SECPKG_ATTR.KEY_INFO: {
+          const k = KEY_INFO[key.enctype];
+          if (!k) return { status: SecurityStatus.SEC_E_UNSUPPORTED_FUNCTION };
+          return { status: SecurityStatus.SEC_E_OK, Buffer: { sSignatureAlgorithmName: k.sig, sEncryptAlgorithmName: k.enc, KeySize: k.bits, SignatureAlgorithm: k.cksum, EncryptAlgorithm: key.enctype } };
+        }
+        default:
+          // LIFESPAN and the tslsa extension levels are answered by the LSA-mode half.
+          return { status: SecurityStatus.SEC_E_UNSUPPORTED_FUNCTION };
+      }
+    },
+    DeleteUserModeContext(h) {
+      const u = contexts.get(h);
+      if (!u) return SecurityStatus.SEC_E_INVALID_HANDLE;
+      destroyKey(u.data.key);
+      if (u.data.acceptorSubkey) destroyKey(u.data.acceptorSubkey);
+      contexts.delete(h);
+      return SecurityStatus.SEC_E_OK;
+    },
+    ExportContext(h) {
+      const u = contexts.get(h);
+      if (!u) return { status: SecurityStatus.SEC_E_INVALID_HANDLE };
+      return { status: SecurityStatus.SEC_E_OK, PackedContext: packContextData({ ...u.data, sendSeq: u.state.sendSeq, recvSeq: u.state.recv.next }) };
+    },
+    ImportContext(packed) {
+      try {
+        const u = build(packed);
+        const h = nextImported++;
+        contexts.set(h, u);
+        return { status: SecurityStatus.SEC_E_OK, ContextHandle: h };
+      } catch (e) {
+        return { status: statusOf(e) };
+      }
+    },
+  };
+}
