@@ -4,6 +4,7 @@
 
 import type { PackageSpec } from '../lsa/host.js';
 import { kerberosPackage } from './kerberos/package.js';
+import { negotiatePackage } from './negotiate/package.js';
 import { ntlmPackage } from './ntlm/package.js';
 import * as msv1_0 from './msv1_0/package.js';
 
@@ -11,5 +12,6 @@ import * as msv1_0 from './msv1_0/package.js';
 export async function builtinPackages(): Promise<PackageSpec[]> {
   // The account authority opens the default store (TSLSA_STORE or the XDG data dir) lazily;
   // Kerberos reads krb5.conf (KRB5_CONFIG) when loaded and its keytab/ccache when credentials are acquired.
-  return [{ module: kerberosPackage() }, { module: ntlmPackage() }, { module: msv1_0 }];
+  // Negotiate comes first, as on Windows; it reaches the others only through the LSA.
+  return [{ module: negotiatePackage() }, { module: kerberosPackage() }, { module: ntlmPackage() }, { module: msv1_0 }];
 }
