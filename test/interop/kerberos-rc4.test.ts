@@ -1,6 +1,7 @@
 // RFC 4757 7 tokens (rc4-hmac sessions) against MIT krb5 at the token level: our Wrap/MIC with an
 // rc4-hmac ticket driving MIT gss-server, and MIT gss-client (rc4 ticket in its ccache) driving our
-// acceptor side. A missing MIT binary fails these tests (createRealm / runGssServer / runGssClient).
+// acceptor side; then the same through SSPI (the Kerberos package's user-mode half runs the RFC 4757
+// tokens). A missing MIT binary fails these tests (createRealm / runGssServer / runGssClient).
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -17,6 +18,12 @@ import { acceptApReq, buildApRep, buildApReq, generateSeqNumber, verifyApRep } f
 import { GssFlags } from '../../src/packages/kerberos/gss/checksum.js';
 import { createTokenState } from '../../src/packages/kerberos/gss/tokens.js';
 import { gssGetMic, gssUnwrap, gssVerifyMic, gssWrap } from '../../src/packages/kerberos/gss/rc4tokens.js';
+import { Credentials } from '../../src/credentials.js';
+import { SecurityContext } from '../../src/context.js';
+import { createLsa } from '../../src/lsa/host.js';
+import { kerberosPackage, TSLSA_KERB_ATTR } from '../../src/packages/kerberos/package.js';
+import { ASC_RET, ISC_RET, SECPKG_ATTR } from '../../src/sspi/flags.js';
+import { runClientSession, runServerSession } from './lib/sspi-gss.js';
 
 const T = { timeout: 60_000 };
 const WEAK = { allowWeak: true };
@@ -118,6 +125,52 @@ describe('RFC 4757 rc4-hmac GSS tokens against MIT', () => {
       assert.match(res.stdout, /Signature verified/);
     } finally {
       await side.close();
+    }
+  });
+
+  // ---- the same through SSPI: the package's user-mode half runs the RFC 4757 tokens ----
+
+  async function lsa(realm: Realm) {
+    return createLsa({ packages: [kerberosPackage({ krb5Conf: realm.krb5ConfPath, keytab: realm.httpKeytab, env: realm.childEnv(), kdcTimeoutMs: 3000 })] });
+  }
+
+  test('SSPI: our initiator (rc4 service ticket in its ccache) with MIT gss-server: sealed and sign-only Wrap, MIT MIC', T, async () => {
+    const realm = await r();
+    const cc = join(realm.dir, 'rc4-sspi-init.cc');
+    await rc4Ticket(realm, cc);
+    const host = await lsa(realm);
+    const cred = await Credentials.acquire(host.sspi(), { package: 'Kerberos', use: 'outbound', authData: { ccache: cc } });
+    const server = await runGssServer(realm);
+    try {
+      for (const encrypt of [true, false]) {
+        const ctx = SecurityContext.client(cred, { target: 'HTTP@localhost', flags: ['MUTUAL_AUTH', 'REPLAY_DETECT', 'SEQUENCE_DETECT', 'CONFIDENTIALITY', 'INTEGRITY'] });
+        await runClientSession(server, ctx, { message: `rc4 over SSPI encrypt=${encrypt}`, encrypt });
+        assert.equal((await ctx.query<{ enctype: number }>(TSLSA_KERB_ATTR.TICKET_INFO)).enctype, 23);
+        assert.ok(ctx.has(ISC_RET.MUTUAL_AUTH));
+        assert.equal((await ctx.query<{ cbSecurityTrailer: number }>(SECPKG_ATTR.SIZES)).cbSecurityTrailer, 48);
+        await ctx.delete();
+      }
+    } finally {
+      await server.stop();
+    }
+  });
+
+  test('SSPI: MIT gss-client (rc4 ticket) with our acceptor, mutual and -seq: we unwrap, MIT verifies our MIC', T, async () => {
+    const realm = await r();
+    const cc = join(realm.dir, 'rc4-sspi-client.cc');
+    await rc4Ticket(realm, cc);
+    const host = await lsa(realm);
+    for (const seq of [false, true]) {
+      let ctx: SecurityContext | undefined;
+      const s = await runServerSession(realm, { ccache: cc, seq, message: `hello over rc4 seq=${seq}` }, async () => {
+        ctx = SecurityContext.server(await Credentials.acquire(host.sspi(), { package: 'Kerberos', use: 'inbound' }), {});
+        return ctx;
+      });
+      assert.equal(s.error, undefined, String(s.error));
+      assert.equal(s.message, `hello over rc4 seq=${seq}`);
+      assert.ok(ctx!.has(ASC_RET.MUTUAL_AUTH));
+      assert.equal(ctx!.has(ASC_RET.SEQUENCE_DETECT), seq);
+      assert.equal((await ctx!.query<{ EncryptAlgorithm: number }>(SECPKG_ATTR.KEY_INFO)).EncryptAlgorithm, 23, 'rc4-hmac session');
     }
   });
 });

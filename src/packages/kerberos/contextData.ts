@@ -5,7 +5,7 @@
 //   0  u8   version (1)
 //   1  u8   side: 1 initiator, 2 acceptor
 //   2  u16  flags: bit 0 replay detection, bit 1 sequence detection, bit 2 acceptor subkey present,
-//               bit 3 DCE style
+//               bit 3 DCE style, bit 4 weak crypto (rc4-hmac) allowed by the package's policy
 //   4  u32  ContextAttributes granted (low 32 bits)
 //   8  f64  next SND_SEQ
 //  16  f64  next expected peer sequence number
@@ -28,6 +28,7 @@ const F_REPLAY = 0x1;
 const F_SEQUENCE = 0x2;
 const F_ACCEPTOR_SUBKEY = 0x4;
 const F_DCE = 0x8;
+const F_WEAK = 0x10;
 
 export interface KerberosContextData {
   side: 'initiator' | 'acceptor';
@@ -45,6 +46,8 @@ export interface KerberosContextData {
   acceptorSubkey?: KerberosKey;
   client: string;
   server: string;
+  /** The LSA-mode half's policy allows weak enctypes: the user-mode half may run RFC 4757 tokens. */
+  allowWeak?: true;
 }
 
 function keyBytes(k: KerberosKey): number {
@@ -59,7 +62,7 @@ export function packContextData(c: KerberosContextData): Uint8Array {
   const out = Buffer.alloc(n);
   out[0] = KERBEROS_CONTEXT_VERSION;
   out[1] = c.side === 'initiator' ? 1 : 2;
-  const flags = (c.replayDetect ? F_REPLAY : 0) | (c.sequenceDetect ? F_SEQUENCE : 0) | (c.acceptorSubkey ? F_ACCEPTOR_SUBKEY : 0) | (c.dceStyle ? F_DCE : 0);
+  const flags = (c.replayDetect ? F_REPLAY : 0) | (c.sequenceDetect ? F_SEQUENCE : 0) | (c.acceptorSubkey ? F_ACCEPTOR_SUBKEY : 0) | (c.dceStyle ? F_DCE : 0) | (c.allowWeak ? F_WEAK : 0);
   out.writeUInt16BE(flags, 2);
   out.writeUInt32BE(c.ContextAttributes >>> 0, 4);
   out.writeDoubleBE(c.sendSeq, 8);
@@ -89,7 +92,7 @@ export function unpackContextData(bytes: Uint8Array): KerberosContextData {
   const bad = (): SspiError => new SspiError(SecurityStatus.SEC_E_INVALID_TOKEN, 'malformed Kerberos context data');
   if (b.length < 32 || b[0] !== KERBEROS_CONTEXT_VERSION || (b[1] !== 1 && b[1] !== 2)) throw bad();
   const flags = b.readUInt16BE(2);
-  if ((flags & ~(F_REPLAY | F_SEQUENCE | F_ACCEPTOR_SUBKEY | F_DCE)) !== 0) throw bad();
+  if ((flags & ~(F_REPLAY | F_SEQUENCE | F_ACCEPTOR_SUBKEY | F_DCE | F_WEAK)) !== 0) throw bad();
   const sendSeq = b.readDoubleBE(8);
   const recvSeq = b.readDoubleBE(16);
   const endtime = b.readDoubleBE(24);
@@ -130,5 +133,6 @@ export function unpackContextData(bytes: Uint8Array): KerberosContextData {
     ...(acceptorSubkey ? { acceptorSubkey } : {}),
     client,
     server,
+    ...(flags & F_WEAK ? { allowWeak: true as const } : {}),
   };
 }

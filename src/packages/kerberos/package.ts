@@ -31,6 +31,7 @@ import {
   generateSeqNumber, generateSubkey, krbApError, krbErrorCodeOf, unframeApReq, verifyApRep, verifyDceThirdLeg,
 } from './gss/apreq.js';
 import { GssFlags } from './gss/checksum.js';
+import { isRc4Enctype } from './gss/rc4tokens.js';
 import { type KerberosContextData, packContextData } from './contextData.js';
 import { type Keytab, type KrbPrincipal, findKeys, formatPrincipal, parsePrincipal, readKeytabFile } from './keytab.js';
 import { type Krb5Config, loadKrb5Config } from './krb5conf.js';
@@ -89,6 +90,8 @@ interface Resolved {
   replayCache: ReplayCache;
   requireChannelBindings: boolean;
   policy: CryptoPolicy;
+  /** The initiator's crypto policy (krb5.conf), computed once: it is asked on every handshake. */
+  clientCrypto: CryptoPolicy;
   delegatedCcacheDir: string | undefined;
   kdcTimeoutMs: number | undefined;
   forwardable: boolean;
@@ -339,6 +342,7 @@ export function kerberosPackage(config: KerberosConfig = {}): SecurityPackageMod
       ...(acceptorSubkey ? { acceptorSubkey } : {}),
       client: formatPrincipal(ctx.cred.principal),
       server: formatPrincipal(ctx.target),
+      ...(cfg.clientCrypto.allowWeak === true ? { allowWeak: true as const } : {}),
     };
   }
 
@@ -355,7 +359,7 @@ export function kerberosPackage(config: KerberosConfig = {}): SecurityPackageMod
       const cached = await c.getServiceTicket(sname);
       // The context's own copy of the session key: the credential's cache may be zeroed first.
       const ticket: KerberosTicketCredential = { ...cached, sessionKey: { enctype: cached.sessionKey.enctype, keyvalue: Uint8Array.from(cached.sessionKey.keyvalue) } };
-      const policy = clientPolicy(cfg.krb5).crypto;
+      const policy = cfg.clientCrypto;
       let gss = gssFlagsFor(req);
       const subkey = generateSubkey(ticket.sessionKey.enctype, policy);
       let delegation: Uint8Array | undefined;
@@ -400,10 +404,18 @@ export function kerberosPackage(config: KerberosConfig = {}): SecurityPackageMod
     if (!tok || tok.length === 0) return { status: SecurityStatus.SEC_E_INVALID_TOKEN };
     const code = krbErrorIn(tok);
     if (code !== undefined) return { status: krbApError(code, 'the acceptor refused the AP-REQ').status };
-    const policy = clientPolicy(cfg.krb5).crypto;
+    const policy = cfg.clientCrypto;
     const v = verifyApRep(tok, ctx.ticket.sessionKey, ctx.apReq.authenticator, policy);
     ctx.state = 'done';
-    ctx.data = initiatorData(ctx, v.subkey, v.seqNumber ?? 0);
+    // MIT's rule for RFC 1964-style (rc4) contexts: an acceptor subkey of our own subkey's enctype
+    // is ignored outside DCE style (tokens keep using ours); any other one upgrades to RFC 4121.
+    const own = ctx.apReq.subkey ?? ctx.ticket.sessionKey;
+    let accSubkey = v.subkey;
+    if (accSubkey && isRc4Enctype(own.enctype) && accSubkey.enctype === own.enctype && !hasFlag(gssFlagsFor(ctx.req), GssFlags.GSS_C_DCE_STYLE)) {
+      destroyKey(accSubkey);
+      accSubkey = undefined;
+    }
+    ctx.data = initiatorData(ctx, accSubkey, v.seqNumber ?? 0);
     ctx.granted = iscGranted(ctx.req, gssFlagsFor(ctx.req), ctx.delegated, false);
     ctx.data.ContextAttributes = ctx.granted;
     if (ctx.data.dceStyle) {
@@ -433,6 +445,7 @@ export function kerberosPackage(config: KerberosConfig = {}): SecurityPackageMod
       ...(ctx.acceptorSubkey ? { acceptorSubkey: ctx.acceptorSubkey } : {}),
       client: formatPrincipal(a.client),
       server: formatPrincipal(a.server),
+      ...(cfg.policy.allowWeak === true ? { allowWeak: true as const } : {}),
     };
   }
 
@@ -525,7 +538,10 @@ export function kerberosPackage(config: KerberosConfig = {}): SecurityPackageMod
     const dce = (a.gssFlags & GssFlags.GSS_C_DCE_STYLE) !== 0;
     let out: Uint8Array | null = null;
     if (a.mutualRequired) {
-      ctx.acceptorSubkey = generateSubkey((a.initiatorSubkey ?? a.sessionKey).enctype, cfg.policy);
+      // As MIT: no acceptor subkey for an RFC 1964-style (rc4) context outside DCE style, since
+      // its tokens cannot say which key protects them (RFC 4121 2, RFC 4757 7).
+      const base = (a.initiatorSubkey ?? a.sessionKey).enctype;
+      if (dce || !isRc4Enctype(base)) ctx.acceptorSubkey = generateSubkey(base, cfg.policy);
       ctx.localSeq = generateSeqNumber();
       out = buildApRep({ sessionKey: a.sessionKey, ctime: ctx.repTime.ctime, cusec: ctx.repTime.cusec, subkey: ctx.acceptorSubkey, seqNumber: ctx.localSeq, raw: dce, policy: cfg.policy });
     }
@@ -609,6 +625,7 @@ export function kerberosPackage(config: KerberosConfig = {}): SecurityPackageMod
         replayCache: replay,
         requireChannelBindings: m.requireChannelBindings === true,
         policy: { allowWeak: m.allowWeak === true || clientPolicy(krb5).crypto.allowWeak === true },
+        clientCrypto: clientPolicy(krb5).crypto,
         delegatedCcacheDir: m.delegatedCcacheDir,
         kdcTimeoutMs: m.kdcTimeoutMs,
         forwardable: m.forwardable ?? true,

@@ -10,6 +10,14 @@
 //   sign-only: TOKEN = header(16) | checksum;  DATA = the data unchanged; RRC = MAC (12 for aes-sha1)
 // TOKEN || DATA is then a complete RFC 4121 token that any peer (MIT: any RRC) can unwrap; a
 // SECBUFFER_STREAM holding a whole token, whatever its RRC, is accepted by DecryptMessage.
+//
+// rc4-hmac sessions (RFC 4757 7, only when the LSA-mode half's policy allows weak crypto) use
+// the RFC 1964 layout, MS-KILE 3.4.5.4.1 "DER(OID | Token | Encrypted Data | Padding)":
+//   TOKEN   = 60 len 06 09 <krb5 OID> | header(24) | encrypted confounder(8)   (45-48 bytes)
+//   DATA    = the data, encrypted in place (sign-only: unchanged)
+//   PADDING = the one pad byte (RC4 is a stream cipher: always 01, encrypted with the data)
+// TOKEN || DATA || PADDING is the whole framed token. DCE style (framing around the header only,
+// MS-RPCE) is not offered for rc4.
 
 import type { LSA_SEC_HANDLE, SECPKG_USER_FUNCTION_TABLE } from '../../lsa/types.js';
 import { type SecBuffer, type SecBufferDesc, baseType, bufferBytes, findBuffer } from '../../sspi/buffers.js';
@@ -19,13 +27,18 @@ import { SecurityStatus, type Status } from '../../sspi/status.js';
 import { destroyKey, getEnctype } from './crypto/index.js';
 import type { KerberosKey } from './crypto/types.js';
 import { type KerberosContextData, packContextData, unpackContextData } from './contextData.js';
-import { type GssTokenState, createTokenState, getMic, unwrap, verifyMic, wrap } from './gss/tokens.js';
+import { type GssTokenState, createTokenState } from './gss/tokens.js';
+import { gssGetMic, gssUnwrap, gssVerifyMic, gssWrap, isRc4Enctype, rc4WrapOverhead } from './gss/rc4tokens.js';
 
 /** Windows' Kerberos cbMaxToken since Windows 8 / Server 2012 (MaxTokenSize default). */
 export const KERBEROS_MAX_TOKEN = 48000;
 const HEADER = 16;
 /** The confounder of the AES enctypes (one cipher block). */
 const CONFOUNDER = 16;
+/** RFC 4757 MIC token: 60 23 06 09 <OID> then 24 bytes. */
+const RC4_MIC_TOKEN = 37;
+/** Largest rc4 Wrap header (TOKEN buffer): a 4-byte DER length covers messages below 16 MiB. */
+const RC4_MAX_HEADER = 48;
 
 interface UserContext {
   data: KerberosContextData;
@@ -45,6 +58,7 @@ function tokenKey(d: Pick<KerberosContextData, 'key' | 'acceptorSubkey'>): Kerbe
 
 /** SecPkgContext_Sizes of a context whose tokens use `key`. */
 export function kerberosSizes(key: KerberosKey): { cbMaxToken: number; cbMaxSignature: number; cbBlockSize: number; cbSecurityTrailer: number } {
+  if (isRc4Enctype(key.enctype)) return { cbMaxToken: KERBEROS_MAX_TOKEN, cbMaxSignature: RC4_MIC_TOKEN, cbBlockSize: 1, cbSecurityTrailer: RC4_MAX_HEADER };
   const mac = getEnctype(key.enctype, { allowWeak: true }).macBytes;
   return { cbMaxToken: KERBEROS_MAX_TOKEN, cbMaxSignature: HEADER + mac, cbBlockSize: 1, cbSecurityTrailer: HEADER + CONFOUNDER + HEADER + mac };
 }
@@ -54,6 +68,8 @@ const KEY_INFO: Record<number, { enc: string; sig: string; bits: number; cksum: 
   18: { enc: 'AES-256-CTS-HMAC-SHA1-96', sig: 'HMAC-SHA1-96-AES256', bits: 256, cksum: 16 },
   19: { enc: 'AES-128-CTS-HMAC-SHA256-128', sig: 'HMAC-SHA256-128-AES128', bits: 128, cksum: 19 },
   20: { enc: 'AES-256-CTS-HMAC-SHA384-192', sig: 'HMAC-SHA384-192-AES256', bits: 256, cksum: 20 },
+  // KERB_CHECKSUM_HMAC_MD5 is -138 (ULONG in SecPkgContext_KeyInfo).
+  23: { enc: 'RSADSI RC4-HMAC', sig: 'HMAC-MD5', bits: 128, cksum: -138 >>> 0 },
 };
 
 function dataBuffers(desc: SecBufferDesc): SecBuffer[] {
@@ -103,13 +119,44 @@ export function kerberosUserModeTable(): SECPKG_USER_FUNCTION_TABLE {
       remoteSeq: data.recvSeq,
       replayDetect: data.replayDetect,
       sequenceDetect: data.sequenceDetect,
+      ...(data.allowWeak ? { policy: { allowWeak: true } } : {}),
     });
     const mac = getEnctype(tokenKey(data).enctype, { allowWeak: true }).macBytes;
     return { data, state, mac };
   }
 
   function usable(u: UserContext): Status {
-    return isAes(tokenKey(u.data).enctype) ? SecurityStatus.SEC_E_OK : SecurityStatus.SEC_E_UNSUPPORTED_FUNCTION;
+    const e = tokenKey(u.data).enctype;
+    if (isAes(e)) return SecurityStatus.SEC_E_OK;
+    // The weak-crypto gate: a context whose policy forbids rc4 never runs RFC 4757 tokens.
+    if (isRc4Enctype(e)) return u.data.allowWeak ? SecurityStatus.SEC_E_OK : SecurityStatus.SEC_E_ALGORITHM_MISMATCH;
+    return SecurityStatus.SEC_E_UNSUPPORTED_FUNCTION;
+  }
+
+  function rc4(u: UserContext): boolean {
+    return isRc4Enctype(tokenKey(u.data).enctype);
+  }
+
+  /** EncryptMessage for rc4: TOKEN = framing + header + confounder, DATA in place, PADDING = the pad byte. */
+  function sealRc4(u: UserContext, conf: boolean, msg: SecBufferDesc, tok: SecBuffer | undefined, data: readonly SecBuffer[]): Status {
+    if (u.data.dceStyle) return SecurityStatus.SEC_E_UNSUPPORTED_FUNCTION;
+    const pad = findBuffer(msg, SECBUFFER.PADDING);
+    let n = 0;
+    for (const b of data) n += b.cbBuffer;
+    const head = rc4WrapOverhead(n) - 1;
+    if (!tok || !tok.pvBuffer || tok.pvBuffer.length < head) return SecurityStatus.SEC_E_BUFFER_TOO_SMALL;
+    if (!pad || !pad.pvBuffer || pad.pvBuffer.length < 1) return SecurityStatus.SEC_E_BUFFER_TOO_SMALL;
+    try {
+      const t = gssWrap(u.state, concat(data.map(bufferBytes)), { conf });
+      tok.pvBuffer.set(t.subarray(0, head), 0);
+      tok.cbBuffer = head;
+      scatter(t.subarray(head, head + n), data);
+      pad.pvBuffer[0] = t[head + n]!;
+      pad.cbBuffer = 1;
+      return SecurityStatus.SEC_E_OK;
+    } catch (e) {
+      return statusOf(e);
+    }
   }
 
   return {
@@ -127,11 +174,11 @@ export function kerberosUserModeTable(): SECPKG_USER_FUNCTION_TABLE {
       const ok = usable(u);
       if (ok !== SecurityStatus.SEC_E_OK) return ok;
       const tok = findBuffer(msg, SECBUFFER.TOKEN);
-      const need = HEADER + u.mac;
+      const need = rc4(u) ? RC4_MIC_TOKEN : HEADER + u.mac;
       if (!tok || !tok.pvBuffer || tok.pvBuffer.length < need) return SecurityStatus.SEC_E_BUFFER_TOO_SMALL;
       try {
         // Every DATA buffer is covered, read-only ones included (RFC 4121 4.2.6.1).
-        const mic = getMic(u.state, concat(dataBuffers(msg).map(bufferBytes)));
+        const mic = gssGetMic(u.state, concat(dataBuffers(msg).map(bufferBytes)));
         tok.pvBuffer.set(mic, 0);
         tok.cbBuffer = mic.length;
         return SecurityStatus.SEC_E_OK;
@@ -147,7 +194,7 @@ export function kerberosUserModeTable(): SECPKG_USER_FUNCTION_TABLE {
       const tok = findBuffer(msg, SECBUFFER.TOKEN);
       if (!tok) return { status: SecurityStatus.SEC_E_INVALID_TOKEN, QualityOfProtection: 0 };
       try {
-        verifyMic(u.state, concat(dataBuffers(msg).map(bufferBytes)), bufferBytes(tok));
+        gssVerifyMic(u.state, concat(dataBuffers(msg).map(bufferBytes)), bufferBytes(tok));
         return { status: SecurityStatus.SEC_E_OK, QualityOfProtection: 0 };
       } catch (e) {
         return { status: statusOf(e), QualityOfProtection: 0 };
@@ -166,13 +213,14 @@ export function kerberosUserModeTable(): SECPKG_USER_FUNCTION_TABLE {
       if (data.some((b) => (b.BufferType & (SECBUFFER_READONLY | SECBUFFER_READONLY_WITH_CHECKSUM)) !== 0)) return SecurityStatus.SEC_E_UNSUPPORTED_FUNCTION;
       if (data.some((b) => !b.pvBuffer && b.cbBuffer > 0)) return SecurityStatus.SEC_E_INVALID_TOKEN;
       const conf = qop !== SECQOP_WRAP_NO_ENCRYPT;
+      if (rc4(u)) return sealRc4(u, conf, msg, tok, data);
       const rrc = conf ? HEADER + u.mac : u.mac;
       const need = conf ? HEADER + CONFOUNDER + HEADER + u.mac : HEADER + u.mac;
       if (!tok || !tok.pvBuffer || tok.pvBuffer.length < need) return SecurityStatus.SEC_E_BUFFER_TOO_SMALL;
       try {
         const plain = concat(data.map(bufferBytes));
         const n = plain.length;
-        const t = wrap(u.state, plain, { conf, rrc });
+        const t = gssWrap(u.state, plain, { conf, rrc });
         tok.pvBuffer.set(t.subarray(0, t.length - n), 0);
         tok.cbBuffer = t.length - n;
         scatter(t.subarray(t.length - n), data);
@@ -196,7 +244,7 @@ export function kerberosUserModeTable(): SECPKG_USER_FUNCTION_TABLE {
           if (s.length < HEADER) return { status: SecurityStatus.SEC_E_INCOMPLETE_MESSAGE, QualityOfProtection: 0 };
           const out = data[0];
           if (!out) return { status: SecurityStatus.SEC_E_INVALID_TOKEN, QualityOfProtection: 0 };
-          const r = unwrap(u.state, s);
+          const r = gssUnwrap(u.state, s);
           out.pvBuffer = r.data;
           out.cbBuffer = r.data.length;
           return { status: SecurityStatus.SEC_E_OK, QualityOfProtection: r.conf ? 0 : SECQOP_WRAP_NO_ENCRYPT };
@@ -206,7 +254,7 @@ export function kerberosUserModeTable(): SECPKG_USER_FUNCTION_TABLE {
         const pad = findBuffer(msg, SECBUFFER.PADDING);
         const parts = [bufferBytes(tok), ...data.map(bufferBytes)];
         if (pad && pad.cbBuffer > 0) parts.push(bufferBytes(pad));
-        const r = unwrap(u.state, concat(parts));
+        const r = gssUnwrap(u.state, concat(parts));
         const total = data.reduce((a, b) => a + b.cbBuffer, 0);
         if (r.data.length === total) scatter(r.data, data);
         else if (data.length === 1) {

@@ -30,6 +30,12 @@ export interface NegotiateConfig {
   allowNtlm?: boolean;
   /** negHints.hintName of a server-initiated NegTokenInit2 (MS-SPNG 2.2.1). */
   hintName?: string;
+  /**
+   * AcquireCredentialsHandle: once one sub-package has credentials, wait at most this long (ms)
+   * for the ones preferred above it (a Kerberos AS exchange with a silent KDC), then go on
+   * without them; one that arrives later is used by the contexts started after it. Default 1000.
+   */
+  fallbackAfterMs?: number;
 }
 
 /** Package name -> the mechanism OIDs that name it in SPNEGO (first = the one we send). */
@@ -60,6 +66,8 @@ interface Mech {
 interface SubCredential {
   mech: Mech;
   handle: LSA_SEC_HANDLE;
+  /** Position in the preference order. */
+  rank: number;
 }
 
 interface Credential {
@@ -67,6 +75,7 @@ interface Credential {
   subs: SubCredential[];
   /** Why preferred packages are missing from `subs` (reported in NEGOTIATION_INFO). */
   skipped: { Package: string; Status: number }[];
+  freed: boolean;
 }
 
 interface Ctx {
@@ -125,6 +134,7 @@ function targetHost(target: string | null): string {
 export function negotiatePackage(config: NegotiateConfig = {}): SecurityPackageModule {
   let lsa!: LSA_SECPKG_FUNCTION_TABLE;
   let cfg: Required<Omit<NegotiateConfig, 'hintName'>> & { hintName?: string };
+  const DEFAULT_FALLBACK_AFTER_MS = 1000;
   const creds = new Map<LSA_SEC_HANDLE, Credential>();
   const ctxs = new Map<LSA_SEC_HANDLE, Ctx>();
   let next = 1n;
@@ -293,7 +303,8 @@ export function negotiatePackage(config: NegotiateConfig = {}): SecurityPackageM
       ctxs.set(h, ctx);
       return { status: SecurityStatus.SEC_I_CONTINUE_NEEDED, NewContextHandle: h, ContextAttributes: r.ContextAttributes ?? 0, ExpirationTime: r.ExpirationTime ?? TIMESTAMP_INFINITE };
     }
-    return fail(SecurityStatus.SEC_E_NO_CREDENTIALS);
+    // Nothing left to try (e.g. "Kerberos only" and an IP-address target): say why the last one was skipped.
+    return fail(skipped.length ? skipped[skipped.length - 1]!.Status : SecurityStatus.SEC_E_NO_CREDENTIALS);
   }
 
   async function initNext(ctxH: LSA_SEC_HANDLE, ctx: Ctx, req: number, rep: number, input: SecBufferDesc | null, output: SecBufferDesc | null): Promise<LsaModeContextResult> {
@@ -365,6 +376,9 @@ export function negotiatePackage(config: NegotiateConfig = {}): SecurityPackageM
     // Done when the acceptor said so and every MIC that is due has been seen.
     const needPeerMic = micRequired(ctx) && !ctx.micChecked;
     if (resp.negState === NegState.accept_completed && !needPeerMic) return { ...(await finish(ctx)), NewContextHandle: ctxH };
+    // RFC 4178 5: an acceptor that sent its MIC with accept-incomplete waits only for ours, and
+    // MIT's then completes without a further token: sending our MIC completes this side too.
+    if (resp.negState === NegState.accept_incomplete && mic && ctx.micChecked && !outToken) return { ...(await finish(ctx)), NewContextHandle: ctxH };
     if (resp.negState === NegState.accept_completed && needPeerMic) return fail(SecurityStatus.SEC_E_MESSAGE_ALTERED);
     return { status: SecurityStatus.SEC_I_CONTINUE_NEEDED, NewContextHandle: ctxH, ContextAttributes: ctx.result?.ContextAttributes ?? 0 };
   }
@@ -555,31 +569,67 @@ export function negotiatePackage(config: NegotiateConfig = {}): SecurityPackageM
       const pc = { ...((params.PackageConfig ?? {}) as NegotiateConfig), ...config };
       const packages = pc.packages ?? ['Kerberos', 'NTLM'];
       if (!Array.isArray(packages) || !packages.every((p) => typeof p === 'string')) throw new SspiError(NtStatus.STATUS_INVALID_PARAMETER, 'Negotiate packages must be package names');
-      cfg = { packages: [...packages], allowNtlm: pc.allowNtlm !== false, ...(typeof pc.hintName === 'string' ? { hintName: pc.hintName } : {}) };
+      const wait = pc.fallbackAfterMs ?? DEFAULT_FALLBACK_AFTER_MS;
+      if (typeof wait !== 'number' || !(wait >= 0)) throw new SspiError(NtStatus.STATUS_INVALID_PARAMETER, 'Negotiate fallbackAfterMs must be >= 0');
+      cfg = { packages: [...packages], allowNtlm: pc.allowNtlm !== false, fallbackAfterMs: wait, ...(typeof pc.hintName === 'string' ? { hintName: pc.hintName } : {}) };
       return NtStatus.STATUS_SUCCESS;
     },
     async GetInfo() {
       return { status: SecurityStatus.SEC_E_OK, PackageInfo: { ...info } };
     },
     async AcquireCredentialsHandle(principal, use, logonId, authData: Plain) {
-      const subs: SubCredential[] = [];
-      const skipped: { Package: string; Status: number }[] = [];
-      let firstError: Status = SecurityStatus.SEC_E_NO_CREDENTIALS;
-      // Every mechanism at once: an unreachable KDC costs its timeout once, not on top of NTLM.
       const all = mechs();
-      const results = await Promise.all(all.map((m) => m.dispatch.AcquireCredentialsHandle(principal, use, logonId, authData)));
-      results.forEach((r, i) => {
+      if (!all.length) return { status: SecurityStatus.SEC_E_SECPKG_NOT_FOUND };
+      // Every mechanism at once: an unreachable KDC costs its timeout once, not on top of NTLM.
+      type Acquired = { status: Status; handle?: LSA_SEC_HANDLE };
+      const settled: (Acquired | undefined)[] = all.map(() => undefined);
+      let anyOk!: () => void;
+      const someOk = new Promise<void>((r) => (anyOk = r));
+      const calls = all.map((m, i) =>
+        Promise.resolve()
+          .then(() => m.dispatch.AcquireCredentialsHandle(principal, use, logonId, authData))
+          .then(
+            (r): Acquired => ({ status: toSecurityStatus(r.status), ...(typeof r.CredentialHandle === 'bigint' ? { handle: r.CredentialHandle } : {}) }),
+            (e: unknown): Acquired => ({ status: statusOf(e) }),
+          )
+          .then((d) => {
+            settled[i] = d;
+            if (!isError(d.status) && d.handle !== undefined) anyOk();
+            return d;
+          }),
+      );
+      let timer: NodeJS.Timeout | undefined;
+      const grace = someOk.then(() => new Promise<void>((r) => (timer = setTimeout(r, cfg.fallbackAfterMs))));
+      await Promise.race([Promise.all(calls), grace]);
+      clearTimeout(timer);
+      const cred: Credential = { use, subs: [], skipped: [], freed: false };
+      let firstError: Status = SecurityStatus.SEC_E_NO_CREDENTIALS;
+      const adopt = (i: number, d: Acquired): void => {
         const m = all[i]!;
-        if (!isError(r.status) && typeof r.CredentialHandle === 'bigint') subs.push({ mech: m, handle: r.CredentialHandle });
-        else {
-          const st = toSecurityStatus(r.status);
-          if (firstError === SecurityStatus.SEC_E_NO_CREDENTIALS) firstError = st;
-          skipped.push({ Package: m.name, Status: st });
+        cred.skipped = cred.skipped.filter((k) => k.Package !== m.name);
+        if (!isError(d.status) && d.handle !== undefined) {
+          cred.subs.push({ mech: m, handle: d.handle, rank: i });
+          cred.subs.sort((a, b) => a.rank - b.rank);
+        } else {
+          if (firstError === SecurityStatus.SEC_E_NO_CREDENTIALS) firstError = d.status;
+          cred.skipped.push({ Package: m.name, Status: d.status });
         }
+      };
+      settled.forEach((d, i) => {
+        if (d) {
+          adopt(i, d);
+          return;
+        }
+        // Still waiting (a silent KDC): skipped for now, used by later contexts once it arrives.
+        cred.skipped.push({ Package: all[i]!.name, Status: SecurityStatus.SEC_E_NO_AUTHENTICATING_AUTHORITY });
+        void calls[i]!.then(async (late) => {
+          if (!cred.freed) adopt(i, late);
+          else if (late.handle !== undefined && !isError(late.status)) await all[i]!.dispatch.FreeCredentialsHandle(late.handle);
+        });
       });
-      if (!subs.length) return { status: all.length ? firstError : SecurityStatus.SEC_E_SECPKG_NOT_FOUND };
+      if (!cred.subs.length) return { status: firstError };
       const h = next++;
-      creds.set(h, { use, subs, skipped });
+      creds.set(h, cred);
       return { status: SecurityStatus.SEC_E_OK, CredentialHandle: h, ExpirationTime: TIMESTAMP_INFINITE };
     },
     async QueryCredentialsAttributes(h, attr) {
@@ -592,6 +642,7 @@ export function negotiatePackage(config: NegotiateConfig = {}): SecurityPackageM
       const c = creds.get(h);
       if (!c) return SecurityStatus.SEC_E_INVALID_HANDLE;
       creds.delete(h);
+      c.freed = true;
       for (const s of c.subs) await s.mech.dispatch.FreeCredentialsHandle(s.handle);
       return SecurityStatus.SEC_E_OK;
     },

@@ -10,12 +10,31 @@ function gcd(a: number, b: number): number {
   return a;
 }
 
+// Key derivation n-folds the same few constants (usage numbers with 0x99/0xAA/0x55, "kerberos")
+// for every new key: a small memo of short inputs takes n-fold off the handshake's path.
+const MEMO_MAX = 512;
+const MEMO_INPUT_MAX = 16;
+const memo = new Map<string, Uint8Array>();
+
 /** n-fold `input` to `outBytes` bytes (RFC 3961 5.1; n is given in bytes, not bits). */
 export function nfold(input: Uint8Array, outBytes: number): Uint8Array {
   const inLen = input.length;
   if (inLen === 0 || !Number.isInteger(outBytes) || outBytes <= 0) {
     throw new SspiError(SecurityStatus.SEC_E_INVALID_PARAMETER, 'n-fold needs a non-empty input and a positive output size');
   }
+  if (inLen > MEMO_INPUT_MAX) return compute(input, outBytes);
+  const k = `${outBytes}:${Buffer.from(input.buffer, input.byteOffset, inLen).toString('hex')}`;
+  let v = memo.get(k);
+  if (!v) {
+    v = compute(input, outBytes);
+    if (memo.size >= MEMO_MAX) memo.clear();
+    memo.set(k, v);
+  }
+  return v.slice();
+}
+
+function compute(input: Uint8Array, outBytes: number): Uint8Array {
+  const inLen = input.length;
   const inBits = inLen * 8;
   const total = (inLen * outBytes) / gcd(inLen, outBytes); // lcm, in bytes
   const acc = new Uint32Array(outBytes); // column sums before carry propagation

@@ -22,6 +22,7 @@ import { parseKrb5Conf } from '../../../../src/packages/kerberos/krb5conf.js';
 import { parseCcache } from '../../../../src/packages/kerberos/ccache.js';
 import { kerberosPackage, targetPrincipal, TSLSA_KERB_ATTR, type KerberosConfig } from '../../../../src/packages/kerberos/package.js';
 import { packContextData, unpackContextData } from '../../../../src/packages/kerberos/contextData.js';
+import { kerberosUserModeTable } from '../../../../src/packages/kerberos/usermode.js';
 import { builtinPackages } from '../../../../src/packages/index.js';
 import { SspiError } from '../../../../src/sspi/error.js';
 import { SecurityStatus } from '../../../../src/sspi/status.js';
@@ -61,7 +62,7 @@ function fakeKdc(o: FakeKdcOptions = {}) {
   const log: KdcReq[] = [];
   const cname = { nameType: 1, nameString: ['alice'] };
   const issue = (req: KdcReq, replyKey: KerberosKey, ticketKey: KerberosKey, kvno: number, tgs: boolean, flags: number, lifetimeMs: number, etype: number) => {
-    const sk = randomToKey(etype, randomBytes(etype === 19 ? 16 : 32));
+    const sk = randomToKey(etype, randomBytes(etype === 19 || etype === 23 ? 16 : 32), { allowWeak: true });
     const now = Date.now();
     const sname = req.reqBody.sname!;
     const authtime = sec(now - 60_000);
@@ -406,6 +407,89 @@ describe('Kerberos package: handshakes and messages', () => {
     const packed = await server.export();
     const imported = await SecurityContext.import(server.sspi, 'Kerberos', packed);
     assert.equal(new TextDecoder().decode(imported.unwrap(client.wrap(enc.encode('two'))).message), 'two');
+  });
+});
+
+describe('Kerberos package: rc4-hmac sessions (RFC 4757 tokens in the user-mode half)', () => {
+  const weak = parseKrb5Conf(`[libdefaults]
+ default_realm = ${REALM}
+ allow_weak_crypto = true
+ permitted_enctypes = aes256-cts-hmac-sha1-96 arcfour-hmac
+[domain_realm]
+ .example.test = ${REALM}
+`);
+
+  test('handshake with an rc4 session key; wrap/MIC both ways; sizes; MIT-style RFC 1964 tokens', async () => {
+    const s = await setup({ kdc: { sessionEnctype: 23 }, config: { krb5Conf: weak } });
+    const { client, server } = await pair(s, ['MUTUAL_AUTH', 'CONFIDENTIALITY', 'INTEGRITY', 'REPLAY_DETECT', 'SEQUENCE_DETECT']);
+    await handshake(client, server);
+    const info = await client.query<{ enctype: number }>(TSLSA_KERB_ATTR.TICKET_INFO);
+    assert.equal(info.enctype, 23);
+    const sizes = await client.query<{ cbMaxSignature: number; cbSecurityTrailer: number; cbBlockSize: number }>(SECPKG_ATTR.SIZES);
+    assert.deepEqual([sizes.cbMaxSignature, sizes.cbSecurityTrailer, sizes.cbBlockSize], [37, 48, 1]);
+    messagesBothWays(client, server);
+    const mic = client.sign(enc.encode('x'));
+    assert.equal(mic.length, 37);
+    assert.equal(Buffer.from(mic.subarray(13, 15)).toString('hex'), '0101', 'RFC 1964 MIC TOK_ID');
+    server.verify(enc.encode('x'), mic);
+    const w = client.wrap(enc.encode('hello'));
+    assert.equal(w[0], 0x60);
+    assert.equal(Buffer.from(w.subarray(13, 19)).toString('hex'), '020111001000', 'sealed RC4 Wrap header');
+    assert.equal(w.length, 45 + 5 + 1);
+    server.unwrap(w);
+    const ki = await client.query<{ EncryptAlgorithm: number }>(SECPKG_ATTR.KEY_INFO);
+    assert.equal(ki.EncryptAlgorithm, 23);
+  });
+
+  test('EncryptMessage layout: TOKEN = framing+header+confounder, DATA in place, PADDING one byte; tamper/replay refused', async () => {
+    const s = await setup({ kdc: { sessionEnctype: 23 }, config: { krb5Conf: weak } });
+    const { client, server } = await pair(s, ['MUTUAL_AUTH', 'CONFIDENTIALITY', 'REPLAY_DETECT']);
+    await handshake(client, server);
+    const msg = enc.encode('attack at dawn, bring snacks');
+    const data = secBuffer(SECBUFFER.DATA, msg.slice());
+    const tok = outputBuffer(SECBUFFER.TOKEN, 48);
+    const pad = outputBuffer(SECBUFFER.PADDING, 1);
+    assert.equal(client.sspi.EncryptMessage(client.contextHandle!, 0, secBufferDesc(tok, data, pad), 0), SecurityStatus.SEC_E_OK);
+    assert.equal(tok.cbBuffer, 45);
+    assert.equal(pad.cbBuffer, 1);
+    assert.notDeepEqual(bufferBytes(data), msg);
+    const parts = () => secBufferDesc(secBuffer(SECBUFFER.TOKEN, bufferBytes(tok).slice()), secBuffer(SECBUFFER.DATA, bufferBytes(data).slice()), secBuffer(SECBUFFER.PADDING, bufferBytes(pad).slice()));
+    const d1 = parts();
+    assert.equal(server.sspi.DecryptMessage(server.contextHandle!, d1, 0).status, SecurityStatus.SEC_E_OK);
+    assert.deepEqual(bufferBytes(d1.pBuffers[1]!), msg);
+    assert.equal(server.sspi.DecryptMessage(server.contextHandle!, parts(), 0).status, SecurityStatus.SEC_E_OUT_OF_SEQUENCE);
+    const bad = client.wrap(msg);
+    bad[bad.length - 3]! ^= 1;
+    assert.throws(() => server.unwrap(bad), code(SecurityStatus.SEC_E_MESSAGE_ALTERED));
+    // No PADDING buffer, or a TOKEN too small for the framing: SEC_E_BUFFER_TOO_SMALL.
+    assert.equal(client.sspi.EncryptMessage(client.contextHandle!, 0, secBufferDesc(outputBuffer(SECBUFFER.TOKEN, 48), secBuffer(SECBUFFER.DATA, msg.slice())), 0), SecurityStatus.SEC_E_BUFFER_TOO_SMALL);
+    assert.equal(client.sspi.EncryptMessage(client.contextHandle!, 0, secBufferDesc(outputBuffer(SECBUFFER.TOKEN, 44), secBuffer(SECBUFFER.DATA, msg.slice()), outputBuffer(SECBUFFER.PADDING, 1)), 0), SecurityStatus.SEC_E_BUFFER_TOO_SMALL);
+    // Sign-only: DATA stays in the clear, SEAL_ALG FF FF.
+    const clear = secBuffer(SECBUFFER.DATA, msg.slice());
+    const t2 = outputBuffer(SECBUFFER.TOKEN, 48);
+    assert.equal(client.sspi.EncryptMessage(client.contextHandle!, SECQOP_WRAP_NO_ENCRYPT, secBufferDesc(t2, clear, outputBuffer(SECBUFFER.PADDING, 1)), 0), SecurityStatus.SEC_E_OK);
+    assert.deepEqual(bufferBytes(clear), msg);
+    assert.equal(Buffer.from(bufferBytes(t2).subarray(17, 19)).toString('hex'), 'ffff');
+  });
+
+  test('the weak-crypto gate: an rc4 context without the policy flag runs no tokens; export/import keeps the flag', async () => {
+    const table = kerberosUserModeTable();
+    const d = {
+      side: 'initiator' as const, replayDetect: false, sequenceDetect: false, dceStyle: false, ContextAttributes: 0, sendSeq: 1, recvSeq: 1,
+      endtime: Date.now() + 3600_000, key: { enctype: 23, keyvalue: new Uint8Array(16).fill(7) }, client: 'a@R', server: 'b/c@R',
+    };
+    assert.equal(table.InitUserModeContext!(1n, packContextData(d)), SecurityStatus.SEC_E_OK);
+    const sig = () => secBufferDesc(secBuffer(SECBUFFER.DATA, enc.encode('m')), outputBuffer(SECBUFFER.TOKEN, 64));
+    assert.equal(table.MakeSignature!(1n, 0, sig(), 0), SecurityStatus.SEC_E_ALGORITHM_MISMATCH);
+    assert.equal(table.InitUserModeContext!(2n, packContextData({ ...d, allowWeak: true })), SecurityStatus.SEC_E_OK);
+    assert.equal(table.MakeSignature!(2n, 0, sig(), 0), SecurityStatus.SEC_E_OK);
+    const ex = await table.ExportContext!(2n, 0);
+    assert.equal(unpackContextData(ex.PackedContext!).allowWeak, true);
+    assert.equal(unpackContextData(ex.PackedContext!).sendSeq, 2);
+    // DCE style has no rc4 layout here.
+    assert.equal(table.InitUserModeContext!(3n, packContextData({ ...d, allowWeak: true, dceStyle: true })), SecurityStatus.SEC_E_OK);
+    const dce = secBufferDesc(outputBuffer(SECBUFFER.TOKEN, 64), secBuffer(SECBUFFER.DATA, enc.encode('m')), outputBuffer(SECBUFFER.PADDING, 1));
+    assert.equal(table.SealMessage!(3n, 0, dce, 0), SecurityStatus.SEC_E_UNSUPPORTED_FUNCTION);
   });
 });
 

@@ -1,0 +1,107 @@
+// Negotiate's fallback timing: AcquireCredentialsHandle waits at most fallbackAfterMs for a
+// preferred sub-package (a Kerberos AS exchange with a silent KDC) once NTLM is ready; a late
+// Kerberos credential is adopted by the contexts started after it arrives. The "Kerberos" here is a
+// stub package whose credentials arrive after a delay and whose first token is a marker.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Credentials } from '../../../../src/credentials.js';
+import { SecurityContext } from '../../../../src/context.js';
+import { createLsa } from '../../../../src/lsa/host.js';
+import type { SECPKG_FUNCTION_TABLE, SecurityPackageModule } from '../../../../src/lsa/types.js';
+import { negotiatePackage, type NegotiateConfig } from '../../../../src/packages/negotiate/package.js';
+import { parseNegotiationToken } from '../../../../src/packages/negotiate/spnego.js';
+import { ntlmPackage } from '../../../../src/packages/ntlm/package.js';
+import { KRB5_MECH_OID, NTLMSSP_MECH_OID } from '../../../../src/der/index.js';
+import { writeOutputToken } from '../../../../src/sspi/buffers.js';
+import { ISC_REQ, SECPKG_ATTR, SECPKG_FLAG, SECPKG_INTERFACE_VERSION_2, hasFlag } from '../../../../src/sspi/flags.js';
+import { NtStatus, SecurityStatus } from '../../../../src/sspi/status.js';
+
+const MARKER = Uint8Array.of(0x60, 0x03, 0x06, 0x01, 0x00);
+
+/** A "Kerberos" whose AcquireCredentialsHandle answers after `delayMs` with `status`. */
+function slowKerberos(delayMs: number, status: number = SecurityStatus.SEC_E_OK): SecurityPackageModule & { freed: bigint[] } {
+  const freed: bigint[] = [];
+  let next = 1n;
+  const table: SECPKG_FUNCTION_TABLE = {
+    async Initialize() {
+      return NtStatus.STATUS_SUCCESS;
+    },
+    async GetInfo() {
+      return { status: SecurityStatus.SEC_E_OK, PackageInfo: { fCapabilities: SECPKG_FLAG.NEGOTIABLE, wVersion: 1, wRPCID: 16, cbMaxToken: 100, Name: 'Kerberos', Comment: 'stub' } };
+    },
+    async AcquireCredentialsHandle() {
+      await sleep(delayMs);
+      return status === SecurityStatus.SEC_E_OK ? { status, CredentialHandle: next++, ExpirationTime: 0n } : { status };
+    },
+    async FreeCredentialsHandle(h) {
+      freed.push(h);
+      return SecurityStatus.SEC_E_OK;
+    },
+    async InitLsaModeContext(_c, _x, _t, req, _r, _i, output) {
+      writeOutputToken(output, MARKER, hasFlag(req, ISC_REQ.ALLOCATE_MEMORY));
+      return { status: SecurityStatus.SEC_I_CONTINUE_NEEDED, NewContextHandle: next++ };
+    },
+    async DeleteContext() {
+      return SecurityStatus.SEC_E_OK;
+    },
+  };
+  return {
+    freed,
+    async SpLsaModeInitialize() {
+      return { status: NtStatus.STATUS_SUCCESS, PackageVersion: SECPKG_INTERFACE_VERSION_2, ppTables: [table] };
+    },
+  };
+}
+
+async function setup(kerberos: SecurityPackageModule, config: NegotiateConfig) {
+  const host = await createLsa({ domainName: 'EXAMPLE', packages: [negotiatePackage(config), kerberos, ntlmPackage()] });
+  const acquire = () => Credentials.acquire(host.sspi(), { package: 'Negotiate', use: 'outbound', authData: { User: 'alice', Domain: 'EXAMPLE', Password: 'pw' } });
+  return { host, acquire };
+}
+
+async function firstMechs(cred: Credentials): Promise<{ mechs: string[]; skipped: { Package: string; Status: number }[] }> {
+  const ctx = SecurityContext.client(cred, { target: 'HTTP/web.example.test' });
+  const t = parseNegotiationToken((await ctx.step())!);
+  assert.equal(t.kind, 'init');
+  const info = await ctx.query<{ Skipped: { Package: string; Status: number }[] }>(SECPKG_ATTR.NEGOTIATION_INFO);
+  await ctx.delete();
+  return { mechs: t.kind === 'init' ? t.mechTypes : [], skipped: info.Skipped };
+}
+
+test('a slow Kerberos: the credential is ready after fallbackAfterMs with NTLM only, and adopts Kerberos when it arrives', async () => {
+  const { acquire } = await setup(slowKerberos(400), { fallbackAfterMs: 100 });
+  const t0 = performance.now();
+  const cred = await acquire();
+  const ms = performance.now() - t0;
+  assert.ok(ms >= 95 && ms < 350, `AcquireCredentialsHandle took ${ms.toFixed(0)} ms`);
+  const early = await firstMechs(cred);
+  assert.deepEqual(early.mechs, [NTLMSSP_MECH_OID]);
+  assert.deepEqual(early.skipped, [{ Package: 'Kerberos', Status: SecurityStatus.SEC_E_NO_AUTHENTICATING_AUTHORITY }]);
+  await sleep(400);
+  const late = await firstMechs(cred);
+  assert.deepEqual(late.mechs, [KRB5_MECH_OID, NTLMSSP_MECH_OID], 'Kerberos first again once its credential arrived');
+  assert.deepEqual(late.skipped, []);
+});
+
+test('a Kerberos that fails late is reported with its own status; one that arrives after the handle was freed is freed', async () => {
+  const failing = await setup(slowKerberos(200, SecurityStatus.SEC_E_NO_CREDENTIALS), { fallbackAfterMs: 50 });
+  const cred = await failing.acquire();
+  await sleep(250);
+  assert.deepEqual((await firstMechs(cred)).skipped, [{ Package: 'Kerberos', Status: SecurityStatus.SEC_E_NO_CREDENTIALS }]);
+  const k = slowKerberos(200);
+  const freed = await setup(k, { fallbackAfterMs: 50 });
+  const c2 = await freed.acquire();
+  await c2.free();
+  await sleep(250);
+  assert.equal(k.freed.length, 1, 'the late Kerberos handle was freed');
+});
+
+test('a fast Kerberos is waited for (no fallback), and fallbackAfterMs must be >= 0', async () => {
+  const { acquire } = await setup(slowKerberos(30), { fallbackAfterMs: 1000 });
+  const t0 = performance.now();
+  const cred = await acquire();
+  assert.ok(performance.now() - t0 < 500);
+  assert.deepEqual((await firstMechs(cred)).mechs, [KRB5_MECH_OID, NTLMSSP_MECH_OID]);
+  await assert.rejects(setup(slowKerberos(0), { fallbackAfterMs: -1 }));
+});
