@@ -27,3 +27,10 @@ export type { AcquireOptions, CredentialUse } from './credentials.js';
 export { SecurityContext } from './context.js';
 export type { ContextOptions, ClientContextOptions, FlagInput } from './context.js';
 export { builtinPackages } from './packages/index.js';
+
+export { createAuthenticator, MemoryHandshakeStore, AcceptorContext, tlsServerEndPoint, serverEndPointBindings, socketChannelBindings } from './http/server.js';
+export type { Authenticator, AuthenticatorOptions, AuthenticatedRequest, AuthFailure, ChannelBindingPolicy, Identity, HttpAuthScheme, HandshakeStore, ParkedHandshake } from './http/server.js';
+export { negotiate as negotiateMiddleware } from './http/express.js';
+export { negotiateHook, negotiatePlugin } from './http/fastify.js';
+export { negotiateInterceptor, createFetch, fetch } from './http/client.js';
+export type { NegotiateClientOptions, NegotiateInterceptor, NegotiateFetch, NegotiateFetchInit, PasswordCredentials, AuthPackage } from './http/client.js';

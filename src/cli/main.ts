@@ -7,6 +7,8 @@ import { packagesCommand } from './packages.js';
 import { decodeCommand } from './decode.js';
 import { userCommand } from './user.js';
 import { ntlmAuthCommand } from './ntlmAuth.js';
+import { serveCommand } from './serve.js';
+import { fetchCommand } from './fetch.js';
 import { KERBEROS_COMMANDS, kerberosCommand } from './kerberos.js';
 
 const HELP = `tslsa: a Local Security Authority for Node.js (SSPI, NTLM, Kerberos, Negotiate)
@@ -18,6 +20,10 @@ Usage:
   tslsa user disable|enable|unlock|delete NAME           (store: --store PATH or TSLSA_STORE)
   tslsa ntlm-auth --helper-protocol=squid-2.5-ntlmssp|ntlmssp-client-1 ...
                                                Samba ntlm_auth's stdio helper (Squid...); see --help
+  tslsa serve [--port 8080] [--host H] [--store PATH] [--keytab KT --spn HTTP/host] [--tls-cert F --tls-key F]
+                                               an HTTP(S) server signed on with Negotiate/NTLM; see --help
+  tslsa fetch URL [-u DOMAIN\\USER --password-stdin] [-X M] [-d DATA] [-H 'K: V'] [-i] [--package P] [--spn SPN] [--insecure]
+                                               an HTTP request that answers Negotiate/NTLM challenges
   tslsa decode TOKEN [--json]                  show an NTLM message as a tree (TOKEN: base64, hex,
                                                or an "NTLM ..."/"Negotiate ..." header value)
   tslsa kinit [-c CCACHE] [-k [-t KEYTAB]] [-l LIFE] [-r RENEW] [-f] [PRINCIPAL]
@@ -44,6 +50,8 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
   try {
     if (argv[0] === 'user') return await userCommand(argv.slice(1), { stdin: process.stdin, stdout: out, stderr: err });
     if (argv[0] === 'ntlm-auth') return await ntlmAuthCommand(argv.slice(1), { stdin: process.stdin, stdout: out, stderr: err });
+    if (argv[0] === 'serve') return await serveCommand(argv.slice(1), { stdout: out, stderr: err });
+    if (argv[0] === 'fetch') return await fetchCommand(argv.slice(1), { stdin: process.stdin, stdout: out, stderr: err });
     if ((KERBEROS_COMMANDS as readonly string[]).includes(argv[0] ?? '')) {
       return await kerberosCommand(argv[0]!, argv.slice(1), { stdin: process.stdin, stdout: out, stderr: err });
     }

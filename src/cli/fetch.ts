@@ -1,0 +1,170 @@
+// `tslsa fetch`: an HTTP request that answers Negotiate/NTLM challenges (the client of `tslsa serve`).
+//
+//   tslsa fetch URL [-u DOMAIN\USER] [--password-stdin] [-X METHOD] [-d DATA] [-H 'K: V']...
+//               [-i] [--package Negotiate|NTLM] [--spn SPN] [--insecure]
+
+import { readFileSync } from 'node:fs';
+import { createFetch, type AuthPackage, type PasswordCredentials } from '../http/client.js';
+import { SspiError } from '../sspi/error.js';
+import { UsageError } from './args.js';
+import { readPasswordLine } from './user.js';
+
+export interface FetchCommandIO {
+  stdin: NodeJS.ReadableStream;
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream;
+}
+
+export const FETCH_HELP = `Usage: tslsa fetch URL [options]
+
+Sends one HTTP request and answers Negotiate/NTLM (401) and proxy (407) challenges.
+Without -u the LSA's default credentials are used (a Kerberos ccache).
+
+Options:
+  -u DOMAIN\\USER       the account (also USER@DOMAIN); with --password-stdin
+  --password-stdin     read the password from the first line of stdin
+  -X METHOD            the method (default GET, or POST with -d)
+  -d DATA              the request body (@FILE reads a file)
+  -H 'Name: value'     a request header (repeatable)
+  -i                   print the status line and response headers before the body
+  --package P          Negotiate or NTLM (default: Negotiate, then NTLM)
+  --spn SPN            the target name (default HTTP/<host>)
+  --insecure           do not verify the server certificate
+Exit status: 0 for HTTP < 400, 1 for HTTP >= 400 or a failed authentication, 2 for usage errors.
+`;
+
+const VALUE = new Set(['u', 'X', 'd', 'H', 'package', 'spn']);
+const FLAGS = new Set(['password-stdin', 'i', 'insecure', 'help', 'h']);
+
+interface FetchArgs {
+  url: string;
+  user?: string;
+  passwordStdin: boolean;
+  method?: string;
+  data?: string;
+  headers: Array<[string, string]>;
+  include: boolean;
+  pkg?: AuthPackage;
+  spn?: string;
+  insecure: boolean;
+  help: boolean;
+}
+
+function parse(argv: readonly string[]): FetchArgs {
+  const a: FetchArgs = { url: '', passwordStdin: false, headers: [], include: false, insecure: false, help: false };
+  const positionals: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (!arg.startsWith('-') || arg === '-') {
+      positionals.push(arg);
+      continue;
+    }
+    const eq = arg.startsWith('--') ? arg.indexOf('=') : -1;
+    const name = arg.replace(/^--?/, '').slice(0, eq > 0 ? eq - 2 : undefined);
+    if (FLAGS.has(name)) {
+      if (name === 'password-stdin') a.passwordStdin = true;
+      else if (name === 'i') a.include = true;
+      else if (name === 'insecure') a.insecure = true;
+      else a.help = true;
+      continue;
+    }
+    if (!VALUE.has(name)) throw new UsageError(`fetch: unknown option ${arg}`);
+    const value = eq > 0 ? arg.slice(eq + 1) : argv[++i];
+    if (value === undefined) throw new UsageError(`fetch: ${arg} needs a value`);
+    switch (name) {
+      case 'u':
+        a.user = value;
+        break;
+      case 'X':
+        a.method = value.toUpperCase();
+        break;
+      case 'd':
+        a.data = value;
+        break;
+      case 'H': {
+        const c = value.indexOf(':');
+        if (c <= 0) throw new UsageError(`fetch: -H wants 'Name: value', got '${value}'`);
+        a.headers.push([value.slice(0, c).trim(), value.slice(c + 1).trim()]);
+        break;
+      }
+      case 'package': {
+        const p = value.toLowerCase();
+        if (p !== 'negotiate' && p !== 'ntlm') throw new UsageError('fetch: --package is Negotiate or NTLM');
+        a.pkg = p === 'ntlm' ? 'NTLM' : 'Negotiate';
+        break;
+      }
+      case 'spn':
+        a.spn = value;
+        break;
+    }
+  }
+  if (a.help) return a;
+  if (positionals.length !== 1) throw new UsageError('fetch: give exactly one URL (see tslsa fetch --help)');
+  a.url = positionals[0]!;
+  return a;
+}
+
+function account(name: string, password: string): PasswordCredentials {
+  const bs = name.indexOf('\\');
+  if (bs >= 0) return { domain: name.slice(0, bs), user: name.slice(bs + 1), password };
+  const at = name.lastIndexOf('@');
+  if (at > 0) return { user: name.slice(0, at), domain: name.slice(at + 1), password };
+  return { user: name, password };
+}
+
+/** The innermost useful message of a fetch failure (undici wraps errors in TypeError('fetch failed')). */
+function reason(e: unknown): Error {
+  let c: unknown = e;
+  while (c instanceof Error && !(c instanceof SspiError) && c.cause instanceof Error) c = c.cause;
+  return c instanceof Error ? c : new Error(String(e));
+}
+
+export async function fetchCommand(argv: readonly string[], io: FetchCommandIO): Promise<number> {
+  const a = parse(argv);
+  if (a.help) {
+    io.stdout.write(FETCH_HELP);
+    return 0;
+  }
+  let url: URL;
+  try {
+    url = new URL(a.url);
+  } catch {
+    throw new UsageError(`fetch: not a URL: ${a.url}`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UsageError('fetch: only http: and https: URLs');
+  if (a.passwordStdin && a.user === undefined) throw new UsageError('fetch: --password-stdin needs -u');
+  if (a.user !== undefined && !a.passwordStdin) throw new UsageError('fetch: -u needs --password-stdin (passwords are never taken from the command line)');
+  const credentials = a.user !== undefined ? account(a.user, await readPasswordLine(io.stdin)) : 'default';
+  const body = a.data === undefined ? undefined : a.data.startsWith('@') ? readFileSync(a.data.slice(1)) : a.data;
+  const f = createFetch({
+    credentials,
+    ...(a.pkg ? { packages: [a.pkg] } : {}),
+    ...(a.spn ? { spn: a.spn } : {}),
+    ...(a.insecure ? { connect: { rejectUnauthorized: false } } : {}),
+  });
+  try {
+    let res;
+    try {
+      res = await f(url, { method: a.method ?? (body !== undefined ? 'POST' : 'GET'), headers: a.headers, ...(body !== undefined ? { body } : {}), redirect: 'manual' });
+    } catch (e) {
+      const r = reason(e);
+      io.stderr.write(`tslsa: fetch ${url.href} failed: ${r.message}\n`);
+      return 1;
+    }
+    if (a.include) {
+      let head = `HTTP/1.1 ${res.status} ${res.statusText}\r\n`;
+      res.headers.forEach((v, k) => (head += `${k}: ${v}\r\n`));
+      io.stdout.write(head + '\r\n');
+    }
+    const bytes = new Uint8Array(await res.arrayBuffer());
+    await new Promise<void>((resolve, reject) => io.stdout.write(bytes, (e) => (e ? reject(e) : resolve())));
+    if (res.status >= 400) {
+      const auth = res.status === 401 || res.status === 407 ? ' (authentication was refused)' : '';
+      io.stderr.write(`tslsa: HTTP ${res.status} ${res.statusText}${auth}\n`);
+      return 1;
+    }
+    return 0;
+  } finally {
+    await f.close();
+  }
+}

@@ -1,0 +1,306 @@
+// `tslsa serve`: an HTTP(S) server protected by Negotiate/NTLM over the embedded account store
+// (and Kerberos from a keytab). `GET /` shows who you are as a page, `GET /whoami` as JSON.
+//
+//   tslsa serve [--port 8080] [--host 127.0.0.1] [--store PATH] [--domain D]
+//               [--keytab KT [--spn HTTP/host]] [--tls-cert F --tls-key F]
+//               [--channel-bindings required|if-present|off] [--redis URL]
+//
+// One log line per request on stdout (no credentials, no query strings); diagnostics on stderr.
+// SIGINT/SIGTERM close the listener, the open connections and the LSA, then exit 0.
+
+import { readFileSync } from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { createLsa, type LsaHost, type PackageSpec } from '../lsa/host.js';
+import { kerberosPackage } from '../packages/kerberos/package.js';
+import { msv1_0Package } from '../packages/msv1_0/package.js';
+import { negotiatePackage } from '../packages/negotiate/package.js';
+import { ntlmPackage } from '../packages/ntlm/package.js';
+import { SspiError } from '../sspi/error.js';
+import { type AccountStore, AccountStoreError } from '../store/accounts.js';
+import { defaultStorePath, SqliteAccountStore } from '../store/sqlite.js';
+import { type AuthFailure, type Authenticator, type ChannelBindingPolicy, type Identity, createAuthenticator } from '../http/server.js';
+import type { HttpAuthScheme } from '../http/handshakeStore.js';
+import { parseArgs, UsageError } from './args.js';
+
+export interface ServeIO {
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream;
+  env?: NodeJS.ProcessEnv;
+  /** Resolves when the server should stop (default: SIGINT or SIGTERM). */
+  stopSignal?: Promise<unknown>;
+  /** Told the bound address once listening (tests). */
+  onListening?: (address: AddressInfo) => void;
+}
+
+export const SERVE_HELP = `Usage:
+  tslsa serve [--port 8080] [--host 127.0.0.1] [--store PATH] [--domain D]
+              [--keytab KEYTAB [--spn HTTP/host]] [--tls-cert FILE --tls-key FILE]
+              [--channel-bindings required|if-present|off] [--redis URL]
+
+An HTTP(S) server protected by Negotiate and NTLM (RFC 4559) over the account store that
+\`tslsa user\` manages, and Kerberos too when given a keytab.
+  GET /         a page that shows who you are (user, domain, package, flags, session, groups)
+  GET /whoami   the same as JSON
+
+Options:
+  --port N              TCP port (default 8080; 0 picks a free one)
+  --host H              address to listen on (default 127.0.0.1; 0.0.0.0 or :: for every interface)
+  --store PATH          the account store (default $TSLSA_STORE, else $XDG_DATA_HOME/tslsa/accounts.db)
+  --domain D            the NetBIOS domain announced in NTLM challenges (default WORKGROUP)
+  --keytab KEYTAB       accept Kerberos (through Negotiate) with this keytab (KRB5_CONFIG is read)
+  --spn HTTP/host       the service principal to accept as (default: any key in the keytab)
+  --tls-cert, --tls-key serve HTTPS with this certificate and key (PEM)
+  --channel-bindings P  Extended Protection over HTTPS: required, if-present (default with TLS), off
+  --redis URL           cluster mode (not yet supported)
+
+Try it:  echo 'Passw0rd' | tslsa user add alice --password-stdin && tslsa serve
+         curl --ntlm -u alice:Passw0rd http://localhost:8080/whoami
+`;
+
+const VALUE_OPTIONS = new Set(['port', 'host', 'store', 'domain', 'keytab', 'spn', 'tls-cert', 'tls-key', 'channel-bindings', 'redis']);
+const KNOWN = new Set([...VALUE_OPTIONS, 'help', 'h']);
+
+interface Options {
+  port: number;
+  host: string;
+  storePath: string;
+  domain: string | undefined;
+  keytab: string | undefined;
+  spn: string | undefined;
+  tls: { cert: string; key: string } | null;
+  channelBindings: ChannelBindingPolicy;
+}
+
+function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): Options {
+  const { positionals, options } = parseArgs([...argv], VALUE_OPTIONS);
+  for (const k of options.keys()) if (!KNOWN.has(k)) throw new UsageError(`unknown option --${k} (see tslsa serve --help)`);
+  if (positionals.length) throw new UsageError(`unexpected argument '${positionals[0]}'`);
+  const str = (k: string): string | undefined => {
+    const v = options.get(k);
+    if (v === true) throw new UsageError(`--${k} needs a value`);
+    return v === undefined ? undefined : String(v);
+  };
+  const portText = str('port') ?? '8080';
+  const port = Number(portText);
+  if (!/^\d+$/.test(portText) || port > 65535) throw new UsageError(`--port ${portText} is not a TCP port`);
+  const cert = str('tls-cert');
+  const key = str('tls-key');
+  if ((cert === undefined) !== (key === undefined)) throw new UsageError('--tls-cert and --tls-key go together');
+  const spn = str('spn');
+  const keytab = str('keytab');
+  if (spn !== undefined && keytab === undefined) throw new UsageError('--spn needs --keytab');
+  const cbText = str('channel-bindings');
+  if (cbText !== undefined && !['required', 'if-present', 'off'].includes(cbText)) throw new UsageError(`--channel-bindings must be required, if-present or off`);
+  if (cbText !== undefined && cbText !== 'off' && cert === undefined) throw new UsageError('--channel-bindings needs HTTPS (--tls-cert, --tls-key)');
+  return {
+    port,
+    host: str('host') ?? '127.0.0.1',
+    storePath: str('store') ?? defaultStorePath(env),
+    domain: str('domain'),
+    keytab,
+    spn,
+    tls: cert !== undefined && key !== undefined ? { cert, key } : null,
+    channelBindings: (cbText as ChannelBindingPolicy | undefined) ?? (cert !== undefined ? 'if-present' : 'off'),
+  };
+}
+
+function escapeHtml(s: string): string {
+  return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+/** The JSON of /whoami: the identity, with the session expiry as ISO text. */
+export function whoami(id: Identity): Record<string, unknown> {
+  return {
+    user: id.user,
+    domain: id.domain,
+    name: id.name,
+    package: id.package,
+    scheme: id.scheme,
+    flags: id.flags,
+    sessionExpires: id.expiry ? id.expiry.toISOString() : null,
+    groups: id.groups,
+    channelBindings: id.channelBindings,
+  };
+}
+
+function page(id: Identity): string {
+  const row = (k: string, v: string) => `<tr><th>${escapeHtml(k)}</th><td>${escapeHtml(v)}</td></tr>`;
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>tslsa: ${escapeHtml(id.name)}</title>
+<style>body{font-family:system-ui,sans-serif;margin:2rem}th{text-align:left;padding-right:1rem;vertical-align:top}td{font-family:monospace}</style>
+</head><body>
+<h1>Hello, ${escapeHtml(id.user)}</h1>
+<table>
+${row('user', id.user)}
+${row('domain', id.domain || '(none)')}
+${row('package', `${id.package} (HTTP ${id.scheme})`)}
+${row('negotiated flags', id.flags.join(' ') || '(none)')}
+${row('session expires', id.expiry ? id.expiry.toISOString() : 'never')}
+${row('groups', id.groups.join('\n') || '(none)')}
+${row('channel bindings', id.channelBindings ? 'checked' : 'not checked')}
+</table>
+<p>Signed on with tslsa. The same as JSON: <a href="/whoami">/whoami</a></p>
+</body></html>
+`;
+}
+
+async function packagesFor(store: AccountStore, o: Options): Promise<PackageSpec[]> {
+  const specs: PackageSpec[] = [{ module: negotiatePackage() }];
+  if (o.keytab) specs.push({ module: kerberosPackage({ keytab: o.keytab, requireChannelBindings: o.tls !== null && o.channelBindings === 'required' }) });
+  specs.push({ module: ntlmPackage(o.domain ? { domainName: o.domain } : {}) });
+  specs.push({ module: msv1_0Package({ store, closeStoreOnShutdown: true }) });
+  return specs;
+}
+
+/** SIGINT/SIGTERM as a promise; `cancel` removes the handlers when the server ends otherwise. */
+function signalStop(): { promise: Promise<string>; cancel: () => void } {
+  let cancel = () => {};
+  const promise = new Promise<string>((resolve) => {
+    const onInt = () => {
+      cancel();
+      resolve('SIGINT');
+    };
+    const onTerm = () => {
+      cancel();
+      resolve('SIGTERM');
+    };
+    process.on('SIGINT', onInt);
+    process.on('SIGTERM', onTerm);
+    cancel = () => {
+      process.off('SIGINT', onInt);
+      process.off('SIGTERM', onTerm);
+    };
+  });
+  return { promise, cancel };
+}
+
+/** `tslsa serve ...`: runs until stopped; the exit code. */
+export async function serveCommand(argv: readonly string[], io: ServeIO): Promise<number> {
+  const env = io.env ?? process.env;
+  if (argv.includes('--help') || argv.includes('-h')) {
+    io.stdout.write(SERVE_HELP);
+    return 0;
+  }
+  let o: Options;
+  try {
+    if (argv.some((a) => a === '--redis' || a.startsWith('--redis='))) throw new UsageError('--redis (cluster mode) is not yet supported');
+    o = parseOptions(argv, env);
+  } catch (e) {
+    io.stderr.write(`tslsa: ${(e as Error).message}\n`);
+    return 2;
+  }
+
+  // Signal handlers go in before anything is announced, so a stop right after "serving" is clean.
+  const signals = io.stopSignal ? null : signalStop();
+  const stopSignal = io.stopSignal ?? signals!.promise;
+  let host: LsaHost | null = null;
+  let auth: Authenticator | null = null;
+  let server: http.Server | null = null;
+  try {
+    let tls: { cert: Buffer; key: Buffer } | null = null;
+    let store: AccountStore | null = null;
+    try {
+      if (o.tls) tls = { cert: readFileSync(o.tls.cert), key: readFileSync(o.tls.key) };
+      store = await SqliteAccountStore.open(o.storePath, { create: true, createDirectory: true });
+      if ((await store.list()).length === 0) {
+        io.stderr.write(`tslsa: the account store ${o.storePath} has no accounts yet; add one with\n  echo 'Passw0rd' | tslsa user add alice --password-stdin${o.storePath === defaultStorePath(env) ? '' : ` --store ${o.storePath}`}\n(tslsa user add NAME --password-stdin; accounts added while the server runs are seen at once)\n`);
+      }
+      const specs = await packagesFor(store, o);
+      store = null; // the account authority owns it from here (closed at shutdown)
+      host = await createLsa({ packages: specs, ...(o.domain ? { domainName: o.domain } : {}) });
+    } catch (e) {
+      if (store) await store.close().catch(() => undefined);
+      const msg = e instanceof AccountStoreError ? e.detail : (e as Error)?.message ?? String(e);
+      io.stderr.write(`tslsa: ${msg}\n`);
+      return 1;
+    }
+
+    const failures = new WeakMap<http.IncomingMessage, AuthFailure>();
+    const schemes: HttpAuthScheme[] = ['Negotiate', 'NTLM'];
+    auth = createAuthenticator({
+      host,
+      packages: schemes,
+      channelBindings: o.tls ? o.channelBindings : 'off',
+      ...(o.spn ? { principal: o.spn } : {}),
+      onFailure: (req, f) => failures.set(req, f),
+    });
+
+    const handle = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<{ id: Identity | null }> => {
+      const id = await auth!.authenticate(req, res);
+      if (!id) return { id: null };
+      const path = (req.url ?? '/').split('?')[0];
+      const send = (status: number, type: string, body: string) => {
+        res.writeHead(status, { 'Content-Type': type, 'Content-Length': Buffer.byteLength(body), 'Cache-Control': 'no-store' });
+        res.end(req.method === 'HEAD' ? undefined : body);
+      };
+      if (req.method !== 'GET' && req.method !== 'HEAD') {
+        res.setHeader('Allow', 'GET, HEAD');
+        send(405, 'text/plain; charset=utf-8', 'Method not allowed\n');
+      } else if (path === '/whoami') send(200, 'application/json', JSON.stringify(whoami(id), null, 2) + '\n');
+      else if (path === '/') send(200, 'text/html; charset=utf-8', page(id));
+      else send(404, 'text/plain; charset=utf-8', 'Not found\n');
+      return { id };
+    };
+
+    const onRequest = (req: http.IncomingMessage, res: http.ServerResponse) => {
+      const t0 = process.hrtime.bigint();
+      let id: Identity | null = null;
+      res.once('finish', () => {
+        const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+        const f = failures.get(req);
+        const who = id ? `${id.name} ${id.package}` : '-';
+        const why = f ? ` ${f.code ?? ''}${f.code ? ' ' : ''}(${f.reason})` : '';
+        const path = (req.url ?? '/').split('?')[0]!.slice(0, 200);
+        io.stdout.write(`${new Date().toISOString()} ${req.socket.remoteAddress ?? '-'} ${req.method} ${JSON.stringify(path)} ${res.statusCode} ${who} ${ms.toFixed(1)}ms${why}\n`);
+      });
+      handle(req, res).then(
+        (r) => {
+          id = r.id;
+        },
+        () => {
+          if (!res.headersSent) res.writeHead(500).end();
+        },
+      );
+    };
+
+    // Kerberos tokens with a PAC outgrow Node's default 16 KiB of headers.
+    const serverOptions = { maxHeaderSize: 64 * 1024, keepAliveTimeout: 30_000 };
+    server = tls ? https.createServer({ ...serverOptions, cert: tls.cert, key: tls.key }, onRequest) : http.createServer(serverOptions, onRequest);
+    const s = server;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        s.once('error', reject);
+        s.listen(o.port, o.host, () => {
+          s.off('error', reject);
+          resolve();
+        });
+      });
+    } catch (e) {
+      io.stderr.write(`tslsa: cannot listen on ${o.host}:${o.port}: ${(e as Error).message}\n`);
+      return 1;
+    }
+    const addr = s.address() as AddressInfo;
+    const shown = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+    const what = ['Negotiate', o.keytab ? `Kerberos (${o.spn ?? o.keytab})` : null, 'NTLM'].filter(Boolean).join(', ');
+    io.stderr.write(`tslsa: serving ${tls ? 'https' : 'http'}://${shown}:${addr.port}/ (${what}; store ${o.storePath}${tls ? `; channel bindings ${o.channelBindings}` : ''})\n`);
+    io.onListening?.(addr);
+
+    await stopSignal;
+    io.stderr.write('tslsa: stopping\n');
+    return 0;
+  } catch (e) {
+    io.stderr.write(`tslsa: ${e instanceof SspiError ? e.message : (e as Error)?.message ?? String(e)}\n`);
+    return 1;
+  } finally {
+    if (server) {
+      const s = server;
+      s.closeAllConnections();
+      await new Promise<void>((r) => s.close(() => r()));
+    }
+    if (auth) await auth.close().catch(() => undefined);
+    if (host) await host.shutdown().catch(() => undefined);
+    signals?.cancel();
+  }
+}

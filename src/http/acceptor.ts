@@ -1,0 +1,76 @@
+// One HTTP acceptor context: AcceptSecurityContext leg by leg. Unlike SecurityContext, the
+// channel bindings are chosen per leg, because the handler only learns from NTLM's AUTHENTICATE
+// (the last leg) whether a client can bind to the channel at all.
+
+import type { SecHandle } from '../lsa/protocol.js';
+import type { SecurityFunctionTable } from '../sspi/api.js';
+import { type SecBuffer, bufferBytes, secBuffer, secBufferDesc } from '../sspi/buffers.js';
+import { SspiError } from '../sspi/error.js';
+import { ASC_REQ, SECBUFFER, SECURITY_NATIVE_DREP, flagOr } from '../sspi/flags.js';
+import { SecurityStatus, type Status } from '../sspi/status.js';
+import { TIMESTAMP_NONE, type TimeStamp, timeStampToDate } from '../sspi/timestamp.js';
+
+export class AcceptorContext {
+  private handle: SecHandle | null = null;
+  private deleted = false;
+  private done = false;
+  private granted = 0;
+  private expiryTs: TimeStamp = TIMESTAMP_NONE;
+
+  constructor(
+    readonly sspi: SecurityFunctionTable,
+    private readonly credential: SecHandle,
+    private readonly requested: number,
+  ) {}
+
+  get complete(): boolean {
+    return this.done;
+  }
+
+  /** The granted ASC_RET_* bits. */
+  get flags(): number {
+    return this.granted;
+  }
+
+  get expiry(): Date | null {
+    return timeStampToDate(this.expiryTs);
+  }
+
+  /** One AcceptSecurityContext call: the token to send back (null when there is none). */
+  async step(token: Uint8Array, bindings: Uint8Array | null): Promise<Uint8Array | null> {
+    if (this.deleted || this.done) throw new SspiError(SecurityStatus.SEC_E_INVALID_HANDLE, 'the context is finished');
+    const inputs: SecBuffer[] = [secBuffer(SECBUFFER.TOKEN, token)];
+    if (bindings) inputs.push(secBuffer(SECBUFFER.CHANNEL_BINDINGS, bindings));
+    const out = secBuffer(SECBUFFER.TOKEN, null);
+    const output = secBufferDesc(out);
+    const r = await this.sspi.AcceptSecurityContext(this.credential, this.handle, secBufferDesc(...inputs), flagOr(this.requested, ASC_REQ.ALLOCATE_MEMORY), SECURITY_NATIVE_DREP, null, output);
+    if (r.phNewContext) this.handle = r.phNewContext;
+    let status: Status = r.status;
+    if ((status | 0) < 0) throw new SspiError(status, 'AcceptSecurityContext failed');
+    this.granted = r.pfContextAttr;
+    this.expiryTs = r.ptsExpiry;
+    if (status === SecurityStatus.SEC_I_COMPLETE_NEEDED || status === SecurityStatus.SEC_I_COMPLETE_AND_CONTINUE) {
+      const st = await this.sspi.CompleteAuthToken(this.handle!, output);
+      if ((st | 0) < 0) throw new SspiError(st, 'CompleteAuthToken failed');
+      status = status === SecurityStatus.SEC_I_COMPLETE_NEEDED ? SecurityStatus.SEC_E_OK : SecurityStatus.SEC_I_CONTINUE_NEEDED;
+    }
+    if (status === SecurityStatus.SEC_E_OK) this.done = true;
+    else if (status !== SecurityStatus.SEC_I_CONTINUE_NEEDED) throw new SspiError(status, 'unexpected status from AcceptSecurityContext');
+    const bytes = bufferBytes(out);
+    return bytes.length ? bytes.slice() : null;
+  }
+
+  /** QueryContextAttributes; null when the package does not answer that level. */
+  async query<T>(attribute: number): Promise<T | null> {
+    if (!this.handle || this.deleted) return null;
+    const r = await this.sspi.QueryContextAttributes(this.handle, attribute);
+    return (r.status | 0) < 0 ? null : (r.pBuffer as T);
+  }
+
+  /** DeleteSecurityContext (the package zeroes the keys); idempotent. */
+  async delete(): Promise<void> {
+    if (this.deleted) return;
+    this.deleted = true;
+    if (this.handle) await this.sspi.DeleteSecurityContext(this.handle);
+  }
+}

@@ -1,0 +1,76 @@
+// Where an HTTP handshake waits between legs. A multi-leg exchange (NTLM's NEGOTIATE ->
+// CHALLENGE -> AUTHENTICATE, SPNEGO around it) leaves an acceptor context half-built after a 401;
+// the next request carrying the client's next token takes it back by key. The default key is the
+// connection (NTLM is connection-bound, as browsers expect); a cluster store keyed otherwise can
+// let the legs land on different nodes.
+
+import type { AcceptorContext } from './acceptor.js';
+
+export type HttpAuthScheme = 'Negotiate' | 'NTLM';
+
+/** A handshake parked after a 401 that carried a continuation token. */
+export interface ParkedHandshake {
+  scheme: HttpAuthScheme;
+  /** The acceptor context, between AcceptSecurityContext calls. */
+  context: AcceptorContext;
+  /** Date.now() when the first leg arrived: the handshake's deadline counts from here. */
+  startedAt: number;
+  /** Channel bindings were handed to the first leg, so they go to every later one. */
+  channelBound: boolean;
+}
+
+/**
+ * The handshake store. `take` removes what it returns, so one parked leg is continued at most once
+ * (a shared store implements it atomically, e.g. Redis GETDEL). The store owns what is parked:
+ * on expiry, `discard` and `close` it deletes the context (which zeroes its keys).
+ *
+ * A store shared between processes must serialize `context`; that needs the package to export a
+ * half-built acceptor context, which is why the interface hands over the context object itself.
+ */
+export interface HandshakeStore {
+  park(key: string, handshake: ParkedHandshake, ttlMs: number): Promise<void>;
+  take(key: string): Promise<ParkedHandshake | null>;
+  discard(key: string): Promise<void>;
+  /** How many handshakes are parked (for tests and metrics). */
+  size(): Promise<number>;
+  close(): Promise<void>;
+}
+
+interface Entry {
+  handshake: ParkedHandshake;
+  timer: NodeJS.Timeout;
+}
+
+/** The in-process store: a Map with one timer per entry. */
+export class MemoryHandshakeStore implements HandshakeStore {
+  private readonly entries = new Map<string, Entry>();
+
+  async park(key: string, handshake: ParkedHandshake, ttlMs: number): Promise<void> {
+    await this.discard(key);
+    const timer = setTimeout(() => void this.discard(key), Math.max(0, ttlMs));
+    // An abandoned handshake must not keep the process alive.
+    timer.unref();
+    this.entries.set(key, { handshake, timer });
+  }
+
+  async take(key: string): Promise<ParkedHandshake | null> {
+    const e = this.entries.get(key);
+    if (!e) return null;
+    this.entries.delete(key);
+    clearTimeout(e.timer);
+    return e.handshake;
+  }
+
+  async discard(key: string): Promise<void> {
+    const h = await this.take(key);
+    if (h) await h.context.delete().catch(() => undefined);
+  }
+
+  async size(): Promise<number> {
+    return this.entries.size;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.entries.keys()].map((k) => this.discard(k)));
+  }
+}

@@ -1,0 +1,411 @@
+// HTTP sign-on for node:http and node:https: RFC 4559 (Negotiate) and NTLM over HTTP
+// ([MS-NTHT]) in front of AcceptSecurityContext.
+//
+//   401 + "WWW-Authenticate: Negotiate" / "WWW-Authenticate: NTLM"     no or unusable credentials
+//   401 + "WWW-Authenticate: <scheme> <token>"                         a leg that continues
+//   the app's response + "WWW-Authenticate: Negotiate <token>"         success with a final token
+//   400                                                                 a header that is not a token
+//
+// A handshake in progress is parked in a HandshakeStore under the connection's key: NTLM is bound
+// to its connection, as browsers expect, and a new connection starts over. A handshake that does
+// not finish within `handshakeTimeoutMs` is dropped, and so is one whose socket closes. Once a
+// connection has authenticated, later requests on it without an Authorization header keep the
+// identity (IIS's authPersistNonNTLM/NTLM behaviour), unless `persistConnection` is false.
+
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import { randomBytes } from 'node:crypto';
+import { Credentials } from '../credentials.js';
+import { LsaHost } from '../lsa/host.js';
+import type { SecurityFunctionTable } from '../sspi/api.js';
+import { SspiError } from '../sspi/error.js';
+import { ASC_RET, SECPKG_ATTR, flagNames } from '../sspi/flags.js';
+import { SecurityStatus, statusName } from '../sspi/status.js';
+import { isNtlmMessage, parseAuthenticateMessage, parseNtlmv2Response } from '../packages/ntlm/messages.js';
+import { avPairsByName } from '../packages/ntlm/avpairs.js';
+import { parseNegotiationToken } from '../packages/negotiate/spnego.js';
+import { TSLSA_KERB_ATTR } from '../packages/kerberos/package.js';
+import type { Pac } from '../packages/kerberos/pac.js';
+import { AcceptorContext } from './acceptor.js';
+import { socketChannelBindings } from './channelBindings.js';
+import { type HandshakeStore, type HttpAuthScheme, MemoryHandshakeStore } from './handshakeStore.js';
+
+export type { HttpAuthScheme } from './handshakeStore.js';
+
+/**
+ * Extended Protection over HTTPS (channel bindings from the server certificate, RFC 5929):
+ * 'required' hands them to every handshake, so a client that does not bind to this TLS channel
+ * fails (for Kerberos, also set the package's requireChannelBindings); 'if-present' checks them
+ * only for clients that sent some (Windows' "Allow"); 'off' never does. Plain HTTP has no channel.
+ */
+export type ChannelBindingPolicy = 'required' | 'if-present' | 'off';
+
+export interface AuthenticatorOptions {
+  /** The LSA (a host, or an SSPI table over one) with the Negotiate and/or NTLM packages loaded. */
+  host: LsaHost | SecurityFunctionTable;
+  /** The acceptor principal (AcquireCredentialsHandle pszPrincipal), e.g. the SPN 'HTTP/host' for Kerberos. */
+  principal?: string;
+  /** Schemes offered, in the order of the WWW-Authenticate challenges; default ['Negotiate', 'NTLM']. */
+  packages?: readonly HttpAuthScheme[];
+  channelBindings?: ChannelBindingPolicy;
+  /** A handshake must finish within this long after its first leg; default 60 000 ms. */
+  handshakeTimeoutMs?: number;
+  /** Largest token accepted (decoded); default 65 536 bytes. A larger header gets 400. */
+  maxTokenBytes?: number;
+  /** Where handshakes wait between legs; default a MemoryHandshakeStore (closed with the authenticator). */
+  store?: HandshakeStore;
+  /** Keep the identity for later requests on an authenticated connection; default true. */
+  persistConnection?: boolean;
+  /** Accept NTLM anonymous logons (NT AUTHORITY\ANONYMOUS LOGON); default false. */
+  allowAnonymous?: boolean;
+  /** ASC_REQ_* bits requested from AcceptSecurityContext; default none beyond what clients ask. */
+  contextFlags?: number;
+  /** The handshake store key of a request; default one key per connection (a custom key is not discarded when the socket closes: the store's TTL ends it). */
+  handshakeKey?: (req: IncomingMessage, connectionKey: string) => string;
+  /** Told about every refused request (never with secrets: a status name and a reason). */
+  onFailure?: (req: IncomingMessage, failure: AuthFailure) => void;
+}
+
+/** Who authenticated. */
+export interface Identity {
+  /** The account name (without domain or realm). */
+  user: string;
+  /** The NetBIOS domain (NTLM) or the realm (Kerberos); '' for a local account. */
+  domain: string;
+  /** As the package reports it: DOMAIN\user or user@REALM. */
+  name: string;
+  /** The package that authenticated: 'NTLM', 'Kerberos', ... */
+  package: string;
+  /** The HTTP scheme used: 'Negotiate' or 'NTLM'. */
+  scheme: HttpAuthScheme;
+  /** Granted ASC_RET_* names and bits. */
+  flags: string[];
+  contextAttributes: number;
+  /** When the security context (the session) expires; null: no expiry. */
+  expiry: Date | null;
+  /** Group SIDs from a Kerberos PAC (empty for NTLM over the account store). */
+  groups: string[];
+  /** Channel bindings were handed to the acceptor and it accepted them. */
+  channelBindings: boolean;
+}
+
+export interface AuthFailure {
+  status: 400 | 401 | 500;
+  /** What was wrong, for logs. */
+  reason: string;
+  /** The SSPI status name when AcceptSecurityContext refused. */
+  code?: string;
+}
+
+export interface Authenticator {
+  /** Authenticate `req`: the identity, or null when a 401/400/500 has already been sent on `res`. */
+  authenticate(req: IncomingMessage, res: ServerResponse): Promise<Identity | null>;
+  /** (req, res, next) middleware: sets `req.identity` and calls next() once authenticated. */
+  middleware(): (req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void) => void;
+  /** Free the credentials and every parked handshake. */
+  close(): Promise<void>;
+}
+
+/** The request as the middleware leaves it. */
+export interface AuthenticatedRequest extends IncomingMessage {
+  identity?: Identity;
+}
+
+const SCHEMES: readonly HttpAuthScheme[] = ['Negotiate', 'NTLM'];
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=|[A-Za-z0-9+/]{2,3})?$/;
+// RFC 9110 11.6.2: credentials = auth-scheme [ 1*SP ( token68 / #auth-param ) ].
+const CREDENTIALS = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+)(?: +(.*))?$/s;
+const ANONYMOUS = 'NT AUTHORITY\\ANONYMOUS LOGON';
+
+/** Statuses that mean the token itself was malformed (400), not that the logon failed (401). */
+const MALFORMED = new Set<number>([SecurityStatus.SEC_E_INVALID_TOKEN, SecurityStatus.SEC_E_ILLEGAL_MESSAGE]);
+
+interface Connection {
+  key: string;
+  identity: Identity | null;
+  /** Requests on one connection are authenticated one at a time (pipelining). */
+  tail: Promise<unknown>;
+}
+
+class Refusal {
+  constructor(readonly failure: AuthFailure) {}
+}
+
+/** Thrown once a continuing leg's 401 has been sent: not a failure. */
+const CONTINUED = Symbol('continued');
+
+function b64(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
+}
+
+type Leg = 'first' | 'next';
+
+/** Which leg a token starts or continues; null when it is neither NTLM nor SPNEGO/Kerberos. */
+function legOf(scheme: HttpAuthScheme, token: Uint8Array): Leg | null {
+  if (isNtlmMessage(token)) {
+    const type = token[8]! | (token[9]! << 8) | (token[10]! << 16) | (token[11]! << 24);
+    return type === 1 ? 'first' : type === 3 ? 'next' : null;
+  }
+  if (scheme === 'NTLM') return null;
+  // RFC 2743 3.1 InitialContextToken ([APPLICATION 0]): SPNEGO NegTokenInit or a Kerberos AP-REQ;
+  // a bare AP-REQ is [APPLICATION 14]; a NegTokenResp ([1]) continues.
+  if (token[0] === 0x60 || token[0] === 0x6e) return 'first';
+  if (token[0] === 0xa1) return 'next';
+  return null;
+}
+
+/**
+ * 'if-present': whether the client bound its token to a channel. Only NTLM can tell (an
+ * AUTHENTICATE without a non-zero MsvAvChannelBindings has none); the Kerberos acceptor itself
+ * lets an authenticator without bindings through unless configured to require them.
+ */
+function clientSentBindings(token: Uint8Array): boolean {
+  try {
+    let inner = token;
+    if (!isNtlmMessage(inner)) {
+      if (inner[0] !== 0xa1) return true;
+      const resp = parseNegotiationToken(inner);
+      if (resp.kind !== 'resp' || !resp.responseToken || !isNtlmMessage(resp.responseToken)) return true;
+      inner = resp.responseToken;
+    }
+    if (inner[8] !== 3) return true;
+    const auth = parseAuthenticateMessage(inner);
+    if (auth.NtChallengeResponse.length <= 24) return false;
+    const cb = avPairsByName(parseNtlmv2Response(auth.NtChallengeResponse).ClientChallenge.AvPairs).MsvAvChannelBindings;
+    return cb !== undefined && cb.some((b) => b !== 0);
+  } catch {
+    // The package reports the malformed token properly.
+    return true;
+  }
+}
+
+function splitName(name: string): { user: string; domain: string } {
+  const bs = name.indexOf('\\');
+  if (bs >= 0) return { domain: name.slice(0, bs), user: name.slice(bs + 1) };
+  const at = name.lastIndexOf('@');
+  if (at > 0) return { user: name.slice(0, at), domain: name.slice(at + 1) };
+  return { user: name, domain: '' };
+}
+
+/** MS-PAC 2.5: the user's groups as SIDs (domain SID + RID), then ExtraSids and resource groups. */
+function pacGroups(pac: Pac | undefined): string[] {
+  const info = pac?.logonInfo;
+  if (!info) return [];
+  const out: string[] = [];
+  if (info.logonDomainId) for (const g of info.groupIds) out.push(`${info.logonDomainId}-${g.relativeId}`);
+  for (const s of info.extraSids) out.push(s.sid);
+  if (info.resourceGroupDomainSid) for (const g of info.resourceGroupIds) out.push(`${info.resourceGroupDomainSid}-${g.relativeId}`);
+  return [...new Set(out)];
+}
+
+let nextAuthenticator = 0;
+
+export function createAuthenticator(options: AuthenticatorOptions): Authenticator {
+  const sspi = options.host instanceof LsaHost ? options.host.sspi({ name: 'http' }) : options.host;
+  const schemes = [...(options.packages ?? SCHEMES)];
+  for (const s of schemes) if (!SCHEMES.includes(s)) throw new SspiError(SecurityStatus.SEC_E_INVALID_PARAMETER, `unknown HTTP auth scheme ${String(s)}`);
+  if (!schemes.length) throw new SspiError(SecurityStatus.SEC_E_INVALID_PARAMETER, 'no HTTP auth scheme to offer');
+  const policy: ChannelBindingPolicy = options.channelBindings ?? 'off';
+  if (!['required', 'if-present', 'off'].includes(policy)) throw new SspiError(SecurityStatus.SEC_E_INVALID_PARAMETER, `unknown channel binding policy ${String(policy)}`);
+  const timeoutMs = options.handshakeTimeoutMs ?? 60_000;
+  const maxToken = options.maxTokenBytes ?? 65_536;
+  // base64 of maxToken bytes, the scheme and a little whitespace.
+  const maxHeader = Math.ceil(maxToken / 3) * 4 + 64;
+  const store = options.store ?? new MemoryHandshakeStore();
+  const ownsStore = options.store === undefined;
+  const persist = options.persistConnection ?? true;
+  const requested = options.contextFlags ?? 0;
+  const keyOf = options.handshakeKey ?? ((_req, k) => k);
+  const connections = new WeakMap<Socket, Connection>();
+  const credentials = new Map<HttpAuthScheme, Promise<Credentials>>();
+  const prefix = `${process.pid}.${nextAuthenticator++}.${randomBytes(4).toString('hex')}`;
+  let nextConnection = 0;
+  let closed = false;
+
+  function connectionOf(socket: Socket): Connection {
+    let c = connections.get(socket);
+    if (c) return c;
+    const conn: Connection = { key: `${prefix}.${nextConnection++}`, identity: null, tail: Promise.resolve() };
+    connections.set(socket, conn);
+    // The context of a handshake cut short by a closing connection goes with it.
+    socket.once('close', () => {
+      conn.identity = null;
+      void store.discard(conn.key).catch(() => undefined);
+    });
+    return conn;
+  }
+
+  function credentialFor(scheme: HttpAuthScheme): Promise<Credentials> {
+    let p = credentials.get(scheme);
+    if (!p) {
+      p = Credentials.acquire(sspi, { package: scheme, use: 'inbound', ...(options.principal ? { principal: options.principal } : {}) });
+      credentials.set(scheme, p);
+      // A package that failed to serve may serve later (a keytab being deployed): try again then.
+      p.catch(() => credentials.delete(scheme));
+    }
+    return p;
+  }
+
+  function challenge(res: ServerResponse, failure: AuthFailure): void {
+    if (res.headersSent) return;
+    const body = failure.status === 401 ? 'Authentication required\n' : failure.status === 400 ? 'Bad Authorization header\n' : 'Authentication unavailable\n';
+    const headers: Record<string, string | string[]> = { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': String(Buffer.byteLength(body)) };
+    if (failure.status === 401) headers['WWW-Authenticate'] = schemes.slice();
+    // After garbage the connection's state is suspect: start the next attempt on a new one.
+    if (failure.status === 400) headers.Connection = 'close';
+    res.writeHead(failure.status, headers);
+    res.end(body);
+  }
+
+  function refuse(failure: AuthFailure): never {
+    throw new Refusal(failure);
+  }
+
+  async function identityOf(ctx: AcceptorContext, scheme: HttpAuthScheme, bound: boolean): Promise<Identity> {
+    const names = await ctx.query<{ sUserName: string }>(SECPKG_ATTR.NAMES);
+    if (!names) refuse({ status: 401, reason: 'the context has no client name' });
+    const pkg = await ctx.query<{ PackageInfo: { Name: string } }>(SECPKG_ATTR.PACKAGE_INFO);
+    const packageName = pkg?.PackageInfo.Name ?? scheme;
+    let groups: string[] = [];
+    if (packageName.toUpperCase() === 'KERBEROS') {
+      const pac = await ctx.query<{ verified: boolean; pac: Pac }>(TSLSA_KERB_ATTR.PAC).catch(() => null);
+      if (pac?.verified) groups = pacGroups(pac.pac);
+    }
+    const { user, domain } = splitName(names.sUserName);
+    return {
+      user,
+      domain,
+      name: names.sUserName,
+      package: packageName,
+      scheme,
+      flags: flagNames(ctx.flags, ASC_RET),
+      contextAttributes: ctx.flags,
+      expiry: ctx.expiry,
+      groups,
+      channelBindings: bound,
+    };
+  }
+
+  async function run(req: IncomingMessage, res: ServerResponse, conn: Connection): Promise<Identity> {
+    if (closed) refuse({ status: 500, reason: 'the authenticator is closed' });
+    const header = req.headers.authorization;
+    if (header === undefined) {
+      if (persist && conn.identity) return conn.identity;
+      refuse({ status: 401, reason: 'no Authorization header' });
+    }
+    if (header.length > maxHeader) refuse({ status: 400, reason: `Authorization header of ${header.length} bytes` });
+    const m = CREDENTIALS.exec(header.trim());
+    if (!m) refuse({ status: 400, reason: 'malformed Authorization header' });
+    const scheme = schemes.find((s) => s.toLowerCase() === m[1]!.toLowerCase());
+    if (!scheme) refuse({ status: 401, reason: `scheme ${m[1]!.slice(0, 32)} is not offered` });
+    const text = (m[2] ?? '').trim();
+    if (!text) refuse({ status: 400, reason: `${scheme} without a token` });
+    if (!BASE64.test(text)) refuse({ status: 400, reason: `${scheme} token is not base64` });
+    const token = new Uint8Array(Buffer.from(text, 'base64'));
+    if (token.length > maxToken) refuse({ status: 400, reason: `${scheme} token of ${token.length} bytes` });
+    const leg = legOf(scheme, token);
+    if (!leg) refuse({ status: 400, reason: `not a ${scheme} token` });
+    // Any new Authorization header re-authenticates the connection.
+    conn.identity = null;
+
+    const key = keyOf(req, conn.key);
+    let parked = await store.take(key);
+    if (parked && (leg === 'first' || parked.scheme !== scheme || Date.now() - parked.startedAt > timeoutMs)) {
+      await parked.context.delete().catch(() => undefined);
+      parked = null;
+    }
+    if (leg === 'next' && !parked) refuse({ status: 401, reason: `${scheme} token for a later leg without a handshake in progress on this connection` });
+
+    let ctx: AcceptorContext;
+    if (parked) ctx = parked.context;
+    else {
+      let cred: Credentials;
+      try {
+        cred = await credentialFor(scheme);
+      } catch (e) {
+        refuse({ status: 500, reason: `no inbound ${scheme} credentials`, code: e instanceof SspiError ? e.code : 'ERROR' });
+      }
+      ctx = new AcceptorContext(sspi, cred.handle, requested);
+    }
+    const startedAt = parked?.startedAt ?? Date.now();
+    const tls = policy === 'off' ? null : socketChannelBindings(req.socket);
+    const bindings = tls && (policy === 'required' || clientSentBindings(token)) ? tls : null;
+
+    let reply: Uint8Array | null;
+    try {
+      reply = await ctx.step(token, bindings);
+    } catch (e) {
+      await ctx.delete().catch(() => undefined);
+      const status = e instanceof SspiError ? e.status : SecurityStatus.SEC_E_INTERNAL_ERROR;
+      refuse({ status: MALFORMED.has(status) ? 400 : 401, reason: 'AcceptSecurityContext refused the token', code: statusName(status) });
+    }
+    if (!ctx.complete) {
+      if (!reply) {
+        await ctx.delete().catch(() => undefined);
+        refuse({ status: 401, reason: 'the handshake continues without a token to send', code: 'SEC_E_INTERNAL_ERROR' });
+      }
+      await store.park(key, { scheme, context: ctx, startedAt, channelBound: bindings !== null }, timeoutMs - (Date.now() - startedAt));
+      if (!res.headersSent) {
+        res.writeHead(401, { 'WWW-Authenticate': `${scheme} ${b64(reply)}`, 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': '24' });
+        res.end('Authentication continues');
+      }
+      throw CONTINUED;
+    }
+    let identity: Identity;
+    try {
+      identity = await identityOf(ctx, scheme, bindings !== null);
+    } finally {
+      // The identity is all the server keeps: the context's keys are zeroed now.
+      await ctx.delete().catch(() => undefined);
+    }
+    if (!options.allowAnonymous && identity.name.toUpperCase() === ANONYMOUS) refuse({ status: 401, reason: 'anonymous logon refused' });
+    // RFC 4559 5: the final token (Kerberos AP-REP, SPNEGO accept-completed) goes with the success.
+    if (reply && !res.headersSent) res.setHeader('WWW-Authenticate', `${scheme} ${b64(reply)}`);
+    if (persist) conn.identity = identity;
+    return identity;
+  }
+
+  const authenticator: Authenticator = {
+    async authenticate(req, res) {
+      const conn = connectionOf(req.socket);
+      const attempt = conn.tail.then(() => run(req, res, conn));
+      conn.tail = attempt.catch(() => undefined);
+      try {
+        return await attempt;
+      } catch (e) {
+        if (e === CONTINUED) return null;
+        if (e instanceof Refusal) {
+          options.onFailure?.(req, e.failure);
+          challenge(res, e.failure);
+          return null;
+        }
+        // Never expected: answer without echoing anything about the input.
+        const failure: AuthFailure = { status: 500, reason: 'internal error', code: e instanceof SspiError ? e.code : 'ERROR' };
+        options.onFailure?.(req, failure);
+        challenge(res, failure);
+        return null;
+      }
+    },
+    middleware() {
+      return (req, res, next) => {
+        authenticator.authenticate(req, res).then((id) => {
+          if (!id) return;
+          (req as AuthenticatedRequest).identity = id;
+          next();
+        }, next);
+      };
+    },
+    async close() {
+      closed = true;
+      if (ownsStore) await store.close().catch(() => undefined);
+      const all = [...credentials.values()];
+      credentials.clear();
+      await Promise.all(all.map((p) => p.then((c) => c.free(), () => undefined).catch(() => undefined)));
+    },
+  };
+  return authenticator;
+}
+
+export { MemoryHandshakeStore, type HandshakeStore, type ParkedHandshake } from './handshakeStore.js';
+export { AcceptorContext } from './acceptor.js';
+export { serverEndPointBindings, socketChannelBindings, tlsServerEndPoint } from './channelBindings.js';

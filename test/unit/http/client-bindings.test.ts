@@ -1,0 +1,77 @@
+// Channel bindings (RFC 5929 tls-server-end-point) from the HTTP client over https, checked by our
+// acceptor configured with the bindings it expects (Extended Protection).
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { createFetch, type NegotiateClientOptions, type NegotiateFetch } from '../../../src/http/client.js';
+import { endPointHash, tlsServerEndPoint } from '../../../src/http/client-tls.js';
+import { createHash } from 'node:crypto';
+import { DOMAIN, PASSWORD, USER, acceptorLsa, initiatorLsa, selfSigned, startServer, type TestServer } from './client-harness.js';
+
+const closers: Array<() => Promise<unknown>> = [];
+after(async () => {
+  for (const c of closers.reverse()) await c();
+  await (await acceptorLsa()).shutdown();
+});
+
+let tls: ReturnType<typeof selfSigned>;
+let other: ReturnType<typeof selfSigned>;
+before(() => {
+  tls = selfSigned('sha256');
+  other = selfSigned('sha256');
+});
+
+async function server(opts: Parameters<typeof startServer>[0]): Promise<TestServer> {
+  const s = await startServer(opts);
+  closers.push(() => s.close());
+  return s;
+}
+
+async function client(opts: NegotiateClientOptions = {}): Promise<NegotiateFetch> {
+  const lsa = await initiatorLsa();
+  const f = createFetch({ lsa, credentials: { user: USER, domain: DOMAIN, password: PASSWORD }, connect: { ca: tls.cert }, ...opts });
+  closers.push(async () => {
+    await f.close();
+    await lsa.shutdown();
+  });
+  return f;
+}
+
+describe('tls-server-end-point', () => {
+  it('hashes with SHA-256 for a SHA-256 signature and SHA-384 for an ecdsa-with-SHA384 one', () => {
+    assert.equal(endPointHash(tls.der), 'sha256');
+    const strong = selfSigned('sha384', 'ec');
+    assert.equal(endPointHash(strong.der), 'sha384');
+    const cb = tlsServerEndPoint(strong.der);
+    assert.equal(Buffer.from(cb.subarray(0, 21)).toString('ascii'), 'tls-server-end-point:');
+    assert.deepEqual(Buffer.from(cb.subarray(21)), createHash('sha384').update(strong.der).digest());
+    assert.equal(endPointHash(new Uint8Array([0x30, 0x00])), 'sha256', 'garbage falls back to SHA-256');
+  });
+});
+
+describe('HTTP client: channel bindings over https', () => {
+  for (const scheme of ['NTLM', 'Negotiate']) {
+    it(`${scheme}: accepted when the server expects this certificate's bindings`, async () => {
+      const s = await server({ tls, offer: [scheme], bindings: tlsServerEndPoint(tls.der) });
+      const f = await client();
+      const r = await f(`${s.url}/cb`);
+      assert.equal(r.status, 200);
+      assert.equal(((await r.json()) as { user: string }).user, `${DOMAIN}\\${USER}`);
+    });
+
+    it(`${scheme}: refused (401 returned) when the server expects other bindings`, async () => {
+      const s = await server({ tls, offer: [scheme], bindings: tlsServerEndPoint(other.der) });
+      const f = await client();
+      const r = await f(`${s.url}/cb`);
+      assert.equal(r.status, 401);
+      await r.text();
+    });
+  }
+
+  it('without bindings (channelBindings: false) a server that requires them refuses', async () => {
+    const s = await server({ tls, offer: ['NTLM'], bindings: tlsServerEndPoint(tls.der) });
+    const f = await client({ channelBindings: false });
+    const r = await f(`${s.url}/cb`);
+    assert.equal(r.status, 401);
+    await r.text();
+  });
+});

@@ -1,0 +1,128 @@
+// Shared pieces of the HTTP handler tests: an LSA with Negotiate + NTLM over an in-memory account
+// store, a server around createAuthenticator, a keep-alive client that sends raw requests on one
+// connection, and our own SSPI initiator stepping through 401s.
+import http from 'node:http';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { Credentials } from '../../../src/credentials.js';
+import { SecurityContext } from '../../../src/context.js';
+import { createLsa, type LsaHost } from '../../../src/lsa/host.js';
+import { negotiatePackage } from '../../../src/packages/negotiate/package.js';
+import { ntlmPackage } from '../../../src/packages/ntlm/package.js';
+import { type AuthenticatorOptions, type AuthFailure, type Authenticator, createAuthenticator } from '../../../src/http/server.js';
+import { realAuthority } from '../../fixtures/authority.js';
+
+export const PASSWORD = 'Passw0rd';
+
+export async function lsaHost(): Promise<LsaHost> {
+  return createLsa({ domainName: 'EXAMPLE', packages: [negotiatePackage(), ntlmPackage(), await realAuthority({ alice: PASSWORD }, 'EXAMPLE')] });
+}
+
+export interface TestServer {
+  url: string;
+  port: number;
+  auth: Authenticator;
+  failures: AuthFailure[];
+  /** Server-side sockets seen (one per client connection). */
+  sockets: Set<unknown>;
+  close(): Promise<void>;
+}
+
+export async function startServer(host: LsaHost, options: Partial<AuthenticatorOptions> = {}, tls?: { key: string; cert: string }): Promise<TestServer> {
+  const failures: AuthFailure[] = [];
+  const auth = createAuthenticator({ host, onFailure: (_req, f) => failures.push(f), ...options });
+  const handler = async (req: http.IncomingMessage, res: http.ServerResponse) => {
+    const id = await auth.authenticate(req, res);
+    if (!id) return;
+    const body = JSON.stringify(id);
+    res.writeHead(200, { 'Content-Type': 'application/json' });
+    res.end(body);
+  };
+  const server = tls
+    ? https.createServer({ key: tls.key, cert: tls.cert, maxHeaderSize: 256 * 1024 }, (q, r) => void handler(q, r))
+    : http.createServer({ maxHeaderSize: 256 * 1024 }, (q, r) => void handler(q, r));
+  const sockets = new Set<unknown>();
+  server.on(tls ? 'secureConnection' : 'connection', (s) => sockets.add(s));
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    url: `${tls ? 'https' : 'http'}://127.0.0.1:${port}`,
+    port,
+    auth,
+    failures,
+    sockets,
+    async close() {
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+      await auth.close();
+    },
+  };
+}
+
+export interface Reply {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: string;
+}
+
+/** A client pinned to one keep-alive connection (a fresh agent per Client). */
+export class Client {
+  readonly agent: http.Agent;
+  constructor(
+    readonly base: string,
+    tls = false,
+  ) {
+    this.agent = tls ? new https.Agent({ keepAlive: true, maxSockets: 1, rejectUnauthorized: false }) : new http.Agent({ keepAlive: true, maxSockets: 1 });
+  }
+
+  get(path = '/', authorization?: string): Promise<Reply> {
+    return new Promise((resolve, reject) => {
+      const mod = this.base.startsWith('https') ? https : http;
+      const req = mod.request(this.base + path, { agent: this.agent, headers: authorization === undefined ? {} : { Authorization: authorization } }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
+        res.on('error', reject);
+      });
+      req.on('error', reject);
+      req.end();
+    });
+  }
+
+  close(): void {
+    this.agent.destroy();
+  }
+}
+
+/** The token of a `WWW-Authenticate: <scheme> <token>` header (the single one). */
+export function tokenOf(headers: http.IncomingHttpHeaders, scheme: string): Uint8Array | null {
+  const v = headers['www-authenticate'];
+  const s = Array.isArray(v) ? v.join(', ') : v;
+  if (!s) return null;
+  const m = new RegExp(`^${scheme} (\\S+)$`, 'i').exec(s);
+  return m ? new Uint8Array(Buffer.from(m[1]!, 'base64')) : null;
+}
+
+export function header(scheme: string, token: Uint8Array): string {
+  return `${scheme} ${Buffer.from(token).toString('base64')}`;
+}
+
+export async function clientContext(host: LsaHost, pkg: 'NTLM' | 'Negotiate', password = PASSWORD, channelBindings?: Uint8Array): Promise<SecurityContext> {
+  const cred = await Credentials.acquire(host.sspi(), { package: pkg, use: 'outbound', authData: { User: 'alice', Domain: 'EXAMPLE', Password: password } });
+  return SecurityContext.client(cred, { target: 'HTTP/localhost', flags: ['MUTUAL_AUTH'], ...(channelBindings ? { channelBindings: { applicationData: channelBindings } } : {}) });
+}
+
+/** Run the whole exchange on one connection; returns the last reply and the client context. */
+export async function signOn(client: Client, ctx: SecurityContext, scheme: 'NTLM' | 'Negotiate', path = '/'): Promise<{ reply: Reply; ctx: SecurityContext; legs: number }> {
+  let token = await ctx.step();
+  let legs = 0;
+  for (;;) {
+    legs++;
+    const reply = await client.get(path, header(scheme, token!));
+    if (reply.status !== 401) return { reply, ctx, legs };
+    const back = tokenOf(reply.headers, scheme);
+    if (!back) return { reply, ctx, legs };
+    token = await ctx.step(back);
+    if (legs > 5) throw new Error('too many legs');
+  }
+}

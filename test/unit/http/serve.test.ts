@@ -1,0 +1,137 @@
+// `tslsa serve` in-process: options, the empty-store hint, /whoami and / after NTLM and
+// Negotiate(NTLM) sign-on with our own initiator, 404/405, the log line, a clean stop.
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { after, describe, it } from 'node:test';
+import { serveCommand } from '../../../src/cli/serve.js';
+import { main } from '../../../src/cli/main.js';
+import { NTOWFv1 } from '../../../src/packages/ntlm/crypto.js';
+import { SqliteAccountStore } from '../../../src/store/sqlite.js';
+import { Client, clientContext, lsaHost, signOn } from './helpers.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'tslsa-serve-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+function sink(): PassThrough & { text(): string } {
+  const s = new PassThrough() as PassThrough & { text(): string };
+  const chunks: Buffer[] = [];
+  s.on('data', (c: Buffer) => chunks.push(c));
+  s.text = () => Buffer.concat(chunks).toString('utf8');
+  return s;
+}
+
+async function serve(args: string[]) {
+  const out = sink();
+  const err = sink();
+  let stop!: () => void;
+  const stopSignal = new Promise<void>((r) => (stop = r));
+  let listening!: (a: AddressInfo) => void;
+  const addr = new Promise<AddressInfo>((r) => (listening = r));
+  const done = serveCommand(['--port', '0', ...args], { stdout: out, stderr: err, env: {}, stopSignal, onListening: (a) => listening(a) });
+  const a = await Promise.race([addr, done.then((c) => { throw new Error(`exited ${c}: ${err.text()}`); })]);
+  return { url: `http://127.0.0.1:${a.port}`, out, err, async stop() { stop(); return done; } };
+}
+
+describe('tslsa serve: options', () => {
+  for (const [args, msg] of [
+    [['--redis', 'redis://127.0.0.1:6379'], /not yet supported/],
+    [['--port', 'x'], /not a TCP port/],
+    [['--tls-cert', 'a.pem'], /go together/],
+    [['--spn', 'HTTP/h'], /needs --keytab/],
+    [['--channel-bindings', 'required'], /needs HTTPS/],
+    [['--channel-bindings', 'maybe'], /required, if-present or off/],
+    [['--bogus'], /unknown option/],
+  ] as Array<[string[], RegExp]>) {
+    it(`${args.join(' ')} -> exit 2`, async () => {
+      const out = sink();
+      const err = sink();
+      assert.equal(await serveCommand(args, { stdout: out, stderr: err, env: {} }), 2);
+      assert.match(err.text(), msg);
+    });
+  }
+
+  it('--help, and tslsa --help lists serve', async () => {
+    const out = sink();
+    assert.equal(await serveCommand(['--help'], { stdout: out, stderr: sink(), env: {} }), 0);
+    assert.match(out.text(), /GET \/whoami/);
+    const o2 = sink();
+    assert.equal(await main(['--help'], o2, sink()), 0);
+    assert.match(o2.text(), /tslsa serve/);
+  });
+
+  it('an unreadable certificate is exit 1 with a message', async () => {
+    const err = sink();
+    assert.equal(await serveCommand(['--port', '0', '--store', join(dir, 'x.db'), '--tls-cert', join(dir, 'none.pem'), '--tls-key', join(dir, 'none.key')], { stdout: sink(), stderr: err, env: {} }), 1);
+    assert.match(err.text(), /none\.pem/);
+  });
+});
+
+describe('tslsa serve: the main job', () => {
+  it('an empty store: serves, and says how to add an account', async () => {
+    const s = await serve(['--store', join(dir, 'empty.db')]);
+    assert.match(s.err.text(), /tslsa user add alice --password-stdin --store /);
+    const c = new Client(s.url);
+    const r = await c.get('/whoami');
+    assert.equal(r.status, 401);
+    c.close();
+    assert.equal(await s.stop(), 0);
+    assert.match(s.err.text(), /stopping/);
+  });
+
+  it('NTLM and Negotiate(NTLM) sign-on: /whoami JSON, / HTML, 404, 405, one log line per request', async () => {
+    const path = join(dir, 'accounts.db');
+    const st = await SqliteAccountStore.open(path, { create: true });
+    await st.add({ user: 'alice', domain: 'EXAMPLE', ntHash: NTOWFv1('Passw0rd') });
+    await st.close();
+    const s = await serve(['--store', path, '--domain', 'EXAMPLE']);
+    assert.doesNotMatch(s.err.text(), /no accounts yet/);
+    const host = await lsaHost();
+    try {
+      const c = new Client(s.url);
+      const ctx = await clientContext(host, 'NTLM');
+      const { reply } = await signOn(c, ctx, 'NTLM', '/whoami');
+      assert.equal(reply.status, 200, reply.body);
+      const j = JSON.parse(reply.body) as Record<string, unknown>;
+      assert.equal(j.user, 'alice');
+      assert.equal(j.domain, 'EXAMPLE');
+      assert.equal(j.package, 'NTLM');
+      assert.ok(Array.isArray(j.flags) && Array.isArray(j.groups));
+      assert.ok('sessionExpires' in j);
+      const page = await c.get('/');
+      assert.equal(page.status, 200);
+      assert.match(String(page.headers['content-type']), /text\/html/);
+      assert.match(page.body, /Hello, alice/);
+      assert.match(page.body, /NTLM/);
+      assert.equal((await c.get('/nowhere')).status, 404);
+      c.close();
+      await ctx.delete();
+
+      const c2 = new Client(s.url);
+      const ctx2 = await clientContext(host, 'Negotiate');
+      const r2 = await signOn(c2, ctx2, 'Negotiate', '/whoami');
+      assert.equal(r2.reply.status, 200);
+      assert.equal((JSON.parse(r2.reply.body) as { package: string }).package, 'NTLM');
+      c2.close();
+      await ctx2.delete();
+
+      const bad = await clientContext(host, 'NTLM', 'nope');
+      const c3 = new Client(s.url);
+      assert.equal((await signOn(c3, bad, 'NTLM', '/whoami')).reply.status, 401);
+      c3.close();
+      await bad.delete();
+    } finally {
+      await host.shutdown();
+    }
+    assert.equal(await s.stop(), 0);
+    const lines = s.out.text().trim().split('\n');
+    // 2 + / + 404 + 2 (Negotiate) + 2 (wrong password)
+    assert.equal(lines.length, 8, s.out.text());
+    assert.match(lines[1]!, /GET "\/whoami" 200 EXAMPLE\\alice NTLM/);
+    assert.match(lines[7]!, /401 - .*SEC_E_LOGON_DENIED/);
+    assert.ok(!s.out.text().includes('Passw0rd') && !s.out.text().includes('nope'));
+  });
+});
