@@ -174,19 +174,15 @@ export class AesCts {
 
   #enc(): Cipher {
     if (this.#ecbEnc === undefined) {
-      if (this.#destroyed) throw new SspiError(SecurityStatus.SEC_E_INVALID_HANDLE, 'AES key was destroyed');
-      const c = createCipheriv(this.#ecb, this.#key, null);
-      c.setAutoPadding(false);
-      this.#ecbEnc = c;
+      this.#live();
+      this.#ecbEnc = unpadded(createCipheriv(this.#ecb, this.#key, null));
     }
     return this.#ecbEnc;
   }
 
   #cbcEncrypter(): Cipher {
     if (this.#cbcEnc === undefined) {
-      const c = createCipheriv(this.#cbc, this.#key, ZERO_IV);
-      c.setAutoPadding(false);
-      this.#cbcEnc = c;
+      this.#cbcEnc = unpadded(createCipheriv(this.#cbc, this.#key, ZERO_IV));
       this.#encChain = ZERO_IV;
     }
     return this.#cbcEnc;
@@ -194,9 +190,7 @@ export class AesCts {
 
   #cbcDecrypter(): Decipher {
     if (this.#cbcDec === undefined) {
-      const c = createDecipheriv(this.#cbc, this.#key, ZERO_IV);
-      c.setAutoPadding(false);
-      this.#cbcDec = c;
+      this.#cbcDec = unpadded(createDecipheriv(this.#cbc, this.#key, ZERO_IV));
       this.#decChain = ZERO_IV;
     }
     return this.#cbcDec;
@@ -204,16 +198,19 @@ export class AesCts {
 
   #dec(): Decipher {
     if (this.#ecbDec === undefined) {
-      if (this.#destroyed) throw new SspiError(SecurityStatus.SEC_E_INVALID_HANDLE, 'AES key was destroyed');
-      const c = createDecipheriv(this.#ecb, this.#key, null);
-      c.setAutoPadding(false);
-      this.#ecbDec = c;
+      this.#live();
+      this.#ecbDec = unpadded(createDecipheriv(this.#ecb, this.#key, null));
     }
     return this.#ecbDec;
   }
 }
 
-/** A plain Uint8Array view (Buffer#subarray costs a species lookup and a FastBuffer per call). */
+// CTS and the chained CBC do their own block handling, so OpenSSL must not pad.
+function unpadded<C extends Cipher | Decipher>(c: C): C {
+  c.setAutoPadding(false);
+  return c;
+}
+
 function view(b: Uint8Array, off: number, len: number): Uint8Array {
   return new Uint8Array(b.buffer, b.byteOffset + off, len);
 }

@@ -4,6 +4,7 @@
 // capacity) and cbBuffer the count in use, so caller-supplied output buffers keep C semantics.
 
 import { SECBUFFER, SECBUFFER_ATTRMASK, SECBUFFER_READONLY, SECBUFFER_READONLY_WITH_CHECKSUM, SECBUFFER_VERSION } from './flags.js';
+import { SspiError } from './error.js';
 import { SecurityStatus, type Status } from './status.js';
 
 export interface SecBuffer {
@@ -57,6 +58,21 @@ export function findBuffers(desc: SecBufferDesc | null | undefined, type: number
 export function bufferBytes(b: SecBuffer): Uint8Array {
   if (!b.pvBuffer) return new Uint8Array(0);
   return b.pvBuffer.subarray(0, Math.min(b.cbBuffer, b.pvBuffer.length));
+}
+
+/** The bytes of the first SECBUFFER_TOKEN of `desc` (a view), or null when it has none. */
+export function inputToken(desc: SecBufferDesc | null | undefined): Uint8Array | null {
+  const b = findBuffer(desc, SECBUFFER.TOKEN);
+  return b ? bufferBytes(b) : null;
+}
+
+/** The channel bindings a SECBUFFER_CHANNEL_BINDINGS buffer carries, or null when there is none; malformed ones are SEC_E_BAD_BINDINGS. */
+export function channelBindingsIn(desc: SecBufferDesc | null | undefined): SecChannelBindings | null {
+  const b = findBuffer(desc, SECBUFFER.CHANNEL_BINDINGS);
+  if (!b) return null;
+  const cb = parseChannelBindings(bufferBytes(b));
+  if (!cb) throw new SspiError(SecurityStatus.SEC_E_BAD_BINDINGS, 'malformed SEC_CHANNEL_BINDINGS');
+  return cb;
 }
 
 /**

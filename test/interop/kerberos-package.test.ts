@@ -10,11 +10,9 @@ import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
 import { createRealm, type Realm } from './lib/realm.js';
-import {
-  GssSampleClient, GssSampleServerSide, type GssSampleConnection, runGssClient, runGssServer,
-  TOKEN_CONTEXT, TOKEN_CONTEXT_NEXT, TOKEN_DATA, TOKEN_ENCRYPTED, TOKEN_MIC, TOKEN_NOOP, TOKEN_SEND_MIC, TOKEN_WRAPPED,
-} from './lib/gss-sample.js';
-import { describeFailure, type RunResult } from './lib/proc.js';
+import { GssSampleServerSide, runGssClient, runGssServer, TOKEN_CONTEXT } from './lib/gss-sample.js';
+import { type RunResult } from './lib/proc.js';
+import { runClientSession, runServerSession } from './lib/sspi-gss.js';
 import { Credentials } from '../../src/credentials.js';
 import { SecurityContext } from '../../src/context.js';
 import { createLsa, type LsaHost } from '../../src/lsa/host.js';
@@ -25,8 +23,6 @@ import { ASC_RET, ISC_RET, SECBUFFER, SECPKG_ATTR, SECPKG_CRED, SECURITY_NATIVE_
 import { bufferBytes, outputBuffer, secBuffer, secBufferDesc } from '../../src/sspi/buffers.js';
 
 const T = { timeout: 60_000 };
-const enc = new TextEncoder();
-const dec = new TextDecoder();
 const code = (status: number) => (e: unknown): boolean => SspiError.is(e, status);
 
 describe('Kerberos package against MIT krb5', () => {
@@ -56,31 +52,8 @@ describe('Kerberos package against MIT krb5', () => {
   async function driveGssServer(realm: Realm, host: LsaHost, flags: string[], opts: { encrypt?: boolean; exportCtx?: boolean } = {}): Promise<SecurityContext> {
     const server = await runGssServer(realm, { ...(opts.exportCtx ? { export: true } : {}) });
     try {
-      const c = await GssSampleClient.connect(server.port);
       const ctx = SecurityContext.client(await userCred(host, realm), { target: 'HTTP@localhost', flags });
-      c.sendToken(TOKEN_NOOP | TOKEN_CONTEXT_NEXT);
-      let out = await ctx.step();
-      while (out) {
-        c.sendToken(TOKEN_CONTEXT, out);
-        if (ctx.complete) break;
-        const rep = await c.readToken();
-        assert.equal(rep.flags, TOKEN_CONTEXT);
-        out = await ctx.step(rep.token);
-      }
-      assert.ok(ctx.complete);
-      const msg = `hello from tslsa ${flags.join('+')}`;
-      const encrypt = opts.encrypt ?? true;
-      c.sendToken(TOKEN_DATA | TOKEN_WRAPPED | (encrypt ? TOKEN_ENCRYPTED : 0) | TOKEN_SEND_MIC, ctx.wrap(enc.encode(msg), { encrypt }));
-      const mic = await c.readToken();
-      assert.equal(mic.flags, TOKEN_MIC);
-      ctx.verify(enc.encode(msg), mic.token);
-      c.sendToken(TOKEN_NOOP);
-      await c.waitForEnd();
-      c.close();
-      const s = await server.nextSession();
-      assert.ok(s.completed, s.log);
-      assert.equal(s.message, msg);
-      assert.deepEqual(s.errors, []);
+      await runClientSession(server, ctx, { message: `hello from tslsa ${flags.join('+')}`, encrypt: opts.encrypt ?? true });
       return ctx;
     } finally {
       await server.stop();
@@ -122,44 +95,16 @@ describe('Kerberos package against MIT krb5', () => {
     client: { seq?: boolean; deleg?: boolean; noMutual?: boolean; ccache?: string; service?: string },
     acceptor: { principal?: string; keytab?: string; tamper?: boolean } = {},
   ): Promise<{ ctx: SecurityContext; apReq: Uint8Array; result: RunResult; error?: unknown }> {
-    const side = await GssSampleServerSide.listen();
-    let conn: GssSampleConnection | undefined;
-    try {
-      const run = runGssClient(realm, { port: side.port, message: 'hello from MIT', ...client });
-      conn = await side.accept();
-      const first = await conn.readToken();
-      assert.equal(first.flags, TOKEN_NOOP | TOKEN_CONTEXT_NEXT);
-      const ctx = SecurityContext.server(await acceptorCred(host, acceptor.principal, acceptor.keytab), {});
-      let apReq: Uint8Array | undefined;
-      try {
-        while (!ctx.complete) {
-          const t = await conn.readToken();
-          assert.equal(t.flags, TOKEN_CONTEXT);
-          apReq ??= t.token.slice();
-          const out = await ctx.step(t.token);
-          if (out) conn.sendToken(TOKEN_CONTEXT, out);
-        }
-        const data = await conn.readToken();
-        assert.equal(data.flags & TOKEN_WRAPPED, TOKEN_WRAPPED);
-        const token = data.token.slice();
-        if (acceptor.tamper) token[token.length - 3]! ^= 0x10;
-        const { message } = ctx.unwrap(token);
-        assert.equal(dec.decode(message), 'hello from MIT');
-        conn.sendToken(TOKEN_MIC, ctx.sign(message));
-        const noop = await conn.readToken();
-        assert.equal(noop.flags, TOKEN_NOOP);
-      } catch (error) {
-        conn.close();
-        return { ctx, apReq: apReq ?? new Uint8Array(0), result: await run, error };
-      }
-      const result = await run;
-      assert.equal(result.code, 0, describeFailure(result));
-      assert.match(result.stdout, /Signature verified/);
-      return { ctx, apReq: apReq!, result };
-    } finally {
-      conn?.close();
-      await side.close();
-    }
+    let ctx: SecurityContext | undefined;
+    const s = await runServerSession(
+      realm,
+      { message: 'hello from MIT', ...client },
+      async () => (ctx = SecurityContext.server(await acceptorCred(host, acceptor.principal, acceptor.keytab), {})),
+      { tamper: acceptor.tamper ?? false },
+    );
+    if (s.error !== undefined) return { ctx: ctx!, apReq: s.firstToken, result: s.result, error: s.error };
+    assert.equal(s.message, 'hello from MIT');
+    return { ctx: ctx!, apReq: s.firstToken, result: s.result };
   }
 
   test('MIT gss-client with our acceptor: mutual, PAC verified, names', T, async () => {

@@ -11,10 +11,11 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Krb5TokId, parseKrb5Token } from '../../der/gss.js';
 import type { LsaModeContextResult, LSA_SEC_HANDLE, SECPKG_FUNCTION_TABLE, SECPKG_PARAMETERS, SecurityPackageModule } from '../../lsa/types.js';
+import { lsaModeContextCalls, packageModule } from '../../lsa/packageKit.js';
 import type { Plain, SecPkgInfo } from '../../sspi/attributes.js';
-import { type SecBufferDesc, type SecChannelBindings, bufferBytes, findBuffer, parseChannelBindings, writeOutputToken } from '../../sspi/buffers.js';
+import { type SecBufferDesc, type SecChannelBindings, channelBindingsIn, inputToken, writeOutputToken } from '../../sspi/buffers.js';
 import { SspiError } from '../../sspi/error.js';
-import { ASC_REQ, ASC_RET, ISC_REQ, ISC_RET, RPC_C_AUTHN, SECBUFFER, SECPKG_ATTR, SECPKG_CRED, SECPKG_CRED_ATTR, SECPKG_FLAG, SECPKG_INTERFACE_VERSION_2, hasFlag } from '../../sspi/flags.js';
+import { ASC_REQ, ASC_RET, ISC_REQ, ISC_RET, RPC_C_AUTHN, SECPKG_ATTR, SECPKG_CRED, SECPKG_CRED_ATTR, SECPKG_FLAG, hasFlag } from '../../sspi/flags.js';
 import { NtStatus, SecurityStatus, type Status } from '../../sspi/status.js';
 import { TIMESTAMP_INFINITE, timeStampFromUnixMs } from '../../sspi/timestamp.js';
 import { KdcOptions, NameType, TicketFlags, decodeApReq, decodeKrbError } from './asn1/index.js';
@@ -216,19 +217,6 @@ function ascGranted(req: number, gss: number, mutual: boolean, delegated: boolea
   return g >>> 0;
 }
 
-function tokenOf(desc: SecBufferDesc | null): Uint8Array | null {
-  const b = findBuffer(desc, SECBUFFER.TOKEN);
-  return b ? bufferBytes(b) : null;
-}
-
-function bindingsOf(desc: SecBufferDesc | null): SecChannelBindings | null {
-  const b = findBuffer(desc, SECBUFFER.CHANNEL_BINDINGS);
-  if (!b) return null;
-  const cb = parseChannelBindings(bufferBytes(b));
-  if (!cb) throw new SspiError(SecurityStatus.SEC_E_BAD_BINDINGS, 'malformed SEC_CHANNEL_BINDINGS');
-  return cb;
-}
-
 /** The Kerberos error code of a KRB-ERROR context token (framed TOK_ID 03 00, or raw [APPLICATION 30]); undefined otherwise. */
 function krbErrorIn(token: Uint8Array): number | undefined {
   if (token.length > 0 && token[0] === 0x7e) return decodeKrbError(token).errorCode;
@@ -382,7 +370,7 @@ export function kerberosPackage(config: KerberosConfig = {}): SecurityPackageMod
       }
       const apReq = buildApReq({
         ticket: ticket.ticketBytes, sessionKey: ticket.sessionKey, crealm: c.principal.realm, cname: toPrincipalName(c.principal),
-        gssFlags: gss, channelBindings: bindingsOf(input), ...(delegation ? { delegation } : {}), subkey, policy,
+        gssFlags: gss, channelBindings: channelBindingsIn(input), ...(delegation ? { delegation } : {}), subkey, policy,
       });
       const st = writeOutputToken(output, apReq.token, allocate);
       if (st !== SecurityStatus.SEC_E_OK) return { status: st };
@@ -400,7 +388,7 @@ export function kerberosPackage(config: KerberosConfig = {}): SecurityPackageMod
     }
     if (existing.side !== 'initiator' || existing.state !== 'ap-req-sent') return { status: SecurityStatus.SEC_E_OUT_OF_SEQUENCE };
     const ctx = existing;
-    const tok = tokenOf(input);
+    const tok = inputToken(input);
     if (!tok || tok.length === 0) return { status: SecurityStatus.SEC_E_INVALID_TOKEN };
     const code = krbErrorIn(tok);
     if (code !== undefined) return { status: krbApError(code, 'the acceptor refused the AP-REQ').status };
@@ -494,7 +482,7 @@ export function kerberosPackage(config: KerberosConfig = {}): SecurityPackageMod
 
   async function acceptContext(credH: LSA_SEC_HANDLE, ctxH: LSA_SEC_HANDLE, input: SecBufferDesc | null, req: number, output: SecBufferDesc | null): Promise<LsaModeContextResult> {
     const allocate = hasFlag(req, ASC_REQ.ALLOCATE_MEMORY);
-    const tok = tokenOf(input);
+    const tok = inputToken(input);
     if (!tok || tok.length === 0) return { status: SecurityStatus.SEC_E_INVALID_TOKEN };
     const existing = ctxs.get(ctxH);
     if (existing) {
@@ -511,7 +499,7 @@ export function kerberosPackage(config: KerberosConfig = {}): SecurityPackageMod
     const keys = cred.inbound;
     let a: AcceptedApReq;
     try {
-      a = await verifyAp(tok, keys, bindingsOf(input));
+      a = await verifyAp(tok, keys, channelBindingsIn(input));
     } catch (e) {
       // RFC 4121 4.1 / MIT: a refused AP-REQ is answered with a KRB-ERROR token when we can name the service.
       const code = krbErrorCodeOf(e);
@@ -673,12 +661,7 @@ export function kerberosPackage(config: KerberosConfig = {}): SecurityPackageMod
       if (c.outbound && c.ownsCache) await c.outbound.cache.destroy().catch(() => undefined);
       return SecurityStatus.SEC_E_OK;
     },
-    async InitLsaModeContext(credH, ctxH, target, req, _rep, input, output) {
-      return guard(() => initContext(credH, ctxH, target, req, input, output));
-    },
-    async AcceptLsaModeContext(credH, ctxH, input, req, _rep, output) {
-      return guard(() => acceptContext(credH, ctxH, input, req, output));
-    },
+    ...lsaModeContextCalls(initContext, acceptContext),
     async DeleteContext(h) {
       const c = ctxs.get(h);
       if (!c) return SecurityStatus.SEC_E_INVALID_HANDLE;
@@ -725,14 +708,7 @@ export function kerberosPackage(config: KerberosConfig = {}): SecurityPackageMod
     },
   };
 
-  return {
-    async SpLsaModeInitialize() {
-      return { status: NtStatus.STATUS_SUCCESS, PackageVersion: SECPKG_INTERFACE_VERSION_2, ppTables: [table] };
-    },
-    async SpUserModeInitialize() {
-      return { status: NtStatus.STATUS_SUCCESS, PackageVersion: SECPKG_INTERFACE_VERSION_2, ppTables: [kerberosUserModeTable()] };
-    },
-  };
+  return packageModule(table, kerberosUserModeTable);
 }
 
 const defaultModule = kerberosPackage();
@@ -744,13 +720,4 @@ export function SpLsaModeInitialize(LsaVersion: number): ReturnType<SecurityPack
 
 export function SpUserModeInitialize(LsaVersion: number): ReturnType<NonNullable<SecurityPackageModule['SpUserModeInitialize']>> {
   return defaultModule.SpUserModeInitialize!(LsaVersion);
-}
-
-async function guard(fn: () => Promise<LsaModeContextResult>): Promise<LsaModeContextResult> {
-  try {
-    return await fn();
-  } catch (e) {
-    if (e instanceof SspiError) return { status: e.status };
-    throw e;
-  }
 }

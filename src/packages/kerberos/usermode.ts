@@ -19,10 +19,12 @@
 // TOKEN || DATA || PADDING is the whole framed token. DCE style (framing around the header only,
 // MS-RPCE) is not offered for rc4.
 
+import { userModeContextCalls } from '../../lsa/packageKit.js';
 import type { LSA_SEC_HANDLE, SECPKG_USER_FUNCTION_TABLE } from '../../lsa/types.js';
-import { type SecBuffer, type SecBufferDesc, baseType, bufferBytes, findBuffer } from '../../sspi/buffers.js';
+import { type SecBuffer, type SecBufferDesc, bufferBytes, findBuffer, findBuffers, isReadOnly } from '../../sspi/buffers.js';
+import { concat } from '../../crypto/bytes.js';
 import { SspiError } from '../../sspi/error.js';
-import { SECBUFFER, SECBUFFER_READONLY, SECBUFFER_READONLY_WITH_CHECKSUM, SECPKG_ATTR, SECQOP_WRAP_NO_ENCRYPT } from '../../sspi/flags.js';
+import { SECBUFFER, SECPKG_ATTR, SECQOP_WRAP_NO_ENCRYPT } from '../../sspi/flags.js';
 import { SecurityStatus, type Status } from '../../sspi/status.js';
 import { destroyKey, getEnctype } from './crypto/index.js';
 import type { KerberosKey } from './crypto/types.js';
@@ -72,23 +74,6 @@ const KEY_INFO: Record<number, { enc: string; sig: string; bits: number; cksum: 
   23: { enc: 'RSADSI RC4-HMAC', sig: 'HMAC-MD5', bits: 128, cksum: -138 >>> 0 },
 };
 
-function dataBuffers(desc: SecBufferDesc): SecBuffer[] {
-  return desc.pBuffers.filter((b) => baseType(b) === SECBUFFER.DATA);
-}
-
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  if (parts.length === 1) return parts[0]!;
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
-
 /** Spreads `bytes` over the DATA buffers in order (their lengths add up to bytes.length). */
 function scatter(bytes: Uint8Array, bufs: readonly SecBuffer[]): void {
   let o = 0;
@@ -107,7 +92,6 @@ function statusOf(e: unknown): Status {
 
 export function kerberosUserModeTable(): SECPKG_USER_FUNCTION_TABLE {
   const contexts = new Map<LSA_SEC_HANDLE, UserContext>();
-  let nextImported = 1n << 48n;
 
   function build(packed: Uint8Array): UserContext {
     const data = unpackContextData(packed);
@@ -147,7 +131,7 @@ export function kerberosUserModeTable(): SECPKG_USER_FUNCTION_TABLE {
     if (!tok || !tok.pvBuffer || tok.pvBuffer.length < head) return SecurityStatus.SEC_E_BUFFER_TOO_SMALL;
     if (!pad || !pad.pvBuffer || pad.pvBuffer.length < 1) return SecurityStatus.SEC_E_BUFFER_TOO_SMALL;
     try {
-      const t = gssWrap(u.state, concat(data.map(bufferBytes)), { conf });
+      const t = gssWrap(u.state, concat(...data.map(bufferBytes)), { conf });
       tok.pvBuffer.set(t.subarray(0, head), 0);
       tok.cbBuffer = head;
       scatter(t.subarray(head, head + n), data);
@@ -160,14 +144,7 @@ export function kerberosUserModeTable(): SECPKG_USER_FUNCTION_TABLE {
   }
 
   return {
-    InitUserModeContext(h, packed) {
-      try {
-        contexts.set(h, build(packed));
-        return SecurityStatus.SEC_E_OK;
-      } catch (e) {
-        return statusOf(e);
-      }
-    },
+    ...userModeContextCalls(contexts, build, statusOf),
     MakeSignature(h, _qop, msg) {
       const u = contexts.get(h);
       if (!u) return SecurityStatus.SEC_E_INVALID_HANDLE;
@@ -178,7 +155,7 @@ export function kerberosUserModeTable(): SECPKG_USER_FUNCTION_TABLE {
       if (!tok || !tok.pvBuffer || tok.pvBuffer.length < need) return SecurityStatus.SEC_E_BUFFER_TOO_SMALL;
       try {
         // Every DATA buffer is covered, read-only ones included (RFC 4121 4.2.6.1).
-        const mic = gssGetMic(u.state, concat(dataBuffers(msg).map(bufferBytes)));
+        const mic = gssGetMic(u.state, concat(...findBuffers(msg, SECBUFFER.DATA).map(bufferBytes)));
         tok.pvBuffer.set(mic, 0);
         tok.cbBuffer = mic.length;
         return SecurityStatus.SEC_E_OK;
@@ -194,7 +171,7 @@ export function kerberosUserModeTable(): SECPKG_USER_FUNCTION_TABLE {
       const tok = findBuffer(msg, SECBUFFER.TOKEN);
       if (!tok) return { status: SecurityStatus.SEC_E_INVALID_TOKEN, QualityOfProtection: 0 };
       try {
-        gssVerifyMic(u.state, concat(dataBuffers(msg).map(bufferBytes)), bufferBytes(tok));
+        gssVerifyMic(u.state, concat(...findBuffers(msg, SECBUFFER.DATA).map(bufferBytes)), bufferBytes(tok));
         return { status: SecurityStatus.SEC_E_OK, QualityOfProtection: 0 };
       } catch (e) {
         return { status: statusOf(e), QualityOfProtection: 0 };
@@ -206,11 +183,11 @@ export function kerberosUserModeTable(): SECPKG_USER_FUNCTION_TABLE {
       const ok = usable(u);
       if (ok !== SecurityStatus.SEC_E_OK) return ok;
       const tok = findBuffer(msg, SECBUFFER.TOKEN);
-      const data = dataBuffers(msg);
+      const data = findBuffers(msg, SECBUFFER.DATA);
       if (data.length === 0) return SecurityStatus.SEC_E_INVALID_TOKEN;
       // Sign-only DATA buffers inside a sealed message (DCE RPC header signing) need the RFC 4121
       // IOV form, which gss/tokens.ts does not offer.
-      if (data.some((b) => (b.BufferType & (SECBUFFER_READONLY | SECBUFFER_READONLY_WITH_CHECKSUM)) !== 0)) return SecurityStatus.SEC_E_UNSUPPORTED_FUNCTION;
+      if (data.some(isReadOnly)) return SecurityStatus.SEC_E_UNSUPPORTED_FUNCTION;
       if (data.some((b) => !b.pvBuffer && b.cbBuffer > 0)) return SecurityStatus.SEC_E_INVALID_TOKEN;
       const conf = qop !== SECQOP_WRAP_NO_ENCRYPT;
       if (rc4(u)) return sealRc4(u, conf, msg, tok, data);
@@ -218,7 +195,7 @@ export function kerberosUserModeTable(): SECPKG_USER_FUNCTION_TABLE {
       const need = conf ? HEADER + CONFOUNDER + HEADER + u.mac : HEADER + u.mac;
       if (!tok || !tok.pvBuffer || tok.pvBuffer.length < need) return SecurityStatus.SEC_E_BUFFER_TOO_SMALL;
       try {
-        const plain = concat(data.map(bufferBytes));
+        const plain = concat(...data.map(bufferBytes));
         const n = plain.length;
         const t = gssWrap(u.state, plain, { conf, rrc });
         tok.pvBuffer.set(t.subarray(0, t.length - n), 0);
@@ -238,7 +215,7 @@ export function kerberosUserModeTable(): SECPKG_USER_FUNCTION_TABLE {
       if (ok !== SecurityStatus.SEC_E_OK) return { status: ok, QualityOfProtection: 0 };
       try {
         const stream = findBuffer(msg, SECBUFFER.STREAM);
-        const data = dataBuffers(msg);
+        const data = findBuffers(msg, SECBUFFER.DATA);
         if (stream) {
           const s = bufferBytes(stream);
           if (s.length < HEADER) return { status: SecurityStatus.SEC_E_INCOMPLETE_MESSAGE, QualityOfProtection: 0 };
@@ -254,7 +231,7 @@ export function kerberosUserModeTable(): SECPKG_USER_FUNCTION_TABLE {
         const pad = findBuffer(msg, SECBUFFER.PADDING);
         const parts = [bufferBytes(tok), ...data.map(bufferBytes)];
         if (pad && pad.cbBuffer > 0) parts.push(bufferBytes(pad));
-        const r = gssUnwrap(u.state, concat(parts));
+        const r = gssUnwrap(u.state, concat(...parts));
         const total = data.reduce((a, b) => a + b.cbBuffer, 0);
         if (r.data.length === total) scatter(r.data, data);
         else if (data.length === 1) {
@@ -303,16 +280,6 @@ export function kerberosUserModeTable(): SECPKG_USER_FUNCTION_TABLE {
       const u = contexts.get(h);
       if (!u) return { status: SecurityStatus.SEC_E_INVALID_HANDLE };
       return { status: SecurityStatus.SEC_E_OK, PackedContext: packContextData({ ...u.data, sendSeq: u.state.sendSeq, recvSeq: u.state.recv.next }) };
-    },
-    ImportContext(packed) {
-      try {
-        const u = build(packed);
-        const h = nextImported++;
-        contexts.set(h, u);
-        return { status: SecurityStatus.SEC_E_OK, ContextHandle: h };
-      } catch (e) {
-        return { status: statusOf(e) };
-      }
     },
   };
 }

@@ -6,10 +6,11 @@
 
 import { randomBytes } from '../../crypto/random.js';
 import type { LsaModeContextResult, LSA_SEC_HANDLE, LSA_SECPKG_FUNCTION_TABLE, SECPKG_FUNCTION_TABLE, SECPKG_PARAMETERS, SecurityPackageModule } from '../../lsa/types.js';
+import { lsaModeContextCalls, packageModule } from '../../lsa/packageKit.js';
 import type { Plain, SecPkgInfo } from '../../sspi/attributes.js';
-import { type SecBufferDesc, bufferBytes, findBuffer, parseChannelBindings, writeOutputToken } from '../../sspi/buffers.js';
+import { type SecBufferDesc, channelBindingsIn, inputToken, writeOutputToken } from '../../sspi/buffers.js';
 import { SspiError } from '../../sspi/error.js';
-import { ASC_REQ, ASC_RET, ISC_REQ, ISC_RET, RPC_C_AUTHN, SECBUFFER, SECPKG_ATTR, SECPKG_CRED, SECPKG_CRED_ATTR, SECPKG_FLAG, SECPKG_INTERFACE_VERSION_2, hasFlag } from '../../sspi/flags.js';
+import { ASC_REQ, ASC_RET, ISC_REQ, ISC_RET, RPC_C_AUTHN, SECPKG_ATTR, SECPKG_CRED, SECPKG_CRED_ATTR, SECPKG_FLAG, hasFlag } from '../../sspi/flags.js';
 import { NtStatus, SecurityStatus, type Status, toSecurityStatus } from '../../sspi/status.js';
 import { TIMESTAMP_INFINITE, fileTimeFromUnixMs, timeStampFromUnixMs } from '../../sspi/timestamp.js';
 import { concat, constantTimeEqual, zero } from '../../crypto/bytes.js';
@@ -170,17 +171,10 @@ function weakKeys(flags: number): boolean {
   return (flags & (F.NTLMSSP_NEGOTIATE_SIGN | F.NTLMSSP_NEGOTIATE_SEAL)) !== 0 && !(flags & F.NTLMSSP_NEGOTIATE_128);
 }
 
-function tokenOf(desc: SecBufferDesc | null): Uint8Array | null {
-  const b = findBuffer(desc, SECBUFFER.TOKEN);
-  return b ? bufferBytes(b) : null;
-}
-
+// The MsvAvChannelBindings value (MS-NLMP 2.2.2.1) for the caller's SEC_CHANNEL_BINDINGS, when it gave any.
 function bindingsOf(desc: SecBufferDesc | null): Uint8Array | null {
-  const b = findBuffer(desc, SECBUFFER.CHANNEL_BINDINGS);
-  if (!b) return null;
-  const cb = parseChannelBindings(bufferBytes(b));
-  if (!cb) throw new SspiError(SecurityStatus.SEC_E_BAD_BINDINGS, 'malformed SEC_CHANNEL_BINDINGS');
-  return channelBindingsHash(cb);
+  const cb = channelBindingsIn(desc);
+  return cb ? channelBindingsHash(cb) : null;
 }
 
 // MS-NLMP 3.3.1: an anonymous AUTHENTICATE has no user, an empty NT response and an LM response
@@ -250,7 +244,7 @@ export function ntlmPackage(config: NtlmConfig = {}): SecurityPackageModule {
     }
     if (existing.side !== 'client' || existing.state !== 'negotiate-sent') return { status: SecurityStatus.SEC_E_OUT_OF_SEQUENCE };
     const ctx = existing;
-    const tok = tokenOf(input);
+    const tok = inputToken(input);
     if (!tok) return { status: SecurityStatus.SEC_E_INVALID_TOKEN };
     const challenge = parseChallengeMessage(tok);
     // MS-NLMP 3.1.5.1.2: the client keeps only the flags both sides agreed to.
@@ -378,7 +372,7 @@ export function ntlmPackage(config: NtlmConfig = {}): SecurityPackageModule {
 
   async function acceptContext(credH: LSA_SEC_HANDLE, ctxH: LSA_SEC_HANDLE, input: SecBufferDesc | null, req: number, output: SecBufferDesc | null): Promise<LsaModeContextResult> {
     const allocate = hasFlag(req, ASC_REQ.ALLOCATE_MEMORY);
-    const tok = tokenOf(input);
+    const tok = inputToken(input);
     const existing = ctxs.get(ctxH);
     if (!existing) {
       const cred = creds.get(credH);
@@ -574,12 +568,7 @@ export function ntlmPackage(config: NtlmConfig = {}): SecurityPackageModule {
       creds.delete(h);
       return SecurityStatus.SEC_E_OK;
     },
-    async InitLsaModeContext(credH, ctxH, target, req, _rep, input, output) {
-      return guard(() => initContext(credH, ctxH, target, req, input, output));
-    },
-    async AcceptLsaModeContext(credH, ctxH, input, req, _rep, output) {
-      return guard(() => acceptContext(credH, ctxH, input, req, output));
-    },
+    ...lsaModeContextCalls(initContext, acceptContext),
     async DeleteContext(h) {
       const c = ctxs.get(h);
       if (!c) return SecurityStatus.SEC_E_INVALID_HANDLE;
@@ -612,14 +601,7 @@ export function ntlmPackage(config: NtlmConfig = {}): SecurityPackageModule {
     },
   };
 
-  return {
-    async SpLsaModeInitialize() {
-      return { status: NtStatus.STATUS_SUCCESS, PackageVersion: SECPKG_INTERFACE_VERSION_2, ppTables: [table] };
-    },
-    async SpUserModeInitialize() {
-      return { status: NtStatus.STATUS_SUCCESS, PackageVersion: SECPKG_INTERFACE_VERSION_2, ppTables: [ntlmUserModeTable()] };
-    },
-  };
+  return packageModule(table, ntlmUserModeTable);
 }
 
 // FILETIME (100 ns since 1601) to Unix milliseconds.
@@ -632,14 +614,5 @@ function parseV2(nt: Uint8Array): NTLMv2_RESPONSE {
     return parseNtlmv2Response(nt);
   } catch {
     throw new SspiError(SecurityStatus.SEC_E_INVALID_TOKEN, 'malformed NTLMv2 response');
-  }
-}
-
-async function guard(fn: () => Promise<LsaModeContextResult>): Promise<LsaModeContextResult> {
-  try {
-    return await fn();
-  } catch (e) {
-    if (e instanceof SspiError) return { status: e.status };
-    throw e;
   }
 }

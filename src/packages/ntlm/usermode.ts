@@ -2,10 +2,11 @@
 // MakeSignature / VerifySignature / EncryptMessage / DecryptMessage in the caller's process with
 // the MS-NLMP 3.4 signing and sealing state.
 
+import { userModeContextCalls } from '../../lsa/packageKit.js';
 import type { LSA_SEC_HANDLE, SECPKG_USER_FUNCTION_TABLE } from '../../lsa/types.js';
-import { type SecBuffer, type SecBufferDesc, baseType, bufferBytes, findBuffer } from '../../sspi/buffers.js';
+import { bufferBytes, findBuffer, findBuffers, isReadOnly } from '../../sspi/buffers.js';
 import { SspiError } from '../../sspi/error.js';
-import { SECBUFFER, SECBUFFER_READONLY, SECBUFFER_READONLY_WITH_CHECKSUM, SECPKG_ATTR, SECPKG_CONTEXT_EXPORT, SECQOP_WRAP_NO_ENCRYPT } from '../../sspi/flags.js';
+import { SECBUFFER, SECPKG_ATTR, SECPKG_CONTEXT_EXPORT, SECQOP_WRAP_NO_ENCRYPT } from '../../sspi/flags.js';
 import { SecurityStatus, type Status } from '../../sspi/status.js';
 import { zero } from '../../crypto/bytes.js';
 import { type NtlmContextData, packContextData, unpackContextData } from './contextData.js';
@@ -24,10 +25,6 @@ export const NTLM_MAX_TOKEN = 2888;
 /** SecPkgContext_Sizes of every NTLM context: a 16-byte signature is the whole trailer, no padding. */
 export const NTLM_SIZES = Object.freeze({ cbMaxToken: NTLM_MAX_TOKEN, cbMaxSignature: SIG, cbBlockSize: 0, cbSecurityTrailer: SIG });
 
-function dataBuffers(desc: SecBufferDesc): SecBuffer[] {
-  return desc.pBuffers.filter((b) => baseType(b) === SECBUFFER.DATA);
-}
-
 function statusOf(e: unknown): Status {
   if (e instanceof SspiError) return e.status;
   throw e;
@@ -35,7 +32,6 @@ function statusOf(e: unknown): Status {
 
 export function ntlmUserModeTable(): SECPKG_USER_FUNCTION_TABLE {
   const contexts = new Map<LSA_SEC_HANDLE, UserContext>();
-  let nextImported = 1n << 48n;
 
   function build(bytes: Uint8Array): UserContext {
     const data = unpackContextData(bytes);
@@ -65,21 +61,14 @@ export function ntlmUserModeTable(): SECPKG_USER_FUNCTION_TABLE {
   }
 
   return {
-    InitUserModeContext(h, packed) {
-      try {
-        contexts.set(h, build(packed));
-        return SecurityStatus.SEC_E_OK;
-      } catch (e) {
-        return statusOf(e);
-      }
-    },
+    ...userModeContextCalls(contexts, build, statusOf),
     MakeSignature(h, _qop, msg, n) {
       const u = contexts.get(h);
       if (!u) return SecurityStatus.SEC_E_INVALID_HANDLE;
       const tok = findBuffer(msg, SECBUFFER.TOKEN);
       if (!tok || !tok.pvBuffer || tok.pvBuffer.length < SIG) return SecurityStatus.SEC_E_BUFFER_TOO_SMALL;
       try {
-        u.state.signParts(dataBuffers(msg).map(bufferBytes), tok.pvBuffer.subarray(0, SIG), seq(u, n));
+        u.state.signParts(findBuffers(msg, SECBUFFER.DATA).map(bufferBytes), tok.pvBuffer.subarray(0, SIG), seq(u, n));
         tok.cbBuffer = SIG;
         return SecurityStatus.SEC_E_OK;
       } catch (e) {
@@ -92,7 +81,7 @@ export function ntlmUserModeTable(): SECPKG_USER_FUNCTION_TABLE {
       const tok = findBuffer(msg, SECBUFFER.TOKEN);
       if (!tok || tok.cbBuffer < SIG) return { status: SecurityStatus.SEC_E_INVALID_TOKEN, QualityOfProtection: 0 };
       try {
-        u.state.verifyParts(dataBuffers(msg).map(bufferBytes), bufferBytes(tok).subarray(0, SIG), seq(u, n));
+        u.state.verifyParts(findBuffers(msg, SECBUFFER.DATA).map(bufferBytes), bufferBytes(tok).subarray(0, SIG), seq(u, n));
         return { status: SecurityStatus.SEC_E_OK, QualityOfProtection: 0 };
       } catch (e) {
         return { status: statusOf(e), QualityOfProtection: 0 };
@@ -103,13 +92,13 @@ export function ntlmUserModeTable(): SECPKG_USER_FUNCTION_TABLE {
       if (!u) return SecurityStatus.SEC_E_INVALID_HANDLE;
       const tok = findBuffer(msg, SECBUFFER.TOKEN);
       if (!tok || !tok.pvBuffer || tok.pvBuffer.length < SIG) return SecurityStatus.SEC_E_BUFFER_TOO_SMALL;
-      const data = dataBuffers(msg);
+      const data = findBuffers(msg, SECBUFFER.DATA);
       if (data.length === 0) return SecurityStatus.SEC_E_INVALID_TOKEN;
       try {
         if (qop === SECQOP_WRAP_NO_ENCRYPT) {
           u.state.signParts(data.map(bufferBytes), tok.pvBuffer.subarray(0, SIG), seq(u, n));
         } else {
-          const signOnly = data.map((b) => (b.BufferType & (SECBUFFER_READONLY | SECBUFFER_READONLY_WITH_CHECKSUM)) !== 0);
+          const signOnly = data.map(isReadOnly);
           u.state.sealParts(data.map(bufferBytes), signOnly, tok.pvBuffer.subarray(0, SIG), seq(u, n));
         }
         tok.cbBuffer = SIG;
@@ -140,8 +129,8 @@ export function ntlmUserModeTable(): SECPKG_USER_FUNCTION_TABLE {
         }
         const tok = findBuffer(msg, SECBUFFER.TOKEN);
         if (!tok || tok.cbBuffer < SIG) return { status: SecurityStatus.SEC_E_INVALID_TOKEN, QualityOfProtection: 0 };
-        const data = dataBuffers(msg);
-        const signOnly = data.map((b) => (b.BufferType & (SECBUFFER_READONLY | SECBUFFER_READONLY_WITH_CHECKSUM)) !== 0);
+        const data = findBuffers(msg, SECBUFFER.DATA);
+        const signOnly = data.map(isReadOnly);
         u.state.unsealParts(data.map(bufferBytes), signOnly, bufferBytes(tok).subarray(0, SIG), seq(u, n));
         return { status: SecurityStatus.SEC_E_OK, QualityOfProtection: 0 };
       } catch (e) {
@@ -184,16 +173,6 @@ export function ntlmUserModeTable(): SECPKG_USER_FUNCTION_TABLE {
       } finally {
         st.send.fill(0);
         st.recv.fill(0);
-      }
-    },
-    ImportContext(packed) {
-      try {
-        const u = build(packed);
-        const h = nextImported++;
-        contexts.set(h, u);
-        return { status: SecurityStatus.SEC_E_OK, ContextHandle: h };
-      } catch (e) {
-        return { status: statusOf(e) };
       }
     },
   };

@@ -6,13 +6,14 @@
 // the client only reads while its side is continue-needed); the client sends
 // DATA|WRAPPED|ENCRYPTED|SEND_MIC (0xE4) with gss_wrap(message); the
 // server answers MIC (0x08) with gss_get_mic(plaintext); the client ends with NOOP (0x01).
+import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { createServer, Socket, type Server } from 'node:net';
 import { readFileSync, mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Realm } from './realm.js';
 import { LOOPBACK } from './ports.js';
-import { killPid, requireBinary, run, spawnTracked, type RunResult } from './proc.js';
+import { describeFailure, killPid, requireBinary, run, spawnTracked, type RunResult } from './proc.js';
 
 export const TOKEN_NOOP = 0x01;
 export const TOKEN_CONTEXT = 0x02;
@@ -446,4 +447,38 @@ export function runGssClient(realm: Realm, opts: GssClientOptions): Promise<RunR
   const extra: Record<string, string | undefined> = { ...(opts.env ?? {}) };
   if (opts.ccache) extra.KRB5CCNAME = /^[A-Z]+:/.test(opts.ccache) ? opts.ccache : `FILE:${opts.ccache}`;
   return run('gss-client', gssClientArgs(opts), { env: realm.childEnv(extra), timeoutMs: opts.timeoutMs ?? 15_000 });
+}
+
+/**
+ * Our initiator's end of a gss-server session, once the server's MIC is checked: the closing NOOP,
+ * then gss-server's log must show `message` unwrapped and no errors.
+ */
+export async function endServerSession(c: GssSampleClient, server: GssServerHandle, message: string): Promise<GssServerSession> {
+  c.sendToken(TOKEN_NOOP);
+  await c.waitForEnd();
+  c.close();
+  const s = await server.nextSession();
+  assert.ok(s.completed, s.log);
+  assert.equal(s.message, message);
+  assert.deepEqual(s.errors, []);
+  return s;
+}
+
+/** gss-client's opening on an accepted connection: NOOP|CONTEXT_NEXT, then its first CONTEXT token (the AP-REQ). */
+export async function readOpeningToken(conn: GssSampleConnection): Promise<Uint8Array> {
+  const first = await conn.readToken();
+  assert.equal(first.flags, TOKEN_NOOP | TOKEN_CONTEXT_NEXT);
+  const ctx = await conn.readToken();
+  assert.equal(ctx.flags, TOKEN_CONTEXT);
+  return ctx.token;
+}
+
+/** Our acceptor's end of a gss-client run, after our MIC: gss-client's closing NOOP and a clean exit that verified our MIC. */
+export async function endClientRun(conn: GssSampleConnection, run: Promise<RunResult>): Promise<RunResult> {
+  const noop = await conn.readToken();
+  assert.equal(noop.flags, TOKEN_NOOP);
+  const res = await run;
+  assert.equal(res.code, 0, describeFailure(res));
+  assert.match(res.stdout, /Signature verified/);
+  return res;
 }

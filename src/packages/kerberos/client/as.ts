@@ -7,7 +7,7 @@ import { randomInt } from 'node:crypto';
 import { SspiError } from '../../../sspi/error.js';
 import { SecurityStatus } from '../../../sspi/status.js';
 import { KdcOptions, KeyUsage, KrbErrorCode, NameType, PaDataType } from '../asn1/constants.js';
-import { decodeAsRep, decodeEncASRepPart, decodeKrbError, encodeAsReq, encodeTicket } from '../asn1/messages.js';
+import { decodeAsRep, decodeEncASRepPart, decodeEncTGSRepPart, decodeKrbError, encodeAsReq } from '../asn1/messages.js';
 import {
   decodeEtypeInfo,
   decodeEtypeInfo2,
@@ -15,15 +15,15 @@ import {
   encodeEncryptedData,
   encodePaEncTsEnc,
 } from '../asn1/padata.js';
-import type { EtypeInfo2Entry, KdcRep, KdcReqBody, PaData, PrincipalName } from '../asn1/types.js';
+import type { EncKdcRepPart, EtypeInfo2Entry, KdcRep, KdcReqBody, PaData, PrincipalName } from '../asn1/types.js';
 import { decrypt, destroyKey, encrypt, isEnctypeSupported, stringToKey } from '../crypto/index.js';
-import type { KerberosKey } from '../crypto/types.js';
+import type { CryptoPolicy, KerberosKey } from '../crypto/types.js';
 import type { Krb5Config } from '../krb5conf.js';
 import { type KrbPrincipal, parsePrincipal, principalEquals } from '../keytab.js';
 import { KdcError, kdcErrorFrom } from './errors.js';
 import { clientPolicy } from './policy.js';
 import { sendToKdc, type SendToKdcOptions } from './transport.js';
-import type { KdcSend, KerberosTicketCredential } from './types.js';
+import { type KdcSend, type KerberosTicketCredential, ticketCredential } from './types.js';
 
 export interface InitialTicketOptions {
   /** The client, "name@REALM" or parsed; a missing realm takes default_realm. */
@@ -64,6 +64,43 @@ const MAX_ROUNDS = 3;
 
 export function toPrincipalName(p: KrbPrincipal): PrincipalName {
   return { nameType: p.nameType, nameString: [...p.components] };
+}
+
+/** The checked contents of an AS-REP or TGS-REP enc-part (RFC 4120 3.1.5 / 3.3.4). */
+export interface OpenedKdcRep {
+  enc: EncKdcRepPart;
+  /** A copy of enc.key: the decoded key is a view into plaintext that is zeroed here. */
+  sessionKey: KerberosKey;
+  /** cname@crealm of the reply, checked against the requesting client. */
+  client: KrbPrincipal;
+}
+
+/**
+ * Decrypts and decodes a KDC reply's enc-part, then checks the nonce and client against the
+ * request. A decryption failure is reported as the KDC error `key.errorCode` (the key was wrong).
+ */
+export function openKdcRep(
+  label: 'AS-REP' | 'TGS-REP',
+  r: KdcRep,
+  nonce: number,
+  client: KrbPrincipal,
+  crypto: CryptoPolicy,
+  key: { key: KerberosKey; usage: number; errorCode: number; error: string },
+): OpenedKdcRep {
+  let plain: Uint8Array;
+  try {
+    plain = decrypt(key.key, key.usage, r.encPart.cipher, crypto);
+  } catch (e) {
+    if (SspiError.is(e, SecurityStatus.SEC_E_MESSAGE_ALTERED)) throw new KdcError(key.errorCode, key.error);
+    throw e;
+  }
+  const enc = label === 'AS-REP' ? decodeEncASRepPart(plain) : decodeEncTGSRepPart(plain);
+  const sessionKey = { enctype: enc.key.keytype, keyvalue: Uint8Array.from(enc.key.keyvalue) };
+  plain.fill(0);
+  if (enc.nonce !== nonce) throw new SspiError(SecurityStatus.SEC_E_INVALID_TOKEN, `${label} nonce does not match the request`);
+  const crep = fromPrincipalName(r.cname, r.crealm);
+  if (!principalEquals(crep, client)) throw new SspiError(SecurityStatus.SEC_E_WRONG_PRINCIPAL, `${label} is for another client`);
+  return { enc, sessionKey, client: crep };
 }
 
 export function fromPrincipalName(n: PrincipalName, realm: string): KrbPrincipal {
@@ -161,42 +198,20 @@ export async function getInitialTicket(opts: InitialTicketOptions): Promise<Init
         replyKey = keyFor(r.encPart.etype, info?.salt, info?.s2kparams);
       }
       if (!replyKey) throw new SspiError(SecurityStatus.SEC_E_KDC_UNKNOWN_ETYPE, `AS-REP enc-part uses enctype ${r.encPart.etype}, which was not requested`);
-      let plain: Uint8Array;
-      try {
-        plain = decrypt(replyKey, KeyUsage.AS_REP_ENCPART, r.encPart.cipher, policy.crypto);
-      } catch (e) {
-        if (SspiError.is(e, SecurityStatus.SEC_E_MESSAGE_ALTERED)) {
-          // A wrong password without pre-authentication shows up here (Windows: KRB_AP_ERR_MODIFIED).
-          throw new KdcError(KrbErrorCode.KRB_AP_ERR_BAD_INTEGRITY, 'the AS-REP does not decrypt with the client key');
-        }
-        throw e;
-      }
-      const enc = decodeEncASRepPart(plain);
-      // Copied before the plaintext (which the decoded key is a view into) is zeroed.
-      const sessionKey = { enctype: enc.key.keytype, keyvalue: Uint8Array.from(enc.key.keyvalue) };
-      plain.fill(0);
-      if (enc.nonce !== body.nonce) throw new SspiError(SecurityStatus.SEC_E_INVALID_TOKEN, 'AS-REP nonce does not match the request');
-      const crep = fromPrincipalName(r.cname, r.crealm);
-      if (!principalEquals(crep, client)) throw new SspiError(SecurityStatus.SEC_E_WRONG_PRINCIPAL, 'AS-REP is for another client');
+      // A wrong password without pre-authentication shows up as a bad decryption (Windows: KRB_AP_ERR_MODIFIED).
+      const { enc, sessionKey, client: crep } = openKdcRep('AS-REP', r, body.nonce, client, policy.crypto, {
+        key: replyKey,
+        usage: KeyUsage.AS_REP_ENCPART,
+        errorCode: KrbErrorCode.KRB_AP_ERR_BAD_INTEGRITY,
+        error: 'the AS-REP does not decrypt with the client key',
+      });
       const srep = fromPrincipalName(enc.sname, enc.srealm);
       if (!principalEquals(srep, service)) throw new SspiError(SecurityStatus.SEC_E_WRONG_PRINCIPAL, 'AS-REP is for another service');
       if (!policy.permitted.includes(enc.key.keytype) && opts.enctypes === undefined) {
         throw new SspiError(SecurityStatus.SEC_E_KDC_UNKNOWN_ETYPE, `session key enctype ${enc.key.keytype} is not permitted`);
       }
-      const credential: KerberosTicketCredential = {
-        client: crep,
-        server: srep,
-        ticket: r.ticket,
-        ticketBytes: encodeTicket(r.ticket),
-        sessionKey,
-        flags: enc.flags,
-        authtime: enc.authtime,
-        endtime: enc.endtime,
-      };
-      if (enc.starttime) credential.starttime = enc.starttime;
-      if (enc.renewTill) credential.renewTill = enc.renewTill;
       return {
-        credential,
+        credential: ticketCredential(crep, srep, r.ticket, enc, sessionKey),
         replyEnctype: replyKey.enctype,
         preauthenticated: padata !== undefined,
         kdcOffsetSeconds: Math.round((enc.authtime.getTime() - nowFn().getTime()) / 1000),

@@ -7,31 +7,27 @@ import { resolveClientKeytabName } from '../ccache.js';
 import type { KerberosKey } from '../crypto/types.js';
 import { findKeys, formatPrincipal, type KeytabEntry, type KrbPrincipal, readKeytabFile } from '../keytab.js';
 import { type Krb5Config, loadKrb5Config } from '../krb5conf.js';
-import { getInitialTicket, resolvePrincipal } from './as.js';
+import { getInitialTicket, type InitialTicketOptions, resolvePrincipal } from './as.js';
 import { type CredentialCache, MemoryCredentialCache, openCredentialCache } from './cache.js';
 import { getServiceTicket } from './tgs.js';
-import type { SendToKdcOptions } from './transport.js';
-import type { KdcSend, KerberosTicketCredential } from './types.js';
+import type { KerberosTicketCredential } from './types.js';
 
-export interface AcquireOptions {
+/** The AS exchange settings a TGT request passes on to getInitialTicket as they are. */
+type AsExchangeOptions = Pick<
+  InitialTicketOptions,
+  'password' | 'config' | 'enctypes' | 'lifetime' | 'renewLifetime' | 'forwardable' | 'now' | 'transport' | 'send'
+>;
+
+export interface AcquireOptions extends AsExchangeOptions {
   /** The client; default: the keytab's first principal, or the ccache's default principal. */
   principal?: KrbPrincipal | string;
-  password?: string;
   /** Keytab name ("FILE:/path"); `true`: the client keytab (KRB5_CLIENT_KTNAME / default_client_keytab_name). */
   keytab?: string | true;
   /** Use an existing ccache: its name, or `true` for the default one (KRB5CCNAME). */
   ccache?: string | true;
   /** Where a new TGT is stored; default a private in-memory cache. */
   storeIn?: CredentialCache;
-  config?: Krb5Config;
   env?: NodeJS.ProcessEnv;
-  enctypes?: readonly number[];
-  lifetime?: number;
-  renewLifetime?: number;
-  forwardable?: boolean;
-  now?: () => Date;
-  transport?: SendToKdcOptions;
-  send?: KdcSend;
 }
 
 export interface KerberosCredentials {

@@ -5,25 +5,23 @@
 
 import { SspiError } from '../../../sspi/error.js';
 import { SecurityStatus } from '../../../sspi/status.js';
-import { KdcOptions, KeyUsage, NameType, PaDataType, TicketFlags } from '../asn1/constants.js';
+import { KdcOptions, KeyUsage, KrbErrorCode, NameType, PaDataType, TicketFlags } from '../asn1/constants.js';
 import {
-  decodeEncTGSRepPart,
   decodeTgsRep,
   encodeApReq,
   encodeAuthenticator,
   encodeKdcReqBody,
   encodeTgsReq,
-  encodeTicket,
 } from '../asn1/messages.js';
 import type { KdcReqBody } from '../asn1/types.js';
-import { decrypt, encrypt, getEnctype, isEnctypeSupported, makeChecksum } from '../crypto/index.js';
+import { encrypt, getEnctype, isEnctypeSupported, makeChecksum } from '../crypto/index.js';
 import type { Krb5Config } from '../krb5conf.js';
 import { formatPrincipal, type KrbPrincipal, principalEquals } from '../keytab.js';
-import { fromPrincipalName, newNonce, parseKdcReply, resolvePrincipal, toPrincipalName } from './as.js';
+import { fromPrincipalName, newNonce, openKdcRep, parseKdcReply, resolvePrincipal, toPrincipalName } from './as.js';
 import { KdcError, kdcErrorFrom } from './errors.js';
 import { clientPolicy } from './policy.js';
 import { sendToKdc, type SendToKdcOptions } from './transport.js';
-import { type KdcSend, type KerberosTicketCredential, isCurrent } from './types.js';
+import { type KdcSend, type KerberosTicketCredential, isCurrent, ticketCredential } from './types.js';
 
 export interface ServiceTicketOptions {
   config?: Krb5Config;
@@ -100,20 +98,12 @@ export async function getServiceTicket(
   if (r.encPart.etype !== tgt.sessionKey.enctype) {
     throw new SspiError(SecurityStatus.SEC_E_INVALID_TOKEN, 'TGS-REP enc-part is not under the TGT session key');
   }
-  let plain: Uint8Array;
-  try {
-    plain = decrypt(tgt.sessionKey, KeyUsage.TGS_REP_ENCPART_SESSKEY, r.encPart.cipher, policy.crypto);
-  } catch (e) {
-    if (SspiError.is(e, SecurityStatus.SEC_E_MESSAGE_ALTERED)) throw new KdcError(41, 'the TGS-REP does not decrypt with the TGT session key');
-    throw e;
-  }
-  const enc = decodeEncTGSRepPart(plain);
-  // Copied before the plaintext (which the decoded key is a view into) is zeroed.
-  const sessionKey = { enctype: enc.key.keytype, keyvalue: Uint8Array.from(enc.key.keyvalue) };
-  plain.fill(0);
-  if (enc.nonce !== body.nonce) throw new SspiError(SecurityStatus.SEC_E_INVALID_TOKEN, 'TGS-REP nonce does not match the request');
-  const client = fromPrincipalName(r.cname, r.crealm);
-  if (!principalEquals(client, tgt.client)) throw new SspiError(SecurityStatus.SEC_E_WRONG_PRINCIPAL, 'TGS-REP is for another client');
+  const { enc, sessionKey, client } = openKdcRep('TGS-REP', r, body.nonce, tgt.client, policy.crypto, {
+    key: tgt.sessionKey,
+    usage: KeyUsage.TGS_REP_ENCPART_SESSKEY,
+    errorCode: KrbErrorCode.KRB_AP_ERR_MODIFIED,
+    error: 'the TGS-REP does not decrypt with the TGT session key',
+  });
   const srep = fromPrincipalName(enc.sname, enc.srealm);
   if (!principalEquals(srep, sname)) {
     const referral = srep.components[0] === 'krbtgt';
@@ -125,17 +115,5 @@ export async function getServiceTicket(
   if (!isEnctypeSupported(enc.key.keytype, policy.crypto)) {
     throw new SspiError(SecurityStatus.SEC_E_KDC_UNKNOWN_ETYPE, `session key enctype ${enc.key.keytype} is not permitted`);
   }
-  const cred: KerberosTicketCredential = {
-    client,
-    server: { ...srep, nameType: sname.nameType },
-    ticket: r.ticket,
-    ticketBytes: encodeTicket(r.ticket),
-    sessionKey,
-    flags: enc.flags,
-    authtime: enc.authtime,
-    endtime: enc.endtime,
-  };
-  if (enc.starttime) cred.starttime = enc.starttime;
-  if (enc.renewTill) cred.renewTill = enc.renewTill;
-  return cred;
+  return ticketCredential(client, { ...srep, nameType: sname.nameType }, r.ticket, enc, sessionKey);
 }

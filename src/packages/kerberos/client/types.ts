@@ -1,7 +1,8 @@
 // What the client hands to its users (the Kerberos security package, the CLI): one ticket with its
 // session key, as RFC 4120 5.3 / 5.4.2 describe it, plus the raw DER the AP-REQ must carry.
 
-import type { Ticket } from '../asn1/types.js';
+import { encodeTicket } from '../asn1/messages.js';
+import type { EncKdcRepPart, Ticket } from '../asn1/types.js';
 import type { KerberosKey } from '../crypto/types.js';
 import type { KrbPrincipal } from '../keytab.js';
 
@@ -21,6 +22,32 @@ export interface KerberosTicketCredential {
   starttime?: Date;
   endtime: Date;
   renewTill?: Date;
+}
+
+/**
+ * The credential an AS-REP or TGS-REP grants (RFC 4120 5.4.2). `sessionKey` is passed separately because
+ * it must be copied out of the decrypted EncKDCRepPart before that plaintext is zeroed.
+ */
+export function ticketCredential(
+  client: KrbPrincipal,
+  server: KrbPrincipal,
+  ticket: Ticket,
+  enc: EncKdcRepPart,
+  sessionKey: KerberosKey,
+): KerberosTicketCredential {
+  const c: KerberosTicketCredential = {
+    client,
+    server,
+    ticket,
+    ticketBytes: encodeTicket(ticket),
+    sessionKey,
+    flags: enc.flags,
+    authtime: enc.authtime,
+    endtime: enc.endtime,
+  };
+  if (enc.starttime) c.starttime = enc.starttime;
+  if (enc.renewTill) c.renewTill = enc.renewTill;
+  return c;
 }
 
 /** Injectable KDC exchange (tests, or a caller with its own transport): realm and DER request in, DER reply out. */
