@@ -78,9 +78,14 @@ describe('curl --ntlm against tslsa serve', () => {
     assert.equal(j.domain, '');
   });
 
-  it('a domain account named without its domain is not found (the account authority matches the domain exactly)', async () => {
+  it("a domain account named without its domain is found in the server's domain, as Windows does", async () => {
     const r = await curl(['--ntlm', '-u', `alice:${PASSWORD}`, `${srv.url}/whoami`]);
-    assert.equal(r.status, 401);
+    assert.equal(r.status, 200, r.body);
+    const j = JSON.parse(r.body) as Record<string, unknown>;
+    assert.equal(j.user, 'alice');
+    assert.equal(j.domain, 'EXAMPLE');
+    const wrong = await curl(['--ntlm', '-u', 'alice:wrong-one', `${srv.url}/whoami`]);
+    assert.equal(wrong.status, 401);
   });
 
   it('wrong password: 401 with fresh challenges, logged with SEC_E_LOGON_DENIED and no password', async () => {

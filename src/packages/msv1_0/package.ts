@@ -57,6 +57,8 @@ export interface AuthorityOptions {
   allowAnonymous?: boolean;
   /** Accept an LMv2 response when the NT response is empty (default false). Its session key is zero. */
   allowLMv2?: boolean;
+  /** The LSA's domain: a logon that names no domain is looked up there too, as Windows does. */
+  domainName?: string;
   /** The clock (tests). */
   now?: () => Date;
 }
@@ -161,7 +163,8 @@ export async function validateNetworkLogon(store: AccountStore, info: NetworkLog
     return failure(pc & MSV1_0_ALLOW_LM ? NtStatus.STATUS_NOT_SUPPORTED : NtStatus.STATUS_LOGON_FAILURE);
   }
 
-  const account = await store.get(info.LogonDomainName, info.UserName);
+  let account = await store.get(info.LogonDomainName, info.UserName);
+  if (!account && info.LogonDomainName === '' && options.domainName) account = await store.get(options.domainName, info.UserName);
   if (!account) {
     // Spend the same work as a real check so timing does not tell unknown users apart.
     const dummy = new Uint8Array(16);
@@ -296,11 +299,15 @@ function makeTable(fixed: Msv1_0PackageOptions | null): SECPKG_FUNCTION_TABLE {
   const serve = (_req: LSA_CLIENT_REQUEST, submit: Uint8Array, base: bigint, length: number) => handlePassthrough(getStore, submit, base, length, state.options);
   return {
     async Initialize(_id: number, params: SECPKG_PARAMETERS) {
-      if (fixed) return NtStatus.STATUS_SUCCESS;
+      const domainName = typeof params?.DomainName === 'string' && params.DomainName ? { domainName: params.DomainName } : {};
+      if (fixed) {
+        state.options = { ...domainName, ...state.options };
+        return NtStatus.STATUS_SUCCESS;
+      }
       const cfg = asConfig(params?.PackageConfig);
       state.storePath = cfg.store ?? null;
       state.lockout = cfg.lockout;
-      state.options = { ...(cfg.allowAnonymous !== undefined ? { allowAnonymous: cfg.allowAnonymous } : {}), ...(cfg.allowLMv2 !== undefined ? { allowLMv2: cfg.allowLMv2 } : {}) };
+      state.options = { ...domainName, ...(cfg.allowAnonymous !== undefined ? { allowAnonymous: cfg.allowAnonymous } : {}), ...(cfg.allowLMv2 !== undefined ? { allowLMv2: cfg.allowLMv2 } : {}) };
       // An explicit store is opened now, so a bad path fails the load with a clear error.
       if (state.storePath !== null) await getStore();
       return NtStatus.STATUS_SUCCESS;
