@@ -21,7 +21,7 @@ import { parseNegotiationToken } from '../packages/negotiate/spnego.js';
 import { SspiError } from '../sspi/error.js';
 import { SecurityStatus } from '../sspi/status.js';
 import { type Challenge, parseChallenges } from './client-challenge.js';
-import { tlsServerEndPoint } from './client-tls.js';
+import { tlsServerEndPoint } from './channelBindings.js';
 
 export type AuthPackage = 'Negotiate' | 'NTLM';
 

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createFetch, type NegotiateClientOptions, type NegotiateFetch } from '../../../src/http/client.js';
-import { endPointHash, tlsServerEndPoint } from '../../../src/http/client-tls.js';
+import { endPointHash, tlsServerEndPoint } from '../../../src/http/channelBindings.js';
 import { createHash } from 'node:crypto';
 import { DOMAIN, PASSWORD, USER, acceptorLsa, initiatorLsa, selfSigned, startServer, type TestServer } from './client-harness.js';
 
@@ -44,7 +44,7 @@ describe('tls-server-end-point', () => {
     const cb = tlsServerEndPoint(strong.der);
     assert.equal(Buffer.from(cb.subarray(0, 21)).toString('ascii'), 'tls-server-end-point:');
     assert.deepEqual(Buffer.from(cb.subarray(21)), createHash('sha384').update(strong.der).digest());
-    assert.equal(endPointHash(new Uint8Array([0x30, 0x00])), 'sha256', 'garbage falls back to SHA-256');
+    assert.throws(() => endPointHash(new Uint8Array([0x30, 0x00])), { name: 'SspiError' }, 'an unreadable certificate is an error, not a guess');
   });
 });
 
