@@ -296,6 +296,7 @@ export class Lsa {
       AcquireCredentialsHandle: (PrincipalName: string | null, CredentialUseFlags: number, LogonId: LUID | null, AuthorizationData: Plain) =>
         call('AcquireCredentialsHandle', t.AcquireCredentialsHandle && (() => t.AcquireCredentialsHandle!(PrincipalName, CredentialUseFlags, LogonId, AuthorizationData, null, null)), st),
       FreeCredentialsHandle: (h: LSA_SEC_HANDLE) => call('FreeCredentialsHandle', t.FreeCredentialsHandle && (() => t.FreeCredentialsHandle!(h)), (s) => s),
+      QueryCredentialsAttributes: (h: LSA_SEC_HANDLE, attr: number) => call('QueryCredentialsAttributes', t.QueryCredentialsAttributes && (() => t.QueryCredentialsAttributes!(h, attr)), st),
       InitLsaModeContext: (cred: LSA_SEC_HANDLE, ctx: LSA_SEC_HANDLE, target: string | null, req: number, rep: number, input: SecBufferDesc | null, output: SecBufferDesc | null) =>
         call('InitLsaModeContext', t.InitLsaModeContext && (() => t.InitLsaModeContext!(cred, ctx, target, req, rep, input, output)), st),
       AcceptLsaModeContext: (cred: LSA_SEC_HANDLE, ctx: LSA_SEC_HANDLE, input: SecBufferDesc | null, req: number, rep: number, output: SecBufferDesc | null) =>

@@ -97,6 +97,7 @@ export interface SECPKG_DISPATCH {
   PackageInfo: SecPkgInfo;
   AcquireCredentialsHandle(PrincipalName: string | null, CredentialUseFlags: number, LogonId: LUID | null, AuthorizationData: Plain): Promise<AcquireCredentialsHandleResult>;
   FreeCredentialsHandle(CredentialHandle: LSA_SEC_HANDLE): Promise<Status>;
+  QueryCredentialsAttributes(CredentialHandle: LSA_SEC_HANDLE, CredentialAttribute: number): Promise<QueryAttributesResult>;
   InitLsaModeContext(CredentialHandle: LSA_SEC_HANDLE, ContextHandle: LSA_SEC_HANDLE, TargetName: string | null, ContextRequirements: number, TargetDataRep: number, InputBuffers: SecBufferDesc | null, OutputBuffers: SecBufferDesc | null): Promise<LsaModeContextResult>;
   AcceptLsaModeContext(CredentialHandle: LSA_SEC_HANDLE, ContextHandle: LSA_SEC_HANDLE, InputBuffer: SecBufferDesc | null, ContextRequirements: number, TargetDataRep: number, OutputBuffer: SecBufferDesc | null): Promise<LsaModeContextResult>;
   DeleteContext(ContextHandle: LSA_SEC_HANDLE): Promise<Status>;

@@ -635,8 +635,9 @@ export function negotiatePackage(config: NegotiateConfig = {}): SecurityPackageM
     async QueryCredentialsAttributes(h, attr) {
       const c = creds.get(h);
       if (!c) return { status: SecurityStatus.SEC_E_INVALID_HANDLE };
-      if (attr !== 1 /* SECPKG_CRED_ATTR_NAMES */) return { status: SecurityStatus.SEC_E_UNSUPPORTED_FUNCTION };
-      return { status: SecurityStatus.SEC_E_UNSUPPORTED_FUNCTION };
+      // The preferred package that holds a credential answers (its NAMES are the caller's).
+      const first = c.subs[0];
+      return first ? first.mech.dispatch.QueryCredentialsAttributes(first.handle, attr) : { status: SecurityStatus.SEC_E_NO_CREDENTIALS };
     },
     async FreeCredentialsHandle(h) {
       const c = creds.get(h);

@@ -84,6 +84,13 @@ test('SPNEGO(NTLM) end to end: NegTokenInit with optimistic NEGOTIATE, mechListM
   await h.shutdown();
 });
 
+test('credential NAMES come from the package that holds the credential', async () => {
+  const h = await host();
+  const cc = await Credentials.acquire(h.sspi(), { package: 'Negotiate', use: 'outbound', authData: { User: 'alice', Domain: 'EXAMPLE', Password: PASSWORD } });
+  assert.equal(await cc.userName(), 'EXAMPLE\\alice');
+  await h.shutdown();
+});
+
 test('a wrong password is SEC_E_LOGON_DENIED and the acceptor answers negState reject', async () => {
   const h = await host();
   const { client, server } = await pair(h, 'wrong');
