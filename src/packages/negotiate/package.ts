@@ -255,10 +255,6 @@ export function negotiatePackage(config: NegotiateConfig = {}): SecurityPackageM
     };
   }
 
-  function emit(output: SecBufferDesc | null, token: Uint8Array, allocate: boolean): Status {
-    return writeOutputToken(output, token, allocate);
-  }
-
   // ---- initiator ----
 
   async function initFirst(ctxH: LSA_SEC_HANDLE, cred: Credential, target: string | null, req: number, rep: number, input: SecBufferDesc | null, output: SecBufferDesc | null): Promise<LsaModeContextResult> {
@@ -293,7 +289,7 @@ export function negotiatePackage(config: NegotiateConfig = {}): SecurityPackageM
       ctx.mechTypesDer = encodeMechTypeList(listed);
       ctx.result = r;
       ctx.subDone = r.status === SecurityStatus.SEC_E_OK;
-      const st = emit(output, encodeNegTokenInit({ mechTypes: listed, ...(token.length ? { mechToken: token } : {}) }), allocate);
+      const st = writeOutputToken(output, encodeNegTokenInit({ mechTypes: listed, ...(token.length ? { mechToken: token } : {}) }), allocate);
       if (isError(st)) {
         await sub.mech.dispatch.DeleteContext(ctx.sub);
         return fail(st);
@@ -333,7 +329,7 @@ export function negotiatePackage(config: NegotiateConfig = {}): SecurityPackageM
         if (isError(r.status)) return fail(toSecurityStatus(r.status));
         ctx.result = r;
         ctx.subDone = r.status === SecurityStatus.SEC_E_OK;
-        const st = emit(output, encodeNegTokenResp({ responseToken: token }), allocate);
+        const st = writeOutputToken(output, encodeNegTokenResp({ responseToken: token }), allocate);
         if (isError(st)) return fail(st);
         return { status: SecurityStatus.SEC_I_CONTINUE_NEEDED, NewContextHandle: ctxH, ContextAttributes: r.ContextAttributes ?? 0 };
       }
@@ -347,10 +343,11 @@ export function negotiatePackage(config: NegotiateConfig = {}): SecurityPackageM
       ctx.subDone = r.status === SecurityStatus.SEC_E_OK;
       if (token.length) outToken = token;
     } else if (!ctx.subDone) {
-      return fail(resp.negState === NegState.accept_completed ? SecurityStatus.SEC_E_INVALID_TOKEN : SecurityStatus.SEC_E_INVALID_TOKEN);
+      // The mechanism still needs a token and the acceptor sent none.
+      return fail(SecurityStatus.SEC_E_INVALID_TOKEN);
     }
     if (!ctx.subDone) {
-      const st = emit(output, encodeNegTokenResp({ responseToken: outToken ?? new Uint8Array(0) }), allocate);
+      const st = writeOutputToken(output, encodeNegTokenResp({ responseToken: outToken ?? new Uint8Array(0) }), allocate);
       if (isError(st)) return fail(st);
       return { status: SecurityStatus.SEC_I_CONTINUE_NEEDED, NewContextHandle: ctxH, ContextAttributes: ctx.result?.ContextAttributes ?? 0 };
     }
@@ -368,10 +365,10 @@ export function negotiatePackage(config: NegotiateConfig = {}): SecurityPackageM
       ctx.micSent = true;
     }
     if (outToken || mic) {
-      const st = emit(output, encodeNegTokenResp({ ...(outToken ? { responseToken: outToken } : {}), ...(mic ? { mechListMIC: mic } : {}) }), allocate);
+      const st = writeOutputToken(output, encodeNegTokenResp({ ...(outToken ? { responseToken: outToken } : {}), ...(mic ? { mechListMIC: mic } : {}) }), allocate);
       if (isError(st)) return fail(st);
     } else {
-      emit(output, new Uint8Array(0), allocate);
+      writeOutputToken(output, new Uint8Array(0), allocate);
     }
     // Done when the acceptor said so and every MIC that is due has been seen.
     const needPeerMic = micRequired(ctx) && !ctx.micChecked;
@@ -399,7 +396,7 @@ export function negotiatePackage(config: NegotiateConfig = {}): SecurityPackageM
     const ctx = serverCtx(cred);
     if (bytes.length === 0) {
       // Server-initiated (MS-SPNG NegTokenInit2): offer our mechanisms and wait for the client.
-      const st = emit(output, encodeNegTokenInit({ mechTypes: cred.subs.map((s) => s.mech.oids[0]!), negHints: { hintName: cfg.hintName ?? 'not_defined_in_RFC4178@please_ignore' } }), allocate);
+      const st = writeOutputToken(output, encodeNegTokenInit({ mechTypes: cred.subs.map((s) => s.mech.oids[0]!), negHints: { hintName: cfg.hintName ?? 'not_defined_in_RFC4178@please_ignore' } }), allocate);
       if (isError(st)) return fail(st);
       const h = ctxH || next++;
       ctx.state = 'continue';
@@ -441,7 +438,7 @@ export function negotiatePackage(config: NegotiateConfig = {}): SecurityPackageM
     ctxs.set(h, ctx);
     if (isError(r.status)) return fail(toSecurityStatus(r.status));
     ctx.result = r;
-    const st = emit(output, token, allocate);
+    const st = writeOutputToken(output, token, allocate);
     if (isError(st)) return fail(st);
     if (r.status === SecurityStatus.SEC_E_OK) return { ...(await finish(ctx)), NewContextHandle: h };
     ctx.state = 'continue';
@@ -462,7 +459,7 @@ export function negotiatePackage(config: NegotiateConfig = {}): SecurityPackageM
     }
     const h = ctxH || next++;
     if (!chosen) {
-      emit(output, encodeNegTokenResp({ negState: NegState.reject }), allocate);
+      writeOutputToken(output, encodeNegTokenResp({ negState: NegState.reject }), allocate);
       return fail(SecurityStatus.SEC_E_LOGON_DENIED);
     }
     ctx.mech = chosen.mech;
@@ -474,7 +471,7 @@ export function negotiatePackage(config: NegotiateConfig = {}): SecurityPackageM
     ctx.state = 'continue';
     if (!ctx.preferred || !init.mechToken) {
       // The optimistic token (if any) is for another mechanism: ask for ours.
-      const st = emit(output, encodeNegTokenResp({ negState: NegState.accept_incomplete, supportedMech: chosenOid }), allocate);
+      const st = writeOutputToken(output, encodeNegTokenResp({ negState: NegState.accept_incomplete, supportedMech: chosenOid }), allocate);
       if (isError(st)) return fail(st);
       ctx.firstReply = false;
       return { status: SecurityStatus.SEC_I_CONTINUE_NEEDED, NewContextHandle: h };
@@ -491,7 +488,7 @@ export function negotiatePackage(config: NegotiateConfig = {}): SecurityPackageM
       if (!token.length) return fail(SecurityStatus.SEC_E_INVALID_TOKEN);
       const { r, token: t } = await subStep(ctx, token, req, rep, input);
       if (isError(r.status)) {
-        emit(output, encodeNegTokenResp({ negState: NegState.reject, ...(t.length ? { responseToken: t } : {}) }), allocate);
+        writeOutputToken(output, encodeNegTokenResp({ negState: NegState.reject, ...(t.length ? { responseToken: t } : {}) }), allocate);
         return fail(toSecurityStatus(r.status));
       }
       ctx.result = r;
@@ -501,7 +498,7 @@ export function negotiatePackage(config: NegotiateConfig = {}): SecurityPackageM
       return fail(SecurityStatus.SEC_E_INVALID_TOKEN);
     }
     if (!ctx.subDone) {
-      const st = emit(output, encodeNegTokenResp({ negState: NegState.accept_incomplete, ...(supportedMech ? { supportedMech } : {}), ...(outToken ? { responseToken: outToken } : {}) }), allocate);
+      const st = writeOutputToken(output, encodeNegTokenResp({ negState: NegState.accept_incomplete, ...(supportedMech ? { supportedMech } : {}), ...(outToken ? { responseToken: outToken } : {}) }), allocate);
       if (isError(st)) return fail(st);
       return { status: SecurityStatus.SEC_I_CONTINUE_NEEDED, NewContextHandle: h, ContextAttributes: ctx.result?.ContextAttributes ?? 0 };
     }
@@ -509,14 +506,14 @@ export function negotiatePackage(config: NegotiateConfig = {}): SecurityPackageM
       ctx.peerSentMic = true;
       const st = await checkMic(ctx, peerMic);
       if (isError(st)) {
-        emit(output, encodeNegTokenResp({ negState: NegState.reject }), allocate);
+        writeOutputToken(output, encodeNegTokenResp({ negState: NegState.reject }), allocate);
         return fail(SecurityStatus.SEC_E_MESSAGE_ALTERED);
       }
       ctx.micChecked = true;
     }
     if (micRequired(ctx) && !ctx.micChecked) {
       // The mechanism finished but the initiator owes us its MIC (RFC 4178 5 (d)): ask for it.
-      const st = emit(output, encodeNegTokenResp({ negState: NegState.request_mic, ...(supportedMech ? { supportedMech } : {}), ...(outToken ? { responseToken: outToken } : {}) }), allocate);
+      const st = writeOutputToken(output, encodeNegTokenResp({ negState: NegState.request_mic, ...(supportedMech ? { supportedMech } : {}), ...(outToken ? { responseToken: outToken } : {}) }), allocate);
       if (isError(st)) return fail(st);
       return { status: SecurityStatus.SEC_I_CONTINUE_NEEDED, NewContextHandle: h, ContextAttributes: ctx.result?.ContextAttributes ?? 0 };
     }
@@ -527,7 +524,7 @@ export function negotiatePackage(config: NegotiateConfig = {}): SecurityPackageM
       mic = m;
       ctx.micSent = true;
     }
-    const st = emit(output, encodeNegTokenResp({ negState: NegState.accept_completed, ...(supportedMech ? { supportedMech } : {}), ...(outToken ? { responseToken: outToken } : {}), ...(mic ? { mechListMIC: mic } : {}) }), allocate);
+    const st = writeOutputToken(output, encodeNegTokenResp({ negState: NegState.accept_completed, ...(supportedMech ? { supportedMech } : {}), ...(outToken ? { responseToken: outToken } : {}), ...(mic ? { mechListMIC: mic } : {}) }), allocate);
     if (isError(st)) return fail(st);
     return { ...(await finish(ctx)), NewContextHandle: h };
   }
