@@ -11,7 +11,7 @@
 import { isIP } from 'node:net';
 import type { LSA_SEC_HANDLE, LSA_SECPKG_FUNCTION_TABLE, LsaModeContextResult, SECPKG_DISPATCH, SECPKG_FUNCTION_TABLE, SECPKG_PARAMETERS, SECPKG_USER_FUNCTION_TABLE, SecurityPackageModule } from '../../lsa/types.js';
 import type { Plain, SecPkgInfo } from '../../sspi/attributes.js';
-import { type SecBufferDesc, bufferBytes, findBuffer, outputBuffer, secBuffer, secBufferDesc, writeOutputToken } from '../../sspi/buffers.js';
+import { type SecBufferDesc, bufferBytes, findBuffer, inputToken, outputBuffer, secBuffer, secBufferDesc, writeOutputToken } from '../../sspi/buffers.js';
 import { SspiError } from '../../sspi/error.js';
 import { ASC_REQ, ISC_REQ, RPC_C_AUTHN, SECBUFFER, SECPKG_ATTR, SECPKG_CONTEXT_EXPORT, SECPKG_CRED, SECPKG_FLAG, SECPKG_INTERFACE_VERSION_2, SECPKG_NEGOTIATION, hasFlag } from '../../sspi/flags.js';
 import { NtStatus, SecurityStatus, type Status, toSecurityStatus } from '../../sspi/status.js';
@@ -305,9 +305,9 @@ export function negotiatePackage(config: NegotiateConfig = {}): SecurityPackageM
 
   async function initNext(ctxH: LSA_SEC_HANDLE, ctx: Ctx, req: number, rep: number, input: SecBufferDesc | null, output: SecBufferDesc | null): Promise<LsaModeContextResult> {
     const allocate = hasFlag(req, ISC_REQ.ALLOCATE_MEMORY);
-    const tokBuf = findBuffer(input, SECBUFFER.TOKEN);
-    if (!tokBuf) return fail(SecurityStatus.SEC_E_INVALID_TOKEN);
-    const resp = parseNegotiationToken(bufferBytes(tokBuf));
+    const token = inputToken(input);
+    if (!token) return fail(SecurityStatus.SEC_E_INVALID_TOKEN);
+    const resp = parseNegotiationToken(token);
     if (resp.kind !== 'resp') return fail(SecurityStatus.SEC_E_INVALID_TOKEN);
     if (resp.negState === NegState.reject) return fail(SecurityStatus.SEC_E_LOGON_DENIED);
     if (resp.mechListMIC) ctx.peerSentMic = true;
@@ -391,8 +391,7 @@ export function negotiatePackage(config: NegotiateConfig = {}): SecurityPackageM
 
   async function acceptFirst(ctxH: LSA_SEC_HANDLE, cred: Credential, req: number, rep: number, input: SecBufferDesc | null, output: SecBufferDesc | null): Promise<LsaModeContextResult> {
     const allocate = hasFlag(req, ASC_REQ.ALLOCATE_MEMORY);
-    const tokBuf = findBuffer(input, SECBUFFER.TOKEN);
-    const bytes = tokBuf ? bufferBytes(tokBuf) : new Uint8Array(0);
+    const bytes = inputToken(input) ?? new Uint8Array(0);
     const ctx = serverCtx(cred);
     if (bytes.length === 0) {
       // Server-initiated (MS-SPNG NegTokenInit2): offer our mechanisms and wait for the client.
@@ -530,9 +529,8 @@ export function negotiatePackage(config: NegotiateConfig = {}): SecurityPackageM
   }
 
   async function acceptNext(ctxH: LSA_SEC_HANDLE, ctx: Ctx, req: number, rep: number, input: SecBufferDesc | null, output: SecBufferDesc | null): Promise<LsaModeContextResult> {
-    const tokBuf = findBuffer(input, SECBUFFER.TOKEN);
-    if (!tokBuf) return fail(SecurityStatus.SEC_E_INVALID_TOKEN);
-    const bytes = bufferBytes(tokBuf);
+    const bytes = inputToken(input);
+    if (!bytes) return fail(SecurityStatus.SEC_E_INVALID_TOKEN);
     if (ctx.raw) return acceptRaw(ctxH, ctx, bytes, req, rep, input, output);
     const t = parseNegotiationToken(bytes);
     if (!ctx.mech) {

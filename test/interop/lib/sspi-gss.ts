@@ -109,3 +109,12 @@ export async function runServerSession(
     await side.close();
   }
 }
+
+/** Runs our own initiator against our own acceptor until neither has a token to send (at most `maxLegs` round trips). */
+export async function establishLocal(client: SecurityContext, server: SecurityContext, maxLegs = 5): Promise<void> {
+  let t = await client.step();
+  for (let i = 0; i < maxLegs && t; i++) {
+    const back = await server.step(t);
+    t = back ? await client.step(back) : null;
+  }
+}
