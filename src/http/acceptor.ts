@@ -6,7 +6,7 @@ import type { SecHandle } from '../lsa/protocol.js';
 import type { SecurityFunctionTable } from '../sspi/api.js';
 import { type SecBuffer, bufferBytes, secBuffer, secBufferDesc } from '../sspi/buffers.js';
 import { SspiError } from '../sspi/error.js';
-import { ASC_REQ, SECBUFFER, SECURITY_NATIVE_DREP, flagOr } from '../sspi/flags.js';
+import { ASC_REQ, SECBUFFER, SECPKG_CONTEXT_EXPORT, SECURITY_NATIVE_DREP, flagOr } from '../sspi/flags.js';
 import { SecurityStatus, type Status } from '../sspi/status.js';
 import { TIMESTAMP_NONE, type TimeStamp, timeStampToDate } from '../sspi/timestamp.js';
 
@@ -58,6 +58,38 @@ export class AcceptorContext {
     else if (status !== SecurityStatus.SEC_I_CONTINUE_NEEDED) throw new SspiError(status, 'unexpected status from AcceptSecurityContext');
     const bytes = bufferBytes(out);
     return bytes.length ? bytes.slice() : null;
+  }
+
+  /**
+   * tslsa extension: the half-built context (after a step that continues) as bytes, for a
+   * handshake store shared between processes; the local context is deleted. The bytes carry the
+   * package's handshake state, no keys. Throws SspiError (SEC_E_UNSUPPORTED_FUNCTION when the
+   * package cannot export that state).
+   */
+  async export(): Promise<Uint8Array> {
+    if (this.deleted || this.done || !this.handle) throw new SspiError(SecurityStatus.SEC_E_INVALID_HANDLE, 'only a handshake in progress can be exported');
+    const r = await this.sspi.ExportPartialSecurityContext(this.handle, SECPKG_CONTEXT_EXPORT.DELETE_OLD);
+    if ((r.status | 0) < 0 || !r.pPackedContext) {
+      await this.delete();
+      throw new SspiError(r.status, 'ExportPartialSecurityContext failed');
+    }
+    this.deleted = true;
+    return r.pPackedContext;
+  }
+
+  /**
+   * Rebuilds an exported half-built acceptor context in this process, ready for the next step().
+   * `packageName` is the package the credential belongs to (the HTTP scheme: 'Negotiate' or 'NTLM').
+   */
+  static async import(sspi: SecurityFunctionTable, credential: SecHandle, requested: number, packageName: string, packed: Uint8Array): Promise<AcceptorContext> {
+    // The LSA checks that the bytes come from the credential's package (SEC_E_WRONG_CREDENTIAL_HANDLE).
+    const r = await sspi.ImportPartialSecurityContext(credential, packed);
+    if ((r.status | 0) < 0 || !r.phContext) throw new SspiError(r.status, `could not continue the parked ${packageName} handshake`);
+    const ctx = new AcceptorContext(sspi, credential, requested);
+    ctx.handle = r.phContext;
+    ctx.granted = r.pfContextAttr;
+    ctx.expiryTs = r.ptsExpiry;
+    return ctx;
   }
 
   /** QueryContextAttributes; null when the package does not answer that level. */

@@ -222,6 +222,40 @@ export class InProcessLsaConnection implements LsaConnection {
     return isStatus(st) ? toSecurityStatus(st) : SecurityStatus.SEC_E_INTERNAL_ERROR;
   }
 
+  async ExportLsaModeContext(context: SecHandle): Promise<{ status: Status; packed: Uint8Array | null }> {
+    const e = this.context(context);
+    if (!e) return { status: SecurityStatus.SEC_E_INVALID_HANDLE, packed: null };
+    // A finished context leaves through ExportSecurityContext (the user-mode half), never here.
+    if (e.complete) return { status: SecurityStatus.SEC_E_INVALID_HANDLE, packed: null };
+    if (isExpired(e.expiry)) return { status: SecurityStatus.SEC_E_CONTEXT_EXPIRED, packed: null };
+    if (!e.pkg.table.ExportLsaModeContext) return { status: SecurityStatus.SEC_E_UNSUPPORTED_FUNCTION, packed: null };
+    const r: { status: Status; PackedContext?: Uint8Array } = await this.lsa.invoke(e.pkg, 'ExportLsaModeContext', this.frame(e.pkg), () => e.pkg.table.ExportLsaModeContext!(e.handle), (status) => ({ status }));
+    const status = r && isStatus(r.status) ? toSecurityStatus(r.status) : SecurityStatus.SEC_E_INTERNAL_ERROR;
+    if ((status | 0) < 0) return { status, packed: null };
+    if (!(r.PackedContext instanceof Uint8Array)) return { status: SecurityStatus.SEC_E_INTERNAL_ERROR, packed: null };
+    return { status, packed: r.PackedContext.slice() };
+  }
+
+  async ImportLsaModeContext(credential: SecHandle, side: 'init' | 'accept', packageName: string, packed: Uint8Array): Promise<{ status: Status; context: SecHandle | null; contextAttr: number; expiry: TimeStamp }> {
+    const fail = (status: Status) => ({ status, context: null, contextAttr: 0, expiry: TIMESTAMP_NONE });
+    const cred = this.credential(credential);
+    if (!cred) return fail(SecurityStatus.SEC_E_INVALID_HANDLE);
+    if ((side !== 'init' && side !== 'accept') || !(packed instanceof Uint8Array)) return fail(SecurityStatus.SEC_E_INVALID_PARAMETER);
+    const pkg = cred.pkg;
+    if (this.lsa.findPackage(packageName) !== pkg) return fail(SecurityStatus.SEC_E_WRONG_CREDENTIAL_HANDLE);
+    if (!pkg.table.ImportLsaModeContext) return fail(SecurityStatus.SEC_E_UNSUPPORTED_FUNCTION);
+    const copy = packed.slice();
+    const r: LsaModeContextResult = await this.lsa.invoke(pkg, 'ImportLsaModeContext', this.frame(pkg), () => pkg.table.ImportLsaModeContext!(cred.handle, copy), (status) => ({ status }));
+    if (!r || !isStatus(r.status)) return fail(SecurityStatus.SEC_E_INTERNAL_ERROR);
+    const status = toSecurityStatus(r.status);
+    if ((status | 0) < 0) return fail(status);
+    if (typeof r.NewContextHandle !== 'bigint') return fail(SecurityStatus.SEC_E_INTERNAL_ERROR);
+    const expiry = typeof r.ExpirationTime === 'bigint' ? r.ExpirationTime : TIMESTAMP_NONE;
+    const h = nextHandle++;
+    this.contexts.set(h, { pkg, handle: r.NewContextHandle, side, expiry, start: timeStampFromUnixMs(Date.now()), complete: false });
+    return { status, context: { dwLower: BigInt(pkg.id), dwUpper: h }, contextAttr: isFlagSet(r.ContextAttributes) ? r.ContextAttributes : 0, expiry };
+  }
+
   async ApplyControlToken(context: SecHandle, input: SecBufferDesc): Promise<Status> {
     const e = this.context(context);
     if (!e) return SecurityStatus.SEC_E_INVALID_HANDLE;

@@ -21,6 +21,7 @@ import {
   type SECPKG_FUNCTION_TABLE,
   type SECPKG_USER_FUNCTION_TABLE,
   SECPKG_FUNCTION_TABLE_MEMBERS,
+  TSLSA_FUNCTION_TABLE_EXTENSIONS,
   type SECPKG_PARAMETERS,
   type SecurityPackageModule,
   SecpkgContextThunks,
@@ -304,6 +305,8 @@ export class Lsa {
       DeleteContext: (h: LSA_SEC_HANDLE) => call('DeleteContext', t.DeleteContext && (() => t.DeleteContext!(h)), (s) => s),
       QueryContextAttributes: (h: LSA_SEC_HANDLE, attr: number) => call('QueryContextAttributes', t.QueryContextAttributes && (() => t.QueryContextAttributes!(h, attr)), st),
       UserModeTable: () => (userMode ??= this.lsaSideUserMode(target)),
+      ExportLsaModeContext: (h: LSA_SEC_HANDLE) => call('ExportLsaModeContext', t.ExportLsaModeContext && (() => t.ExportLsaModeContext!(h)), st),
+      ImportLsaModeContext: (cred: LSA_SEC_HANDLE, packed: Uint8Array) => call('ImportLsaModeContext', t.ImportLsaModeContext && (() => t.ImportLsaModeContext!(cred, packed.slice())), st),
     });
   }
 
@@ -442,5 +445,9 @@ function restrictTable(table: SECPKG_FUNCTION_TABLE, version: number): SECPKG_FU
     const fn = (table as unknown as Record<string, unknown>)[name];
     if (i < limit && typeof fn === 'function') out[name] = fn.bind(table);
   });
+  for (const name of TSLSA_FUNCTION_TABLE_EXTENSIONS) {
+    const fn = (table as unknown as Record<string, unknown>)[name];
+    if (typeof fn === 'function') out[name] = fn.bind(table);
+  }
   return out as unknown as SECPKG_FUNCTION_TABLE;
 }

@@ -85,6 +85,10 @@ export interface LsaConnection {
   CallAuthenticationPackage(authenticationPackage: number, submit: Uint8Array, clientBufferBase: bigint): Promise<CallPackageResult>;
   /** Where the client finds a package's user-mode half (an out-of-process transport imports it by name). */
   getUserModeEntry(packageName: string): Promise<UserModeEntry | null>;
+  /** tslsa extension: a context whose handshake has not finished, as bytes (SECPKG_FUNCTION_TABLE.ExportLsaModeContext). */
+  ExportLsaModeContext(context: SecHandle): Promise<{ status: Status; packed: Uint8Array | null }>;
+  /** tslsa extension: continues a half-built context exported by package `packageName` under `credential` (of the same package), on the same side. */
+  ImportLsaModeContext(credential: SecHandle, side: 'init' | 'accept', packageName: string, packed: Uint8Array): Promise<{ status: Status; context: SecHandle | null; contextAttr: number; expiry: TimeStamp }>;
   /** The LogonId of this client's logon session. */
   readonly logonId: LUID;
   close(): Promise<void>;

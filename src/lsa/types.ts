@@ -104,6 +104,8 @@ export interface SECPKG_DISPATCH {
   QueryContextAttributes(ContextHandle: LSA_SEC_HANDLE, ContextAttribute: number): Promise<QueryAttributesResult>;
   /** The package's user-mode table instantiated inside the LSA (for the SPNEGO mechListMIC), or null. */
   UserModeTable(): Promise<SECPKG_USER_FUNCTION_TABLE | null>;
+  ExportLsaModeContext(ContextHandle: LSA_SEC_HANDLE): Promise<{ status: Status; PackedContext?: Uint8Array }>;
+  ImportLsaModeContext(CredentialHandle: LSA_SEC_HANDLE, PackedContext: Uint8Array): Promise<LsaModeContextResult>;
 }
 
 /** SECPKG_PRIMARY_CRED (the fields we carry). */
@@ -166,6 +168,16 @@ export interface SECPKG_FUNCTION_TABLE {
   SetContextAttributes?(ContextHandle: LSA_SEC_HANDLE, ContextAttribute: number, Buffer: Plain): Promise<Status>;
   SetCredentialsAttributes?(CredentialHandle: LSA_SEC_HANDLE, CredentialAttribute: number, Buffer: Plain): Promise<Status>;
   ChangeAccountPassword?(DomainName: string, AccountName: string, OldPassword: string, NewPassword: string, Impersonating: boolean): Promise<Status>;
+  /**
+   * tslsa extension (not in ntsecpkg.h, outside the versioned member order): a context whose
+   * handshake has not finished, as bytes that the same package in another process can continue
+   * from (a handshake store shared by several server nodes). The bytes must hold no secret the
+   * peer has not seen; a package that cannot promise that for a state returns
+   * SEC_E_UNSUPPORTED_FUNCTION. The context itself stays as it is.
+   */
+  ExportLsaModeContext?(ContextHandle: LSA_SEC_HANDLE): Promise<{ status: Status; PackedContext?: Uint8Array }>;
+  /** tslsa extension: rebuilds an exported half-built context under CredentialHandle (NewContextHandle, ExpirationTime). */
+  ImportLsaModeContext?(CredentialHandle: LSA_SEC_HANDLE, PackedContext: Uint8Array): Promise<LsaModeContextResult>;
 }
 
 export interface LogonUserResult {
@@ -186,6 +198,9 @@ export const SECPKG_FUNCTION_TABLE_MEMBERS = [
   'QueryContextAttributes', 'AddCredentials', 'SetExtendedInformation', 'SetContextAttributes', 'SetCredentialsAttributes',
   'ChangeAccountPassword',
 ] as const;
+
+/** tslsa's own members of SECPKG_FUNCTION_TABLE: kept whatever the package's interface version. */
+export const TSLSA_FUNCTION_TABLE_EXTENSIONS = ['ExportLsaModeContext', 'ImportLsaModeContext'] as const;
 
 /** SECPKG_USER_FUNCTION_TABLE: the user-mode half (reference section 3). Message calls are synchronous: they run in the caller's process. */
 export interface SECPKG_USER_FUNCTION_TABLE {

@@ -11,6 +11,7 @@ import { ISC_REQ, SECPKG_CONTEXT_EXPORT, isFlagSet, hasFlag } from './flags.js';
 import { SecurityStatus, type Status, toSecurityStatus } from './status.js';
 import { TIMESTAMP_NONE, type TimeStamp, unixMsFromTimeStamp } from './timestamp.js';
 import { LSA_INTERFACE_VERSION } from '../lsa/lsa.js';
+import { PackedReader, PackedWriter } from '../lsa/packed.js';
 
 export const SECURITY_SUPPORT_PROVIDER_INTERFACE_VERSION_4 = 4;
 
@@ -32,6 +33,8 @@ interface UserPackage {
 }
 
 const IMPORTED_HANDLE_BASE = 1n << 62n;
+/** The layout version of ExportPartialSecurityContext's bytes (u8 version, u8 side, package name, package state). */
+const PARTIAL_CONTEXT_VERSION = 1;
 let nextImported = 1n;
 
 function isHandle(h: unknown): h is SecHandle {
@@ -380,6 +383,56 @@ export class SecurityFunctionTable {
     const handle = { dwLower: BigInt(look.AuthenticationPackage), dwUpper: IMPORTED_HANDLE_BASE + nextImported++ };
     this.contexts.set(handle.dwUpper, { handle, packageName: pszPackage, side: 'init', user: { table: pkg.table, handle: r.ContextHandle, thunks: pkg.thunks }, expiresAt: Number.POSITIVE_INFINITY, imported: true });
     return { status, phContext: handle };
+  }
+
+  /**
+   * tslsa extension: ExportSecurityContext for a context whose handshake has not finished (after
+   * SEC_I_CONTINUE_NEEDED), so that another process, e.g. another server node behind a load
+   * balancer, continues it with ImportPartialSecurityContext. The bytes hold the package's
+   * handshake state and no key; a package that cannot export a state says
+   * SEC_E_UNSUPPORTED_FUNCTION. SECPKG_CONTEXT_EXPORT_DELETE_OLD deletes this context afterwards.
+   */
+  async ExportPartialSecurityContext(phContext: SecHandle, fFlags: number): Promise<{ status: Status; pPackedContext: Uint8Array | null }> {
+    const ctx = this.lookup(phContext);
+    if (typeof ctx === 'number') return { status: ctx, pPackedContext: null };
+    if (ctx.imported || ctx.user) return { status: SecurityStatus.SEC_E_INVALID_HANDLE, pPackedContext: null };
+    const r = await this.connection.ExportLsaModeContext(ctx.handle);
+    if ((r.status | 0) < 0 || !r.packed) return { status: (r.status | 0) < 0 ? r.status : SecurityStatus.SEC_E_INTERNAL_ERROR, pPackedContext: null };
+    const packed = new PackedWriter().u8(PARTIAL_CONTEXT_VERSION).u8(ctx.side === 'init' ? 1 : 2).text(ctx.packageName).bytes(r.packed).finish();
+    r.packed.fill(0);
+    if (hasFlag(fFlags >>> 0, SECPKG_CONTEXT_EXPORT.DELETE_OLD)) await this.DeleteSecurityContext(phContext);
+    return { status: SecurityStatus.SEC_E_OK, pPackedContext: packed };
+  }
+
+  /**
+   * tslsa extension: rebuilds a context exported by ExportPartialSecurityContext; the next
+   * InitializeSecurityContext or AcceptSecurityContext on the returned handle continues the
+   * handshake. phCredential must be a credential of the same package on this side.
+   */
+  async ImportPartialSecurityContext(phCredential: SecHandle, pPackedContext: Uint8Array): Promise<{ status: Status; phContext: SecHandle | null; pfContextAttr: number; ptsExpiry: TimeStamp }> {
+    const fail = (status: Status) => ({ status, phContext: null, pfContextAttr: 0, ptsExpiry: TIMESTAMP_NONE });
+    if (!isHandle(phCredential)) return fail(SecurityStatus.SEC_E_INVALID_HANDLE);
+    if (!(pPackedContext instanceof Uint8Array)) return fail(SecurityStatus.SEC_E_INVALID_PARAMETER);
+    let side: 'init' | 'accept';
+    let packageName: string;
+    let inner: Uint8Array;
+    try {
+      const rd = new PackedReader(pPackedContext, 'partial security context');
+      if (rd.u8() !== PARTIAL_CONTEXT_VERSION) return fail(SecurityStatus.SEC_E_INVALID_TOKEN);
+      const s = rd.u8();
+      if (s !== 1 && s !== 2) return fail(SecurityStatus.SEC_E_INVALID_TOKEN);
+      side = s === 1 ? 'init' : 'accept';
+      packageName = rd.text(256);
+      inner = rd.bytes();
+      rd.end();
+    } catch (e) {
+      return fail(statusOf(e));
+    }
+    const r = await this.connection.ImportLsaModeContext(phCredential, side, packageName, inner);
+    if ((r.status | 0) < 0 || !r.context) return fail((r.status | 0) < 0 ? r.status : SecurityStatus.SEC_E_INTERNAL_ERROR);
+    const expiresAt = r.expiry === TIMESTAMP_NONE ? Number.POSITIVE_INFINITY : unixMsFromTimeStamp(r.expiry);
+    this.contexts.set(r.context.dwUpper, { handle: r.context, packageName, side, user: null, expiresAt, imported: false });
+    return { status: r.status, phContext: r.context, pfContextAttr: r.contextAttr, ptsExpiry: r.expiry };
   }
 
   /** FreeContextBuffer: buffers are garbage collected; this zeroes the contents. */

@@ -17,6 +17,7 @@ import { ASC_REQ, ISC_REQ, RPC_C_AUTHN, SECBUFFER, SECPKG_ATTR, SECPKG_CONTEXT_E
 import { NtStatus, SecurityStatus, type Status, toSecurityStatus } from '../../sspi/status.js';
 import { TIMESTAMP_INFINITE } from '../../sspi/timestamp.js';
 import { KRB5_MECH_OID, MS_KRB5_MECH_OID, NTLMSSP_MECH_OID, parseInitialContextToken } from '../../der/index.js';
+import { PackedReader, PackedWriter } from '../../lsa/packed.js';
 import { NegState, encodeMechTypeList, encodeNegTokenInit, encodeNegTokenResp, parseNegotiationToken, type NegTokenInit, type NegTokenResp } from './spnego.js';
 
 export const NEGOTIATE_PACKAGE_NAME = 'Negotiate';
@@ -103,6 +104,13 @@ interface Ctx {
   skipped: { Package: string; Status: number }[];
   state: 'start' | 'continue' | 'done';
 }
+
+/** The layout version of an exported half-built acceptor context, and its flag bits. */
+const PARTIAL_VERSION = 1;
+const PARTIAL_RAW = 0x1;
+const PARTIAL_PREFERRED = 0x2;
+const PARTIAL_PEER_MIC = 0x4;
+const PARTIAL_FIRST_REPLY = 0x8;
 
 function fail(status: Status): LsaModeContextResult {
   return { status };
@@ -676,6 +684,60 @@ export function negotiatePackage(config: NegotiateConfig = {}): SecurityPackageM
       // A failed first leg returns no handle, so nothing the caller could delete may stay behind.
       if (isError(r.status) && !ctxH) await dropContext(fresh);
       return r;
+    },
+    // An acceptor parked between legs in a store shared by several nodes. Only states whose
+    // mechanism is still talking can leave: once it has finished, the mechListMIC state holds keys.
+    async ExportLsaModeContext(h) {
+      const c = ctxs.get(h);
+      if (!c) return { status: SecurityStatus.SEC_E_INVALID_HANDLE };
+      if (c.side !== 'server' || c.state !== 'continue' || c.subDone || c.mic) return { status: SecurityStatus.SEC_E_UNSUPPORTED_FUNCTION };
+      let inner: Uint8Array = new Uint8Array(0);
+      if (c.mech && c.sub) {
+        const r = await c.mech.dispatch.ExportLsaModeContext(c.sub);
+        if (isError(r.status) || !(r.PackedContext instanceof Uint8Array)) return { status: isError(r.status) ? toSecurityStatus(r.status) : SecurityStatus.SEC_E_INTERNAL_ERROR };
+        inner = r.PackedContext;
+      }
+      const bits = (c.raw ? PARTIAL_RAW : 0) | (c.preferred ? PARTIAL_PREFERRED : 0) | (c.peerSentMic ? PARTIAL_PEER_MIC : 0) | (c.firstReply ? PARTIAL_FIRST_REPLY : 0);
+      const w = new PackedWriter().u8(PARTIAL_VERSION).u8(bits).text(c.mech?.name ?? '').text(c.mechOid).bytes(c.mechTypesDer).bytes(inner);
+      return { status: SecurityStatus.SEC_E_OK, PackedContext: w.finish() };
+    },
+    async ImportLsaModeContext(credH, packed) {
+      const cred = creds.get(credH);
+      if (!cred) return fail(SecurityStatus.SEC_E_INVALID_HANDLE);
+      if (!(cred.use & SECPKG_CRED.INBOUND)) return fail(SecurityStatus.SEC_E_WRONG_CREDENTIAL_HANDLE);
+      const rd = new PackedReader(packed, 'Negotiate handshake state');
+      if (rd.u8() !== PARTIAL_VERSION) return fail(SecurityStatus.SEC_E_INVALID_TOKEN);
+      const bits = rd.u8();
+      const mechName = rd.text(256);
+      const mechOid = rd.text(256);
+      const mechTypesDer = rd.bytes(NEGOTIATE_MAX_TOKEN);
+      const inner = rd.bytes();
+      rd.end();
+      const ctx = serverCtx(cred);
+      ctx.state = 'continue';
+      ctx.raw = (bits & PARTIAL_RAW) !== 0;
+      ctx.preferred = (bits & PARTIAL_PREFERRED) !== 0;
+      ctx.peerSentMic = (bits & PARTIAL_PEER_MIC) !== 0;
+      ctx.firstReply = (bits & PARTIAL_FIRST_REPLY) !== 0;
+      ctx.mechOid = mechOid;
+      ctx.mechTypesDer = mechTypesDer;
+      let result: LsaModeContextResult = { status: SecurityStatus.SEC_E_OK };
+      if (mechName) {
+        // The mechanism must be one this credential serves, under the OID the peer named it by.
+        const sub = cred.subs.find((x) => x.mech.name.toUpperCase() === mechName.toUpperCase());
+        if (!sub || !sub.mech.oids.includes(mechOid)) return fail(SecurityStatus.SEC_E_WRONG_CREDENTIAL_HANDLE);
+        ctx.mech = sub.mech;
+        if (inner.length) {
+          result = await sub.mech.dispatch.ImportLsaModeContext(sub.handle, inner);
+          if (isError(result.status) || typeof result.NewContextHandle !== 'bigint') return fail(isError(result.status) ? toSecurityStatus(result.status) : SecurityStatus.SEC_E_INTERNAL_ERROR);
+          ctx.sub = result.NewContextHandle;
+        }
+      } else if (inner.length || mechOid) {
+        return fail(SecurityStatus.SEC_E_INVALID_TOKEN);
+      }
+      const h = next++;
+      ctxs.set(h, ctx);
+      return { status: SecurityStatus.SEC_E_OK, NewContextHandle: h, ContextAttributes: result.ContextAttributes ?? 0, ExpirationTime: result.ExpirationTime ?? TIMESTAMP_INFINITE };
     },
     async DeleteContext(h) {
       if (!ctxs.has(h)) return SecurityStatus.SEC_E_INVALID_HANDLE;

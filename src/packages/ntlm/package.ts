@@ -20,6 +20,7 @@ import { ComputeResponseNTLMv1, ComputeResponseNTLMv2, KXKEY, LMOWFv1, NTOWFv1, 
 import * as F from './flags.js';
 import { type AUTHENTICATE_MESSAGE, type CHALLENGE_MESSAGE, type NEGOTIATE_MESSAGE, type NTLMv2_RESPONSE, parseAuthenticateMessage, parseNtlmv2Response, parseChallengeMessage, parseNegotiateMessage, writeAuthenticateMessage, writeChallengeMessage, writeNegotiateMessage } from './messages.js';
 import { packContextData } from './contextData.js';
+import { PackedReader, PackedWriter } from '../../lsa/packed.js';
 import { NTLM_MAX_TOKEN, NTLM_SIZES, ntlmUserModeTable } from './usermode.js';
 
 export { NTLM_MAX_TOKEN } from './usermode.js';
@@ -32,6 +33,8 @@ const NO_BINDINGS = new Uint8Array(16);
 /** The names Windows gives an anonymous logon (the authority reports the same on the acceptor). */
 const ANONYMOUS_USER = 'ANONYMOUS LOGON';
 const ANONYMOUS_DOMAIN = 'NT AUTHORITY';
+/** The layout version of an exported half-built context (ExportLsaModeContext). */
+const PARTIAL_VERSION = 1;
 
 export interface NtlmConfig {
   /** NetBIOS and DNS names the acceptor announces in its CHALLENGE target info. */
@@ -459,7 +462,8 @@ export function ntlmPackage(config: NtlmConfig = {}): SecurityPackageModule {
       if (!got || !constantTimeEqual(got, expected)) return fail(SecurityStatus.SEC_E_BAD_BINDINGS);
     }
     ctx.state = 'done';
-    ctx.flags = flags;
+    // The user-mode half reads NTLMSSP_NEGOTIATE_ANONYMOUS: no session security (MS-NLMP 3.4).
+    ctx.flags = anonymous ? u32(flags | F.NTLMSSP_NEGOTIATE_ANONYMOUS) : flags;
     ctx.sessionKey = exported;
     ctx.user = v.EffectiveName;
     ctx.domain = v.LogonDomainName;
@@ -575,6 +579,55 @@ export function ntlmPackage(config: NtlmConfig = {}): SecurityPackageModule {
       zero(c.sessionKey);
       ctxs.delete(h);
       return SecurityStatus.SEC_E_OK;
+    },
+    // A handshake parked between legs in a store shared by several nodes: the NEGOTIATE and
+    // CHALLENGE already on the wire, and the request flags. Nothing secret: the server challenge
+    // is in the CHALLENGE the client saw.
+    async ExportLsaModeContext(h) {
+      const c = ctxs.get(h);
+      if (!c) return { status: SecurityStatus.SEC_E_INVALID_HANDLE };
+      if (c.state === 'done') return { status: SecurityStatus.SEC_E_UNSUPPORTED_FUNCTION };
+      const w = new PackedWriter().u8(PARTIAL_VERSION).u8(c.side === 'client' ? 1 : 2).u32(c.req).u8(c.datagram ? 1 : 0).f64(c.expiresAt).bytes(c.negotiate);
+      if (c.side === 'server') w.bytes(c.challenge);
+      else w.u32(c.flags).u8(c.target === null ? 0 : 1).text(c.target ?? '');
+      return { status: SecurityStatus.SEC_E_OK, PackedContext: w.finish() };
+    },
+    async ImportLsaModeContext(credH, packed) {
+      const cred = creds.get(credH);
+      if (!cred) return { status: SecurityStatus.SEC_E_INVALID_HANDLE };
+      const rd = new PackedReader(packed, 'NTLM handshake state');
+      if (rd.u8() !== PARTIAL_VERSION) return { status: SecurityStatus.SEC_E_INVALID_TOKEN };
+      const side = rd.u8();
+      const req = rd.u32();
+      const datagram = rd.u8() === 1;
+      const expiresAt = rd.f64();
+      const negotiate = rd.bytes(NTLM_MAX_TOKEN);
+      if (!(expiresAt > 0)) return { status: SecurityStatus.SEC_E_INVALID_TOKEN };
+      if (expiresAt <= Date.now()) return { status: SecurityStatus.SEC_E_CONTEXT_EXPIRED };
+      // The NEGOTIATE goes into the MIC: it must be one (connectionless NTLM has none).
+      if (datagram && negotiate.length) return { status: SecurityStatus.SEC_E_INVALID_TOKEN };
+      if (!datagram) parseNegotiateMessage(negotiate);
+      let ctx: ClientCtx | ServerCtx;
+      if (side === 2) {
+        if (!(cred.use & SECPKG_CRED.INBOUND)) return { status: SecurityStatus.SEC_E_WRONG_CREDENTIAL_HANDLE };
+        const challenge = rd.bytes(NTLM_MAX_TOKEN);
+        rd.end();
+        const challengeMsg = parseChallengeMessage(challenge);
+        ctx = { side: 'server', state: 'challenge-sent', req, negotiate, datagram, challenge, challengeMsg, serverChallenge: challengeMsg.ServerChallenge.slice(), flags: u32(challengeMsg.NegotiateFlags), granted: 0, sessionKey: null, user: '', domain: '', workstation: '', expiresAt };
+      } else if (side === 1) {
+        if (!(cred.use & SECPKG_CRED.OUTBOUND)) return { status: SecurityStatus.SEC_E_WRONG_CREDENTIAL_HANDLE };
+        const flags = rd.u32();
+        const hasTarget = rd.u8() === 1;
+        const target = rd.text();
+        rd.end();
+        ctx = { side: 'client', state: 'negotiate-sent', cred, req, target: hasTarget ? target : null, negotiate, datagram, flags, granted: 0, sessionKey: null, expiresAt };
+      } else {
+        return { status: SecurityStatus.SEC_E_INVALID_TOKEN };
+      }
+      const nh = next++;
+      ctxs.set(nh, ctx);
+      const granted = ctx.side === 'server' ? ascGranted(req, ctx.flags, false) : iscGranted(req, ctx.flags, false);
+      return { status: SecurityStatus.SEC_E_OK, NewContextHandle: nh, ContextAttributes: granted, ExpirationTime: expiry(expiresAt) };
     },
     async QueryContextAttributes(h, attr) {
       const c = ctxs.get(h);
