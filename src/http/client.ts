@@ -369,6 +369,34 @@ function headerPairs(h: Dispatcher.DispatchOptions['headers']): HeaderPairs {
   return out;
 }
 
+/** Records the name=value of each Set-Cookie (a Max-Age=0 or past Expires one removes it). */
+function keepCookies(jar: Map<string, string>, setCookie: string | string[] | undefined): void {
+  for (const line of typeof setCookie === 'string' ? [setCookie] : setCookie ?? []) {
+    const [pair, ...attrs] = line.split(';');
+    const eq = pair!.indexOf('=');
+    if (eq <= 0) continue;
+    const name = pair!.slice(0, eq).trim();
+    const value = pair!.slice(eq + 1).trim();
+    // RFC 6265 4.1.1: cookie-octets only; anything else is not echoed.
+    if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name) || !/^[\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]*$/.test(value)) continue;
+    const gone = attrs.some((a) => {
+      const [k, v = ''] = a.split('=').map((x) => x.trim());
+      if (k!.toLowerCase() === 'max-age') return Number(v) <= 0;
+      if (k!.toLowerCase() === 'expires') return Date.parse(v) <= Date.now();
+      return false;
+    });
+    if (gone) jar.delete(name);
+    else jar.set(name, value);
+  }
+}
+
+/** The caller's Cookie header with the handshake's cookies in place of same-named ones. */
+function withCookies(base: HeaderPairs, jar: ReadonlyMap<string, string>): string {
+  const own = base.filter(([k]) => k.toLowerCase() === 'cookie').flatMap(([, v]) => v.split(';').map((c) => c.trim()).filter(Boolean));
+  const kept = own.filter((c) => !jar.has(c.slice(0, Math.max(0, c.indexOf('=')))));
+  return [...kept, ...[...jar].map(([k, v]) => `${k}=${v}`)].join('; ');
+}
+
 function hasHeader(pairs: HeaderPairs, name: string): boolean {
   return pairs.some(([k]) => k.toLowerCase() === name);
 }
@@ -592,13 +620,17 @@ class NegotiateClient {
     const ctx = SecurityContext.client(cred, { target: this.target(authUrl, kind), flags: this.o.flags ?? DEFAULT_FLAGS, ...(bindings ? { channelBindings: { applicationData: bindings } } : {}) });
     const maxLegs = this.o.maxLegs ?? 4;
     const authName = AUTH_HEADER[kind];
+    // Cookies a server sets on a continuing 401/407 go back on the handshake's later legs: a server
+    // farm behind a load balancer finds the parked handshake by one (tslsa serve --redis does).
+    const legCookies = new Map<string, string>();
     try {
       let token = await ctx.step();
       for (let legs = 1; ; legs++) {
         if (!token) throw new SspiError(SecurityStatus.SEC_E_INTERNAL_ERROR, 'the package produced no token to send');
         // The body goes on the leg that can be accepted; the NEGOTIATE leg only gets a challenge.
         const intermediate = isNtlmNegotiate(token);
-        const headers: HeaderPairs = [...base.filter(([k]) => k.toLowerCase() !== authName), [authName, `${offer.scheme} ${Buffer.from(token).toString('base64')}`]];
+        const headers: HeaderPairs = [...base.filter(([k]) => k.toLowerCase() !== authName && (!legCookies.size || k.toLowerCase() !== 'cookie')), [authName, `${offer.scheme} ${Buffer.from(token).toString('base64')}`]];
+        if (legCookies.size) headers.push(['cookie', withCookies(base, legCookies)]);
         if (intermediate && body !== null) headers.push(['content-length', '0']);
         const leg = this.send(d, opts, run, () => pin.serial, headers, intermediate ? null : body);
         const head = await leg.head;
@@ -616,6 +648,7 @@ class NegotiateClient {
             }
             await leg.swallow();
             run.check();
+            keepCookies(legCookies, head.headers['set-cookie']);
             token = next;
             continue;
           }
