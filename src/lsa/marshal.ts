@@ -80,7 +80,8 @@ export class SubmitBufferReader {
  * pointers written as client addresses (ClientBufferBase + offset).
  */
 export class SubmitBufferWriter {
-  private fixed: Uint8Array;
+  private readonly fixed: Uint8Array;
+  private readonly fv: DataView;
   private readonly tail: Uint8Array[] = [];
   private tailSize = 0;
 
@@ -89,10 +90,7 @@ export class SubmitBufferWriter {
     readonly clientBufferBase: bigint = 0n,
   ) {
     this.fixed = new Uint8Array(fixedSize);
-  }
-
-  private get fv(): DataView {
-    return new DataView(this.fixed.buffer);
+    this.fv = new DataView(this.fixed.buffer);
   }
 
   u32(offset: number, v: number): this {
