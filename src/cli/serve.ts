@@ -6,6 +6,8 @@
 //               [--channel-bindings required|if-present|off] [--redis URL]
 //
 // One log line per request on stdout (no credentials, no query strings); diagnostics on stderr.
+// With --redis several nodes share the half-built handshakes and the Kerberos replay cache
+// (src/store/redis.ts); while Redis is away requests that need it get 503.
 // SIGINT/SIGTERM close the listener, the open connections and the LSA, then exit 0.
 
 import { readFileSync } from 'node:fs';
@@ -22,6 +24,8 @@ import { type AccountStore, AccountStoreError } from '../store/accounts.js';
 import { defaultStorePath, SqliteAccountStore } from '../store/sqlite.js';
 import { type AuthFailure, type Authenticator, type ChannelBindingPolicy, type Identity, createAuthenticator } from '../http/server.js';
 import type { HttpAuthScheme } from '../http/handshakeStore.js';
+import type { ReplayCache } from '../packages/kerberos/replay.js';
+import type { RedisStore } from '../store/redis.js';
 import { parseArgs, UsageError } from './args.js';
 
 export interface ServeIO {
@@ -53,7 +57,8 @@ Options:
   --spn HTTP/host       the service principal to accept as (default: any key in the keytab)
   --tls-cert, --tls-key serve HTTPS with this certificate and key (PEM)
   --channel-bindings P  Extended Protection over HTTPS: required, if-present (default with TLS), off
-  --redis URL           cluster mode (not yet supported)
+  --redis URL           cluster mode: handshakes and the Kerberos replay cache shared
+                        by every node in Redis (redis://host:6379); 503 while it is down
 
 Try it:  echo 'Passw0rd' | tslsa user add alice --password-stdin && tslsa serve
          curl --ntlm -u alice:Passw0rd http://localhost:8080/whoami
@@ -71,6 +76,7 @@ interface Options {
   spn: string | undefined;
   tls: { cert: string; key: string } | null;
   channelBindings: ChannelBindingPolicy;
+  redis: string | undefined;
 }
 
 function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): Options {
@@ -103,6 +109,7 @@ function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): Options 
     spn,
     tls: cert !== undefined && key !== undefined ? { cert, key } : null,
     channelBindings: (cbText as ChannelBindingPolicy | undefined) ?? (cert !== undefined ? 'if-present' : 'off'),
+    redis: str('redis'),
   };
 }
 
@@ -146,9 +153,9 @@ ${row('channel bindings', id.channelBindings ? 'checked' : 'not checked')}
 `;
 }
 
-async function packagesFor(store: AccountStore, o: Options): Promise<PackageSpec[]> {
+async function packagesFor(store: AccountStore, o: Options, replayCache: ReplayCache | undefined): Promise<PackageSpec[]> {
   const specs: PackageSpec[] = [{ module: negotiatePackage() }];
-  if (o.keytab) specs.push({ module: kerberosPackage({ keytab: o.keytab, requireChannelBindings: o.tls !== null && o.channelBindings === 'required' }) });
+  if (o.keytab) specs.push({ module: kerberosPackage({ keytab: o.keytab, requireChannelBindings: o.tls !== null && o.channelBindings === 'required', ...(replayCache ? { replayCache } : {}) }) });
   specs.push({ module: ntlmPackage(o.domain ? { domainName: o.domain } : {}) });
   specs.push({ module: msv1_0Package({ store, closeStoreOnShutdown: true }) });
   return specs;
@@ -184,9 +191,25 @@ export async function serveCommand(argv: readonly string[], io: ServeIO): Promis
     return 0;
   }
   let o: Options;
+  let cluster: RedisStore | null = null;
+  let redisShown = '';
   try {
-    if (argv.some((a) => a === '--redis' || a.startsWith('--redis='))) throw new UsageError('--redis (cluster mode) is not yet supported');
     o = parseOptions(argv, env);
+    if (o.redis !== undefined) {
+      const u = URL.canParse(o.redis) ? new URL(o.redis) : null;
+      // Logs name the server, never the password in the URL.
+      redisShown = u ? `${u.protocol}//${u.host}` : '';
+      // Loaded only in cluster mode: a single node never pays for the Redis client.
+      const { createRedisStore } = await import('../store/redis.js');
+      try {
+        cluster = createRedisStore({
+          url: o.redis,
+          onStatus: (up, detail) => io.stderr.write(up ? `tslsa: Redis ${redisShown} is up\n` : `tslsa: Redis ${redisShown} is unreachable (${detail}); answering 503 until it is back\n`),
+        });
+      } catch (e) {
+        throw new UsageError(`--redis: ${e instanceof SspiError ? e.message.replace(/^.*?: /, '') : String(e)}`);
+      }
+    }
   } catch (e) {
     io.stderr.write(`tslsa: ${(e as Error).message}\n`);
     return 2;
@@ -207,7 +230,8 @@ export async function serveCommand(argv: readonly string[], io: ServeIO): Promis
       if ((await store.list()).length === 0) {
         io.stderr.write(`tslsa: the account store ${o.storePath} has no accounts yet; add one with\n  echo 'Passw0rd' | tslsa user add alice --password-stdin${o.storePath === defaultStorePath(env) ? '' : ` --store ${o.storePath}`}\n(tslsa user add NAME --password-stdin; accounts added while the server runs are seen at once)\n`);
       }
-      const specs = await packagesFor(store, o);
+      if (cluster && !(await cluster.whenReady(1500))) io.stderr.write(`tslsa: Redis ${redisShown} is unreachable; serving, with 503 for sign-ons until it is up\n`);
+      const specs = await packagesFor(store, o, cluster?.replayCache);
       store = null; // the account authority owns it from here (closed at shutdown)
       host = await createLsa({ packages: specs, ...(o.domain ? { domainName: o.domain } : {}) });
     } catch (e) {
@@ -224,6 +248,7 @@ export async function serveCommand(argv: readonly string[], io: ServeIO): Promis
       packages: schemes,
       channelBindings: o.tls ? o.channelBindings : 'off',
       ...(o.spn ? { principal: o.spn } : {}),
+      ...(cluster ? { store: cluster.handshakes } : {}),
       onFailure: (req, f) => failures.set(req, f),
     });
 
@@ -284,7 +309,7 @@ export async function serveCommand(argv: readonly string[], io: ServeIO): Promis
     const addr = s.address() as AddressInfo;
     const shown = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
     const what = ['Negotiate', o.keytab ? `Kerberos (${o.spn ?? o.keytab})` : null, 'NTLM'].filter(Boolean).join(', ');
-    io.stderr.write(`tslsa: serving ${tls ? 'https' : 'http'}://${shown}:${addr.port}/ (${what}; store ${o.storePath}${tls ? `; channel bindings ${o.channelBindings}` : ''})\n`);
+    io.stderr.write(`tslsa: serving ${tls ? 'https' : 'http'}://${shown}:${addr.port}/ (${what}; store ${o.storePath}${tls ? `; channel bindings ${o.channelBindings}` : ''}${cluster ? `; cluster mode, Redis ${redisShown}` : ''})\n`);
     io.onListening?.(addr);
 
     await stopSignal;
@@ -301,6 +326,7 @@ export async function serveCommand(argv: readonly string[], io: ServeIO): Promis
     }
     if (auth) await auth.close().catch(() => undefined);
     if (host) await host.shutdown().catch(() => undefined);
+    if (cluster) await cluster.close().catch(() => undefined);
     signals?.cancel();
   }
 }

@@ -1,8 +1,9 @@
 // Where an HTTP handshake waits between legs. A multi-leg exchange (NTLM's NEGOTIATE ->
 // CHALLENGE -> AUTHENTICATE, SPNEGO around it) leaves an acceptor context half-built after a 401;
 // the next request carrying the client's next token takes it back by key. The default key is the
-// connection (NTLM is connection-bound, as browsers expect); a cluster store keyed otherwise can
-// let the legs land on different nodes.
+// connection (NTLM is connection-bound, as browsers expect). A store shared between processes
+// (Redis, src/store/redis.ts) holds the context as the bytes AcceptorContext.export() made, under
+// a handshake id the client carries in a cookie, so the legs may land on different nodes.
 
 import type { AcceptorContext } from './acceptor.js';
 
@@ -11,8 +12,11 @@ export type HttpAuthScheme = 'Negotiate' | 'NTLM';
 /** A handshake parked after a 401 that carried a continuation token. */
 export interface ParkedHandshake {
   scheme: HttpAuthScheme;
-  /** The acceptor context, between AcceptSecurityContext calls. */
-  context: AcceptorContext;
+  /**
+   * The acceptor context, between AcceptSecurityContext calls: the object itself in an in-process
+   * store, its export (AcceptorContext.export()) in a shared one.
+   */
+  context: AcceptorContext | Uint8Array;
   /** Date.now() when the first leg arrived: the handshake's deadline counts from here. */
   startedAt: number;
   /** Channel bindings were handed to the first leg, so they go to every later one. */
@@ -24,16 +28,27 @@ export interface ParkedHandshake {
  * (a shared store implements it atomically, e.g. Redis GETDEL). The store owns what is parked:
  * on expiry, `discard` and `close` it deletes the context (which zeroes its keys).
  *
- * A store shared between processes must serialize `context`; that needs the package to export a
- * half-built acceptor context, which is why the interface hands over the context object itself.
+ * A `shared` store is handed exported contexts (bytes) and gives bytes back; the server rebuilds
+ * them with AcceptorContext.import(). Its operations may throw when its backend is away; the
+ * server then answers 503.
  */
 export interface HandshakeStore {
+  /** Shared between processes: park exported contexts and find them by the handshake cookie. */
+  readonly shared?: boolean;
+  /** false while the backend is unreachable (the server answers 503 instead of trying); absent: always ready. */
+  ready?(): boolean;
   park(key: string, handshake: ParkedHandshake, ttlMs: number): Promise<void>;
   take(key: string): Promise<ParkedHandshake | null>;
   discard(key: string): Promise<void>;
   /** How many handshakes are parked (for tests and metrics). */
   size(): Promise<number>;
   close(): Promise<void>;
+}
+
+/** Frees what a parked handshake holds: deletes the context, or zeroes its export. */
+export async function dropParked(h: ParkedHandshake): Promise<void> {
+  if (h.context instanceof Uint8Array) h.context.fill(0);
+  else await h.context.delete().catch(() => undefined);
 }
 
 interface Entry {
@@ -63,7 +78,7 @@ export class MemoryHandshakeStore implements HandshakeStore {
 
   async discard(key: string): Promise<void> {
     const h = await this.take(key);
-    if (h) await h.context.delete().catch(() => undefined);
+    if (h) await dropParked(h);
   }
 
   async size(): Promise<number> {

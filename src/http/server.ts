@@ -11,9 +11,16 @@
 // not finish within `handshakeTimeoutMs` is dropped, and so is one whose socket closes. Once a
 // connection has authenticated, later requests on it without an Authorization header keep the
 // identity (IIS's authPersistNonNTLM/NTLM behaviour), unless `persistConnection` is false.
+//
+// Cluster mode (a `shared` store, e.g. Redis): the half-built context is exported and parked under
+// a random handshake id that the continuing 401 also sets as the cookie `tslsa-handshake`; the
+// next leg finds it by that cookie (any node), or by the id remembered on the connection (clients
+// without cookies). The id only finds the parked state: the package still checks the next token
+// against it. A store that is away gives 503 with Retry-After, never a crash or a hang.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import { randomBytes } from 'node:crypto';
 import { Credentials } from '../credentials.js';
 import { LsaHost } from '../lsa/host.js';
@@ -28,7 +35,7 @@ import { TSLSA_KERB_ATTR } from '../packages/kerberos/package.js';
 import type { Pac } from '../packages/kerberos/pac.js';
 import { AcceptorContext } from './acceptor.js';
 import { socketChannelBindings } from './channelBindings.js';
-import { type HandshakeStore, type HttpAuthScheme, MemoryHandshakeStore } from './handshakeStore.js';
+import { type HandshakeStore, type HttpAuthScheme, type ParkedHandshake, MemoryHandshakeStore, dropParked } from './handshakeStore.js';
 
 export type { HttpAuthScheme } from './handshakeStore.js';
 
@@ -52,7 +59,10 @@ export interface AuthenticatorOptions {
   handshakeTimeoutMs?: number;
   /** Largest token accepted (decoded); default 65 536 bytes. A larger header gets 400. */
   maxTokenBytes?: number;
-  /** Where handshakes wait between legs; default a MemoryHandshakeStore (closed with the authenticator). */
+  /**
+   * Where handshakes wait between legs; default a MemoryHandshakeStore (closed with the
+   * authenticator). A `shared` store (createRedisStore().handshakes) is cluster mode; the caller closes it.
+   */
   store?: HandshakeStore;
   /** Keep the identity for later requests on an authenticated connection; default true. */
   persistConnection?: boolean;
@@ -60,7 +70,7 @@ export interface AuthenticatorOptions {
   allowAnonymous?: boolean;
   /** ASC_REQ_* bits requested from AcceptSecurityContext; default none beyond what clients ask. */
   contextFlags?: number;
-  /** The handshake store key of a request; default one key per connection (a custom key is not discarded when the socket closes: the store's TTL ends it). */
+  /** The handshake store key of a request; default one key per connection (a custom key is not discarded when the socket closes: the store's TTL ends it). Not used with a shared store (the handshake cookie is the key). */
   handshakeKey?: (req: IncomingMessage, connectionKey: string) => string;
   /** Told about every refused request (never with secrets: a status name and a reason). */
   onFailure?: (req: IncomingMessage, failure: AuthFailure) => void;
@@ -90,7 +100,8 @@ export interface Identity {
 }
 
 export interface AuthFailure {
-  status: 400 | 401 | 500;
+  /** 503: the shared handshake store (or the replay cache behind it) is unreachable; try again later. */
+  status: 400 | 401 | 500 | 503;
   /** What was wrong, for logs. */
   reason: string;
   /** The SSPI status name when AcceptSecurityContext refused. */
@@ -116,6 +127,28 @@ const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=|[A
 // RFC 9110 11.6.2: credentials = auth-scheme [ 1*SP ( token68 / #auth-param ) ].
 const CREDENTIALS = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+)(?: +(.*))?$/s;
 const ANONYMOUS = 'NT AUTHORITY\\ANONYMOUS LOGON';
+/** Cluster mode's handshake cookie: 128 random bits, base64url. */
+export const HANDSHAKE_COOKIE = 'tslsa-handshake';
+const HANDSHAKE_ID = /^[A-Za-z0-9_-]{22}$/;
+/** Seconds a client should wait after a 503 (the store reconnects with backoff capped near 2 s). */
+const RETRY_AFTER_S = 2;
+
+/** The handshake id in the request's Cookie header, when well-formed (anything else is no cookie). */
+function handshakeCookie(req: IncomingMessage): string | null {
+  const header = req.headers.cookie;
+  if (!header) return null;
+  for (const part of header.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq < 0 || part.slice(0, eq).trim() !== HANDSHAKE_COOKIE) continue;
+    const v = part.slice(eq + 1).trim();
+    if (HANDSHAKE_ID.test(v)) return v;
+  }
+  return null;
+}
+
+function isTls(req: IncomingMessage): boolean {
+  return (req.socket as TLSSocket).encrypted === true;
+}
 
 /** Statuses that mean the token itself was malformed (400), not that the logon failed (401). */
 const MALFORMED = new Set<number>([SecurityStatus.SEC_E_INVALID_TOKEN, SecurityStatus.SEC_E_ILLEGAL_MESSAGE]);
@@ -123,6 +156,8 @@ const MALFORMED = new Set<number>([SecurityStatus.SEC_E_INVALID_TOKEN, SecurityS
 interface Connection {
   key: string;
   identity: Identity | null;
+  /** Cluster mode: the id of the handshake this connection parked last (for clients without cookies). */
+  handshakeId: string | null;
   /** Requests on one connection are authenticated one at a time (pipelining). */
   tail: Promise<unknown>;
 }
@@ -211,11 +246,12 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
   const maxToken = options.maxTokenBytes ?? 65_536;
   // base64 of maxToken bytes, the scheme and a little whitespace.
   const maxHeader = Math.ceil(maxToken / 3) * 4 + 64;
-  const store = options.store ?? new MemoryHandshakeStore();
+  const store: HandshakeStore = options.store ?? new MemoryHandshakeStore();
   const ownsStore = options.store === undefined;
   const persist = options.persistConnection ?? true;
   const requested = options.contextFlags ?? 0;
   const keyOf = options.handshakeKey ?? ((_req, k) => k);
+  const shared = store.shared === true;
   const connections = new WeakMap<Socket, Connection>();
   const credentials = new Map<HttpAuthScheme, Promise<Credentials>>();
   const prefix = `${process.pid}.${nextAuthenticator++}.${randomBytes(4).toString('hex')}`;
@@ -225,12 +261,13 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
   function connectionOf(socket: Socket): Connection {
     let c = connections.get(socket);
     if (c) return c;
-    const conn: Connection = { key: `${prefix}.${nextConnection++}`, identity: null, tail: Promise.resolve() };
+    const conn: Connection = { key: `${prefix}.${nextConnection++}`, identity: null, handshakeId: null, tail: Promise.resolve() };
     connections.set(socket, conn);
     // The context of a handshake cut short by a closing connection goes with it.
     socket.once('close', () => {
       conn.identity = null;
-      void store.discard(conn.key).catch(() => undefined);
+      // A shared store keeps it: the next leg may come on another connection (its TTL ends it).
+      if (!shared) void store.discard(conn.key).catch(() => undefined);
     });
     return conn;
   }
@@ -248,9 +285,10 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
 
   function challenge(res: ServerResponse, failure: AuthFailure): void {
     if (res.headersSent) return;
-    const body = failure.status === 401 ? 'Authentication required\n' : failure.status === 400 ? 'Bad Authorization header\n' : 'Authentication unavailable\n';
+    const body = failure.status === 401 ? 'Authentication required\n' : failure.status === 400 ? 'Bad Authorization header\n' : failure.status === 503 ? 'Authentication temporarily unavailable\n' : 'Authentication unavailable\n';
     const headers: Record<string, string | string[]> = { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': String(Buffer.byteLength(body)) };
     if (failure.status === 401) headers['WWW-Authenticate'] = schemes.slice();
+    if (failure.status === 503) headers['Retry-After'] = String(RETRY_AFTER_S);
     // After garbage the connection's state is suspect: start the next attempt on a new one.
     if (failure.status === 400) headers.Connection = 'close';
     res.writeHead(failure.status, headers);
@@ -259,6 +297,24 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
 
   function refuse(failure: AuthFailure): never {
     throw new Refusal(failure);
+  }
+
+  function unavailable(reason: string, code?: string): never {
+    refuse({ status: 503, reason, ...(code ? { code } : {}) });
+  }
+
+  /** A shared store's operation; its failure (the backend is away) is a 503. */
+  async function storeOp<T>(op: Promise<T>): Promise<T> {
+    try {
+      return await op;
+    } catch (e) {
+      if (!shared) throw e;
+      unavailable('the shared handshake store failed', e instanceof SspiError ? e.code : 'ERROR');
+    }
+  }
+
+  function clearCookie(res: ServerResponse, req: IncomingMessage): void {
+    if (!res.headersSent) res.setHeader('Set-Cookie', `${HANDSHAKE_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0${isTls(req) ? '; Secure' : ''}`);
   }
 
   async function identityOf(ctx: AcceptorContext, scheme: HttpAuthScheme, bound: boolean): Promise<Identity> {
@@ -308,25 +364,45 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
     // Any new Authorization header re-authenticates the connection.
     conn.identity = null;
 
-    const key = keyOf(req, conn.key);
-    let parked = await store.take(key);
+    if (shared && store.ready?.() === false) unavailable('the shared handshake store is unreachable');
+
+    // Cluster mode: the handshake id from the cookie, else the one this connection parked.
+    const cookieId = shared ? handshakeCookie(req) : null;
+    const priorId = shared ? cookieId ?? conn.handshakeId : null;
+    const key = shared ? priorId : keyOf(req, conn.key);
+    let parked: ParkedHandshake | null = null;
+    if (key !== null) {
+      if (shared && leg === 'first') await storeOp(store.discard(key));
+      else parked = await storeOp(store.take(key));
+    }
     if (parked && (leg === 'first' || parked.scheme !== scheme || Date.now() - parked.startedAt > timeoutMs)) {
-      await parked.context.delete().catch(() => undefined);
+      await dropParked(parked);
       parked = null;
     }
-    if (leg === 'next' && !parked) refuse({ status: 401, reason: `${scheme} token for a later leg without a handshake in progress on this connection` });
-
-    let ctx: AcceptorContext;
-    if (parked) ctx = parked.context;
-    else {
-      let cred: Credentials;
-      try {
-        cred = await credentialFor(scheme);
-      } catch (e) {
-        refuse({ status: 500, reason: `no inbound ${scheme} credentials`, code: e instanceof SspiError ? e.code : 'ERROR' });
-      }
-      ctx = new AcceptorContext(sspi, cred.handle, requested);
+    if (leg === 'next' && !parked) {
+      if (cookieId) clearCookie(res, req);
+      refuse({ status: 401, reason: `${scheme} token for a later leg without a handshake in progress on this connection` });
     }
+
+    let cred: Credentials;
+    try {
+      cred = await credentialFor(scheme);
+    } catch (e) {
+      if (parked) await dropParked(parked);
+      refuse({ status: 500, reason: `no inbound ${scheme} credentials`, code: e instanceof SspiError ? e.code : 'ERROR' });
+    }
+    let ctx: AcceptorContext;
+    if (!parked) ctx = new AcceptorContext(sspi, cred.handle, requested);
+    else if (parked.context instanceof Uint8Array) {
+      try {
+        ctx = await AcceptorContext.import(sspi, cred.handle, requested, scheme, parked.context);
+      } catch (e) {
+        if (shared) clearCookie(res, req);
+        refuse({ status: 401, reason: 'the parked handshake could not be resumed', code: e instanceof SspiError ? e.code : 'ERROR' });
+      } finally {
+        parked.context.fill(0);
+      }
+    } else ctx = parked.context;
     const startedAt = parked?.startedAt ?? Date.now();
     const tls = policy === 'off' ? null : socketChannelBindings(req.socket);
     const bindings = tls && (policy === 'required' || clientSentBindings(token)) ? tls : null;
@@ -337,6 +413,10 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
     } catch (e) {
       await ctx.delete().catch(() => undefined);
       const status = e instanceof SspiError ? e.status : SecurityStatus.SEC_E_INTERNAL_ERROR;
+      // A package that failed because the store behind it (the Kerberos replay cache) is away
+      // did not refuse the client: 503, never 401.
+      if (shared && store.ready?.() === false) unavailable('the shared store failed during AcceptSecurityContext', statusName(status));
+      if (shared && priorId) clearCookie(res, req);
       refuse({ status: MALFORMED.has(status) ? 400 : 401, reason: 'AcceptSecurityContext refused the token', code: statusName(status) });
     }
     if (!ctx.complete) {
@@ -344,12 +424,37 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
         await ctx.delete().catch(() => undefined);
         refuse({ status: 401, reason: 'the handshake continues without a token to send', code: 'SEC_E_INTERNAL_ERROR' });
       }
-      await store.park(key, { scheme, context: ctx, startedAt, channelBound: bindings !== null }, timeoutMs - (Date.now() - startedAt));
+      const ttl = timeoutMs - (Date.now() - startedAt);
+      const headers: Record<string, string> = { 'WWW-Authenticate': `${scheme} ${b64(reply)}`, 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': '24' };
+      if (shared) {
+        let packed: Uint8Array;
+        try {
+          packed = await ctx.export();
+        } catch (e) {
+          await ctx.delete().catch(() => undefined);
+          refuse({ status: 500, reason: `the ${scheme} package cannot export a handshake in progress`, code: e instanceof SspiError ? e.code : 'ERROR' });
+        }
+        // A fresh id per leg: an id seen on the wire is spent once its leg is taken.
+        const id = randomBytes(16).toString('base64url');
+        try {
+          await storeOp(store.park(id, { scheme, context: packed, startedAt, channelBound: bindings !== null }, ttl));
+        } finally {
+          packed.fill(0);
+        }
+        conn.handshakeId = id;
+        headers['Set-Cookie'] = `${HANDSHAKE_COOKIE}=${id}; Path=/; HttpOnly; SameSite=Lax${isTls(req) ? '; Secure' : ''}`;
+      } else {
+        await store.park(key!, { scheme, context: ctx, startedAt, channelBound: bindings !== null }, ttl);
+      }
       if (!res.headersSent) {
-        res.writeHead(401, { 'WWW-Authenticate': `${scheme} ${b64(reply)}`, 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': '24' });
+        res.writeHead(401, headers);
         res.end('Authentication continues');
       }
       throw CONTINUED;
+    }
+    if (shared) {
+      conn.handshakeId = null;
+      if (priorId) clearCookie(res, req);
     }
     let identity: Identity;
     try {

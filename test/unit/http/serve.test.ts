@@ -38,7 +38,8 @@ async function serve(args: string[]) {
 
 describe('tslsa serve: options', () => {
   for (const [args, msg] of [
-    [['--redis', 'redis://127.0.0.1:6379'], /not yet supported/],
+    [['--redis', 'http://127.0.0.1:6379'], /--redis: the Redis URL must be redis:\/\/ or rediss:\/\//],
+    [['--redis'], /--redis needs a value/],
     [['--port', 'x'], /not a TCP port/],
     [['--tls-cert', 'a.pem'], /go together/],
     [['--spn', 'HTTP/h'], /needs --keytab/],

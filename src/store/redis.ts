@@ -1,0 +1,261 @@
+// The cluster store: HTTP handshakes parked between legs and the Kerberos authenticator replay
+// cache, shared by every node through one Redis (node-redis, one client).
+//
+//   handshakes   SET <prefix>hs:<id> <record> PX <ttl>     park
+//                GETDEL <prefix>hs:<id>                     take: atomic, so a parked leg is
+//                                                           continued at most once even when two
+//                                                           nodes race for it
+//                DEL <prefix>hs:<id>                        discard
+//   replay cache SET <prefix>rc:<key> 1 NX PXAT <expiry>    OK: first sight; nil: a replay
+//
+// Redis being away must never crash or hang a node: the client's 'error' events are listened to,
+// it reconnects with capped backoff on its own, commands fail at once while it is offline
+// (disableOfflineQueue) and after `commandTimeoutMs` when Redis stops answering. Every failure
+// is an SspiError; ready() says whether it is worth trying (the HTTP server answers 503 if not).
+
+import { createClient, RESP_TYPES } from 'redis';
+import type { HandshakeStore, HttpAuthScheme, ParkedHandshake } from '../http/handshakeStore.js';
+import type { ReplayCache } from '../packages/kerberos/replay.js';
+import { SspiError } from '../sspi/error.js';
+import { SecurityStatus } from '../sspi/status.js';
+
+export interface RedisStoreOptions {
+  /** redis://[[user]:password@]host[:port][/db] or rediss://... */
+  url: string;
+  /** Prepended to every key; default 'tslsa:'. Nodes of one cluster must agree on it. */
+  keyPrefix?: string;
+  /** Deadline of one connection attempt; default 2000 ms. */
+  connectTimeoutMs?: number;
+  /** A command not answered within this long fails; default 2000 ms. */
+  commandTimeoutMs?: number;
+  /** Told when Redis becomes reachable (true) or is lost (false); once per change, for logs. */
+  onStatus?: (up: boolean, detail: string) => void;
+}
+
+export interface RedisStore {
+  /** The shared handshake store (exported contexts, found by the handshake cookie). */
+  readonly handshakes: HandshakeStore;
+  /** The Kerberos replay cache every node consults (kerberosPackage({ replayCache })). */
+  readonly replayCache: ReplayCache;
+  /** Redis is connected and its last command did not just fail. */
+  ready(): boolean;
+  /** Resolves once connected the first time, or false after `timeoutMs`. */
+  whenReady(timeoutMs: number): Promise<boolean>;
+  /** Disconnects; later operations fail. Idempotent. */
+  close(): Promise<void>;
+}
+
+// ---- the parked-handshake record ---------------------------------------------------------------
+//
+//   0   u8    version (1)
+//   1   u8    scheme: 1 Negotiate, 2 NTLM
+//   2   u8    flags: bit 0 channelBound
+//   3   u64   startedAt, ms since the epoch (big-endian)
+//   11  u32   n, the length of the context export (big-endian)
+//   15  n     the context export (AcceptorContext.export())
+
+export interface ParkedRecord {
+  scheme: HttpAuthScheme;
+  startedAt: number;
+  channelBound: boolean;
+  context: Uint8Array;
+}
+
+const RECORD_VERSION = 1;
+const HEADER = 15;
+const SCHEME_CODES: Readonly<Record<HttpAuthScheme, number>> = { Negotiate: 1, NTLM: 2 };
+const F_CHANNEL_BOUND = 0x01;
+/** Far above any context export; a larger record is not ours. */
+const MAX_CONTEXT = 1 << 20;
+
+export function encodeParkedRecord(r: ParkedRecord): Uint8Array {
+  const code = SCHEME_CODES[r.scheme];
+  if (code === undefined) throw new SspiError(SecurityStatus.SEC_E_INVALID_PARAMETER, 'unknown HTTP auth scheme');
+  if (!Number.isSafeInteger(r.startedAt) || r.startedAt < 0) throw new SspiError(SecurityStatus.SEC_E_INVALID_PARAMETER, 'startedAt is not a time');
+  if (r.context.length > MAX_CONTEXT) throw new SspiError(SecurityStatus.SEC_E_INVALID_PARAMETER, 'context export too large');
+  const out = Buffer.alloc(HEADER + r.context.length);
+  out[0] = RECORD_VERSION;
+  out[1] = code;
+  out[2] = r.channelBound ? F_CHANNEL_BOUND : 0;
+  out.writeBigUInt64BE(BigInt(r.startedAt), 3);
+  out.writeUInt32BE(r.context.length, 11);
+  out.set(r.context, HEADER);
+  return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+}
+
+/** Parses a record; SEC_E_INVALID_TOKEN for anything that encodeParkedRecord did not write. */
+export function decodeParkedRecord(bytes: Uint8Array): ParkedRecord {
+  const bad = (why: string): never => {
+    throw new SspiError(SecurityStatus.SEC_E_INVALID_TOKEN, `parked handshake record: ${why}`);
+  };
+  if (bytes.length < HEADER) bad('truncated');
+  const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (b[0] !== RECORD_VERSION) bad(`version ${b[0]}`);
+  const scheme = (Object.keys(SCHEME_CODES) as HttpAuthScheme[]).find((s) => SCHEME_CODES[s] === b[1]);
+  if (!scheme) bad('unknown scheme');
+  if ((b[2]! & ~F_CHANNEL_BOUND) !== 0) bad('unknown flags');
+  const startedAt = b.readBigUInt64BE(3);
+  if (startedAt > BigInt(Number.MAX_SAFE_INTEGER)) bad('bad time');
+  const n = b.readUInt32BE(11);
+  if (n > MAX_CONTEXT || HEADER + n !== b.length) bad('length mismatch');
+  return { scheme: scheme!, startedAt: Number(startedAt), channelBound: b[2] === F_CHANNEL_BOUND, context: new Uint8Array(b.subarray(HEADER)) };
+}
+
+// ---- the store -----------------------------------------------------------------------------------
+
+/** After a failed command, ready() stays false this long (a stalled Redis still looks connected). */
+const FAILURE_HOLD_MS = 1000;
+const BUFFERS = { [RESP_TYPES.BLOB_STRING]: Buffer };
+
+function checkUrl(url: string): void {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new SspiError(SecurityStatus.SEC_E_INVALID_PARAMETER, 'the Redis URL is not a URL');
+  }
+  if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') throw new SspiError(SecurityStatus.SEC_E_INVALID_PARAMETER, 'the Redis URL must be redis:// or rediss://');
+  if (!u.hostname) throw new SspiError(SecurityStatus.SEC_E_INVALID_PARAMETER, 'the Redis URL has no host');
+  if (u.pathname && u.pathname !== '/' && !/^\/\d+$/.test(u.pathname)) throw new SspiError(SecurityStatus.SEC_E_INVALID_PARAMETER, 'the Redis URL path must be a database number');
+}
+
+/**
+ * One Redis client serving both stores. Returns at once: the connection is made (and remade) in
+ * the background, and until it is up every operation fails with an SspiError.
+ */
+export function createRedisStore(options: RedisStoreOptions): RedisStore {
+  checkUrl(options.url);
+  const prefix = options.keyPrefix ?? 'tslsa:';
+  const commandTimeout = options.commandTimeoutMs ?? 2000;
+  const client = createClient({
+    url: options.url,
+    disableOfflineQueue: true,
+    commandOptions: { timeout: commandTimeout },
+    socket: {
+      connectTimeout: options.connectTimeoutMs ?? 2000,
+      // Capped exponential backoff with jitter; never gives up (a number, never an Error).
+      reconnectStrategy: (retries: number) => Math.min(50 * 2 ** Math.min(retries, 6), 2000) + Math.floor(Math.random() * 100),
+    },
+  });
+  let up = false;
+  let everUp = false;
+  let closed = false;
+  let failedAt = 0;
+  const waiters = new Set<(v: boolean) => void>();
+  const report = (next: boolean, detail: string): void => {
+    if (next === up) return;
+    up = next;
+    try {
+      options.onStatus?.(next, detail);
+    } catch {
+      // a logger must not break the client
+    }
+  };
+  // Without an 'error' listener node-redis' errors would be thrown on the process.
+  client.on('error', (e: unknown) => report(false, e instanceof Error ? e.message || e.name : 'connection error'));
+  client.on('ready', () => {
+    everUp = true;
+    failedAt = 0;
+    report(true, 'connected');
+    for (const w of waiters) w(true);
+    waiters.clear();
+  });
+  // Never rejects with a retrying strategy; errors arrive through 'error'.
+  client.connect().catch(() => undefined);
+
+  const isReady = (): boolean => !closed && client.isReady && Date.now() - failedAt >= FAILURE_HOLD_MS;
+
+  async function command(args: string[] | Array<string | Buffer>, what: string, buffers = false): Promise<unknown> {
+    if (closed) throw new SspiError(SecurityStatus.SEC_E_INTERNAL_ERROR, `${what}: the Redis store is closed`);
+    try {
+      return await client.sendCommand(args, buffers ? { typeMapping: BUFFERS } : undefined);
+    } catch (e) {
+      failedAt = Date.now();
+      // The reason names the failure (offline, timeout, a Redis error), never a key or a value.
+      const why = e instanceof Error ? e.name : 'error';
+      throw new SspiError(SecurityStatus.SEC_E_INTERNAL_ERROR, `${what}: Redis unavailable (${why})`);
+    }
+  }
+
+  const hsKey = (key: string): string => `${prefix}hs:${key}`;
+
+  const handshakes: HandshakeStore = {
+    shared: true,
+    ready: isReady,
+    async park(key: string, h: ParkedHandshake, ttlMs: number): Promise<void> {
+      if (!(h.context instanceof Uint8Array)) throw new SspiError(SecurityStatus.SEC_E_INVALID_PARAMETER, 'a shared handshake store parks exported contexts (bytes)');
+      const record = encodeParkedRecord({ scheme: h.scheme, startedAt: h.startedAt, channelBound: h.channelBound, context: h.context });
+      const value = Buffer.from(record.buffer, record.byteOffset, record.byteLength);
+      try {
+        await command(['SET', hsKey(key), value, 'PX', String(Math.max(1, Math.ceil(ttlMs)))], 'park');
+      } finally {
+        record.fill(0);
+      }
+    },
+    async take(key: string): Promise<ParkedHandshake | null> {
+      const v = await command(['GETDEL', hsKey(key)], 'take', true);
+      if (!Buffer.isBuffer(v)) return null;
+      try {
+        const r = decodeParkedRecord(v);
+        return { scheme: r.scheme, startedAt: r.startedAt, channelBound: r.channelBound, context: r.context };
+      } catch {
+        // Not a record of ours (another version, a stray key): as if nothing were parked.
+        return null;
+      } finally {
+        v.fill(0);
+      }
+    },
+    async discard(key: string): Promise<void> {
+      await command(['DEL', hsKey(key)], 'discard');
+    },
+    async size(): Promise<number> {
+      let n = 0;
+      let cursor = '0';
+      do {
+        const r = (await command(['SCAN', cursor, 'MATCH', `${prefix}hs:*`, 'COUNT', '1000'], 'size')) as [string, string[]];
+        cursor = String(r[0]);
+        n += r[1].length;
+      } while (cursor !== '0');
+      return n;
+    },
+    // The client belongs to the RedisStore: closing the handshake store leaves it to store.close().
+    async close(): Promise<void> {},
+  };
+
+  const replayCache: ReplayCache = {
+    async checkAndStore(key: string, expiresAt: number): Promise<boolean> {
+      // Throwing (not answering true) when Redis is away: the AP-REQ then fails, never passes unchecked.
+      const r = await command(['SET', `${prefix}rc:${key}`, '1', 'NX', 'PXAT', String(Math.max(1, Math.ceil(expiresAt)))], 'replay cache');
+      return r !== null && r !== undefined;
+    },
+  };
+
+  return {
+    handshakes,
+    replayCache,
+    ready: isReady,
+    whenReady(timeoutMs: number): Promise<boolean> {
+      if (everUp || closed) return Promise.resolve(everUp && !closed);
+      return new Promise((resolve) => {
+        const done = (v: boolean): void => {
+          clearTimeout(t);
+          waiters.delete(done);
+          resolve(v);
+        };
+        const t = setTimeout(() => done(false), timeoutMs);
+        waiters.add(done);
+      });
+    },
+    async close(): Promise<void> {
+      if (closed) return;
+      closed = true;
+      for (const w of waiters) w(false);
+      waiters.clear();
+      try {
+        client.destroy();
+      } catch {
+        // already closed
+      }
+    },
+  };
+}
