@@ -64,15 +64,12 @@ export class AcceptorContext {
    * tslsa extension: the half-built context (after a step that continues) as bytes, for a
    * handshake store shared between processes; the local context is deleted. The bytes carry the
    * package's handshake state, no keys. Throws SspiError (SEC_E_UNSUPPORTED_FUNCTION when the
-   * package cannot export that state).
+   * package cannot export that state), and then the context stays usable here.
    */
   async export(): Promise<Uint8Array> {
     if (this.deleted || this.done || !this.handle) throw new SspiError(SecurityStatus.SEC_E_INVALID_HANDLE, 'only a handshake in progress can be exported');
     const r = await this.sspi.ExportPartialSecurityContext(this.handle, SECPKG_CONTEXT_EXPORT.DELETE_OLD);
-    if ((r.status | 0) < 0 || !r.pPackedContext) {
-      await this.delete();
-      throw new SspiError(r.status, 'ExportPartialSecurityContext failed');
-    }
+    if ((r.status | 0) < 0 || !r.pPackedContext) throw new SspiError((r.status | 0) < 0 ? r.status : SecurityStatus.SEC_E_INTERNAL_ERROR, 'ExportPartialSecurityContext failed');
     this.deleted = true;
     return r.pPackedContext;
   }

@@ -252,6 +252,8 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
   const requested = options.contextFlags ?? 0;
   const keyOf = options.handshakeKey ?? ((_req, k) => k);
   const shared = store.shared === true;
+  /** Cluster mode: handshakes whose package cannot export them stay on their node and connection. */
+  const local = shared ? new MemoryHandshakeStore() : null;
   const connections = new WeakMap<Socket, Connection>();
   const credentials = new Map<HttpAuthScheme, Promise<Credentials>>();
   const prefix = `${process.pid}.${nextAuthenticator++}.${randomBytes(4).toString('hex')}`;
@@ -268,6 +270,7 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
       conn.identity = null;
       // A shared store keeps it: the next leg may come on another connection (its TTL ends it).
       if (!shared) void store.discard(conn.key).catch(() => undefined);
+      void local?.discard(conn.key).catch(() => undefined);
     });
     return conn;
   }
@@ -375,6 +378,11 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
       if (shared && leg === 'first') await storeOp(store.discard(key));
       else parked = await storeOp(store.take(key));
     }
+    // A state its package could not export waits on this node, bound to its connection.
+    if (local) {
+      if (leg === 'first') await local.discard(conn.key);
+      else parked ??= await local.take(conn.key);
+    }
     if (parked && (leg === 'first' || parked.scheme !== scheme || Date.now() - parked.startedAt > timeoutMs)) {
       await dropParked(parked);
       parked = null;
@@ -426,14 +434,18 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
       }
       const ttl = timeoutMs - (Date.now() - startedAt);
       const headers: Record<string, string> = { 'WWW-Authenticate': `${scheme} ${b64(reply)}`, 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': '24' };
+      let packed: Uint8Array | null = null;
       if (shared) {
-        let packed: Uint8Array;
         try {
           packed = await ctx.export();
         } catch (e) {
-          await ctx.delete().catch(() => undefined);
-          refuse({ status: 500, reason: `the ${scheme} package cannot export a handshake in progress`, code: e instanceof SspiError ? e.code : 'ERROR' });
+          if (!(e instanceof SspiError && e.status === SecurityStatus.SEC_E_UNSUPPORTED_FUNCTION)) {
+            await ctx.delete().catch(() => undefined);
+            refuse({ status: 500, reason: `the ${scheme} handshake in progress could not be exported`, code: e instanceof SspiError ? e.code : 'ERROR' });
+          }
         }
+      }
+      if (packed) {
         // A fresh id per leg: an id seen on the wire is spent once its leg is taken.
         const id = randomBytes(16).toString('base64url');
         try {
@@ -443,6 +455,11 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
         }
         conn.handshakeId = id;
         headers['Set-Cookie'] = `${HANDSHAKE_COOKIE}=${id}; Path=/; HttpOnly; SameSite=Lax${isTls(req) ? '; Secure' : ''}`;
+      } else if (local) {
+        // Cluster mode, but the package keeps this state to itself (SPNEGO waiting for a
+        // mechListMIC holds keys): the next leg must come on this connection, as NTLM's do anyway.
+        conn.handshakeId = null;
+        await local.park(conn.key, { scheme, context: ctx, startedAt, channelBound: bindings !== null }, ttl);
       } else {
         await store.park(key!, { scheme, context: ctx, startedAt, channelBound: bindings !== null }, ttl);
       }
@@ -503,6 +520,7 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
     async close() {
       closed = true;
       if (ownsStore) await store.close().catch(() => undefined);
+      await local?.close().catch(() => undefined);
       const all = [...credentials.values()];
       credentials.clear();
       await Promise.all(all.map((p) => p.then((c) => c.free(), () => undefined).catch(() => undefined)));
