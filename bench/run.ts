@@ -2,6 +2,8 @@
 // progress on stderr. Knobs: DUR, WARM (handshakes), WDUR, WWARM (per size), SIZES, ONLY
 // (groups as the peer run names them: ntlm, krb5 (handshakes through the package, and the bare AP-REQ), wrap (krb5 per-message), node (ceilings)),
 // WRAP_ENCTYPES (enctype numbers for the wrap group; default 18 19).
+// ONLY=http (not in the default: it starts a realm, Apache and tslsa serve, ~30 s) is the HTTP
+// sign-on benchmark against Apache httpd + mod_auth_gssapi (bench/http.ts, knobs CONC, NODES...).
 import { benchKerberosHandshake, benchKerberosPackageHandshake, benchKerberosWrap, benchNodeCeiling } from './kerberos.js';
 import { benchNtlm } from './ntlm.js';
 
@@ -32,4 +34,9 @@ if (only.has('wrap')) {
 if (only.has('node')) {
   process.stderr.write('node:crypto ceilings\n');
   await benchNodeCeiling(opts);
+}
+if (only.has('http')) {
+  process.stderr.write('HTTP sign-on: tslsa serve vs Apache httpd + mod_auth_gssapi\n');
+  const { benchHttp, httpOptionsFromEnv } = await import('./http.js');
+  await benchHttp({ ...httpOptionsFromEnv(), dur: opts.dur, warm: opts.warm });
 }

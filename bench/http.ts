@@ -1,0 +1,337 @@
+// The HTTP sign-on benchmark (ONLY=http): authenticated requests per second with a new TCP
+// connection per handshake, tslsa serve beside Apache httpd + mod_auth_gssapi on this machine,
+// driven by one load generator (bench/lib/loadgen.ts) for both.
+//   http_negotiate_krb5  Negotiate (SPNEGO/Kerberos): one AP-REQ -> 200 + AP-REP
+//   http_ntlm            NTLM: NEGOTIATE -> 401 CHALLENGE -> AUTHENTICATE -> 200 on one connection
+// Servers: `tslsa serve` (1 node; 2 nodes sharing a redis-server, requests round-robin, when
+// NODES has 2), Apache (mpm_event; Kerberos through MIT krb5, NTLM through gss-ntlmssp). Tickets
+// come from a private MIT realm, fetched before timing (the KDC log proves none are asked for
+// during the runs). One JSON line per (server, scheme, nodes) in the bench-peers shape: every
+// variant of a scheme shares the label, so summarize.js lists them as rows of one table; the
+// generator's own token rate, the environment and the KDC check have lines of their own.
+// Knobs: DUR, WARM (seconds), CONC (handshakes in flight), NODES ("1 2"), HTTP_SERVERS
+// ("apache tslsa"), HTTP_SCHEMES ("krb5 ntlm"), GDUR (seconds of each generator-only loop),
+// GEN_WORKERS (generator threads, each with CONC in flight; default 1).
+import { mkdtempSync, rmSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Credentials } from '../src/credentials.js';
+import { SecurityContext } from '../src/context.js';
+import { createLsa, type LsaHost } from '../src/lsa/host.js';
+import { kerberosPackage } from '../src/packages/kerberos/package.js';
+import { msv1_0Package } from '../src/packages/msv1_0/package.js';
+import { negotiatePackage } from '../src/packages/negotiate/package.js';
+import { NTOWFv1 } from '../src/packages/ntlm/crypto.js';
+import { ntlmPackage } from '../src/packages/ntlm/package.js';
+import { MemoryAccountStore } from '../src/store/accounts.js';
+import { cleanEnv, createRealm, type Realm } from '../test/interop/lib/realm.js';
+import { describeFailure } from '../test/interop/lib/proc.js';
+import { APACHE_PATHS, startApache, type ApacheServer } from './lib/apache.js';
+import { startPool, type CredSpec, type Pool } from './lib/genPool.js';
+import { checkFor, handshakeOnce, runLoad, type CheckSpec, type LoadResult, type Scenario } from './lib/loadgen.js';
+import { startRedis, startServeNode, tslsa, type RedisServer, type ServeNode } from './lib/procs.js';
+import { measure, type Result } from './measure.js';
+
+export type HttpScheme = 'krb5' | 'ntlm';
+export type HttpServerKind = 'apache' | 'tslsa';
+
+export interface HttpBenchOptions {
+  dur: number;
+  warm: number;
+  conc: number;
+  /** tslsa node counts to measure (1, 2). */
+  nodes: number[];
+  servers: HttpServerKind[];
+  schemes: HttpScheme[];
+  /** Seconds of each generator-only loop. */
+  gdur: number;
+  /** Generator threads (each with CONC handshakes in flight); 1 = the main thread only. */
+  genWorkers: number;
+}
+
+/** One line of output: the bench-peers record, plus the server fields of this benchmark. */
+export interface HttpRecord {
+  bench: string;
+  label?: string;
+  impl?: string;
+  nodes?: number;
+  config?: Record<string, unknown>;
+  checks?: Record<string, unknown>;
+  results?: Result[];
+  error?: string;
+  [k: string]: unknown;
+}
+
+const DOMAIN = 'EXAMPLE';
+const NTLM_USER = 'user';
+const NTLM_PASSWORD = 'Bench-Passw0rd';
+const TARGET = 'HTTP@localhost';
+const BENCH: Record<HttpScheme, { bench: string; label: string }> = {
+  krb5: { bench: 'http_negotiate_krb5', label: 'HTTP Negotiate (SPNEGO/Kerberos), new connection per handshake' },
+  ntlm: { bench: 'http_ntlm', label: 'HTTP NTLM (3 legs, 2 requests), new connection per handshake' },
+};
+
+export function httpOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): HttpBenchOptions {
+  const num = (k: string, d: number) => (env[k] ? Number(env[k]) : d);
+  const list = (k: string, d: string) => (env[k] ?? d).split(/[\s,]+/).filter(Boolean);
+  return {
+    dur: num('DUR', 3),
+    warm: num('WARM', 0.5),
+    conc: num('CONC', 8),
+    nodes: list('NODES', '1 2').map(Number),
+    servers: list('HTTP_SERVERS', 'apache tslsa') as HttpServerKind[],
+    schemes: list('HTTP_SCHEMES', 'krb5 ntlm') as HttpScheme[],
+    gdur: num('GDUR', 1),
+    genWorkers: num('GEN_WORKERS', 1),
+  };
+}
+
+const round = (v: number, d = 3) => Number(v.toFixed(d));
+
+/** The bench-peers result of one load run (the server's CPU is what cpu_us_per_op means here). */
+function toResult(id: string, r: LoadResult, extra: Record<string, unknown>): Result {
+  const ops = r.ok / r.wall_s;
+  const srvCpu = r.server_cpu_s ?? 0;
+  const res: Result = {
+    id,
+    ops_per_s: round(ops),
+    us_per_op: round(ops > 0 ? 1e6 / ops : 0),
+    cpu_us_per_op: round(r.ok > 0 ? (1e6 * srvCpu) / r.ok : 0),
+    n: r.ok,
+    wall_s: r.wall_s,
+    cpu_util: round(srvCpu / r.wall_s),
+    errors: r.errors,
+    gen_cpu_util: round(r.gen_cpu_util),
+    mean_ms: round(r.mean_ms),
+    p99_ms: round(r.p99_ms),
+    per_node_ok: r.perUrl,
+  };
+  if (r.errors > 0) res.error_kinds = JSON.stringify(r.errorKinds);
+  return Object.assign(res, extra) as Result;
+}
+
+export { apacheCheck, tslsaCheck } from './lib/loadgen.js';
+
+// ---- the run ---------------------------------------------------------------------------------
+
+interface Fixture {
+  realm: Realm;
+  dir: string;
+  store: string;
+  lsa: LsaHost;
+  krbCred: Credentials;
+  ntlmCred: Credentials;
+}
+
+async function setUp(): Promise<Fixture> {
+  const realm = await createRealm();
+  const dir = mkdtempSync(join(tmpdir(), 'tslsa-bench-http-'));
+  try {
+    const store = join(dir, 'accounts.db');
+    const add = await tslsa(['user', 'add', `${DOMAIN}\\${NTLM_USER}`, '--password-stdin', '--store', store], { input: `${NTLM_PASSWORD}\n`, env: cleanEnv() });
+    if (add.code !== 0) throw new Error(describeFailure(add));
+    // The generator's LSA: Negotiate offering Kerberos only (as curl with NTLM hidden), and NTLM.
+    // Its account authority only serves the generator-only NTLM loop (a CHALLENGE to answer).
+    const accounts = new MemoryAccountStore({ lockout: { threshold: 0 } });
+    await accounts.add({ user: NTLM_USER, domain: DOMAIN, ntHash: NTOWFv1(NTLM_PASSWORD) });
+    const lsa = await createLsa({
+      domainName: DOMAIN,
+      packages: [negotiatePackage({ packages: ['Kerberos'] }), kerberosPackage({ krb5Conf: realm.krb5ConfPath, env: {} }), ntlmPackage(), msv1_0Package({ store: accounts })],
+    });
+    const sspi = lsa.sspi();
+    // A password credential keeps its tickets in memory (the AS and TGS exchanges happen once, in
+    // the untimed first handshake): cheaper per AP-REQ than re-reading a FILE ccache, so the
+    // generator spends less of the shared CPU.
+    const krbCred = await Credentials.acquire(sspi, { package: 'Negotiate', use: 'outbound', authData: { User: 'user', Domain: realm.realm, Password: realm.passwords.user! } });
+    const ntlmCred = await Credentials.acquire(sspi, { package: 'NTLM', use: 'outbound', authData: { User: NTLM_USER, Domain: DOMAIN, Password: NTLM_PASSWORD } });
+    // Prime the ticket cache (AS-REQ, TGS-REQ for HTTP/localhost) before anything is counted.
+    const prime = SecurityContext.client(krbCred, { target: TARGET });
+    await prime.step();
+    await prime.delete();
+    return { realm, dir, store, lsa, krbCred, ntlmCred };
+  } catch (e) {
+    rmSync(dir, { recursive: true, force: true });
+    await realm.stop();
+    throw e;
+  }
+}
+
+async function tearDown(f: Fixture): Promise<void> {
+  await f.krbCred.free().catch(() => undefined);
+  await f.ntlmCred.free().catch(() => undefined);
+  await f.lsa.shutdown().catch(() => undefined);
+  await f.realm.stop();
+  rmSync(f.dir, { recursive: true, force: true });
+}
+
+const kdcRequests = (realm: Realm): number => (realm.kdcLog().match(/(AS|TGS)_REQ/g) ?? []).length;
+
+/** The generator alone: how fast it makes the tokens it sends, so it is known not to be the limit. */
+async function benchGenerator(f: Fixture, opts: HttpBenchOptions, schemes: readonly HttpScheme[]): Promise<HttpRecord> {
+  const results: Result[] = [];
+  const flags = ['MUTUAL_AUTH', 'REPLAY_DETECT', 'SEQUENCE_DETECT', 'CONFIDENTIALITY', 'INTEGRITY'];
+  if (schemes.includes('krb5')) {
+    results.push(await measure('Negotiate AP-REQ (InitializeSecurityContext leg 1 + delete)', async () => {
+      const c = SecurityContext.client(f.krbCred, { target: TARGET, flags });
+      await c.step();
+      await c.delete();
+    }, { seconds: opts.gdur, warm: Math.min(opts.warm, 0.3) }));
+  }
+  if (schemes.includes('ntlm')) {
+    // A real CHALLENGE from the in-process acceptor; the initiator does not care that it repeats.
+    const acred = await Credentials.acquire(f.lsa.sspi(), { package: 'NTLM', use: 'inbound' });
+    const c0 = SecurityContext.client(f.ntlmCred, { target: TARGET, flags });
+    const s0 = SecurityContext.server(acred, {});
+    const challenge = (await s0.step((await c0.step())!))!;
+    await c0.delete();
+    await s0.delete();
+    await acred.free();
+    results.push(await measure('NTLM NEGOTIATE + AUTHENTICATE (initiator legs + delete)', async () => {
+      const c = SecurityContext.client(f.ntlmCred, { target: TARGET, flags });
+      await c.step();
+      await c.step(challenge);
+      await c.delete();
+    }, { seconds: opts.gdur, warm: Math.min(opts.warm, 0.3) }));
+  }
+  return {
+    bench: 'http_generator',
+    label: 'HTTP load generator: our initiator alone (tokens per second, one thread)',
+    impl: 'tslsa',
+    config: { dur_s: opts.gdur, through: 'LSA + SSPI in the generator process' },
+    checks: {},
+    results,
+  };
+}
+
+interface Variant {
+  server: HttpServerKind;
+  nodes: number;
+  impl: string;
+  id: string;
+}
+
+/** Runs one (server, scheme, nodes) and returns its record (an error record when it failed). */
+async function runVariant(f: Fixture, opts: HttpBenchOptions, scheme: HttpScheme, v: Variant, apache: ApacheServer | null): Promise<HttpRecord> {
+  const base = { bench: BENCH[scheme].bench, label: BENCH[scheme].label, impl: v.impl, nodes: v.nodes };
+  const nodes: ServeNode[] = [];
+  let redis: RedisServer | null = null;
+  let pool: Pool | null = null;
+  try {
+    let urls: string[];
+    let path: string;
+    let check: CheckSpec;
+    let serverCpu: () => number;
+    let config: Record<string, unknown>;
+    if (v.server === 'apache') {
+      if (!apache) throw new Error('apache2 is not running');
+      urls = [apache.url];
+      path = APACHE_PATHS[scheme];
+      // gss-ntlmssp names the NTLM user DOMAIN\user; MIT names the Kerberos one user@REALM.
+      check = { kind: 'apache', names: scheme === 'krb5' ? [f.realm.principal('user')] : [`${DOMAIN}\\${NTLM_USER}`] };
+      serverCpu = apache.cpuSeconds;
+      config = { mpm: 'event', modules: 'authn_core authz_core authz_user headers auth_gssapi', mech: scheme === 'krb5' ? 'krb5 (GssapiAllowedMech krb5, SPNEGO)' : 'ntlmssp (gss-ntlmssp, GssapiConnectionBound On, NTLM_USER_FILE)', replay_cache: scheme === 'krb5' ? 'MIT default (file2, KRB5RCACHEDIR)' : 'n/a', response: '3-byte static file + X-Remote-User', access_log: 'file' };
+    } else {
+      const args = ['--store', f.store, '--domain', DOMAIN, '--keytab', f.realm.httpKeytab, '--spn', 'HTTP/localhost'];
+      if (v.nodes > 1) {
+        redis = await startRedis(f.dir);
+        args.push('--redis', redis.url);
+      }
+      for (let i = 0; i < v.nodes; i++) nodes.push(await startServeNode(args, f.realm.childEnv(), f.dir, `serve-${scheme}-${v.nodes}-${i}`));
+      urls = nodes.map((n) => n.url);
+      path = '/whoami';
+      check = scheme === 'krb5' ? { kind: 'tslsa', user: 'user', domain: f.realm.realm, package: 'Kerberos' } : { kind: 'tslsa', user: NTLM_USER, domain: DOMAIN, package: 'NTLM' };
+      const r = redis;
+      serverCpu = () => nodes.reduce((s, n) => s + n.cpuSeconds(), 0) + (r ? r.cpuSeconds() : 0);
+      config = { node: process.version, processes: v.nodes, ...(r ? { store: 'redis-server (handshake state, replay cache)', spread: 'round-robin per handshake' } : { replay_cache: 'MemoryReplayCache' }), response: '/whoami JSON', access_log: 'file (stdout)' };
+    }
+    const scenario: Scenario = { scheme: scheme === 'krb5' ? 'Negotiate' : 'NTLM', credentials: scheme === 'krb5' ? f.krbCred : f.ntlmCred, target: TARGET, urls, path, check: checkFor(check) };
+    // One handshake first: a misconfigured server fails here with its reason, not as a rate of 0.
+    for (const u of urls) await handshakeOnce(scenario, u);
+    if (opts.genWorkers > 1) {
+      const cred: CredSpec = scheme === 'krb5'
+        ? { kind: 'krb5', krb5Conf: f.realm.krb5ConfPath, user: 'user', realm: f.realm.realm, password: f.realm.passwords.user! }
+        : { kind: 'ntlm', user: NTLM_USER, domain: DOMAIN, password: NTLM_PASSWORD };
+      pool = await startPool(opts.genWorkers, { scheme: scenario.scheme, cred, target: TARGET, urls, path, check, dur: opts.dur, warm: opts.warm, conc: opts.conc });
+    }
+    const kdc0 = kdcRequests(f.realm);
+    process.stderr.write(`  ${v.id.padEnd(34)} ${scheme.padEnd(5)} `);
+    const r = pool ? await pool.run(serverCpu) : await runLoad(scenario, { dur: opts.dur, warm: opts.warm, conc: opts.conc, serverCpu });
+    // The KDC logs a request after answering it: give it a moment before counting.
+    await new Promise((res) => setTimeout(res, 300));
+    const kdcDuring = kdcRequests(f.realm) - kdc0;
+    const result = toResult(v.id, r, { legs: scheme === 'krb5' ? 2 : 4, requests_per_handshake: scheme === 'krb5' ? 1 : 2 });
+    process.stderr.write(`${String(result.ops_per_s.toFixed(1)).padStart(10)} req/s  errors ${r.errors}  server ${result.cpu_us_per_op.toFixed(0)} cpu-us/req (util ${result.cpu_util.toFixed(2)})  generator util ${r.gen_cpu_util.toFixed(2)}  p99 ${r.p99_ms.toFixed(1)} ms\n`);
+    return {
+      ...base,
+      config: { ...config, dur_s: opts.dur, warm_s: opts.warm, conc: opts.conc, gen_workers: Math.max(1, opts.genWorkers), connection: 'new TCP connection per handshake', generator: 'bench/lib/loadgen.ts (node:http, our initiator)' },
+      checks: { identity_checked: true, mutual_auth_checked: scheme === 'krb5', kdc_requests_during_run: kdcDuring, errors: r.errors, ...(r.errors ? { error_kinds: r.errorKinds } : {}) },
+      results: [result],
+    };
+  } catch (e) {
+    const msg = (e as Error)?.message ?? String(e);
+    process.stderr.write(`  ${v.id} ${scheme}: FAILED ${msg.split('\n')[0]}\n`);
+    return { ...base, error: msg.slice(0, 2000) };
+  } finally {
+    if (pool) await pool.close();
+    for (const n of nodes) await n.stop().catch(() => null);
+    if (redis) await redis.stop().catch(() => undefined);
+  }
+}
+
+/**
+ * Every requested variant; each record goes to `out` as soon as its scheme is done (tslsa rows
+ * carry `ratio_to_apache` when Apache ran the same scheme). Returns all records.
+ */
+export async function benchHttp(opts: HttpBenchOptions, out: (r: HttpRecord) => void = (r) => process.stdout.write(JSON.stringify(r) + '\n')): Promise<HttpRecord[]> {
+  const all: HttpRecord[] = [];
+  const emit = (r: HttpRecord) => {
+    all.push(r);
+    out(r);
+  };
+  const started = performance.now();
+  emit({ bench: 'env', date: new Date().toISOString(), loadavg_before: loadavg().map((x) => round(x, 2)), node: process.version, cpus: (await import('node:os')).cpus().length });
+  const f = await setUp();
+  let apache: ApacheServer | null = null;
+  try {
+    const kdcStart = kdcRequests(f.realm);
+    emit(await benchGenerator(f, opts, opts.schemes));
+    if (opts.servers.includes('apache')) {
+      try {
+        apache = await startApache({ keytab: f.realm.httpKeytab, krb5Conf: f.realm.krb5ConfPath, ntlmUsers: `${DOMAIN}:${NTLM_USER}:${NTLM_PASSWORD}\n`, env: cleanEnv() });
+      } catch (e) {
+        for (const s of opts.schemes) emit({ bench: BENCH[s].bench, label: BENCH[s].label, impl: 'apache2 mod_auth_gssapi', error: (e as Error).message.slice(0, 2000) });
+      }
+    }
+    const variants: Variant[] = [];
+    if (apache) {
+      const impl = `${apache.version.replace(/^Apache\//, 'apache2 ')} mod_auth_gssapi ${apache.modVersion}`;
+      variants.push({ server: 'apache', nodes: 1, impl, id: 'apache2 mod_auth_gssapi (mpm_event)' });
+    }
+    if (opts.servers.includes('tslsa')) {
+      for (const n of opts.nodes) variants.push({ server: 'tslsa', nodes: n, impl: 'tslsa', id: n === 1 ? 'tslsa serve (1 node)' : `tslsa serve (${n} nodes, Redis)` });
+    }
+    for (const scheme of opts.schemes) {
+      process.stderr.write(`http ${scheme}: CONC=${opts.conc} DUR=${opts.dur} WARM=${opts.warm}\n`);
+      const recs: HttpRecord[] = [];
+      for (const v of variants) recs.push(await runVariant(f, opts, scheme, v, apache));
+      const ap = recs.find((r) => r.impl !== 'tslsa' && r.results)?.results?.[0];
+      for (const r of recs) {
+        const res = r.results?.[0];
+        if (ap && res && r.impl === 'tslsa' && ap.ops_per_s > 0) res.ratio_to_apache = round(res.ops_per_s / ap.ops_per_s);
+        emit(r);
+      }
+    }
+    // Load after, as the peer runs print it: the box is shared, and the figures move with it.
+    await new Promise((res) => setTimeout(res, 300));
+    emit({ bench: 'kdc_check', kdc_requests_during_benchmarks: kdcRequests(f.realm) - kdcStart, total_s: round((performance.now() - started) / 1000, 1), loadavg_after: loadavg().map((x) => round(x, 2)) });
+  } finally {
+    if (apache) await apache.stop();
+    await tearDown(f);
+  }
+  return all;
+}
+
+// Direct run: node --import tsx bench/http.ts
+if (import.meta.url === `file://${process.argv[1]}`) {
+  await benchHttp(httpOptionsFromEnv());
+}

@@ -1,0 +1,128 @@
+// CI smoke of the HTTP sign-on benchmark (bench/http.ts): every server variant runs for about a
+// second against the real peers (a private MIT realm, Apache httpd + mod_auth_gssapi with MIT
+// krb5 and gss-ntlmssp, tslsa serve alone and two nodes over redis-server), and must show a
+// non-zero rate with no errors, so the harness cannot rot. Nothing is skipped: a missing peer
+// fails the test (the harness's startApache / createRealm / startRedis throw).
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { apacheCheck, benchHttp, tslsaCheck, type HttpRecord } from '../../bench/http.js';
+import { runLoad, type HttpResponse } from '../../bench/lib/loadgen.js';
+import { Credentials } from '../../src/credentials.js';
+import { createLsa } from '../../src/lsa/host.js';
+import { ntlmPackage } from '../../src/packages/ntlm/package.js';
+import { liveTrackedPids } from './lib/proc.js';
+
+const SCHEMES = ['http_negotiate_krb5', 'http_ntlm'] as const;
+let records: HttpRecord[] = [];
+
+before(async () => {
+  records = await benchHttp({ dur: 1, warm: 0.3, conc: 4, nodes: [1, 2], servers: ['apache', 'tslsa'], schemes: ['krb5', 'ntlm'], gdur: 0.3, genWorkers: 1 }, () => undefined);
+}, { timeout: 300_000 });
+
+after(() => {
+  // Apache (master and workers), the serve nodes, redis and the KDC were all stopped by PID.
+  assert.deepEqual(liveTrackedPids(), []);
+});
+
+function variant(bench: string, impl: 'apache' | 'tslsa', nodes: number): HttpRecord {
+  const r = records.find((x) => x.bench === bench && (impl === 'apache' ? x.impl?.startsWith('apache2') : x.impl === 'tslsa' && x.nodes === nodes));
+  assert.ok(r, `no ${bench} record for ${impl} (${nodes} node(s)); records: ${records.map((x) => `${x.bench}/${x.impl}/${x.nodes}`).join(', ')}`);
+  return r;
+}
+
+describe('bench/http.ts: every variant serves authenticated requests', () => {
+  for (const bench of SCHEMES) {
+    for (const [impl, nodes] of [['apache', 1], ['tslsa', 1], ['tslsa', 2]] as const) {
+      it(`${bench}: ${impl}${impl === 'tslsa' ? ` (${nodes} node${nodes > 1 ? 's' : ''})` : ''}: rate > 0, zero errors`, () => {
+        const r = variant(bench, impl, nodes);
+        assert.equal(r.error, undefined, r.error);
+        const res = r.results?.[0];
+        assert.ok(res, 'a result');
+        assert.ok(res.n > 0 && res.ops_per_s > 0, `rate ${res.ops_per_s}`);
+        assert.equal(res.errors, 0, String(res.error_kinds));
+        assert.equal(r.checks?.errors, 0);
+        assert.equal(r.checks?.kdc_requests_during_run, 0, 'tickets were fetched before timing');
+        // The server's CPU was sampled (its cost per request is a reported figure).
+        assert.ok(res.cpu_us_per_op > 0, `server cpu ${res.cpu_us_per_op}`);
+        if (nodes === 2) {
+          const per = res.per_node_ok as number[];
+          assert.equal(per.length, 2);
+          assert.ok(per.every((n) => n > 0), `both nodes served: ${per.join('/')}`);
+        }
+        if (impl === 'tslsa') assert.equal(typeof res.ratio_to_apache, 'number', 'ratio to Apache from the same run');
+      });
+    }
+  }
+
+  it('the summarize.js shape: one label per scheme for every server, results with the peer fields', () => {
+    for (const bench of SCHEMES) {
+      const labels = new Set(records.filter((r) => r.bench === bench).map((r) => r.label));
+      assert.equal(labels.size, 1, `${bench}: ${[...labels].join(' | ')}`);
+      const ids = records.filter((r) => r.bench === bench).map((r) => r.results?.[0]?.id);
+      assert.equal(new Set(ids).size, ids.length, 'distinct ids, so the rows do not collide');
+    }
+    for (const r of records.filter((x) => x.results)) {
+      for (const res of r.results!) for (const k of ['id', 'ops_per_s', 'us_per_op', 'cpu_us_per_op', 'n', 'wall_s', 'cpu_util']) assert.ok(k in res, `${r.bench}: ${k}`);
+    }
+    assert.ok(records.some((r) => r.bench === 'env' && Array.isArray(r.loadavg_before)));
+    const kdc = records.find((r) => r.bench === 'kdc_check');
+    assert.equal(kdc?.kdc_requests_during_benchmarks, 0);
+  });
+
+  it("the generator's own token rates are measured", () => {
+    const g = records.find((r) => r.bench === 'http_generator');
+    assert.equal(g?.results?.length, 2);
+    for (const res of g!.results!) assert.ok(res.ops_per_s > 0, res.id);
+  });
+});
+
+describe('bench/http.ts with the generator on two threads (GEN_WORKERS=2)', () => {
+  it('NTLM against one tslsa node: the workers\' counts add up, no errors', async () => {
+    const recs = await benchHttp({ dur: 1, warm: 0.3, conc: 2, nodes: [1], servers: ['tslsa'], schemes: ['ntlm'], gdur: 0.1, genWorkers: 2 }, () => undefined);
+    const r = recs.find((x) => x.bench === 'http_ntlm');
+    assert.equal(r?.error, undefined, r?.error);
+    const res = r!.results![0]!;
+    assert.equal(r!.config?.gen_workers, 2);
+    assert.ok(res.n > 0 && res.errors === 0, JSON.stringify(res));
+    assert.deepEqual(liveTrackedPids(), []);
+  });
+});
+
+describe('the load generator counts what is not a signed-on 200 as an error', () => {
+  it('a server that always answers 401: no successes, every handshake an error', async () => {
+    const srv = http.createServer((_req, res) => {
+      res.writeHead(401, { 'WWW-Authenticate': 'NTLM', 'Content-Length': 0 }).end();
+    });
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+    const lsa = await createLsa({ packages: [ntlmPackage()] });
+    const cred = await Credentials.acquire(lsa.sspi(), { package: 'NTLM', use: 'outbound', authData: { User: 'u', Domain: 'D', Password: 'p' } });
+    try {
+      const url = `http://127.0.0.1:${(srv.address() as AddressInfo).port}`;
+      const r = await runLoad({ scheme: 'NTLM', credentials: cred, target: 'HTTP@localhost', urls: [url], path: '/', check: () => null }, { dur: 0.5, warm: 0, conc: 2 });
+      assert.equal(r.ok, 0);
+      assert.ok(r.errors > 0);
+      assert.deepEqual(Object.keys(r.errorKinds), ['401 without an NTLM CHALLENGE']);
+    } finally {
+      await cred.free();
+      await lsa.shutdown();
+      srv.closeAllConnections();
+      await new Promise((r) => srv.close(r));
+    }
+  });
+
+  it('identity checks refuse another user, realm or package', () => {
+    const res = (body: string, headers: Record<string, string> = {}) => ({ status: 200, headers, authenticate: [], body, socket: null } as unknown as HttpResponse);
+    const t = tslsaCheck('user', 'EXAMPLE.TEST', 'Kerberos');
+    assert.equal(t(res('{"user":"user","domain":"EXAMPLE.TEST","package":"Kerberos"}')), null);
+    assert.notEqual(t(res('{"user":"bob","domain":"EXAMPLE.TEST","package":"Kerberos"}')), null);
+    assert.notEqual(t(res('{"user":"user","domain":"OTHER","package":"Kerberos"}')), null);
+    assert.notEqual(t(res('{"user":"user","domain":"EXAMPLE.TEST","package":"NTLM"}')), null);
+    assert.notEqual(t(res('ok')), null);
+    const a = apacheCheck(['user@EXAMPLE.TEST']);
+    assert.equal(a(res('ok', { 'x-remote-user': 'user@EXAMPLE.TEST' })), null);
+    assert.notEqual(a(res('ok', { 'x-remote-user': '' })), null);
+    assert.notEqual(a(res('ok')), null);
+  });
+});
