@@ -148,6 +148,18 @@ class Md5Stream {
   private used = 0;
   private total = 0;
 
+  /** Starts a hash whose first 64-byte block is `block`. */
+  startAfterBlock(block: Uint8Array): void {
+    const h = this.h;
+    h[0] = 0x67452301;
+    h[1] = 0xefcdab89 | 0;
+    h[2] = 0x98badcfe | 0;
+    h[3] = 0x10325476;
+    md5Block(h, block, 0);
+    this.used = 0;
+    this.total = 64;
+  }
+
   reset(from: Int32Array, consumed: number): void {
     this.h.set(from);
     this.used = 0;
@@ -224,26 +236,28 @@ const JS_LIMIT = 2048;
 // The stream for one-shot md5/hmacMd5: hashing is synchronous, so calls cannot interleave.
 const SHARED = new Md5Stream();
 const PAD = new Uint8Array(64);
+const PAD32 = new Int32Array(PAD.buffer);
 const INNER = new Uint8Array(16);
 
 // RFC 2104 2 for a key of at most one block: MD5(K^opad || MD5(K^ipad || data)), into out.
+// The key pads go straight into md5Block rather than through update(), and the shared state is
+// wiped once at the end: a handshake makes eight of these calls.
 function oneShotHmac(key: Uint8Array, data: readonly Uint8Array[], out: Uint8Array): void {
   const st = SHARED;
   const pad = PAD;
-  pad.fill(0x36);
+  const pad32 = PAD32;
+  for (let i = 0; i < 16; i++) pad32[i] = 0x36363636;
   for (let i = 0; i < key.length; i++) pad[i] = key[i]! ^ 0x36;
-  st.reset(MD5_IV, 0);
-  st.update(pad);
+  st.startAfterBlock(pad);
   for (let i = 0; i < data.length; i++) st.update(data[i]!);
   st.finish(INNER, 0);
-  for (let i = 0; i < 64; i++) pad[i] = pad[i]! ^ (0x36 ^ 0x5c);
-  st.reset(MD5_IV, 0);
-  st.update(pad);
+  for (let i = 0; i < 16; i++) pad32[i] = pad32[i]! ^ 0x6a6a6a6a; // ipad -> opad, word-wise
+  st.startAfterBlock(pad);
   st.update(INNER);
   st.finish(out, 0);
   pad.fill(0);
   INNER.fill(0);
-  st.wipe();
+  st.h.fill(0);
 }
 
 /** HMAC-MD5 (RFC 2104) under a fixed key, computed many times; call destroy() to zero the key. */

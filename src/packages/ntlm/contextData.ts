@@ -35,56 +35,104 @@ export interface NtlmContextData {
   streams?: { send: Uint8Array; recv: Uint8Array } | null;
 }
 
+// Names are a few UTF-16 code units: written and read unit by unit, which costs less than
+// Buffer's encoder and decoder (and their pooled allocations) at this size.
+function writeUtf16(out: Uint8Array, at: number, s: string): void {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    out[at + 2 * i] = c & 0xff;
+    out[at + 2 * i + 1] = c >>> 8;
+  }
+}
+
+function readUtf16(b: Uint8Array, at: number, bytes: number): string {
+  if (bytes > 512) return Buffer.from(b.buffer, b.byteOffset + at, bytes).toString('utf16le');
+  let s = '';
+  for (let i = 0; i < bytes; i += 2) s += String.fromCharCode(b[at + i]! | (b[at + i + 1]! << 8));
+  return s;
+}
+
+function writeU16(b: Uint8Array, at: number, v: number): void {
+  b[at] = v & 0xff;
+  b[at + 1] = (v >>> 8) & 0xff;
+}
+
+function writeU32(b: Uint8Array, at: number, v: number): void {
+  b[at] = v & 0xff;
+  b[at + 1] = (v >>> 8) & 0xff;
+  b[at + 2] = (v >>> 16) & 0xff;
+  b[at + 3] = (v >>> 24) & 0xff;
+}
+
+function readU16(b: Uint8Array, at: number): number {
+  return b[at]! | (b[at + 1]! << 8);
+}
+
+function readU32(b: Uint8Array, at: number): number {
+  return (b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16) | (b[at + 3]! << 24)) >>> 0;
+}
+
+// A copy that never aliases `b`, even when it is a Buffer (whose slice() is a view).
+function copyOf(b: Uint8Array, from: number, to: number): Uint8Array {
+  const out = new Uint8Array(to - from);
+  for (let i = from; i < to; i++) out[i - from] = b[i]!;
+  return out;
+}
+
+function malformed(): SspiError {
+  return new SspiError(SecurityStatus.SEC_E_INVALID_TOKEN, 'malformed NTLM context data');
+}
+
 export function packContextData(c: NtlmContextData): Uint8Array {
-  const user = Buffer.from(c.UserName, 'utf16le');
-  const dom = Buffer.from(c.DomainName, 'utf16le');
+  // UTF-16 code units, two bytes each (lone surrogates included, as Buffer's utf16le writes them).
+  const ul = 2 * c.UserName.length;
+  const dl = 2 * c.DomainName.length;
+  if (ul > 0xffff || dl > 0xffff) throw new SspiError(SecurityStatus.SEC_E_INTERNAL_ERROR, 'name too long for NTLM context data');
   const streams = c.streams ?? null;
   const tail = streams ? 2 * RC4_STATE_SIZE : 0;
-  const out = Buffer.alloc(36 + 2 + user.length + 2 + dom.length + tail);
+  const out = new Uint8Array(40 + ul + dl + tail);
   out[0] = NTLM_CONTEXT_VERSION;
   out[1] = c.side === 'client' ? 1 : 2;
-  out.writeUInt16LE(streams ? HAS_STREAMS : 0, 2);
-  out.writeUInt32LE(c.NegotiateFlags >>> 0, 4);
-  out.writeUInt32LE(c.ContextAttributes >>> 0, 8);
-  out.writeUInt32LE(c.sendSeqNum >>> 0, 12);
-  out.writeUInt32LE(c.recvSeqNum >>> 0, 16);
+  writeU16(out, 2, streams ? HAS_STREAMS : 0);
+  writeU32(out, 4, c.NegotiateFlags);
+  writeU32(out, 8, c.ContextAttributes);
+  writeU32(out, 12, c.sendSeqNum);
+  writeU32(out, 16, c.recvSeqNum);
   out.set(c.ExportedSessionKey.subarray(0, 16), 20);
-  out.writeUInt16LE(user.length, 36);
-  user.copy(out, 38);
-  out.writeUInt16LE(dom.length, 38 + user.length);
-  dom.copy(out, 40 + user.length);
+  writeU16(out, 36, ul);
+  writeUtf16(out, 38, c.UserName);
+  writeU16(out, 38 + ul, dl);
+  writeUtf16(out, 40 + ul, c.DomainName);
   if (streams) {
     if (streams.send.length !== RC4_STATE_SIZE || streams.recv.length !== RC4_STATE_SIZE) {
       throw new SspiError(SecurityStatus.SEC_E_INTERNAL_ERROR, 'RC4 state of the wrong size');
     }
-    const at = 40 + user.length + dom.length;
+    const at = 40 + ul + dl;
     out.set(streams.send, at);
     out.set(streams.recv, at + RC4_STATE_SIZE);
   }
-  return new Uint8Array(out.buffer, out.byteOffset, out.length);
+  return out;
 }
 
-export function unpackContextData(bytes: Uint8Array): NtlmContextData {
-  const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
-  const bad = () => new SspiError(SecurityStatus.SEC_E_INVALID_TOKEN, 'malformed NTLM context data');
-  if (b.length < 40 || (b[0] !== 1 && b[0] !== NTLM_CONTEXT_VERSION) || (b[1] !== 1 && b[1] !== 2)) throw bad();
-  const flags = b.readUInt16LE(2);
-  if (b[0] === 1 ? flags !== 0 : (flags & ~HAS_STREAMS) !== 0) throw bad();
+export function unpackContextData(b: Uint8Array): NtlmContextData {
+  if (b.length < 40 || (b[0] !== 1 && b[0] !== NTLM_CONTEXT_VERSION) || (b[1] !== 1 && b[1] !== 2)) throw malformed();
+  const flags = readU16(b, 2);
+  if (b[0] === 1 ? flags !== 0 : (flags & ~HAS_STREAMS) !== 0) throw malformed();
   const tail = flags & HAS_STREAMS ? 2 * RC4_STATE_SIZE : 0;
-  const ul = b.readUInt16LE(36);
-  if (40 + ul > b.length) throw bad();
-  const dl = b.readUInt16LE(38 + ul);
-  if (40 + ul + dl + tail !== b.length || ul % 2 || dl % 2) throw bad();
+  const ul = readU16(b, 36);
+  if (40 + ul > b.length) throw malformed();
+  const dl = readU16(b, 38 + ul);
+  if (40 + ul + dl + tail !== b.length || ul % 2 || dl % 2) throw malformed();
   const at = 40 + ul + dl;
   return {
     side: b[1] === 1 ? 'client' : 'server',
-    NegotiateFlags: b.readUInt32LE(4),
-    ContextAttributes: b.readUInt32LE(8),
-    sendSeqNum: b.readUInt32LE(12),
-    recvSeqNum: b.readUInt32LE(16),
-    ExportedSessionKey: new Uint8Array(b.subarray(20, 36)),
-    UserName: b.subarray(38, 38 + ul).toString('utf16le'),
-    DomainName: b.subarray(40 + ul, 40 + ul + dl).toString('utf16le'),
-    streams: tail ? { send: new Uint8Array(b.subarray(at, at + RC4_STATE_SIZE)), recv: new Uint8Array(b.subarray(at + RC4_STATE_SIZE, at + tail)) } : null,
+    NegotiateFlags: readU32(b, 4),
+    ContextAttributes: readU32(b, 8),
+    sendSeqNum: readU32(b, 12),
+    recvSeqNum: readU32(b, 16),
+    ExportedSessionKey: copyOf(b, 20, 36),
+    UserName: readUtf16(b, 38, ul),
+    DomainName: readUtf16(b, 40 + ul, dl),
+    streams: tail ? { send: copyOf(b, at, at + RC4_STATE_SIZE), recv: copyOf(b, at + RC4_STATE_SIZE, at + tail) } : null,
   };
 }

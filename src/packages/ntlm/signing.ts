@@ -9,18 +9,46 @@ import { RC4 } from '../../crypto/rc4.js';
 import { SspiError } from '../../sspi/error.js';
 import { SecurityStatus } from '../../sspi/status.js';
 import { type Mode, type NegotiatedSecurity, NTLMSSP_REVISION_W2K3, negotiatedSecurityFromFlags, SEALKEY, SIGNKEY } from './crypto.js';
+import { NTLMSSP_NEGOTIATE_ALWAYS_SIGN, NTLMSSP_NEGOTIATE_ANONYMOUS, NTLMSSP_NEGOTIATE_SEAL, NTLMSSP_NEGOTIATE_SIGN } from './flags.js';
 
 /** Size of NTLMSSP_MESSAGE_SIGNATURE in both forms (MS-NLMP 2.2.2.9). */
 export const NTLMSSP_MESSAGE_SIGNATURE_SIZE = 16;
 
 /**
- * MS-NLMP 3.4.4 (and 3.2.5.1.2): the signature sent when only NTLMSSP_NEGOTIATE_ALWAYS_SIGN is
- * negotiated, or for anonymous: Version 1 followed by 12 zero bytes.
+ * The "dummy" NTLMSSP_MESSAGE_SIGNATURE of a context without session security that negotiated
+ * NTLMSSP_NEGOTIATE_ALWAYS_SIGN: Version 1 followed by 12 zero bytes. MS-NLMP has no pseudocode
+ * for it (2.2.2.5 M asks for "a signature block on all messages"); this is what Windows SSPI's
+ * MakeSignature returns and what gss-ntlmssp sends and checks (its issue #19, fixed in 2020).
  */
 export function dummySignature(out: Uint8Array = new Uint8Array(NTLMSSP_MESSAGE_SIGNATURE_SIZE)): Uint8Array {
   out.fill(0, 0, NTLMSSP_MESSAGE_SIGNATURE_SIZE);
   out[0] = 1;
   return out;
+}
+
+const DUMMY_SIGNATURE = dummySignature();
+
+/** Whether `signature` (its first 16 bytes) is the dummy signature; constant time. */
+export function isDummySignature(signature: Uint8Array): boolean {
+  if (signature.length < NTLMSSP_MESSAGE_SIGNATURE_SIZE) return false;
+  const s = signature.length === NTLMSSP_MESSAGE_SIGNATURE_SIZE ? signature : signature.subarray(0, NTLMSSP_MESSAGE_SIGNATURE_SIZE);
+  return constantTimeEqual(s, DUMMY_SIGNATURE);
+}
+
+/**
+ * MS-NLMP 3.4: a context has session security when NTLMSSP_NEGOTIATE_SIGN or _SEAL was
+ * negotiated (3.4.4.1), except for an anonymous logon, which has none whatever the flags say
+ * ("For the cases of ANONYMOUS user and Guest user login, there is no session security"):
+ * its session key is derived from an all-zero SessionBaseKey, so a MAC under it proves nothing.
+ */
+export function hasSessionSecurity(NegotiateFlags: number): boolean {
+  const f = NegotiateFlags >>> 0;
+  return (f & (NTLMSSP_NEGOTIATE_SIGN | NTLMSSP_NEGOTIATE_SEAL)) !== 0 && (f & NTLMSSP_NEGOTIATE_ANONYMOUS) === 0;
+}
+
+/** A context without session security signs with the dummy signature only if ALWAYS_SIGN was negotiated. */
+export function hasDummySigning(NegotiateFlags: number): boolean {
+  return !hasSessionSecurity(NegotiateFlags) && ((NegotiateFlags >>> 0) & NTLMSSP_NEGOTIATE_ALWAYS_SIGN) !== 0;
 }
 
 // One direction's keys and stream: client-to-server or server-to-client.
