@@ -154,6 +154,8 @@ function iscGranted(req: number, flags: number, allocated: boolean): number {
   if (hasFlag(req, ISC_REQ.REPLAY_DETECT)) g |= ISC_RET.REPLAY_DETECT;
   if (hasFlag(req, ISC_REQ.SEQUENCE_DETECT)) g |= ISC_RET.SEQUENCE_DETECT;
   if (hasFlag(req, ISC_REQ.DATAGRAM)) g = (g & ~ISC_RET.CONNECTION) | ISC_RET.DATAGRAM;
+  // An anonymous logon has no session security (MS-NLMP 3.4): a null session, dummy signatures only.
+  if (flags & F.NTLMSSP_NEGOTIATE_ANONYMOUS) g = (g & ~(ISC_RET.INTEGRITY | ISC_RET.CONFIDENTIALITY)) | ISC_RET.NULL_SESSION;
   if (allocated) g |= ISC_RET.ALLOCATED_MEMORY;
   return u32(g);
 }
@@ -165,6 +167,8 @@ function ascGranted(req: number, flags: number, allocated: boolean): number {
   if (hasFlag(req, ASC_REQ.REPLAY_DETECT)) g |= ASC_RET.REPLAY_DETECT;
   if (hasFlag(req, ASC_REQ.SEQUENCE_DETECT)) g |= ASC_RET.SEQUENCE_DETECT;
   if (flags & F.NTLMSSP_NEGOTIATE_DATAGRAM) g = (g & ~ASC_RET.CONNECTION) | ASC_RET.DATAGRAM;
+  // An anonymous logon has no session security (MS-NLMP 3.4): a null session, dummy signatures only.
+  if (flags & F.NTLMSSP_NEGOTIATE_ANONYMOUS) g = (g & ~(ASC_RET.INTEGRITY | ASC_RET.CONFIDENTIALITY)) | ASC_RET.NULL_SESSION;
   if (allocated) g |= ASC_RET.ALLOCATED_MEMORY;
   return u32(g);
 }
@@ -468,7 +472,7 @@ export function ntlmPackage(config: NtlmConfig = {}): SecurityPackageModule {
     ctx.user = v.EffectiveName;
     ctx.domain = v.LogonDomainName;
     ctx.workstation = auth.Workstation;
-    ctx.granted = ascGranted(ctx.req, flags, allocate);
+    ctx.granted = ascGranted(ctx.req, ctx.flags, allocate);
     return { status: SecurityStatus.SEC_E_OK, NewContextHandle: ctxH, ContextAttributes: ctx.granted, ExpirationTime: expiry(ctx.expiresAt), MappedContext: true, ContextData: mapped(ctx) };
   }
 

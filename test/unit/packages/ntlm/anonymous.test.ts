@@ -5,7 +5,7 @@ import { Credentials } from '../../../../src/credentials.js';
 import * as F from '../../../../src/packages/ntlm/flags.js';
 import { parseAuthenticateMessage } from '../../../../src/packages/ntlm/messages.js';
 import { SspiError } from '../../../../src/sspi/error.js';
-import { SECPKG_ATTR } from '../../../../src/sspi/flags.js';
+import { ASC_RET, ISC_RET, SECPKG_ATTR } from '../../../../src/sspi/flags.js';
 import { handshake, pair } from './ntlm-harness.js';
 
 const ANON = { User: '', Domain: '', Password: '' };
@@ -22,7 +22,12 @@ describe('NTLM anonymous authentication', () => {
     assert.equal((await p.server.query<{ sUserName: string }>(SECPKG_ATTR.NAMES)).sUserName, 'NT AUTHORITY\\ANONYMOUS LOGON');
     assert.equal((await p.client.query<{ sUserName: string }>(SECPKG_ATTR.NAMES)).sUserName, 'NT AUTHORITY\\ANONYMOUS LOGON');
     assert.equal((await p.client.credentials!.userName()), 'NT AUTHORITY\\ANONYMOUS LOGON');
-    // No session security for anonymous (MS-NLMP 3.4): see dummy-signature.test.ts.
+    // No session security for anonymous (MS-NLMP 3.4): a null session on both sides, neither
+    // integrity nor confidentiality granted, whatever was asked; see dummy-signature.test.ts.
+    for (const [ctx, names] of [[p.client, ISC_RET], [p.server, ASC_RET]] as const) {
+      assert.ok(ctx.flags & names.NULL_SESSION, 'NULL_SESSION granted');
+      assert.equal(ctx.flags & (names.INTEGRITY | names.CONFIDENTIALITY), 0);
+    }
     assert.throws(() => p.client.wrap(new Uint8Array([1])), (e: SspiError) => e.code === 'SEC_E_UNSUPPORTED_FUNCTION');
     await p.host.shutdown();
   });
