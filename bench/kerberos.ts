@@ -8,9 +8,10 @@
 //   krb5  handshakes through the Kerberos package and the LSA (SSPI InitializeSecurityContext ->
 //         AcceptSecurityContext -> InitializeSecurityContext, then DeleteSecurityContext on both),
 //         labelled as MIT's krb5_handshake_bench rows "krb5 rcache=dfl ccache/keytab=FILE" and
-//         "SPNEGO(krb5) ..." (replay cache on, the service ticket already in a FILE ccache read on
-//         every InitializeSecurityContext as MIT does, a FILE keytab read once at
-//         AcquireCredentialsHandle), plus the bare AP-REQ build + accept.
+//         "SPNEGO(krb5) ..." (replay cache on, the service ticket already in a FILE ccache looked
+//         at on every InitializeSecurityContext as MIT does: a stat, and a new parse only when
+//         the file changed; a FILE keytab read once at AcquireCredentialsHandle), plus the bare
+//         AP-REQ build + accept.
 import { createCipheriv, createDecipheriv, createHmac, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -254,7 +255,7 @@ export async function benchKerberosPackageHandshake(opts: KerberosBenchOptions):
       Object.assign(r, { legs, token_bytes: tokenBytes, init_us_per_hs: iu, accept_us_per_hs: au, init_only_per_s: 1e6 / iu, accept_only_per_s: 1e6 / au });
       const spnego = pkg === 'Negotiate';
       emit(spnego ? 'spnego_krb5_handshake' : 'krb5_handshake', `${spnego ? 'SPNEGO(krb5)' : 'krb5'} rcache=dfl ccache/keytab=FILE`,
-        { mech: spnego ? 'spnego' : 'krb5', package: pkg, through: 'LSA + SSPI', dur_s: opts.dur, warm_s: opts.warm, flags: FLAGS.join('|'), ccache_read: 'FILE, on every InitializeSecurityContext (as MIT)', keytab_read: 'FILE, once at AcquireCredentialsHandle' },
+        { mech: spnego ? 'spnego' : 'krb5', package: pkg, through: 'LSA + SSPI', dur_s: opts.dur, warm_s: opts.warm, flags: FLAGS.join('|'), ccache_read: 'FILE, checked on every InitializeSecurityContext (stat; parsed again when changed)', keytab_read: 'FILE, once at AcquireCredentialsHandle' },
         { replay_of_same_token_rejected: replayRefused, session_enctype: et, replay_cache: 'MemoryReplayCache' }, [r]);
       await cc.free();
       await sc.free();

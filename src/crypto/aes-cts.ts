@@ -2,7 +2,7 @@
 // addendum "CBC-CS3"): plain CBC over the zero-padded message, then the last two ciphertext blocks
 // are swapped and the final one is cut to the length of the last plaintext block. A one-block message
 // is a plain one-block CBC encryption. Node has no aes-*-cts cipher, so this is built from
-// long-lived aes-*-cbc objects (messages) and aes-*-ecb objects (single blocks).
+// long-lived aes-*-cbc objects (messages), and an aes-*-ecb object for raw blocks (key derivation).
 
 import { createCipheriv, createDecipheriv, type Cipher, type Decipher } from 'node:crypto';
 import { SspiError } from '../sspi/error.js';
@@ -18,11 +18,14 @@ const ZERO_IV: Uint8Array = new Uint8Array(AES_BLOCK_SIZE);
 // into the first block makes the object start each message afresh. Above this many blocks the
 // message is fed in three update() calls instead of being copied into one buffer.
 const COPY_MAX_BLOCKS = 64;
+// Copies up to this many bytes run as loops: cheaper than a view plus a set() call.
+const SMALL_COPY = 64;
 
 /**
- * AES-CTS (CBC-CS3) bound to one key. Keeps a copy of the key and lazily created ECB
- * encrypt/decrypt objects (ECB with padding off carries no state between update() calls as long
- * as every call is a whole number of blocks, so one object serves every message).
+ * AES-CTS (CBC-CS3) bound to one key. Keeps a copy of the key and lazily created cipher objects:
+ * one CBC object per direction for messages (the single-block AES^-1 that CTS decryption needs
+ * comes from the CBC decrypter too), and ECB objects only for raw blocks (key derivation). ECB
+ * with padding off carries no state between whole-block update() calls, so one object serves all.
  */
 export class AesCts {
   readonly #key: Buffer;
@@ -88,34 +91,118 @@ export class AesCts {
     const cbc = this.#cbcEncrypter();
     const chain = this.#encChain;
     const last = AES_BLOCK_SIZE * (n - 1);
-    let c: Buffer; // E_1..E_n in CBC order
+    const cut = AES_BLOCK_SIZE * (n - 2); // where E_n goes (n >= 2)
+    const ch = this.#encChainBuf; // E_n once the CBC pass is done
     if (n <= COPY_MAX_BLOCKS) {
-      const z = new Uint8Array(AES_BLOCK_SIZE * n); // zero padding of P_n comes with it
+      const z = Buffer.allocUnsafe(AES_BLOCK_SIZE * n); // pooled; the padding is zeroed here
       z.set(input);
-      for (let j = 0; j < AES_BLOCK_SIZE; j++) z[j]! ^= chain[j]! ^ iv[j]!;
-      c = cbc.update(z);
+      z.fill(0, len);
+      this.#padded(z, len, iv, dst, outOff);
       z.fill(0);
+      return out === undefined ? dst : view(dst, outOff, len);
     } else {
+      // Bulk: no padded copy of the message; P_1 (chain-corrected), P_2..P_{n-1} as a view, and the
+      // zero-padded P_n go through in three calls, and E_1..E_{n-2} land in place without a concat.
       const first = Buffer.allocUnsafe(AES_BLOCK_SIZE);
       for (let j = 0; j < AES_BLOCK_SIZE; j++) first[j] = input[j]! ^ chain[j]! ^ iv[j]!;
       const pn = Buffer.alloc(AES_BLOCK_SIZE);
-      pn.set(input.subarray(last));
-      c = Buffer.concat([cbc.update(first), cbc.update(input.subarray(AES_BLOCK_SIZE, last)), cbc.update(pn)]);
+      for (let j = 0; j < d; j++) pn[j] = input[last + j]!;
+      const c1 = cbc.update(first); // E_1
+      const c2 = cbc.update(input.subarray(AES_BLOCK_SIZE, last)); // E_2..E_{n-1}
+      const cn = cbc.update(pn); // E_n
       first.fill(0);
       pn.fill(0);
+      const m = c2.length - AES_BLOCK_SIZE; // E_2..E_{n-2}
+      dst.set(c1, outOff);
+      dst.set(c2.subarray(0, m), outOff + AES_BLOCK_SIZE);
+      for (let j = 0; j < AES_BLOCK_SIZE; j++) ch[j] = cn[j]!;
+      dst.set(ch, outOff + cut);
+      for (let j = 0; j < d; j++) dst[outOff + last + j] = c2[m + j]!;
     }
+    this.#encChain = ch;
+    return out === undefined ? dst : view(dst, outOff, len);
+  }
+
+  /**
+   * CBC-CS3 encryption of a message the caller has already laid out zero-padded: the first `len`
+   * bytes of `z` (z.length = 16 * ceil(len / 16), zeros after `len`), ciphertext to out[outOff..+len).
+   * Spares encrypt()'s padded copy for callers that build the plaintext anyway (RFC 4121 Wrap).
+   * The first block of `z` is overwritten; the caller wipes `z`.
+   */
+  encryptPadded(z: Uint8Array, len: number, iv: Uint8Array, out: Uint8Array, outOff: number): void {
+    this.#live();
+    checkIv(iv);
+    if (len < AES_BLOCK_SIZE || z.length !== AES_BLOCK_SIZE * Math.ceil(len / AES_BLOCK_SIZE)) {
+      throw new SspiError(SecurityStatus.SEC_E_INVALID_PARAMETER, 'CTS padded input must be whole blocks covering at least one block');
+    }
+    if (outOff < 0 || outOff + len > out.length) throw new SspiError(SecurityStatus.SEC_E_BUFFER_TOO_SMALL, 'CTS output buffer too small');
+    this.#padded(z, len, iv, out, outOff);
+  }
+
+  /**
+   * CBC-CS3 encryption of first || mid || tail without joining them: `first` is the first block
+   * (16 bytes), `tail` ends with the zero padding, so that the three make whole blocks (at least
+   * two); `len` is the message length without the padding. For bulk messages (RFC 4121 Wrap of a
+   * large buffer) this spares building and wiping a padded copy; OpenSSL carries partial blocks
+   * from one update() to the next.
+   */
+  encryptParts(first: Uint8Array, mid: Uint8Array, tail: Uint8Array, len: number, iv: Uint8Array, out: Uint8Array, outOff: number): void {
+    this.#live();
+    checkIv(iv);
+    const total = AES_BLOCK_SIZE + mid.length + tail.length;
+    const n = total / AES_BLOCK_SIZE;
+    if (first.length !== AES_BLOCK_SIZE || !Number.isInteger(n) || n < 2 || len <= total - AES_BLOCK_SIZE || len > total) {
+      throw new SspiError(SecurityStatus.SEC_E_INVALID_PARAMETER, 'CTS parts must make whole blocks (at least two) around the message length');
+    }
+    if (outOff < 0 || outOff + len > out.length) throw new SspiError(SecurityStatus.SEC_E_BUFFER_TOO_SMALL, 'CTS output buffer too small');
+    const cbc = this.#cbcEncrypter();
+    const chain = this.#encChain;
+    const p1 = Buffer.allocUnsafe(AES_BLOCK_SIZE);
+    for (let j = 0; j < AES_BLOCK_SIZE; j++) p1[j] = first[j]! ^ chain[j]! ^ iv[j]!;
+    const cut = AES_BLOCK_SIZE * (n - 2);
+    const last2 = new Uint8Array(2 * AES_BLOCK_SIZE); // E_{n-1} || E_n
+    let pos = 0;
+    // CBC output chunk at stream position `pos`: E_1..E_{n-2} straight to their place, the last two blocks aside.
+    const place = (c: Uint8Array): void => {
+      const direct = Math.max(0, Math.min(c.length, cut - pos));
+      if (direct > 0) out.set(new Uint8Array(c.buffer, c.byteOffset, direct), outOff + pos);
+      for (let j = direct; j < c.length; j++) last2[pos + j - cut] = c[j]!;
+      pos += c.length;
+    };
+    place(cbc.update(p1));
+    p1.fill(0);
+    place(cbc.update(mid));
+    place(cbc.update(tail));
+    const ch = this.#encChainBuf;
+    for (let j = 0; j < AES_BLOCK_SIZE; j++) ch[j] = last2[AES_BLOCK_SIZE + j]!;
+    this.#encChain = ch;
+    const d = len - AES_BLOCK_SIZE * (n - 1);
+    out.set(ch, outOff + cut); // E_n moves into slot n-1
+    for (let j = 0; j < d; j++) out[outOff + cut + AES_BLOCK_SIZE + j] = last2[j]!; // E_{n-1} cut to d bytes goes last
+  }
+
+  // One CBC call over the padded message (first block corrected for the object's chaining value
+  // and the IV), then the CS3 swap of the last two blocks into dst.
+  #padded(z: Uint8Array, len: number, iv: Uint8Array, dst: Uint8Array, outOff: number): void {
+    const n = z.length / AES_BLOCK_SIZE;
+    const d = len - AES_BLOCK_SIZE * (n - 1);
+    const last = AES_BLOCK_SIZE * (n - 1);
+    const cut = AES_BLOCK_SIZE * (n - 2);
+    const cbc = this.#cbcEncrypter();
+    const chain = this.#encChain;
+    for (let j = 0; j < AES_BLOCK_SIZE; j++) z[j]! ^= chain[j]! ^ iv[j]!;
+    const c = cbc.update(z); // E_1..E_n in CBC order
     const ch = this.#encChainBuf;
     for (let j = 0; j < AES_BLOCK_SIZE; j++) ch[j] = c[last + j]!;
     this.#encChain = ch;
     if (n === 1) {
-      dst.set(c, outOff);
-    } else {
-      const cut = AES_BLOCK_SIZE * (n - 2);
-      if (cut > 0) dst.set(c.subarray(0, cut), outOff);
-      dst.set(ch, outOff + cut); // E_n moves into slot n-1
-      for (let j = 0; j < d; j++) dst[outOff + last + j] = c[cut + j]!; // E_{n-1} truncated to d bytes goes last
+      for (let j = 0; j < AES_BLOCK_SIZE; j++) dst[outOff + j] = c[j]!;
+      return;
     }
-    return out === undefined ? dst : view(dst, outOff, len);
+    if (cut > SMALL_COPY) dst.set(new Uint8Array(c.buffer, c.byteOffset, cut), outOff);
+    else for (let j = 0; j < cut; j++) dst[outOff + j] = c[j]!;
+    for (let j = 0; j < AES_BLOCK_SIZE; j++) dst[outOff + cut + j] = ch[j]!; // E_n moves into slot n-1
+    for (let j = 0; j < d; j++) dst[outOff + last + j] = c[cut + j]!; // E_{n-1} cut to d bytes goes last
   }
 
   /** CBC-CS3 decryption. Throws SEC_E_INVALID_TOKEN for input shorter than one block. */
@@ -128,25 +215,31 @@ export class AesCts {
     }
     const n = Math.ceil(len / AES_BLOCK_SIZE);
     const cbc = this.#cbcDecrypter();
-    const chain = this.#decChain;
+    let chain = this.#decChain;
     let z: Uint8Array; // E_1..E_n in CBC order
     if (n === 1) {
       z = input;
     } else {
       const d = len - AES_BLOCK_SIZE * (n - 1);
       const cut = AES_BLOCK_SIZE * (n - 2);
-      const zb = new Uint8Array(AES_BLOCK_SIZE * n);
-      if (cut > 0) zb.set(input.subarray(0, cut));
+      // Every byte is written below. Up to 64 bytes V8 keeps a Uint8Array on its heap (cheapest);
+      // above that a pooled Buffer beats an array with its own backing store.
+      const zb = n <= 4 ? new Uint8Array(AES_BLOCK_SIZE * n) : Buffer.allocUnsafe(AES_BLOCK_SIZE * n);
+      if (cut > SMALL_COPY) zb.set(input.subarray(0, cut));
+      else for (let j = 0; j < cut; j++) zb[j] = input[j]!;
       for (let j = 0; j < d; j++) zb[cut + j] = input[cut + AES_BLOCK_SIZE + j]!; // first d bytes of E_{n-1}
-      const x = input.subarray(cut, cut + AES_BLOCK_SIZE); // E_n, sent in slot n-1
+      for (let j = 0; j < AES_BLOCK_SIZE; j++) zb[cut + AES_BLOCK_SIZE + j] = input[cut + j]!; // E_n, sent in slot n-1
       if (d < AES_BLOCK_SIZE) {
+        const x = input.subarray(cut, cut + AES_BLOCK_SIZE);
         // The missing tail of E_{n-1} is the tail of AES^-1(E_n), because P_n was padded with
         // zeros before the XOR; CBC over the rebuilt E_{n-1} || E_n then yields P_n || zeros.
-        const dn = this.#dec().update(x);
-        dn.copy(zb, cut + d, d, AES_BLOCK_SIZE);
+        // AES^-1(E_n) comes from the CBC object itself (its output XOR the chaining value it
+        // held), which spares a second cipher object per key; E_n is then its chaining value.
+        const dn = cbc.update(x);
+        for (let j = d; j < AES_BLOCK_SIZE; j++) zb[cut + j] = dn[j]! ^ chain[j]!;
         dn.fill(0);
+        chain = x;
       }
-      zb.set(x, cut + AES_BLOCK_SIZE);
       z = zb;
     }
     const p = cbc.update(z);

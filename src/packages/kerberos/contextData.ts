@@ -50,82 +50,89 @@ export interface KerberosContextData {
   allowWeak?: true;
 }
 
-function keyBytes(k: KerberosKey): number {
-  return 6 + k.keyvalue.length;
-}
+const utf8 = new TextEncoder();
+const utf8Decode = new TextDecoder('utf-8');
 
+// Layout written and read with one DataView and offsets, no closures: it runs twice per
+// handshake (SpInitUserModeContext on each side) and on every Export/ImportSecurityContext.
 export function packContextData(c: KerberosContextData): Uint8Array {
-  const client = Buffer.from(c.client, 'utf8');
-  const server = Buffer.from(c.server, 'utf8');
+  const client = utf8.encode(c.client);
+  const server = utf8.encode(c.server);
   if (client.length > 0xffff || server.length > 0xffff) throw new SspiError(SecurityStatus.SEC_E_INTERNAL_ERROR, 'principal name too long');
-  const n = 32 + keyBytes(c.key) + (c.acceptorSubkey ? keyBytes(c.acceptorSubkey) : 0) + 4 + client.length + server.length;
-  const out = Buffer.alloc(n);
+  const sub = c.acceptorSubkey;
+  const n = 32 + 6 + c.key.keyvalue.length + (sub ? 6 + sub.keyvalue.length : 0) + 4 + client.length + server.length;
+  const out = new Uint8Array(n);
+  const dv = new DataView(out.buffer);
   out[0] = KERBEROS_CONTEXT_VERSION;
   out[1] = c.side === 'initiator' ? 1 : 2;
-  const flags = (c.replayDetect ? F_REPLAY : 0) | (c.sequenceDetect ? F_SEQUENCE : 0) | (c.acceptorSubkey ? F_ACCEPTOR_SUBKEY : 0) | (c.dceStyle ? F_DCE : 0) | (c.allowWeak ? F_WEAK : 0);
-  out.writeUInt16BE(flags, 2);
-  out.writeUInt32BE(c.ContextAttributes >>> 0, 4);
-  out.writeDoubleBE(c.sendSeq, 8);
-  out.writeDoubleBE(c.recvSeq, 16);
-  out.writeDoubleBE(c.endtime, 24);
-  let off = 32;
-  const putKey = (k: KerberosKey): void => {
-    out.writeInt32BE(k.enctype, off);
-    out.writeUInt16BE(k.keyvalue.length, off + 4);
-    out.set(k.keyvalue, off + 6);
-    off += 6 + k.keyvalue.length;
-  };
-  putKey(c.key);
-  if (c.acceptorSubkey) putKey(c.acceptorSubkey);
-  out.writeUInt16BE(client.length, off);
-  client.copy(out, off + 2);
+  const flags = (c.replayDetect ? F_REPLAY : 0) | (c.sequenceDetect ? F_SEQUENCE : 0) | (sub ? F_ACCEPTOR_SUBKEY : 0) | (c.dceStyle ? F_DCE : 0) | (c.allowWeak ? F_WEAK : 0);
+  dv.setUint16(2, flags);
+  dv.setUint32(4, c.ContextAttributes >>> 0);
+  dv.setFloat64(8, c.sendSeq);
+  dv.setFloat64(16, c.recvSeq);
+  dv.setFloat64(24, c.endtime);
+  let off = putKey(out, dv, 32, c.key);
+  if (sub) off = putKey(out, dv, off, sub);
+  dv.setUint16(off, client.length);
+  out.set(client, off + 2);
   off += 2 + client.length;
-  out.writeUInt16BE(server.length, off);
-  server.copy(out, off + 2);
-  return new Uint8Array(out.buffer, out.byteOffset, out.length);
+  dv.setUint16(off, server.length);
+  out.set(server, off + 2);
+  return out;
+}
+
+function putKey(out: Uint8Array, dv: DataView, off: number, k: KerberosKey): number {
+  dv.setInt32(off, k.enctype);
+  dv.setUint16(off + 4, k.keyvalue.length);
+  out.set(k.keyvalue, off + 6);
+  return off + 6 + k.keyvalue.length;
 }
 
 const isSeq = (v: number): boolean => Number.isInteger(v) && v >= 0 && v <= Number.MAX_SAFE_INTEGER;
 
+function malformed(): SspiError {
+  return new SspiError(SecurityStatus.SEC_E_INVALID_TOKEN, 'malformed Kerberos context data');
+}
+
+/** A key at `off`: its length is checked against the data; returns the key and the next offset. */
+function getKey(b: Uint8Array, dv: DataView, off: number): [KerberosKey, number] {
+  if (off + 6 > b.length) throw malformed();
+  const enctype = dv.getInt32(off);
+  const len = dv.getUint16(off + 4);
+  if (len === 0 || off + 6 + len > b.length) throw malformed();
+  return [{ enctype, keyvalue: b.slice(off + 6, off + 6 + len) }, off + 6 + len];
+}
+
+function getString(b: Uint8Array, dv: DataView, off: number): [string, number] {
+  if (off + 2 > b.length) throw malformed();
+  const len = dv.getUint16(off);
+  if (off + 2 + len > b.length) throw malformed();
+  return [utf8Decode.decode(b.subarray(off + 2, off + 2 + len)), off + 2 + len];
+}
+
 export function unpackContextData(bytes: Uint8Array): KerberosContextData {
-  const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
-  const bad = (): SspiError => new SspiError(SecurityStatus.SEC_E_INVALID_TOKEN, 'malformed Kerberos context data');
-  if (b.length < 32 || b[0] !== KERBEROS_CONTEXT_VERSION || (b[1] !== 1 && b[1] !== 2)) throw bad();
-  const flags = b.readUInt16BE(2);
-  if ((flags & ~(F_REPLAY | F_SEQUENCE | F_ACCEPTOR_SUBKEY | F_DCE | F_WEAK)) !== 0) throw bad();
-  const sendSeq = b.readDoubleBE(8);
-  const recvSeq = b.readDoubleBE(16);
-  const endtime = b.readDoubleBE(24);
-  if (!isSeq(sendSeq) || !isSeq(recvSeq) || Number.isNaN(endtime)) throw bad();
-  let off = 32;
-  const getKey = (): KerberosKey => {
-    if (off + 6 > b.length) throw bad();
-    const enctype = b.readInt32BE(off);
-    const len = b.readUInt16BE(off + 4);
-    if (len === 0 || off + 6 + len > b.length) throw bad();
-    const keyvalue = new Uint8Array(b.subarray(off + 6, off + 6 + len));
-    off += 6 + len;
-    return { enctype, keyvalue };
-  };
-  const getString = (): string => {
-    if (off + 2 > b.length) throw bad();
-    const len = b.readUInt16BE(off);
-    if (off + 2 + len > b.length) throw bad();
-    const s = b.subarray(off + 2, off + 2 + len).toString('utf8');
-    off += 2 + len;
-    return s;
-  };
-  const key = getKey();
-  const acceptorSubkey = flags & F_ACCEPTOR_SUBKEY ? getKey() : undefined;
-  const client = getString();
-  const server = getString();
-  if (off !== b.length) throw bad();
+  const b = bytes;
+  if (b.length < 32 || b[0] !== KERBEROS_CONTEXT_VERSION || (b[1] !== 1 && b[1] !== 2)) throw malformed();
+  const dv = new DataView(b.buffer, b.byteOffset, b.length);
+  const flags = dv.getUint16(2);
+  if ((flags & ~(F_REPLAY | F_SEQUENCE | F_ACCEPTOR_SUBKEY | F_DCE | F_WEAK)) !== 0) throw malformed();
+  const sendSeq = dv.getFloat64(8);
+  const recvSeq = dv.getFloat64(16);
+  const endtime = dv.getFloat64(24);
+  if (!isSeq(sendSeq) || !isSeq(recvSeq) || Number.isNaN(endtime)) throw malformed();
+  const [key, o1] = getKey(b, dv, 32);
+  let off = o1;
+  let acceptorSubkey: KerberosKey | undefined;
+  if (flags & F_ACCEPTOR_SUBKEY) [acceptorSubkey, off] = getKey(b, dv, off);
+  const [client, o2] = getString(b, dv, off);
+  const [server, o3] = getString(b, dv, o2);
+  if (o3 !== b.length) throw malformed();
   return {
     side: b[1] === 1 ? 'initiator' : 'acceptor',
     replayDetect: (flags & F_REPLAY) !== 0,
     sequenceDetect: (flags & F_SEQUENCE) !== 0,
     dceStyle: (flags & F_DCE) !== 0,
-    ContextAttributes: b.readUInt32BE(4),
+    ContextAttributes: dv.getUint32(4),
     sendSeq,
     recvSeq,
     endtime,

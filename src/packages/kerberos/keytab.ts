@@ -298,6 +298,13 @@ export function parsePrincipal(name: string, defaultRealm = '', nameType = 1): K
 }
 
 function escapePart(s: string, inRealm: boolean): string {
+  // Names almost never need escaping: scan first, run the replace only when one does.
+  let plain = true;
+  for (let i = 0; i < s.length && plain; i++) {
+    const c = s.charCodeAt(i);
+    plain = c !== 0x5c && c !== 0x40 && c !== 0x0a && c !== 0x09 && c !== 0x08 && c !== 0x00 && (inRealm || c !== 0x2f);
+  }
+  if (plain) return s;
   return s.replace(inRealm ? /[\\@\n\t\b\0]/g : /[\\/@\n\t\b\0]/g, (c) =>
     c === '\n' ? '\\n' : c === '\t' ? '\\t' : c === '\b' ? '\\b' : c === '\0' ? '\\0' : '\\' + c,
   );

@@ -26,7 +26,8 @@ import { getServiceTicket } from './client/tgs.js';
 import { clientPolicy } from './client/policy.js';
 import type { KdcSend, KerberosTicketCredential } from './client/types.js';
 import type { CryptoPolicy, KerberosKey } from './crypto/types.js';
-import { destroyKey } from './crypto/index.js';
+import { destroyKey, isKeyLive } from './crypto/index.js';
+import { SessionKeyCache } from './sessionKeys.js';
 import {
   type AcceptedApReq, type BuiltApReq, acceptApReq, buildApRep, buildApReq, buildDceThirdLeg, buildKrbErrorToken, encodeDelegation,
   generateSeqNumber, generateSubkey, krbApError, krbErrorCodeOf, unframeApReq, verifyApRep, verifyDceThirdLeg,
@@ -43,6 +44,11 @@ import { KERBEROS_MAX_TOKEN, kerberosSizes, kerberosUserModeTable } from './user
 export { KERBEROS_MAX_TOKEN } from './usermode.js';
 
 export const KERBEROS_PACKAGE_NAME = 'Kerberos';
+
+// Session-key objects a credential handle keeps (see sessionKeys.ts): a client talks to a few
+// services; an acceptor sees the tickets of its recent clients.
+const SHARED_SESSION_KEYS = 16;
+const ACCEPTOR_SESSION_KEYS = 1024;
 
 /**
  * tslsa extension levels of QueryContextAttributes (Windows has no public equivalent; the values
@@ -105,6 +111,8 @@ interface AcceptorKeys {
   name: string;
   keytab: Keytab;
   principal: KrbPrincipal | undefined;
+  /** Session keys of the tickets this handle accepted, shared across their AP-REQs (sessionKeys.ts). */
+  sessionKeys: SessionKeyCache<string>;
 }
 
 interface Credential {
@@ -112,6 +120,11 @@ interface Credential {
   outbound: KerberosCredentials | null;
   /** The ticket cache is this handle's own (password or keytab): emptied and zeroed on free. A user's ccache is left alone. */
   ownsCache: boolean;
+  /**
+   * Service-ticket session keys as live key objects, by the ticket's DER bytes (sessionKeys.ts):
+   * every AP-REQ with a ticket reuses the keys derived from its session key. Zeroed on free.
+   */
+  sessionKeys: SessionKeyCache<Uint8Array>;
   inbound: AcceptorKeys | null;
 }
 
@@ -124,6 +137,8 @@ interface InitiatorCtx {
   target: KrbPrincipal;
   ticket: KerberosTicketCredential;
   apReq: BuiltApReq;
+  /** The credential's shared session-key object the AP-REQ was made with (see Credential.sessionKeys). */
+  sharedKey: KerberosKey;
   delegated: boolean;
   data: KerberosContextData | null;
 }
@@ -292,7 +307,7 @@ export function kerberosPackage(config: KerberosConfig = {}): SecurityPackageMod
       restrict = parsePrincipal(pname, cfg.krb5.defaultRealm ?? '', NameType.NT_SRV_INST);
       if (findKeys(keytab, restrict).length === 0) throw new SspiError(SecurityStatus.SEC_E_NO_CREDENTIALS, `keytab ${name} has no key for ${formatPrincipal(restrict)}`);
     } else if (keytab.entries.length === 0) throw new SspiError(SecurityStatus.SEC_E_NO_CREDENTIALS, `keytab ${name} is empty`);
-    return { name, keytab, principal: restrict };
+    return { name, keytab, principal: restrict, sessionKeys: new SessionKeyCache(ACCEPTOR_SESSION_KEYS) };
   }
 
   // ---- initiator ----
@@ -334,6 +349,20 @@ export function kerberosPackage(config: KerberosConfig = {}): SecurityPackageMod
     };
   }
 
+  // Target names resolved through krb5.conf ([domain_realm], default_realm), per target string:
+  // the configuration is fixed for the package's life and a client names the same few services.
+  const targets = new Map<string, KrbPrincipal>();
+  function targetOf(target: string, fallbackRealm: string): KrbPrincipal {
+    const id = `${fallbackRealm}\0${target}`;
+    let p = targets.get(id);
+    if (p === undefined) {
+      p = targetPrincipal(target, cfg.krb5, fallbackRealm);
+      if (targets.size >= 256) targets.clear();
+      targets.set(id, p);
+    }
+    return { realm: p.realm, components: [...p.components], nameType: p.nameType };
+  }
+
   async function initContext(credH: LSA_SEC_HANDLE, ctxH: LSA_SEC_HANDLE, target: string | null, req: number, input: SecBufferDesc | null, output: SecBufferDesc | null): Promise<LsaModeContextResult> {
     const allocate = hasFlag(req, ISC_REQ.ALLOCATE_MEMORY);
     const existing = ctxs.get(ctxH);
@@ -343,7 +372,7 @@ export function kerberosPackage(config: KerberosConfig = {}): SecurityPackageMod
       if (!(cred.use & SECPKG_CRED.OUTBOUND) || !cred.outbound) return { status: SecurityStatus.SEC_E_NO_CREDENTIALS };
       if (target === null || target === '') return { status: SecurityStatus.SEC_E_TARGET_UNKNOWN };
       const c = cred.outbound;
-      const sname = targetPrincipal(target, cfg.krb5, c.principal.realm);
+      const sname = targetOf(target, c.principal.realm);
       const cached = await c.getServiceTicket(sname);
       // The context's own copy of the session key: the credential's cache may be zeroed first.
       const ticket: KerberosTicketCredential = { ...cached, sessionKey: { enctype: cached.sessionKey.enctype, keyvalue: Uint8Array.from(cached.sessionKey.keyvalue) } };
@@ -368,14 +397,15 @@ export function kerberosPackage(config: KerberosConfig = {}): SecurityPackageMod
           gss |= GssFlags.GSS_C_DELEG_FLAG;
         }
       }
+      const sharedKey = cred.sessionKeys.get(ticket.ticketBytes, ticket.sessionKey);
       const apReq = buildApReq({
-        ticket: ticket.ticketBytes, sessionKey: ticket.sessionKey, crealm: c.principal.realm, cname: toPrincipalName(c.principal),
+        ticket: ticket.ticketBytes, sessionKey: sharedKey, crealm: c.principal.realm, cname: toPrincipalName(c.principal),
         gssFlags: gss, channelBindings: channelBindingsIn(input), ...(delegation ? { delegation } : {}), subkey, policy,
       });
       const st = writeOutputToken(output, apReq.token, allocate);
       if (st !== SecurityStatus.SEC_E_OK) return { status: st };
       const h = next++;
-      const ctx: InitiatorCtx = { side: 'initiator', state: 'ap-req-sent', req, granted: 0, cred: c, target: sname, ticket, apReq, delegated: delegation !== undefined, data: null };
+      const ctx: InitiatorCtx = { side: 'initiator', state: 'ap-req-sent', req, granted: 0, cred: c, target: sname, ticket, apReq, sharedKey, delegated: delegation !== undefined, data: null };
       ctx.granted = iscGranted(req, gss, ctx.delegated, allocate);
       ctxs.set(h, ctx);
       if (apReq.mutual) {
@@ -393,7 +423,8 @@ export function kerberosPackage(config: KerberosConfig = {}): SecurityPackageMod
     const code = krbErrorIn(tok);
     if (code !== undefined) return { status: krbApError(code, 'the acceptor refused the AP-REQ').status };
     const policy = cfg.clientCrypto;
-    const v = verifyApRep(tok, ctx.ticket.sessionKey, ctx.apReq.authenticator, policy);
+    // The shared key object is gone when the credential handle was freed meanwhile: the context's own copy then.
+    const v = verifyApRep(tok, isKeyLive(ctx.sharedKey) ? ctx.sharedKey : ctx.ticket.sessionKey, ctx.apReq.authenticator, policy);
     ctx.state = 'done';
     // MIT's rule for RFC 1964-style (rc4) contexts: an acceptor subkey of our own subkey's enctype
     // is ignored outside DCE style (tokens keep using ours); any other one upgrades to RFC 4121.
@@ -444,6 +475,7 @@ export function kerberosPackage(config: KerberosConfig = {}): SecurityPackageMod
       requireChannelBindings: cfg.requireChannelBindings,
       clockSkew: cfg.clockSkew,
       replayCache: cfg.replayCache,
+      sessionKeys: keys.sessionKeys,
       policy: cfg.policy,
       ...(cfg.now ? { now: cfg.now() } : {}),
     };
@@ -531,7 +563,7 @@ export function kerberosPackage(config: KerberosConfig = {}): SecurityPackageMod
       const base = (a.initiatorSubkey ?? a.sessionKey).enctype;
       if (dce || !isRc4Enctype(base)) ctx.acceptorSubkey = generateSubkey(base, cfg.policy);
       ctx.localSeq = generateSeqNumber();
-      out = buildApRep({ sessionKey: a.sessionKey, ctime: ctx.repTime.ctime, cusec: ctx.repTime.cusec, subkey: ctx.acceptorSubkey, seqNumber: ctx.localSeq, raw: dce, policy: cfg.policy });
+      out = buildApRep({ sessionKey: a.sharedSessionKey && isKeyLive(a.sharedSessionKey) ? a.sharedSessionKey : a.sessionKey, ctime: ctx.repTime.ctime, cusec: ctx.repTime.cusec, subkey: ctx.acceptorSubkey, seqNumber: ctx.localSeq, raw: dce, policy: cfg.policy });
     }
     ctx.granted = ascGranted(req, a.gssFlags, a.mutualRequired, delegated !== null, allocate && out !== null);
     if (out) {
@@ -606,6 +638,7 @@ export function kerberosPackage(config: KerberosConfig = {}): SecurityPackageMod
       if (m.kdcTimeoutMs !== undefined && !(typeof m.kdcTimeoutMs === 'number' && m.kdcTimeoutMs > 0)) throw new SspiError(NtStatus.STATUS_INVALID_PARAMETER, 'Kerberos kdcTimeoutMs must be > 0');
       const replay = m.replayCache ?? new MemoryReplayCache();
       if (typeof replay.checkAndStore !== 'function') throw new SspiError(NtStatus.STATUS_INVALID_PARAMETER, 'Kerberos replayCache must implement checkAndStore');
+      targets.clear();
       cfg = {
         krb5,
         keytab: m.keytab,
@@ -626,11 +659,19 @@ export function kerberosPackage(config: KerberosConfig = {}): SecurityPackageMod
     async GetInfo() {
       return { status: SecurityStatus.SEC_E_OK, PackageInfo: { ...info } };
     },
+    async Shutdown() {
+      // The shared session-key objects (sessionKeys.ts) are zeroed with the LSA, not left to GC.
+      for (const c of creds.values()) {
+        c.sessionKeys.clear();
+        c.inbound?.sessionKeys.clear();
+      }
+      return NtStatus.STATUS_SUCCESS;
+    },
     async AcquireCredentialsHandle(principal, use, _logonId, authData: Plain) {
       const a = authData && typeof authData === 'object' && !(authData instanceof Uint8Array) && !Array.isArray(authData) ? (authData as Record<string, unknown>) : null;
       if (configError) return { status: configError.status };
       try {
-        const cred: Credential = { use, outbound: null, inbound: null, ownsCache: false };
+        const cred: Credential = { use, outbound: null, inbound: null, ownsCache: false, sessionKeys: new SessionKeyCache(SHARED_SESSION_KEYS) };
         if (use & SECPKG_CRED.OUTBOUND) {
           cred.outbound = await outboundCredential(principal, a);
           cred.ownsCache = (typeof a?.User === 'string' && a.User !== '') || typeof a?.keytab === 'string';
@@ -657,6 +698,8 @@ export function kerberosPackage(config: KerberosConfig = {}): SecurityPackageMod
       const c = creds.get(h);
       if (!c) return SecurityStatus.SEC_E_INVALID_HANDLE;
       creds.delete(h);
+      c.sessionKeys.clear();
+      c.inbound?.sessionKeys.clear();
       // Contexts hold copies of their keys, so they outlive the handle (as on Windows).
       if (c.outbound && c.ownsCache) await c.outbound.cache.destroy().catch(() => undefined);
       return SecurityStatus.SEC_E_OK;

@@ -2,7 +2,7 @@
 // (client, server, ctime, cusec and the authenticator checksum), so two different authenticators
 // sent in the same microsecond do not collide. checkAndStore may be async so that a shared store
 // (Redis, a database) can implement the same interface for a farm of acceptors.
-import { createHash } from 'node:crypto';
+import { sha256 } from './crypto/hmac.js';
 import { SspiError } from '../../sspi/error.js';
 import { SecurityStatus } from '../../sspi/status.js';
 
@@ -23,20 +23,37 @@ export interface ReplayKeyInput {
   checksum?: Uint8Array;
 }
 
-/** A fixed-length hex key for (client, server, ctime, cusec, checksum); length-prefixed fields cannot collide. */
+/**
+ * A fixed-length hex key for (client, server, ctime, cusec, checksum): SHA-256 over the fields,
+ * each with a 4-byte big-endian length prefix, so no two field tuples share an encoding.
+ */
 export function replayKey(v: ReplayKeyInput): string {
-  const h = createHash('sha256');
-  const field = (b: Uint8Array | string): void => {
-    const bytes = typeof b === 'string' ? Buffer.from(b, 'utf8') : b;
-    const len = Buffer.allocUnsafe(4);
-    len.writeUInt32BE(bytes.length);
-    h.update(len).update(bytes);
-  };
-  field(v.client);
-  field(v.server);
-  field(`${Math.floor(v.ctime.getTime() / 1000)}.${v.cusec}`);
-  field(v.checksum ?? new Uint8Array(0));
-  return h.digest('hex');
+  const time = `${Math.floor(v.ctime.getTime() / 1000)}.${v.cusec}`;
+  const cks = v.checksum ?? EMPTY;
+  // One buffer for the whole encoding (UTF-8 takes at most 3 bytes per UTF-16 unit).
+  const buf = Buffer.allocUnsafe(16 + 3 * (v.client.length + v.server.length + time.length) + cks.length);
+  let off = field(buf, 0, v.client);
+  off = field(buf, off, v.server);
+  off = field(buf, off, time);
+  buf.writeUInt32BE(cks.length, off);
+  buf.set(cks, off + 4);
+  off += 4 + cks.length;
+  return toHex(sha256(buf.subarray(0, off)));
+}
+
+const EMPTY = new Uint8Array(0);
+
+function field(buf: Buffer, off: number, s: string): number {
+  const n = buf.write(s, off + 4, 'utf8');
+  buf.writeUInt32BE(n, off);
+  return off + 4 + n;
+}
+
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+function toHex(b: Uint8Array): string {
+  let s = '';
+  for (let i = 0; i < b.length; i++) s += HEX[b[i]!];
+  return s;
 }
 
 export interface MemoryReplayCacheOptions {

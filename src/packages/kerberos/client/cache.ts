@@ -1,9 +1,9 @@
 // The ticket cache: one interface, two stores. FILE is MIT's ccache (version 4, ccache.ts), so MIT
 // klist/kvno read what we write and we use what MIT kinit writes; MEMORY lives in this process.
-// The file is re-read on every call (another process, MIT's tools included, may change it) and
-// rewritten atomically.
+// The file is checked on every call (another process, MIT's tools included, may change it): a
+// stat, and a new parse when it changed. It is rewritten atomically.
 
-import { unlinkSync } from 'node:fs';
+import { statSync, unlinkSync } from 'node:fs';
 import { SspiError } from '../../../sspi/error.js';
 import { SecurityStatus } from '../../../sspi/status.js';
 import { decodeTicket } from '../asn1/messages.js';
@@ -61,12 +61,24 @@ export function toCcacheCredential(c: KerberosTicketCredential): Credential {
   };
 }
 
+// Decoded tickets by their DER bytes: a FILE cache kept across calls hands out the same ticket
+// bytes, so a ticket is decoded once, not on every InitializeSecurityContext.
+const decoded = new WeakMap<Uint8Array, ReturnType<typeof decodeTicket>>();
+function decodedTicket(der: Uint8Array): ReturnType<typeof decodeTicket> {
+  let t = decoded.get(der);
+  if (t === undefined) {
+    t = decodeTicket(der);
+    decoded.set(der, t);
+  }
+  return t;
+}
+
 /** An MIT ccache credential as a ticket; SEC_E_INVALID_TOKEN when its ticket does not decode. */
 export function fromCcacheCredential(c: Credential): KerberosTicketCredential {
   const out: KerberosTicketCredential = {
     client: c.client,
     server: c.server,
-    ticket: decodeTicket(c.ticket),
+    ticket: decodedTicket(c.ticket),
     ticketBytes: c.ticket,
     sessionKey: { enctype: c.key.enctype, keyvalue: c.key.keyvalue },
     flags: c.ticketFlags >>> 0,
@@ -136,6 +148,18 @@ abstract class BaseCache implements CredentialCache {
   }
 }
 
+// A ccache file modified this recently (ms) is re-read on every call instead of trusted by stat.
+const RACY_MS = 100;
+
+/**
+ * The cache with its own copy of every session key: callers may zero the keys of the tickets
+ * they get (destroyTicketCredential), which must not reach the parse kept for the next call.
+ * Ticket bytes are shared (public, never written).
+ */
+function copyKeys(c: Ccache): Ccache {
+  return { ...c, credentials: c.credentials.map((x) => ({ ...x, key: { enctype: x.key.enctype, keyvalue: Uint8Array.from(x.key.keyvalue) } })) };
+}
+
 /** MIT FILE ccache. */
 export class FileCredentialCache extends BaseCache {
   readonly name: string;
@@ -144,21 +168,53 @@ export class FileCredentialCache extends BaseCache {
     this.name = `FILE:${path}`;
   }
 
+  // The last parse and the file identity it came from (see load()).
+  #parsed: { id: string; cache: Ccache } | undefined;
+
   protected load(): Ccache | undefined {
+    // Another process (MIT kinit, kvno) may change the file at any time, so every call looks at
+    // it, but a stat is enough when the file is the one parsed last: same inode, size, mtime and
+    // ctime, and not modified within the last RACY_MS. File times come from a coarse kernel clock,
+    // so a rewrite of the same size inside one tick would keep mtime; a file that recent is
+    // re-read every time (git's "racily clean" rule).
+    let id: string | undefined;
     try {
-      return readCcacheFile(this.path);
+      const st = statSync(this.path, { bigint: true });
+      if (Number(st.mtimeMs) < Date.now() - RACY_MS && Number(st.ctimeMs) < Date.now() - RACY_MS) {
+        id = `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
+      }
+    } catch {
+      // Missing or unreadable: readCcacheFile below says which.
+    }
+    const hit = this.#parsed;
+    if (id !== undefined && hit !== undefined && hit.id === id) return copyKeys(hit.cache);
+    this.#forget();
+    let c: Ccache;
+    try {
+      c = readCcacheFile(this.path);
     } catch (e) {
       // A missing file is "no cache"; a damaged one is an error the caller must see.
       if (SspiError.is(e, SecurityStatus.SEC_E_NO_CREDENTIALS)) return undefined;
       throw e;
     }
+    if (id === undefined) return c; // not kept: the caller has the only reference
+    this.#parsed = { id, cache: c };
+    return copyKeys(c);
   }
 
   protected save(c: Ccache): void {
+    this.#forget();
     writeCcacheFile(this.path, c);
   }
 
+  // Drop the kept parse and zero its keys (the caller-facing copies are the callers').
+  #forget(): void {
+    for (const x of this.#parsed?.cache.credentials ?? []) x.key.keyvalue.fill(0);
+    this.#parsed = undefined;
+  }
+
   async destroy(): Promise<void> {
+    this.#forget();
     try {
       unlinkSync(this.path);
     } catch (e) {

@@ -6,7 +6,7 @@ import { AesCts, AES_BLOCK_SIZE } from '../../../crypto/aes-cts.js';
 import {
   KC, KE, KI, altered, checkConfounder, checkSeed, checkUsage, iterationCount, iterationParams, pbkdf2, tooShort, usageConstant, utf8,
 } from './common.js';
-import { HmacKey, macEquals } from './hmac.js';
+import { HmacKey } from './hmac.js';
 import { cached, checkKey } from './keystate.js';
 import { nfold } from './nfold.js';
 import { randomConfounder } from './random.js';
@@ -18,36 +18,87 @@ const PRF_CONSTANT = utf8('prf');
 
 /** DR (RFC 3961 5.1) with AES as E: encrypt n-fold(constant) and keep encrypting until enough bits. */
 export function aesDr(base: AesCts, constant: Uint8Array, bytes: number): Uint8Array {
-  const out = new Uint8Array(bytes);
-  let block: Uint8Array = nfold(constant, AES_BLOCK_SIZE);
+  return drFolded(base, nfold(constant, AES_BLOCK_SIZE), bytes)[0]!;
+}
+
+/**
+ * DR of several already n-folded constants (16 bytes each, concatenated) at once: every round of
+ * E runs over all of them in one ECB call, so Ke and Ki of a fresh key cost one call per 16 key
+ * bytes instead of one per block per key.
+ */
+function drFolded(base: AesCts, folded: Uint8Array, bytes: number): Uint8Array[] {
+  const k = folded.length / AES_BLOCK_SIZE;
+  const out: Uint8Array[] = [];
+  for (let i = 0; i < k; i++) out.push(new Uint8Array(bytes));
+  let block: Uint8Array = folded;
   for (let off = 0; off < bytes; off += AES_BLOCK_SIZE) {
-    block = base.encryptBlocks(block); // one block with a zero IV: CTS reduces to plain AES
-    out.set(block.subarray(0, Math.min(AES_BLOCK_SIZE, bytes - off)), off);
+    const next = base.encryptBlocks(block);
+    if (block !== folded) block.fill(0); // key bits
+    block = next;
+    const take = Math.min(AES_BLOCK_SIZE, bytes - off);
+    for (let i = 0; i < k; i++) out[i]!.set(block.subarray(i * AES_BLOCK_SIZE, i * AES_BLOCK_SIZE + take), off);
   }
+  block.fill(0);
   return out;
 }
 
-/** Lazily derived Kc/Ke/Ki for one (key, usage) (RFC 3961 5.3). */
+// n-fold(usage || octet) to one block, per (usage, octet): public constants every new key derives from.
+const FOLDED_MAX = 1024;
+const folded = new Map<number, Uint8Array>();
+function foldedUsage(usage: number, octet: number): Uint8Array {
+  const id = usage * 256 + octet;
+  let f = folded.get(id);
+  if (f === undefined) {
+    f = nfold(usageConstant(usage, octet), AES_BLOCK_SIZE);
+    if (folded.size >= FOLDED_MAX) folded.clear();
+    folded.set(id, f);
+  }
+  return f;
+}
+
+/** Lazily derived Kc/Ke/Ki for one (key, usage) (RFC 3961 5.3); Ke and Ki come together (encrypt and decrypt need both). */
 class Sha1UsageKeys {
   #ke: AesCts | undefined;
   #ki: HmacKey | undefined;
   #kc: HmacKey | undefined;
-  constructor(private readonly base: AesCts, private readonly usage: number, private readonly keyBytes: number) {}
+  constructor(private readonly base: AesCts, readonly usage: number, private readonly keyBytes: number) {}
 
   get ke(): AesCts {
-    return (this.#ke ??= withBytes(aesDr(this.base, usageConstant(this.usage, KE), this.keyBytes), (k) => new AesCts(k)));
+    if (this.#ke === undefined) this.#deriveKeKi();
+    return this.#ke!;
   }
   get ki(): HmacKey {
-    return (this.#ki ??= withBytes(aesDr(this.base, usageConstant(this.usage, KI), this.keyBytes), (k) => new HmacKey('sha1', k)));
+    if (this.#ki === undefined) this.#deriveKeKi();
+    return this.#ki!;
   }
   get kc(): HmacKey {
-    return (this.#kc ??= withBytes(aesDr(this.base, usageConstant(this.usage, KC), this.keyBytes), (k) => new HmacKey('sha1', k)));
+    return (this.#kc ??= withBytes(drFolded(this.base, foldedUsage(this.usage, KC), this.keyBytes)[0]!, (k) => new HmacKey('sha1', k)));
+  }
+  get hasKeKi(): boolean {
+    return this.#ke !== undefined;
+  }
+  #deriveKeKi(): void {
+    const both = new Uint8Array(2 * AES_BLOCK_SIZE);
+    both.set(foldedUsage(this.usage, KE));
+    both.set(foldedUsage(this.usage, KI), AES_BLOCK_SIZE);
+    const [ke, ki] = drFolded(this.base, both, this.keyBytes);
+    this.setKeKi(ke!, ki!);
+  }
+  /** Takes derived Ke and Ki bytes (and wipes them). */
+  setKeKi(ke: Uint8Array, ki: Uint8Array): void {
+    this.#ke = withBytes(ke, (k) => new AesCts(k));
+    this.#ki = withBytes(ki, (k) => new HmacKey('sha1', k));
   }
   destroy(): void {
     this.#ke?.destroy();
     this.#ki?.destroy();
     this.#kc?.destroy();
   }
+}
+
+/** A view of b[off..off+len) (cheaper than Buffer#subarray, which builds a Buffer). */
+export function view(b: Uint8Array, off: number, len: number): Uint8Array {
+  return new Uint8Array(b.buffer, b.byteOffset + off, len);
 }
 
 /** Build an object from derived key bytes and wipe the temporary bytes (the object keeps its own copy). */
@@ -85,6 +136,22 @@ class AesSha1Enctype implements Enctype {
     const base = this.baseCipher(key);
     checkUsage(usage);
     return cached(key, usage, () => new Sha1UsageKeys(base, usage, this.keyBytes));
+  }
+
+  /**
+   * Derive Ke and Ki of several usages of a fresh key together (e.g. the AP-REQ authenticator and
+   * the AP-REP of a handshake): one ECB call per 16 key bytes covers all of them.
+   */
+  prepareUsages(key: KerberosKey, usages: readonly number[]): void {
+    const todo = usages.map((u) => this.usageKeys(key, u)).filter((uk) => !uk.hasKeKi);
+    if (todo.length === 0) return;
+    const folded = new Uint8Array(2 * AES_BLOCK_SIZE * todo.length);
+    todo.forEach((uk, i) => {
+      folded.set(foldedUsage(uk.usage, KE), 2 * AES_BLOCK_SIZE * i);
+      folded.set(foldedUsage(uk.usage, KI), 2 * AES_BLOCK_SIZE * i + AES_BLOCK_SIZE);
+    });
+    const keys = drFolded(this.baseCipher(key), folded, this.keyBytes);
+    todo.forEach((uk, i) => uk.setKeKi(keys[2 * i]!, keys[2 * i + 1]!));
   }
 
   /** DK (RFC 3961 5.1): random-to-key(DR(key, constant)); random-to-key is the identity for AES. */
@@ -132,13 +199,12 @@ class AesSha1Enctype implements Enctype {
     const uk = this.usageKeys(key, usage);
     if (ciphertext.length < AES_BLOCK_SIZE + MAC_BYTES) throw tooShort(this.name);
     const cut = ciphertext.length - MAC_BYTES;
-    const p = uk.ke.decrypt(ciphertext.subarray(0, cut));
-    const h = uk.ki.mac(p);
-    if (!macEquals(h.subarray(0, MAC_BYTES), ciphertext.subarray(cut))) {
+    const p = uk.ke.decrypt(view(ciphertext, 0, cut));
+    if (!uk.ki.verify(p, undefined, view(ciphertext, cut, MAC_BYTES))) {
       p.fill(0);
       throw altered();
     }
-    return p.subarray(AES_BLOCK_SIZE);
+    return view(p, AES_BLOCK_SIZE, cut - AES_BLOCK_SIZE);
   }
 
   // RFC 3962 5 (after RFC 3961 5.3): PRF = E(DK(key, "prf"), truncate16(SHA-1(input))).
@@ -174,7 +240,7 @@ class HmacSha1AesChecksum implements ChecksumType {
     return this.et.checksum(key, usage, data);
   }
   verify(key: KerberosKey, usage: number, data: Uint8Array, checksum: Uint8Array): boolean {
-    return macEquals(this.et.checksum(key, usage, data), checksum);
+    return checksum.length === MAC_BYTES && this.et.usageKeys(key, usage).kc.verify(data, undefined, checksum);
   }
 }
 

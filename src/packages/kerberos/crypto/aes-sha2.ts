@@ -5,7 +5,8 @@ import { AesCts, AES_BLOCK_SIZE } from '../../../crypto/aes-cts.js';
 import {
   KC, KE, KI, altered, checkConfounder, checkSeed, checkUsage, iterationCount, iterationParams, pbkdf2, tooShort, usageConstant, utf8,
 } from './common.js';
-import { HmacKey, macEquals } from './hmac.js';
+import { HmacKey } from './hmac.js';
+import { view } from './aes-sha1.js';
 import { cached, checkKey } from './keystate.js';
 import { randomConfounder } from './random.js';
 import type { ChecksumType, Enctype, KerberosKey } from './types.js';
@@ -147,10 +148,10 @@ class AesSha2Enctype implements Enctype {
     const uk = this.usageKeys(key, usage);
     if (ciphertext.length < AES_BLOCK_SIZE + this.macBytes) throw tooShort(this.name);
     const cut = ciphertext.length - this.macBytes;
-    const c = ciphertext.subarray(0, cut);
+    const c = view(ciphertext, 0, cut);
     // Verify before decrypting: the MAC covers the ciphertext (RFC 8009 5).
-    if (!macEquals(uk.ki.mac(ZERO_IV, c).subarray(0, this.macBytes), ciphertext.subarray(cut))) throw altered();
-    return uk.ke.decrypt(c, ZERO_IV).subarray(AES_BLOCK_SIZE);
+    if (!uk.ki.verify(ZERO_IV, c, view(ciphertext, cut, this.macBytes))) throw altered();
+    return view(uk.ke.decrypt(c, ZERO_IV), AES_BLOCK_SIZE, cut - AES_BLOCK_SIZE);
   }
 
   // RFC 8009 5: PRF = KDF-HMAC-SHA2(base-key, "prf", input, 256 | 384).
@@ -179,7 +180,7 @@ class HmacSha2AesChecksum implements ChecksumType {
     return this.et.checksum(key, usage, data);
   }
   verify(key: KerberosKey, usage: number, data: Uint8Array, checksum: Uint8Array): boolean {
-    return macEquals(this.et.checksum(key, usage, data), checksum);
+    return checksum.length === this.size && this.et.usageKeys(key, usage).kc.verify(data, undefined, checksum);
   }
 }
 

@@ -3,7 +3,8 @@
 // run here in JS from the cached ipad/opad midstates: only the message blocks and one outer block
 // are hashed. SHA has no secret-indexed table lookups, so the JS path is not a timing side channel.
 
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
+import { constantTimeEqual } from '../../../crypto/bytes.js';
 
 export type HmacHash = 'md5' | 'sha1' | 'sha256' | 'sha384';
 
@@ -31,91 +32,59 @@ const K256 = new Int32Array([
   0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
 ]);
 
-function sha1Blocks(h: Int32Array, buf: Uint8Array, nblocks: number): void {
-  let h0 = h[0]!, h1 = h[1]!, h2 = h[2]!, h3 = h[3]!, h4 = h[4]!;
-  for (let b = 0, off = 0; b < nblocks; b++, off += BLOCK) {
-    for (let i = 0; i < 16; i++) {
-      const o = off + 4 * i;
-      W[i] = (buf[o]! << 24) | (buf[o + 1]! << 16) | (buf[o + 2]! << 8) | buf[o + 3]!;
-    }
-    for (let i = 16; i < 80; i++) {
-      const x = W[i - 3]! ^ W[i - 8]! ^ W[i - 14]! ^ W[i - 16]!;
-      W[i] = (x << 1) | (x >>> 31);
-    }
-    let a = h0, bb = h1, c = h2, d = h3, e = h4, t: number;
-    // Four round groups as separate loops: no per-round branch on the round number.
-    for (let i = 0; i < 20; i++) {
-      t = (((a << 5) | (a >>> 27)) + ((bb & c) | (~bb & d)) + e + 0x5a827999 + W[i]!) | 0;
-      e = d; d = c; c = (bb << 30) | (bb >>> 2); bb = a; a = t;
-    }
-    for (let i = 20; i < 40; i++) {
-      t = (((a << 5) | (a >>> 27)) + (bb ^ c ^ d) + e + 0x6ed9eba1 + W[i]!) | 0;
-      e = d; d = c; c = (bb << 30) | (bb >>> 2); bb = a; a = t;
-    }
-    for (let i = 40; i < 60; i++) {
-      t = (((a << 5) | (a >>> 27)) + ((bb & c) | (bb & d) | (c & d)) + e + 0x8f1bbcdc + W[i]!) | 0;
-      e = d; d = c; c = (bb << 30) | (bb >>> 2); bb = a; a = t;
-    }
-    for (let i = 60; i < 80; i++) {
-      t = (((a << 5) | (a >>> 27)) + (bb ^ c ^ d) + e + 0xca62c1d6 + W[i]!) | 0;
-      e = d; d = c; c = (bb << 30) | (bb >>> 2); bb = a; a = t;
-    }
-    h0 = (h0 + a) | 0; h1 = (h1 + bb) | 0; h2 = (h2 + c) | 0; h3 = (h3 + d) | 0; h4 = (h4 + e) | 0;
+// The compression functions take the message block from W[0..15] (big-endian words), so the
+// outer HMAC block can be written as words straight from the inner state, with no byte round trip.
+function loadBlock(buf: Uint8Array, off: number): void {
+  for (let i = 0; i < 16; i++, off += 4) {
+    W[i] = (buf[off]! << 24) | (buf[off + 1]! << 16) | (buf[off + 2]! << 8) | buf[off + 3]!;
   }
-  h[0] = h0; h[1] = h1; h[2] = h2; h[3] = h3; h[4] = h4;
 }
 
-function sha256Blocks(h: Int32Array, buf: Uint8Array, nblocks: number): void {
-  let h0 = h[0]!, h1 = h[1]!, h2 = h[2]!, h3 = h[3]!, h4 = h[4]!, h5 = h[5]!, h6 = h[6]!, h7 = h[7]!;
-  for (let b = 0, off = 0; b < nblocks; b++, off += BLOCK) {
-    for (let i = 0; i < 16; i++) {
-      const o = off + 4 * i;
-      W[i] = (buf[o]! << 24) | (buf[o + 1]! << 16) | (buf[o + 2]! << 8) | buf[o + 3]!;
-    }
-    for (let i = 16; i < 64; i++) {
-      const x = W[i - 15]!, y = W[i - 2]!;
-      const s0 = ((x >>> 7) | (x << 25)) ^ ((x >>> 18) | (x << 14)) ^ (x >>> 3);
-      const s1 = ((y >>> 17) | (y << 15)) ^ ((y >>> 19) | (y << 13)) ^ (y >>> 10);
-      W[i] = (W[i - 16]! + s0 + W[i - 7]! + s1) | 0;
-    }
-    let a = h0, bb = h1, c = h2, d = h3, e = h4, f = h5, g = h6, hh = h7;
-    for (let i = 0; i < 64; i++) {
-      const S1 = ((e >>> 6) | (e << 26)) ^ ((e >>> 11) | (e << 21)) ^ ((e >>> 25) | (e << 7));
-      const ch = (e & f) ^ (~e & g);
-      const t1 = (hh + S1 + ch + K256[i]! + W[i]!) | 0;
-      const S0 = ((a >>> 2) | (a << 30)) ^ ((a >>> 13) | (a << 19)) ^ ((a >>> 22) | (a << 10));
-      const maj = (a & bb) ^ (a & c) ^ (bb & c);
-      const t2 = (S0 + maj) | 0;
-      hh = g; g = f; f = e; e = (d + t1) | 0; d = c; c = bb; bb = a; a = (t1 + t2) | 0;
-    }
-    h0 = (h0 + a) | 0; h1 = (h1 + bb) | 0; h2 = (h2 + c) | 0; h3 = (h3 + d) | 0;
-    h4 = (h4 + e) | 0; h5 = (h5 + f) | 0; h6 = (h6 + g) | 0; h7 = (h7 + hh) | 0;
+function sha1Compress(h: Int32Array): void {
+  for (let i = 16; i < 80; i++) {
+    const x = W[i - 3]! ^ W[i - 8]! ^ W[i - 14]! ^ W[i - 16]!;
+    W[i] = (x << 1) | (x >>> 31);
   }
-  h[0] = h0; h[1] = h1; h[2] = h2; h[3] = h3; h[4] = h4; h[5] = h5; h[6] = h6; h[7] = h7;
+  let a = h[0]!, bb = h[1]!, c = h[2]!, d = h[3]!, e = h[4]!, t: number;
+  // Four round groups as separate loops: no per-round branch on the round number.
+  for (let i = 0; i < 20; i++) {
+    t = (((a << 5) | (a >>> 27)) + (d ^ (bb & (c ^ d))) + e + 0x5a827999 + W[i]!) | 0;
+    e = d; d = c; c = (bb << 30) | (bb >>> 2); bb = a; a = t;
+  }
+  for (let i = 20; i < 40; i++) {
+    t = (((a << 5) | (a >>> 27)) + (bb ^ c ^ d) + e + 0x6ed9eba1 + W[i]!) | 0;
+    e = d; d = c; c = (bb << 30) | (bb >>> 2); bb = a; a = t;
+  }
+  for (let i = 40; i < 60; i++) {
+    t = (((a << 5) | (a >>> 27)) + ((bb & c) | (d & (bb | c))) + e + 0x8f1bbcdc + W[i]!) | 0;
+    e = d; d = c; c = (bb << 30) | (bb >>> 2); bb = a; a = t;
+  }
+  for (let i = 60; i < 80; i++) {
+    t = (((a << 5) | (a >>> 27)) + (bb ^ c ^ d) + e + 0xca62c1d6 + W[i]!) | 0;
+    e = d; d = c; c = (bb << 30) | (bb >>> 2); bb = a; a = t;
+  }
+  h[0] = (h[0]! + a) | 0; h[1] = (h[1]! + bb) | 0; h[2] = (h[2]! + c) | 0; h[3] = (h[3]! + d) | 0; h[4] = (h[4]! + e) | 0;
 }
 
-/** Append MD-strengthening padding after `len` bytes already in `buf` (which follow `prefix` hashed bytes); returns the block count. */
-function pad(buf: Uint8Array, len: number, prefix: number): number {
-  const nblocks = Math.ceil((len + 9) / BLOCK);
-  const end = nblocks * BLOCK;
-  buf[len] = 0x80;
-  buf.fill(0, len + 1, end - 4);
-  const bits = (prefix + len) * 8; // < 2^32 for the small path
-  buf[end - 4] = bits >>> 24;
-  buf[end - 3] = bits >>> 16;
-  buf[end - 2] = bits >>> 8;
-  buf[end - 1] = bits;
-  return nblocks;
-}
-
-function wordsToBytes(h: Int32Array, out: Uint8Array, n: number): void {
-  for (let i = 0; i < n; i++) {
-    const w = h[i]!;
-    out[4 * i] = w >>> 24;
-    out[4 * i + 1] = w >>> 16;
-    out[4 * i + 2] = w >>> 8;
-    out[4 * i + 3] = w;
+function sha256Compress(h: Int32Array): void {
+  for (let i = 16; i < 64; i++) {
+    const x = W[i - 15]!, y = W[i - 2]!;
+    const s0 = ((x >>> 7) | (x << 25)) ^ ((x >>> 18) | (x << 14)) ^ (x >>> 3);
+    const s1 = ((y >>> 17) | (y << 15)) ^ ((y >>> 19) | (y << 13)) ^ (y >>> 10);
+    W[i] = (W[i - 16]! + s0 + W[i - 7]! + s1) | 0;
   }
+  let a = h[0]!, bb = h[1]!, c = h[2]!, d = h[3]!, e = h[4]!, f = h[5]!, g = h[6]!, hh = h[7]!;
+  for (let i = 0; i < 64; i++) {
+    const S1 = ((e >>> 6) | (e << 26)) ^ ((e >>> 11) | (e << 21)) ^ ((e >>> 25) | (e << 7));
+    const ch = g ^ (e & (f ^ g));
+    const t1 = (hh + S1 + ch + K256[i]! + W[i]!) | 0;
+    const S0 = ((a >>> 2) | (a << 30)) ^ ((a >>> 13) | (a << 19)) ^ ((a >>> 22) | (a << 10));
+    const maj = (a & bb) | (c & (a | bb));
+    const t2 = (S0 + maj) | 0;
+    hh = g; g = f; f = e; e = (d + t1) | 0; d = c; c = bb; bb = a; a = (t1 + t2) | 0;
+  }
+  h[0] = (h[0]! + a) | 0; h[1] = (h[1]! + bb) | 0; h[2] = (h[2]! + c) | 0; h[3] = (h[3]! + d) | 0;
+  h[4] = (h[4]! + e) | 0; h[5] = (h[5]! + f) | 0; h[6] = (h[6]! + g) | 0; h[7] = (h[7]! + hh) | 0;
 }
 
 /** HMAC bound to one key, for repeated per-message use (RFC 2104). */
@@ -126,34 +95,45 @@ export class HmacKey {
   readonly #inner: Int32Array | undefined;
   readonly #outer: Int32Array | undefined;
   readonly #state: Int32Array | undefined;
-  readonly #blocks: ((h: Int32Array, buf: Uint8Array, nblocks: number) => void) | undefined;
+  readonly #compress: ((h: Int32Array) => void) | undefined;
 
   constructor(hash: HmacHash, key: Uint8Array) {
     this.hash = hash;
     this.size = hash === 'md5' ? 16 : hash === 'sha1' ? 20 : hash === 'sha256' ? 32 : 48;
     this.#key = Buffer.from(key);
     if (hash === 'sha1' || hash === 'sha256') {
-      const blocks = hash === 'sha1' ? sha1Blocks : sha256Blocks;
+      const compress = hash === 'sha1' ? sha1Compress : sha256Compress;
       const iv = hash === 'sha1' ? SHA1_IV : SHA256_IV;
       // RFC 2104: keys longer than the block are hashed first.
       const k = key.length > BLOCK ? createHash(hash).update(key).digest() : key;
       const pads = new Uint8Array(BLOCK);
       this.#inner = Int32Array.from(iv);
       for (let i = 0; i < BLOCK; i++) pads[i] = 0x36 ^ (k[i] ?? 0);
-      blocks(this.#inner, pads, 1);
+      loadBlock(pads, 0);
+      compress(this.#inner);
       this.#outer = Int32Array.from(iv);
       for (let i = 0; i < BLOCK; i++) pads[i] = 0x5c ^ (k[i] ?? 0);
-      blocks(this.#outer, pads, 1);
+      loadBlock(pads, 0);
+      compress(this.#outer);
       pads.fill(0);
+      W.fill(0);
       this.#state = new Int32Array(iv.length);
-      this.#blocks = blocks;
+      this.#compress = compress;
     }
   }
 
-  /** The first `n` bytes of HMAC(a || b), written to out[off..off+n). */
-  macInto(a: Uint8Array, b: Uint8Array | undefined, out: Uint8Array, off: number, n: number): void {
+  /** The first `n` bytes of HMAC(a || b || c), written to out[off..off+n). */
+  macInto(a: Uint8Array, b: Uint8Array | undefined, out: Uint8Array, off: number, n: number, c?: Uint8Array): void {
+    if (c !== undefined) {
+      // Three parts come from bulk messages (past the JS path): one native object fed in turn.
+      const h = createHmac(this.hash, this.#key).update(a);
+      if (b !== undefined) h.update(b);
+      const d = h.update(c).digest();
+      for (let i = 0; i < n; i++) out[off + i] = d[i]!;
+      return;
+    }
     const len = a.length + (b === undefined ? 0 : b.length);
-    if (this.#blocks === undefined || len > JS_MAX) {
+    if (this.#compress === undefined || len > JS_MAX) {
       const h = this.mac(a, b);
       for (let i = 0; i < n; i++) out[off + i] = h[i]!;
       return;
@@ -162,36 +142,80 @@ export class HmacKey {
     for (let i = 0; i < n; i++) out[off + i] = st[i >> 2]! >>> (24 - 8 * (i & 3));
   }
 
+  /**
+   * Whether `received` is the first received.length bytes of HMAC(a || b), compared in constant
+   * time (no early exit; the length, public, is checked first). Nothing is allocated on the JS path.
+   */
+  verify(a: Uint8Array, b: Uint8Array | undefined, received: Uint8Array): boolean {
+    const n = received.length;
+    if (n === 0 || n > this.size) return false;
+    const len = a.length + (b === undefined ? 0 : b.length);
+    if (this.#compress === undefined || len > JS_MAX) return constantTimeEqual(this.mac(a, b).subarray(0, n), received);
+    const st = this.#small(a, b, len);
+    let diff = 0;
+    for (let i = 0; i < n; i++) diff |= ((st[i >> 2]! >>> (24 - 8 * (i & 3))) ^ received[i]!) & 0xff;
+    return diff === 0;
+  }
+
   /** HMAC over a || b (b optional), full-length output. */
   mac(a: Uint8Array, b?: Uint8Array): Uint8Array {
     const len = a.length + (b === undefined ? 0 : b.length);
-    if (this.#blocks === undefined || len > JS_MAX) {
+    if (this.#compress === undefined || len > JS_MAX) {
       const h = createHmac(this.hash, this.#key).update(a);
       if (b !== undefined) h.update(b);
       return h.digest();
     }
     const st = this.#small(a, b, len);
     const out = new Uint8Array(st.length * 4);
-    wordsToBytes(st, out, st.length);
+    for (let i = 0; i < st.length; i++) {
+      const w = st[i]!;
+      out[4 * i] = w >>> 24;
+      out[4 * i + 1] = w >>> 16;
+      out[4 * i + 2] = w >>> 8;
+      out[4 * i + 3] = w;
+    }
     return out;
   }
 
-  /** The JS path: HMAC state words after the outer hash (valid until the next call). */
+  /**
+   * The JS path: HMAC state words after the outer hash (valid until the next call). The message is
+   * copied by loops into the scratch block with its padding (cheaper than set/fill calls at these
+   * sizes), and the outer block is written as words from the inner state.
+   */
   #small(a: Uint8Array, b: Uint8Array | undefined, len: number): Int32Array {
-    const blocks = this.#blocks!;
+    const compress = this.#compress!;
     const st = this.#state!;
+    const inner = this.#inner!;
+    const outer = this.#outer!;
     const words = st.length;
     const buf = scratch;
-    buf.set(a);
-    if (b !== undefined) buf.set(b, a.length);
-    st.set(this.#inner!);
-    const nb = pad(buf, len, BLOCK);
-    blocks(st, buf, nb);
-    wordsToBytes(st, buf, words); // inner digest becomes the outer message
-    const ob = pad(buf, words * 4, BLOCK);
-    st.set(this.#outer!);
-    blocks(st, buf, ob);
-    buf.fill(0, 0, nb * BLOCK); // plaintext was here
+    const al = a.length;
+    for (let i = 0; i < al; i++) buf[i] = a[i]!;
+    if (b !== undefined) for (let i = 0, bl = b.length; i < bl; i++) buf[al + i] = b[i]!;
+    const nb = (len + 9 + BLOCK - 1) >>> 6;
+    const end = nb * BLOCK;
+    buf[len] = 0x80;
+    for (let i = len + 1; i < end - 4; i++) buf[i] = 0;
+    const bits = (BLOCK + len) * 8; // the ipad block comes first; < 2^32 on this path
+    buf[end - 4] = bits >>> 24;
+    buf[end - 3] = bits >>> 16;
+    buf[end - 2] = bits >>> 8;
+    buf[end - 1] = bits;
+    for (let i = 0; i < words; i++) st[i] = inner[i]!;
+    for (let off = 0; off < end; off += BLOCK) {
+      loadBlock(buf, off);
+      compress(st);
+    }
+    for (let i = 0; i < end; i++) buf[i] = 0; // the plaintext was here
+    // Outer hash: opad state, then one block: inner digest || 0x80 || zeros || bit length.
+    for (let i = 0; i < words; i++) {
+      W[i] = st[i]!;
+      st[i] = outer[i]!;
+    }
+    W[words] = 0x80000000 | 0;
+    for (let i = words + 1; i < 15; i++) W[i] = 0;
+    W[15] = (BLOCK + words * 4) * 8;
+    compress(st);
     return st;
   }
 
@@ -204,7 +228,39 @@ export class HmacKey {
     this.#key.fill(0);
     this.#inner?.fill(0);
     this.#outer?.fill(0);
+    this.#state?.fill(0);
   }
+}
+
+/** SHA-256 (FIPS 180-4) of `data`: in JS for short inputs (no object per call), else node:crypto. */
+export function sha256(data: Uint8Array): Uint8Array {
+  const len = data.length;
+  if (len > JS_MAX) return createHash('sha256').update(data).digest();
+  const buf = scratch;
+  for (let i = 0; i < len; i++) buf[i] = data[i]!;
+  const end = ((len + 9 + BLOCK - 1) >>> 6) * BLOCK;
+  buf[len] = 0x80;
+  for (let i = len + 1; i < end - 4; i++) buf[i] = 0;
+  const bits = len * 8;
+  buf[end - 4] = bits >>> 24;
+  buf[end - 3] = bits >>> 16;
+  buf[end - 2] = bits >>> 8;
+  buf[end - 1] = bits;
+  const st = Int32Array.from(SHA256_IV);
+  for (let off = 0; off < end; off += BLOCK) {
+    loadBlock(buf, off);
+    sha256Compress(st);
+  }
+  for (let i = 0; i < end; i++) buf[i] = 0;
+  const out = new Uint8Array(32);
+  for (let i = 0; i < 8; i++) {
+    const w = st[i]!;
+    out[4 * i] = w >>> 24;
+    out[4 * i + 1] = w >>> 16;
+    out[4 * i + 2] = w >>> 8;
+    out[4 * i + 3] = w;
+  }
+  return out;
 }
 
 /** One-shot HMAC. */
@@ -214,6 +270,5 @@ export function hmac(hash: HmacHash, key: Uint8Array, data: Uint8Array): Buffer 
 
 /** Constant-time comparison of a received MAC with the expected one (lengths are public). */
 export function macEquals(expected: Uint8Array, received: Uint8Array): boolean {
-  if (expected.length !== received.length) return false;
-  return timingSafeEqual(expected, received);
+  return constantTimeEqual(expected, received);
 }

@@ -10,7 +10,7 @@ import { getChecksumType, getEnctype } from './registry.js';
 import type { CryptoPolicy, KerberosKey } from './types.js';
 
 export { nfold } from './nfold.js';
-export { destroyKey, forgetDerivedKeys } from './keystate.js';
+export { destroyKey, forgetDerivedKeys, isKeyLive } from './keystate.js';
 export { getEnctype, getChecksumType, isEnctypeSupported, supportedEnctypes } from './registry.js';
 export { rc4MessageType } from './rc4-hmac.js';
 export { aesDr, kdfHmacSha2 };
@@ -64,6 +64,15 @@ function checksumFor(key: KerberosKey, cksumtype: number | undefined, policy: Cr
     throw new SspiError(SecurityStatus.SEC_E_ALGORITHM_MISMATCH, `checksum type ${c.name} cannot use a key of enctype ${key.enctype}`);
   }
   return c;
+}
+
+/**
+ * Derive the per-usage keys of `key` for `usages` ahead, together, where the enctype gains from it
+ * (17/18: one DR pass for all); a no-op for the others. Results are cached as on first use.
+ */
+export function prepareUsages(key: KerberosKey, usages: readonly number[]): void {
+  if (key.enctype === 17) aes128CtsHmacSha196.prepareUsages(key, usages);
+  else if (key.enctype === 18) aes256CtsHmacSha196.prepareUsages(key, usages);
 }
 
 /** DK(key, constant) (RFC 3961 5.1) for the simplified-profile enctypes 17 and 18. */

@@ -1,7 +1,7 @@
 // krb5 GSS context establishment messages (RFC 4121 4.1, RFC 4120 3.2): the initiator's AP-REQ
 // with the 0x8003 authenticator checksum, the acceptor's verification of it against a keytab, the
 // AP-REP (mutual authentication, acceptor subkey) and the DCE-style third leg (MS-KILE 3.4.5.x).
-import { randomBytes, randomInt } from 'node:crypto';
+import { randomInt } from 'node:crypto';
 import { KRB5_MECH_OID, Krb5TokId, parseKrb5Token, wrapKrb5Token } from '../../../der/gss.js';
 import type { SecChannelBindings } from '../../../sspi/buffers.js';
 import { SspiError } from '../../../sspi/error.js';
@@ -16,10 +16,12 @@ import type {
   ApReq, Authenticator, AuthorizationData, EncKrbCredPart, EncTicketPart, KrbCredInfo, PrincipalName, Ticket,
 } from '../asn1/types.js';
 import type { Ccache, Credential } from '../ccache.js';
-import { decrypt, encrypt, getEnctype, randomToKey } from '../crypto/index.js';
+import { decrypt, encrypt, getEnctype, prepareUsages, randomToKey } from '../crypto/index.js';
+import { randomConfounder } from '../crypto/random.js';
 import type { CryptoPolicy, KerberosKey } from '../crypto/types.js';
 import { findKeys, formatPrincipal, type Keytab, type KeytabEntry, type KrbPrincipal } from '../keytab.js';
 import { replayKey, type ReplayCache } from '../replay.js';
+import type { SessionKeyCache } from '../sessionKeys.js';
 import {
   GSS_CHECKSUM_TYPE, GssFlags, channelBindingsBnd, checkChannelBindings, decodeGssChecksum, encodeGssChecksum,
   type GssAuthenticatorChecksum,
@@ -76,7 +78,8 @@ export function generateSeqNumber(): number {
 
 /** A fresh random key of `enctype` (random-to-key of CSPRNG bytes). */
 export function generateSubkey(enctype: number, policy?: CryptoPolicy): KerberosKey {
-  const seed = randomBytes(getEnctype(enctype, policy).seedBytes);
+  // From the CSPRNG pool (one randomFillSync per 4 KiB): a randomBytes call per key costs ~2 µs.
+  const seed = randomConfounder(getEnctype(enctype, policy).seedBytes);
   try {
     return randomToKey(enctype, seed, policy);
   } finally {
@@ -110,6 +113,14 @@ function samePrincipalName(a: PrincipalName, b: PrincipalName): boolean {
 
 function toKey(k: { keytype: number; keyvalue: Uint8Array }): KerberosKey {
   return { enctype: k.keytype, keyvalue: Uint8Array.from(k.keyvalue) };
+}
+
+const MUTUAL_USAGES = [KeyUsage.AP_REQ_AUTH, KeyUsage.AP_REP_ENCPART];
+
+/** Hex of the last 24 bytes (the integrity tag of every enctype here, so unique per ticket in practice). */
+function toHexTail(b: Uint8Array): string {
+  const n = Math.min(24, b.length);
+  return Buffer.from(b.buffer, b.byteOffset + b.length - n, n).toString('hex');
 }
 
 // ---- initiator: AP-REQ ----------------------------------------------------------------------
@@ -171,6 +182,8 @@ export function buildApReq(i: BuildApReqInput): BuiltApReq {
   if (subkey) authenticator.subkey = { keytype: subkey.enctype, keyvalue: subkey.keyvalue };
   if (i.authorizationData) authenticator.authorizationData = i.authorizationData;
   const plain = encodeAuthenticator(authenticator);
+  // The AP-REP will be opened with the same fresh key: derive both usages' keys in one pass.
+  if (mutual) prepareUsages(i.sessionKey, MUTUAL_USAGES);
   const cipher = encrypt(i.sessionKey, KeyUsage.AP_REQ_AUTH, plain, undefined, i.policy);
   plain.fill(0);
   const apReq = encodeApReq({
@@ -198,6 +211,8 @@ export interface AcceptApReqOptions {
   /** Allowed clock skew in seconds (krb5.conf clockskew); default 300. */
   clockSkew?: number;
   replayCache?: ReplayCache;
+  /** Share one session-key object (and its derived keys) across the AP-REQs of one ticket. */
+  sessionKeys?: SessionKeyCache<string>;
   now?: Date;
   policy?: CryptoPolicy;
 }
@@ -210,7 +225,10 @@ export interface AcceptedApReq {
   server: KrbPrincipal;
   kvno: number;
   client: KrbPrincipal;
+  /** The ticket session key: the caller's own copy, to zero when done. */
   sessionKey: KerberosKey;
+  /** The same key as the shared object of `sessionKeys` (when given): for the AP-REP, not to be destroyed. */
+  sharedSessionKey?: KerberosKey;
   authenticator: Authenticator;
   checksum: GssAuthenticatorChecksum;
   gssFlags: number;
@@ -246,7 +264,9 @@ export async function acceptApReq(token: Uint8Array, o: AcceptApReqOptions): Pro
   const entry = sameVersion.find((e) => e.key.enctype === ticket.encPart.etype);
   if (!entry) throw krbApError(KrbErrorCode.KRB_AP_ERR_NOKEY, `no ${ticket.encPart.etype} key for ${formatPrincipal(server)}`);
 
-  const serviceKey: KerberosKey = { enctype: entry.key.enctype, keyvalue: entry.key.keyvalue };
+  // The keytab's own key object: derived keys and cipher objects are cached per key object, so
+  // every AP-REQ for this service reuses them instead of deriving them again.
+  const serviceKey: KerberosKey = entry.key;
   let encTicketPart: EncTicketPart;
   let plainTicket: Uint8Array;
   try {
@@ -261,8 +281,14 @@ export async function acceptApReq(token: Uint8Array, o: AcceptApReqOptions): Pro
     throw krbApError(KrbErrorCode.KDC_ERR_ETYPE_NOSUPP, 'authenticator etype differs from the session key');
   }
   let authenticator: Authenticator;
+  // A ticket's AP-REQs share one key object (by the ticket's MAC, public; the bytes are compared too).
+  const cipher = ticket.encPart.cipher;
+  const shared = o.sessionKeys?.get(`${cipher.length}:${toHexTail(cipher)}`, sessionKey);
+  const authKey = shared ?? sessionKey;
+  // A mutual handshake encrypts the AP-REP with the same key: derive both usages' keys at once.
+  if ((apReq.apOptions & ApOptions.MUTUAL_REQUIRED) !== 0) prepareUsages(authKey, MUTUAL_USAGES);
   try {
-    const plain = decrypt(sessionKey, KeyUsage.AP_REQ_AUTH, apReq.authenticator.cipher, o.policy);
+    const plain = decrypt(authKey, KeyUsage.AP_REQ_AUTH, apReq.authenticator.cipher, o.policy);
     authenticator = decodeAuthenticator(plain);
   } catch (e) {
     if (SspiError.is(e, SecurityStatus.SEC_E_MESSAGE_ALTERED)) throw krbApError(KrbErrorCode.KRB_AP_ERR_BAD_INTEGRITY, 'authenticator does not decrypt with the session key');
@@ -299,6 +325,7 @@ export async function acceptApReq(token: Uint8Array, o: AcceptApReqOptions): Pro
     mutualRequired: (apReq.apOptions & ApOptions.MUTUAL_REQUIRED) !== 0 || (checksum.flags & GssFlags.GSS_C_DCE_STYLE) !== 0,
   };
   if (initiatorSubkey) out.initiatorSubkey = initiatorSubkey;
+  if (shared) out.sharedSessionKey = shared;
   if (checksum.deleg) {
     const keys = initiatorSubkey ? [initiatorSubkey, sessionKey] : [sessionKey];
     out.delegated = delegationToCcache(checksum.deleg, keys, client, o.policy);

@@ -5,9 +5,9 @@ import { AES_BLOCK_SIZE } from '../../../crypto/aes-cts.js';
 import { SspiError } from '../../../sspi/error.js';
 import { SecurityStatus } from '../../../sspi/status.js';
 import { KeyUsage } from '../asn1/constants.js';
-import { aes128CtsHmacSha196, aes256CtsHmacSha196 } from '../crypto/aes-sha1.js';
+import { aes128CtsHmacSha196, aes256CtsHmacSha196, view } from '../crypto/aes-sha1.js';
 import { aes128CtsHmacSha256128, aes256CtsHmacSha384192 } from '../crypto/aes-sha2.js';
-import { macEquals } from '../crypto/hmac.js';
+import { type HmacKey, macEquals } from '../crypto/hmac.js';
 import { decrypt, encrypt, getEnctype, makeChecksum } from '../crypto/index.js';
 import { randomConfounderInto } from '../crypto/random.js';
 import type { CryptoPolicy, KerberosKey } from '../crypto/types.js';
@@ -69,9 +69,15 @@ const invalid = (d: string): SspiError => new SspiError(SecurityStatus.SEC_E_INV
 const altered = (): SspiError => new SspiError(SecurityStatus.SEC_E_MESSAGE_ALTERED, 'krb5 token: integrity check failed');
 
 function sendKey(st: GssTokenState): { key: KerberosKey; flags: number } {
-  const flags = st.initiator ? 0 : TokenFlags.SentByAcceptor;
-  return st.acceptorSubkey ? { key: st.acceptorSubkey, flags: flags | TokenFlags.AcceptorSubkey } : { key: st.key, flags };
+  return { key: st.acceptorSubkey ?? st.key, flags: sendFlags(st) };
 }
+
+function sendFlags(st: GssTokenState): number {
+  return (st.initiator ? 0 : TokenFlags.SentByAcceptor) | (st.acceptorSubkey ? TokenFlags.AcceptorSubkey : 0);
+}
+
+// The Wrap header being built (wrap is synchronous; sealInto copies it out before returning).
+const HEADER_SCRATCH = new Uint8Array(HEADER);
 
 function signUsage(fromAcceptor: boolean): number {
   return fromAcceptor ? KeyUsage.KG_USAGE_ACCEPTOR_SIGN : KeyUsage.KG_USAGE_INITIATOR_SIGN;
@@ -101,20 +107,39 @@ function nextSeq(st: GssTokenState): number {
   return s;
 }
 
-/** Checksum over a || b with the enctype's mandatory checksum; AES keys use the cached Kc without a concat. */
-function checksum2(key: KerberosKey, usage: number, a: Uint8Array, b: Uint8Array, policy?: CryptoPolicy): Uint8Array {
+/** The cached Kc of an AES key for `usage` (RFC 3961 5.3 / RFC 8009 5), or undefined for other enctypes. */
+function aesKc(key: KerberosKey, usage: number): HmacKey | undefined {
   switch (key.enctype) {
-    case 17: return aes128CtsHmacSha196.usageKeys(key, usage).kc.mac(a, b).subarray(0, 12);
-    case 18: return aes256CtsHmacSha196.usageKeys(key, usage).kc.mac(a, b).subarray(0, 12);
-    case 19: return aes128CtsHmacSha256128.usageKeys(key, usage).kc.mac(a, b).subarray(0, 16);
-    case 20: return aes256CtsHmacSha384192.usageKeys(key, usage).kc.mac(a, b).subarray(0, 24);
-    default: {
-      const data = new Uint8Array(a.length + b.length);
-      data.set(a);
-      data.set(b, a.length);
-      return makeChecksum(key, usage, data, undefined, policy);
-    }
+    case 17: return aes128CtsHmacSha196.usageKeys(key, usage).kc;
+    case 18: return aes256CtsHmacSha196.usageKeys(key, usage).kc;
+    case 19: return aes128CtsHmacSha256128.usageKeys(key, usage).kc;
+    case 20: return aes256CtsHmacSha384192.usageKeys(key, usage).kc;
+    default: return undefined;
   }
+}
+
+/** Checksum over a || b with the enctype's mandatory checksum, into out[off..off+n). AES keys use the cached Kc without a concat. */
+function checksumInto(key: KerberosKey, usage: number, a: Uint8Array, b: Uint8Array, out: Uint8Array, off: number, n: number, policy?: CryptoPolicy): void {
+  const kc = aesKc(key, usage);
+  if (kc !== undefined) {
+    kc.macInto(a, b, out, off, n);
+    return;
+  }
+  out.set(makeChecksum(key, usage, concat2(a, b), undefined, policy), off);
+}
+
+/** Whether `received` is the checksum over a || b, compared in constant time. */
+function checksumVerify(key: KerberosKey, usage: number, a: Uint8Array, b: Uint8Array, received: Uint8Array, policy?: CryptoPolicy): boolean {
+  const kc = aesKc(key, usage);
+  if (kc !== undefined) return kc.verify(a, b, received);
+  return macEquals(makeChecksum(key, usage, concat2(a, b), undefined, policy), received);
+}
+
+function concat2(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const data = new Uint8Array(a.length + b.length);
+  data.set(a);
+  data.set(b, a.length);
+  return data;
 }
 
 function checksumSize(key: KerberosKey, policy?: CryptoPolicy): number {
@@ -140,7 +165,7 @@ export function getMic(st: GssTokenState, data: Uint8Array): Uint8Array {
   tok[0] = 0x04; tok[1] = 0x04; tok[2] = flags;
   tok.fill(0xff, 3, 8);
   writeSeq(tok, 8, nextSeq(st));
-  tok.set(checksum2(key, signUsage(!st.initiator), data, tok.subarray(0, HEADER), st.policy), HEADER);
+  checksumInto(key, signUsage(!st.initiator), data, tok.subarray(0, HEADER), tok, HEADER, n, st.policy);
   return tok;
 }
 
@@ -154,8 +179,7 @@ export function verifyMic(st: GssTokenState, data: Uint8Array, token: Uint8Array
   const key = receiveKey(st, flags);
   const n = checksumSize(key, st.policy);
   if (token.length !== HEADER + n) throw invalid(`MIC token is ${token.length} bytes, expected ${HEADER + n}`);
-  const expect = checksum2(key, signUsage(st.initiator), data, token.subarray(0, HEADER), st.policy);
-  if (!macEquals(expect, token.subarray(HEADER))) throw altered();
+  if (!checksumVerify(key, signUsage(st.initiator), data, view(token, 0, HEADER), view(token, HEADER, n), st.policy)) throw altered();
   return st.recv.check(readSeq(token, 8));
 }
 
@@ -190,11 +214,12 @@ function rotateLeft(b: Uint8Array, n: number): Uint8Array {
 }
 
 /** GSS_Wrap (RFC 4121 4.2.4). */
-export function wrap(st: GssTokenState, data: Uint8Array, opts: WrapOptions = {}): Uint8Array {
-  const conf = opts.conf ?? true;
-  const rrc = opts.rrc ?? 0;
+export function wrap(st: GssTokenState, data: Uint8Array, opts?: WrapOptions): Uint8Array {
+  const conf = opts?.conf ?? true;
+  const rrc = opts?.rrc ?? 0;
   if (!Number.isInteger(rrc) || rrc < 0 || rrc > 0xffff) throw new SspiError(SecurityStatus.SEC_E_INVALID_PARAMETER, 'RRC must be 16-bit');
-  const { key, flags } = sendKey(st);
+  const key = st.acceptorSubkey ?? st.key;
+  const flags = sendFlags(st);
   const seq = nextSeq(st);
   if (!conf) {
     // Integrity only: header(EC = checksum length, RRC) || data || checksum(data || header with EC = RRC = 0).
@@ -202,23 +227,18 @@ export function wrap(st: GssTokenState, data: Uint8Array, opts: WrapOptions = {}
     const tok = new Uint8Array(HEADER + data.length + n);
     tok[0] = 0x05; tok[1] = 0x04; tok[2] = flags; tok[3] = 0xff;
     writeSeq(tok, 8, seq);
-    const cks = checksum2(key, sealUsage(!st.initiator), data, tok.subarray(0, HEADER), st.policy);
+    // The checksum covers the header with EC = RRC = 0, so it is computed before they are set.
+    checksumInto(key, sealUsage(!st.initiator), data, view(tok, 0, HEADER), tok, HEADER + data.length, n, st.policy);
     tok[4] = n >>> 8; tok[5] = n & 0xff;
     tok[6] = rrc >>> 8; tok[7] = rrc & 0xff;
-    if (rrc === 0) {
-      tok.set(data, HEADER);
-      tok.set(cks, HEADER + data.length);
-      return tok;
-    }
-    const body = new Uint8Array(data.length + n);
-    body.set(data);
-    body.set(cks, data.length);
-    tok.set(rotateRight(body, rrc), HEADER);
+    tok.set(data, HEADER);
+    if (rrc !== 0) tok.set(rotateRight(tok.subarray(HEADER), rrc), HEADER);
     return tok;
   }
-  const ec = opts.ec ?? 0;
+  const ec = opts?.ec ?? 0;
   if (!Number.isInteger(ec) || ec < 0 || ec > 0xffff) throw new SspiError(SecurityStatus.SEC_E_INVALID_PARAMETER, 'EC must be 16-bit');
-  const header = new Uint8Array(HEADER);
+  const header = HEADER_SCRATCH; // sealInto copies it into the plaintext and the token
+  header[6] = header[7] = 0;
   header[0] = 0x05; header[1] = 0x04; header[2] = flags | TokenFlags.Sealed; header[3] = 0xff;
   header[4] = ec >>> 8; header[5] = ec & 0xff;
   writeSeq(header, 8, seq); // RRC stays 0 in the encrypted copy
@@ -229,9 +249,26 @@ export function wrap(st: GssTokenState, data: Uint8Array, opts: WrapOptions = {}
   return tok;
 }
 
+// Plaintext scratch for Wrap tokens up to this size: wrap is synchronous, so calls never overlap.
+// It is all zeros between calls (wiped after each), which supplies the EC filler and the CBC padding.
+const SCRATCH_BYTES = 4096;
+const scratch = new Uint8Array(SCRATCH_BYTES);
+// Views of its first bytes, kept while the same lengths recur (a stream of equal-sized messages).
+let zView = scratch.subarray(0, 0);
+let pView = scratch.subarray(0, 0);
+function scratchView(n: number): Uint8Array {
+  if (zView.length !== n) zView = scratch.subarray(0, n);
+  return zView;
+}
+function plainView(n: number): Uint8Array {
+  if (pView.length !== n) pView = scratch.subarray(0, n);
+  return pView;
+}
+
 /**
- * header || E(conf || data || filler(ec) || header). For AES the ciphertext and MAC go straight into
- * the token buffer from the enctype's cached Ke/Ki (one plaintext copy, no ciphertext copy).
+ * header || E(conf || data || filler(ec) || header). For AES the plaintext is laid out once,
+ * zero-padded to whole blocks, and the ciphertext and MAC go straight into the token buffer from
+ * the enctype's cached Ke/Ki.
  */
 function sealInto(key: KerberosKey, usage: number, data: Uint8Array, ec: number, header: Uint8Array, policy?: CryptoPolicy): Uint8Array {
   const et = key.enctype;
@@ -239,22 +276,32 @@ function sealInto(key: KerberosKey, usage: number, data: Uint8Array, ec: number,
     const sha1 = et === 17 || et === 18;
     const macBytes = et === 20 ? 24 : et === 19 ? 16 : 12;
     const plen = AES_BLOCK_SIZE + data.length + ec + HEADER;
-    const p = new Uint8Array(plen); // zeroed: the EC filler needs no fill
-    randomConfounderInto(p, 0, AES_BLOCK_SIZE);
-    p.set(data, AES_BLOCK_SIZE);
-    p.set(header, plen - HEADER);
+    const zlen = AES_BLOCK_SIZE * Math.ceil(plen / AES_BLOCK_SIZE);
+    if (zlen > SCRATCH_BYTES) return sealBulk(key, usage, data, ec, header, sha1, macBytes, plen, zlen);
+    const z = scratchView(zlen);
+    randomConfounderInto(z, 0, AES_BLOCK_SIZE);
+    const dl = data.length;
+    if (dl <= 64) for (let i = 0; i < dl; i++) z[AES_BLOCK_SIZE + i] = data[i]!;
+    else z.set(data, AES_BLOCK_SIZE);
+    for (let i = 0; i < HEADER; i++) z[plen - HEADER + i] = header[i]!;
+    // A pooled Buffer: a Uint8Array over 64 bytes would get its own off-heap backing store.
     const tok = Buffer.allocUnsafe(HEADER + plen + macBytes);
-    tok.set(header);
-    if (sha1) {
-      const uk = (et === 17 ? aes128CtsHmacSha196 : aes256CtsHmacSha196).usageKeys(key, usage);
-      uk.ke.encrypt(p, undefined, tok, HEADER);
-      uk.ki.macInto(p, undefined, tok, HEADER + plen, macBytes);
-    } else {
-      const uk = (et === 19 ? aes128CtsHmacSha256128 : aes256CtsHmacSha384192).usageKeys(key, usage);
-      const c = uk.ke.encrypt(p, ZERO_IV, tok, HEADER);
-      uk.ki.macInto(ZERO_IV, c, tok, HEADER + plen, macBytes);
+    for (let i = 0; i < HEADER; i++) tok[i] = header[i]!;
+    try {
+      if (sha1) {
+        const uk = (et === 17 ? aes128CtsHmacSha196 : aes256CtsHmacSha196).usageKeys(key, usage);
+        // RFC 3961 5.3: the MAC is over the plaintext; encryptPadded then overwrites z's first block.
+        uk.ki.macInto(plainView(plen), undefined, tok, HEADER + plen, macBytes);
+        uk.ke.encryptPadded(z, plen, ZERO_IV, tok, HEADER);
+      } else {
+        // RFC 8009 5: the MAC is over IV || ciphertext.
+        const uk = (et === 19 ? aes128CtsHmacSha256128 : aes256CtsHmacSha384192).usageKeys(key, usage);
+        uk.ke.encryptPadded(z, plen, ZERO_IV, tok, HEADER);
+        uk.ki.macInto(ZERO_IV, new Uint8Array(tok.buffer, tok.byteOffset + HEADER, plen), tok, HEADER + plen, macBytes);
+      }
+    } finally {
+      z.fill(0);
     }
-    p.fill(0);
     return tok;
   }
   const plain = new Uint8Array(data.length + ec + HEADER);
@@ -265,6 +312,35 @@ function sealInto(key: KerberosKey, usage: number, data: Uint8Array, ec: number,
   const tok = new Uint8Array(HEADER + c.length);
   tok.set(header);
   tok.set(c, HEADER);
+  return tok;
+}
+
+/**
+ * sealInto for messages past the scratch: confounder, data and (filler || header || padding) go
+ * to the cipher and the MAC as three parts, so the message is never copied into a plaintext buffer.
+ */
+function sealBulk(key: KerberosKey, usage: number, data: Uint8Array, ec: number, header: Uint8Array, sha1: boolean, macBytes: number, plen: number, zlen: number): Uint8Array {
+  const conf = new Uint8Array(AES_BLOCK_SIZE);
+  randomConfounderInto(conf, 0, AES_BLOCK_SIZE);
+  const tail = new Uint8Array(zlen - AES_BLOCK_SIZE - data.length); // EC filler and padding stay zero
+  tail.set(header, ec);
+  const trailer = tail.subarray(0, ec + HEADER); // the plaintext part of `tail`
+  const tok = Buffer.allocUnsafe(HEADER + plen + macBytes);
+  tok.set(header);
+  try {
+    if (sha1) {
+      const uk = (key.enctype === 17 ? aes128CtsHmacSha196 : aes256CtsHmacSha196).usageKeys(key, usage);
+      uk.ki.macInto(conf, data, tok, HEADER + plen, macBytes, trailer);
+      uk.ke.encryptParts(conf, data, tail, plen, ZERO_IV, tok, HEADER);
+    } else {
+      const uk = (key.enctype === 19 ? aes128CtsHmacSha256128 : aes256CtsHmacSha384192).usageKeys(key, usage);
+      uk.ke.encryptParts(conf, data, tail, plen, ZERO_IV, tok, HEADER);
+      uk.ki.macInto(ZERO_IV, new Uint8Array(tok.buffer, tok.byteOffset + HEADER, plen), tok, HEADER + plen, macBytes);
+    }
+  } finally {
+    conf.fill(0);
+    tail.fill(0);
+  }
   return tok;
 }
 
@@ -287,7 +363,7 @@ export function unwrap(st: GssTokenState, token: Uint8Array): UnwrapResult {
   const rrc = (token[6]! << 8) | token[7]!;
   const seq = readSeq(token, 8);
   const fromAcceptor = (flags & TokenFlags.SentByAcceptor) !== 0;
-  const body = rotateLeft(token.subarray(HEADER), rrc);
+  const body = rotateLeft(view(token, HEADER, token.length - HEADER), rrc);
   if ((flags & TokenFlags.Sealed) !== 0) {
     const plain = decrypt(key, sealUsage(fromAcceptor), body, st.policy);
     if (plain.length < ec + HEADER) throw altered();
@@ -307,8 +383,7 @@ export function unwrap(st: GssTokenState, token: Uint8Array): UnwrapResult {
   const data = body.subarray(0, body.length - n);
   const hdr = Uint8Array.from(token.subarray(0, HEADER));
   hdr[4] = hdr[5] = hdr[6] = hdr[7] = 0;
-  const expect = checksum2(key, sealUsage(fromAcceptor), data, hdr, st.policy);
-  if (!macEquals(expect, body.subarray(body.length - n))) throw altered();
+  if (!checksumVerify(key, sealUsage(fromAcceptor), data, hdr, body.subarray(body.length - n), st.policy)) throw altered();
   return { data, conf: false, seqStatus: st.recv.check(seq) };
 }
 
