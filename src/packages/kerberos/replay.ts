@@ -1,7 +1,11 @@
-// Authenticator replay cache (RFC 4120 3.2.3). The key is a hash over what MIT's rcache hashes
-// (client, server, ctime, cusec and the authenticator checksum), so two different authenticators
-// sent in the same microsecond do not collide. checkAndStore may be async so that a shared store
-// (Redis, a database) can implement the same interface for a farm of acceptors.
+// Authenticator replay cache (RFC 4120 3.2.3). The key is a hash of the server and the
+// authenticator's ciphertext, as MIT's rcache has keyed it since 1.18: a replay is the same
+// ciphertext, while two genuine authenticators always differ (each encryption has a fresh
+// confounder), even from one client in the same microsecond with the same GSS checksum, which a
+// key over (client, server, ctime, cusec, checksum) would wrongly call a replay. The replay check
+// runs after the authenticator decrypted, so only the holder of the session key can make another
+// valid ciphertext, and that holder could make a fresh authenticator anyway. checkAndStore may be
+// async so that a shared store (Redis, a database) can implement the same interface for a farm.
 import { sha256 } from './crypto/hmac.js';
 import { SspiError } from '../../sspi/error.js';
 import { SecurityStatus } from '../../sspi/status.js';
@@ -15,33 +19,26 @@ export interface ReplayCache {
 }
 
 export interface ReplayKeyInput {
-  client: string;
+  /** The service principal that accepted it. */
   server: string;
-  ctime: Date;
-  cusec: number;
-  /** The authenticator's cksum value (empty when absent). */
-  checksum?: Uint8Array;
+  /** The AP-REQ's authenticator EncryptedData cipher, as received. */
+  authenticatorCipher: Uint8Array;
 }
 
 /**
- * A fixed-length hex key for (client, server, ctime, cusec, checksum): SHA-256 over the fields,
- * each with a 4-byte big-endian length prefix, so no two field tuples share an encoding.
+ * A fixed-length hex key: SHA-256 over the server name and the authenticator ciphertext, each
+ * with a 4-byte big-endian length prefix, so no two pairs share an encoding.
  */
 export function replayKey(v: ReplayKeyInput): string {
-  const time = `${Math.floor(v.ctime.getTime() / 1000)}.${v.cusec}`;
-  const cks = v.checksum ?? EMPTY;
+  const c = v.authenticatorCipher;
   // One buffer for the whole encoding (UTF-8 takes at most 3 bytes per UTF-16 unit).
-  const buf = Buffer.allocUnsafe(16 + 3 * (v.client.length + v.server.length + time.length) + cks.length);
-  let off = field(buf, 0, v.client);
-  off = field(buf, off, v.server);
-  off = field(buf, off, time);
-  buf.writeUInt32BE(cks.length, off);
-  buf.set(cks, off + 4);
-  off += 4 + cks.length;
+  const buf = Buffer.allocUnsafe(8 + 3 * v.server.length + c.length);
+  let off = field(buf, 0, v.server);
+  buf.writeUInt32BE(c.length, off);
+  buf.set(c, off + 4);
+  off += 4 + c.length;
   return toHex(sha256(buf.subarray(0, off)));
 }
-
-const EMPTY = new Uint8Array(0);
 
 function field(buf: Buffer, off: number, s: string): number {
   const n = buf.write(s, off + 4, 'utf8');

@@ -311,7 +311,7 @@ export async function acceptApReq(token: Uint8Array, o: AcceptApReqOptions): Pro
 
   const client = principalOf(encTicketPart.crealm, encTicketPart.cname);
   if (o.replayCache) {
-    const key = replayKey({ client: formatPrincipal(client), server: formatPrincipal(server), ctime: authenticator.ctime, cusec: authenticator.cusec, checksum: cksum.checksum });
+    const key = replayKey({ server: formatPrincipal(server), authenticatorCipher: apReq.authenticator.cipher });
     const fresh = await o.replayCache.checkAndStore(key, authenticator.ctime.getTime() + skewMs);
     if (!fresh) throw krbApError(KrbErrorCode.KRB_AP_ERR_REPEAT, 'authenticator replayed');
   }

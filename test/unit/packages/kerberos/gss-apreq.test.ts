@@ -78,6 +78,23 @@ describe('AP-REQ (RFC 4121 4.1, RFC 4120 3.2)', () => {
     await assert.rejects(acceptApReq(req.token, { keytab, replayCache: rc }), (e: unknown) => krbErrorCodeOf(e) === 34 && SspiError.is(e, SecurityStatus.SEC_E_LOGON_DENIED));
   });
 
+  it('two genuine authenticators with the same client, time and checksum are both accepted; each replay is refused', async () => {
+    // Two processes of one client principal, one microsecond, no channel bindings: everything the
+    // RFC 4120 tuple holds is equal; only the ciphertexts (fresh confounders) tell them apart.
+    const { ticket, sessionKey } = makeTicket();
+    const now = new Date(Math.floor(Date.now() / 1000) * 1000 + 123);
+    const a = buildApReq({ ticket, sessionKey, crealm: REALM, cname, gssFlags: FLAGS, now });
+    const b = buildApReq({ ticket, sessionKey, crealm: REALM, cname, gssFlags: FLAGS, now });
+    const rc = new MemoryReplayCache();
+    const accA = await acceptApReq(a.token, { keytab, replayCache: rc });
+    const accB = await acceptApReq(b.token, { keytab, replayCache: rc });
+    assert.equal(accA.authenticator.ctime.getTime(), accB.authenticator.ctime.getTime());
+    assert.equal(accA.authenticator.cusec, accB.authenticator.cusec);
+    for (const t of [a.token, b.token]) {
+      await assert.rejects(acceptApReq(t, { keytab, replayCache: rc }), (e: unknown) => krbErrorCodeOf(e) === 34);
+    }
+  });
+
   it('keytab selection: wrong kvno → BADKEYVER, other SPN → NOT_US, wrong key → MODIFIED, missing enctype → NOKEY', async () => {
     const t1 = makeTicket({ kvno: 9 });
     await assert.rejects(acceptApReq(buildApReq({ ...t1, crealm: REALM, cname, gssFlags: 0 }).token, { keytab }), (e: unknown) => krbErrorCodeOf(e) === 44 && SspiError.is(e, SecurityStatus.SEC_E_WRONG_PRINCIPAL));
