@@ -11,7 +11,10 @@
 // generator's own token rate, the environment and the KDC check have lines of their own.
 // Knobs: DUR, WARM (seconds), CONC (handshakes in flight), NODES ("1 2"), HTTP_SERVERS
 // ("apache tslsa"), HTTP_SCHEMES ("krb5 ntlm"), GDUR (seconds of each generator-only loop),
-// GEN_WORKERS (generator threads, each with CONC in flight; default 1).
+// GEN_WORKERS (generator threads, each with CONC in flight; default 1), SERVER_WARM (seconds of
+// untimed load per server process before the counted run, default 3: Node compiles its hot paths
+// in the first thousands of requests, so without it tslsa's figure is partly JIT warm-up; Apache
+// gets the same, two tslsa nodes twice as long since each sees half the requests).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -47,6 +50,8 @@ export interface HttpBenchOptions {
   gdur: number;
   /** Generator threads (each with CONC handshakes in flight); 1 = the main thread only. */
   genWorkers: number;
+  /** Seconds of untimed load per server process (node) before it is measured; default 0. */
+  serverWarm?: number;
 }
 
 /** One line of output: the bench-peers record, plus the server fields of this benchmark. */
@@ -83,6 +88,7 @@ export function httpOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): HttpBe
     schemes: list('HTTP_SCHEMES', 'krb5 ntlm') as HttpScheme[],
     gdur: num('GDUR', 1),
     genWorkers: num('GEN_WORKERS', 1),
+    serverWarm: num('SERVER_WARM', 3),
   };
 }
 
@@ -247,6 +253,9 @@ async function runVariant(f: Fixture, opts: HttpBenchOptions, scheme: HttpScheme
     const scenario: Scenario = { scheme: scheme === 'krb5' ? 'Negotiate' : 'NTLM', credentials: scheme === 'krb5' ? f.krbCred : f.ntlmCred, target: TARGET, urls, path, check: checkFor(check) };
     // One handshake first: a misconfigured server fails here with its reason, not as a rate of 0.
     for (const u of urls) await handshakeOnce(scenario, u);
+    // Untimed load, the same per process for every server: the counted window is its steady state.
+    const serverWarm = (opts.serverWarm ?? 0) * urls.length;
+    if (serverWarm > 0) await runLoad(scenario, { dur: serverWarm, warm: 0, conc: opts.conc });
     if (opts.genWorkers > 1) {
       const cred: CredSpec = scheme === 'krb5'
         ? { kind: 'krb5', krb5Conf: f.realm.krb5ConfPath, user: 'user', realm: f.realm.realm, password: f.realm.passwords.user! }
@@ -263,7 +272,7 @@ async function runVariant(f: Fixture, opts: HttpBenchOptions, scheme: HttpScheme
     process.stderr.write(`${String(result.ops_per_s.toFixed(1)).padStart(10)} req/s  errors ${r.errors}  server ${result.cpu_us_per_op.toFixed(0)} cpu-us/req (util ${result.cpu_util.toFixed(2)})  generator util ${r.gen_cpu_util.toFixed(2)}  p99 ${r.p99_ms.toFixed(1)} ms\n`);
     return {
       ...base,
-      config: { ...config, dur_s: opts.dur, warm_s: opts.warm, conc: opts.conc, gen_workers: Math.max(1, opts.genWorkers), connection: 'new TCP connection per handshake', generator: 'bench/lib/loadgen.ts (node:http, our initiator)' },
+      config: { ...config, dur_s: opts.dur, warm_s: opts.warm, server_warm_s: (opts.serverWarm ?? 0) * (v.server === 'tslsa' ? v.nodes : 1), conc: opts.conc, gen_workers: Math.max(1, opts.genWorkers), connection: 'new TCP connection per handshake', generator: 'bench/lib/loadgen.ts (node:http, our initiator)' },
       checks: { identity_checked: true, mutual_auth_checked: scheme === 'krb5', kdc_requests_during_run: kdcDuring, errors: r.errors, ...(r.errors ? { error_kinds: r.errorKinds } : {}) },
       results: [result],
     };
@@ -311,7 +320,7 @@ export async function benchHttp(opts: HttpBenchOptions, out: (r: HttpRecord) => 
       for (const n of opts.nodes) variants.push({ server: 'tslsa', nodes: n, impl: 'tslsa', id: n === 1 ? 'tslsa serve (1 node)' : `tslsa serve (${n} nodes, Redis)` });
     }
     for (const scheme of opts.schemes) {
-      process.stderr.write(`http ${scheme}: CONC=${opts.conc} DUR=${opts.dur} WARM=${opts.warm}\n`);
+      process.stderr.write(`http ${scheme}: CONC=${opts.conc} DUR=${opts.dur} WARM=${opts.warm} SERVER_WARM=${opts.serverWarm ?? 0}\n`);
       const recs: HttpRecord[] = [];
       for (const v of variants) recs.push(await runVariant(f, opts, scheme, v, apache));
       const ap = recs.find((r) => r.impl !== 'tslsa' && r.results)?.results?.[0];

@@ -221,6 +221,7 @@ export async function serveCommand(argv: readonly string[], io: ServeIO): Promis
   let host: LsaHost | null = null;
   let auth: Authenticator | null = null;
   let server: http.Server | null = null;
+  let flushLogAtStop: (() => void) | null = null;
   try {
     let tls: { cert: Buffer; key: Buffer } | null = null;
     let store: AccountStore | null = null;
@@ -269,6 +270,27 @@ export async function serveCommand(argv: readonly string[], io: ServeIO): Promis
       return { id };
     };
 
+    // The access log: lines of one event-loop turn go out in one write (stdout to a file is a
+    // synchronous write per call); flushed before the server reports it has stopped.
+    let logLines = '';
+    let logScheduled = false;
+    const flushLog = () => {
+      logScheduled = false;
+      if (!logLines) return;
+      const text = logLines;
+      logLines = '';
+      io.stdout.write(text);
+    };
+    flushLogAtStop = flushLog;
+    const log = (line: string) => {
+      logLines += line;
+      if (logLines.length >= 64 * 1024) flushLog();
+      else if (!logScheduled) {
+        logScheduled = true;
+        setImmediate(flushLog);
+      }
+    };
+
     const onRequest = (req: http.IncomingMessage, res: http.ServerResponse) => {
       const t0 = process.hrtime.bigint();
       let id: Identity | null = null;
@@ -278,7 +300,7 @@ export async function serveCommand(argv: readonly string[], io: ServeIO): Promis
         const who = id ? `${id.name} ${id.package}` : '-';
         const why = f ? ` ${f.code ?? ''}${f.code ? ' ' : ''}(${f.reason})` : '';
         const path = (req.url ?? '/').split('?')[0]!.slice(0, 200);
-        io.stdout.write(`${new Date().toISOString()} ${req.socket.remoteAddress ?? '-'} ${req.method} ${JSON.stringify(path)} ${res.statusCode} ${who} ${ms.toFixed(1)}ms${why}\n`);
+        log(`${new Date().toISOString()} ${req.socket.remoteAddress ?? '-'} ${req.method} ${JSON.stringify(path)} ${res.statusCode} ${who} ${ms.toFixed(1)}ms${why}\n`);
       });
       handle(req, res).then(
         (r) => {
@@ -324,6 +346,7 @@ export async function serveCommand(argv: readonly string[], io: ServeIO): Promis
       s.closeAllConnections();
       await new Promise<void>((r) => s.close(() => r()));
     }
+    flushLogAtStop?.();
     if (auth) await auth.close().catch(() => undefined);
     if (host) await host.shutdown().catch(() => undefined);
     if (cluster) await cluster.close().catch(() => undefined);

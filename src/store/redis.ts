@@ -12,6 +12,12 @@
 // it reconnects with capped backoff on its own, commands fail at once while it is offline
 // (disableOfflineQueue) and after `commandTimeoutMs` when Redis stops answering. Every failure
 // is an SspiError; ready() says whether it is worth trying (the HTTP server answers 503 if not).
+//
+// The deadline is ours, not node-redis' `commandOptions.timeout`: that one only covers a command
+// waiting to be written (a stalled Redis that holds the socket open would hang every request),
+// and it costs an AbortSignal.timeout per command whose timer fires (a DOMException, an event)
+// seconds after the reply. Every command has the same timeout, so the commands in flight are in
+// deadline order: one FIFO and one timer serve them all.
 
 import { createClient, RESP_TYPES } from 'redis';
 import type { HandshakeStore, HttpAuthScheme, ParkedHandshake } from '../http/handshakeStore.js';
@@ -101,11 +107,93 @@ export function decodeParkedRecord(bytes: Uint8Array): ParkedRecord {
   return { scheme: scheme!, startedAt: Number(startedAt), channelBound: b[2] === F_CHANNEL_BOUND, context: new Uint8Array(b.subarray(HEADER)) };
 }
 
+// ---- command deadlines ---------------------------------------------------------------------------
+
+interface Pending {
+  at: number;
+  /** Fails the command (why: 'TimeoutError', or 'closed'); null once settled. */
+  onTimeout: ((why: string) => void) | null;
+}
+
+/**
+ * Deadlines of the commands in flight, all `timeoutMs` long: a FIFO in deadline order and one
+ * unref'd timer for its head. A command settled in time is dropped from the head at once (Redis
+ * answers in order, so it is nearly always the head); the timer fires at most once per timeout
+ * while commands flow, and then fails the ones whose deadline has passed.
+ */
+class Deadlines {
+  private readonly queue: Pending[] = [];
+  private head = 0;
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(private readonly timeoutMs: number) {}
+
+  add(onTimeout: (why: string) => void): Pending {
+    const p: Pending = { at: Date.now() + this.timeoutMs, onTimeout };
+    this.queue.push(p);
+    if (!this.timer) this.arm(this.timeoutMs);
+    return p;
+  }
+
+  /** true: settled in time (the caller answers); false: it had already timed out. */
+  settle(p: Pending): boolean {
+    if (!p.onTimeout) return false;
+    p.onTimeout = null;
+    this.drop();
+    return true;
+  }
+
+  /** Fails every command still waiting (the store is closing). */
+  expireAll(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    const all = this.queue.splice(0);
+    this.head = 0;
+    for (const p of all) {
+      const f = p.onTimeout;
+      p.onTimeout = null;
+      f?.('closed');
+    }
+  }
+
+  private drop(): void {
+    const q = this.queue;
+    while (this.head < q.length && q[this.head]!.onTimeout === null) this.head++;
+    if (this.head === q.length) {
+      q.length = 0;
+      this.head = 0;
+    } else if (this.head > 1024 && this.head * 2 > q.length) {
+      q.splice(0, this.head);
+      this.head = 0;
+    }
+  }
+
+  private arm(ms: number): void {
+    this.timer = setTimeout(() => this.fire(), Math.max(1, ms));
+    // Waiting for Redis must not keep a process alive.
+    this.timer.unref();
+  }
+
+  private fire(): void {
+    this.timer = null;
+    const now = Date.now();
+    const q = this.queue;
+    while (this.head < q.length && q[this.head]!.at <= now) {
+      const p = q[this.head++]!;
+      const f = p.onTimeout;
+      p.onTimeout = null;
+      f?.('TimeoutError');
+    }
+    this.drop();
+    if (this.head < q.length) this.arm(q[this.head]!.at - now);
+  }
+}
+
 // ---- the store -----------------------------------------------------------------------------------
 
 /** After a failed command, ready() stays false this long (a stalled Redis still looks connected). */
 const FAILURE_HOLD_MS = 1000;
-const BUFFERS = { [RESP_TYPES.BLOB_STRING]: Buffer };
+const BUFFER_REPLIES = { typeMapping: { [RESP_TYPES.BLOB_STRING]: Buffer } };
 
 function checkUrl(url: string): void {
   let u: URL;
@@ -130,7 +218,6 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
   const client = createClient({
     url: options.url,
     disableOfflineQueue: true,
-    commandOptions: { timeout: commandTimeout },
     socket: {
       connectTimeout: options.connectTimeoutMs ?? 2000,
       // Capped exponential backoff with jitter; never gives up (a number, never an Error).
@@ -165,16 +252,35 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
 
   const isReady = (): boolean => !closed && client.isReady && Date.now() - failedAt >= FAILURE_HOLD_MS;
 
-  async function command(args: string[] | Array<string | Buffer>, what: string, buffers = false): Promise<unknown> {
-    if (closed) throw new SspiError(SecurityStatus.SEC_E_INTERNAL_ERROR, `${what}: the Redis store is closed`);
-    try {
-      return await client.sendCommand(args, buffers ? { typeMapping: BUFFERS } : undefined);
-    } catch (e) {
-      failedAt = Date.now();
-      // The reason names the failure (offline, timeout, a Redis error), never a key or a value.
-      const why = e instanceof Error ? e.name : 'error';
-      throw new SspiError(SecurityStatus.SEC_E_INTERNAL_ERROR, `${what}: Redis unavailable (${why})`);
-    }
+  const deadlines = new Deadlines(commandTimeout);
+
+  function command(args: string[] | Array<string | Buffer>, what: string, buffers = false): Promise<unknown> {
+    if (closed) return Promise.reject(new SspiError(SecurityStatus.SEC_E_INTERNAL_ERROR, `${what}: the Redis store is closed`));
+    return new Promise((resolve, reject) => {
+      const fail = (why: string): void => {
+        failedAt = Date.now();
+        // The reason names the failure (offline, timeout, a Redis error), never a key or a value.
+        reject(new SspiError(SecurityStatus.SEC_E_INTERNAL_ERROR, `${what}: Redis unavailable (${why})`));
+      };
+      const p = deadlines.add(fail);
+      let sent: Promise<unknown>;
+      try {
+        sent = client.sendCommand(args, buffers ? BUFFER_REPLIES : undefined);
+      } catch (e) {
+        if (deadlines.settle(p)) fail(e instanceof Error ? e.name : 'error');
+        return;
+      }
+      sent.then(
+        (v) => {
+          if (deadlines.settle(p)) resolve(v);
+          // Answered after its deadline: nobody waits for it; a value it holds is not kept.
+          else if (Buffer.isBuffer(v)) v.fill(0);
+        },
+        (e: unknown) => {
+          if (deadlines.settle(p)) fail(e instanceof Error ? e.name : 'error');
+        },
+      );
+    });
   }
 
   const hsKey = (key: string): string => `${prefix}hs:${key}`;
@@ -249,6 +355,7 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
     async close(): Promise<void> {
       if (closed) return;
       closed = true;
+      deadlines.expireAll();
       for (const w of waiters) w(false);
       waiters.clear();
       try {

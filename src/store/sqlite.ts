@@ -265,8 +265,12 @@ export class SqliteAccountStore implements AccountStore {
     }
   }
 
+  // Prepared once per connection: compiling the SQL costs more than running it, on every logon.
+  private rowStatement: { db: Database.Database; stmt: Database.Statement } | null = null;
+
   private row(db: Database.Database, domain: string, user: string): Row | undefined {
-    return db.prepare('SELECT * FROM accounts WHERE name_key = ?').get(nameKey(String(domain), String(user))) as Row | undefined;
+    if (this.rowStatement?.db !== db) this.rowStatement = { db, stmt: db.prepare('SELECT * FROM accounts WHERE name_key = ?') };
+    return this.rowStatement.stmt.get(nameKey(String(domain), String(user))) as Row | undefined;
   }
 
   private need(db: Database.Database, domain: string, user: string): Row {
@@ -360,6 +364,18 @@ export class SqliteAccountStore implements AccountStore {
   }
 
   async recordLogon(domain: string, user: string, ok: boolean, now: Date = new Date()): Promise<LogonRecord | null> {
+    // A success that has nothing to reset (the common case) takes no write lock: a failure another
+    // process counts meanwhile is simply ordered after it.
+    if (ok) {
+      const quick = this.run('record logon', (db) => {
+        const r = this.row(db, domain, user);
+        if (!r) return { done: true, rec: null };
+        r.nt_hash.fill(0);
+        const cur: LogonRecord = { badPasswordCount: r.bad_password_count, lockedOutUntil: date(r.locked_out_until), lastBadPasswordAt: date(r.last_bad_password_at) };
+        return { done: nextLogonState(cur, true, this.lockoutPolicy, now) === null, rec: cur };
+      });
+      if (quick.done) return quick.rec;
+    }
     // Read-modify-write in one IMMEDIATE transaction: two processes counting the same account
     // serialize on the write lock and neither increment is lost.
     return this.run(
@@ -386,6 +402,7 @@ export class SqliteAccountStore implements AccountStore {
   async close(): Promise<void> {
     const db = this.db;
     this.db = null;
+    this.rowStatement = null;
     if (!db) return;
     try {
       db.close();
