@@ -2,8 +2,9 @@
 // progress on stderr. Knobs: DUR, WARM (handshakes), WDUR, WWARM (per size), SIZES, ONLY
 // (groups as the peer run names them: ntlm, krb5 (handshakes through the package, and the bare AP-REQ), wrap (krb5 per-message), node (ceilings)),
 // WRAP_ENCTYPES (enctype numbers for the wrap group; default 18 19).
-// ONLY=http (not in the default: it starts a realm, Apache and tslsa serve, ~30 s) is the HTTP
-// sign-on benchmark against Apache httpd + mod_auth_gssapi (bench/http.ts, knobs CONC, NODES...).
+// ONLY=http (not in the default: it starts a realm, Apache and tslsa serve, ~70 s) is the HTTP
+// sign-on benchmark against Apache httpd + mod_auth_gssapi (bench/http.ts, knobs CONC, NODES,
+// SERVER_WARM: seconds of untimed load per server before timing, default 3, the same for Apache).
 import { benchKerberosHandshake, benchKerberosPackageHandshake, benchKerberosWrap, benchNodeCeiling } from './kerberos.js';
 import { benchNtlm } from './ntlm.js';
 
