@@ -6,7 +6,7 @@ import type { ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freeTcpPort, waitForTcp } from '../../test/interop/lib/ports.js';
-import { killPid, run, spawnTracked, type RunResult } from '../../test/interop/lib/proc.js';
+import { killPid, run, spawnTracked, stopChild, type RunResult } from '../../test/interop/lib/proc.js';
 
 const USER_HZ = 100;
 const MAIN = new URL('../../src/cli/main.ts', import.meta.url).href;
@@ -95,16 +95,7 @@ export async function startServeNode(args: readonly string[], env: NodeJS.Proces
     pid,
     stderr: () => err,
     cpuSeconds: () => processCpuSeconds(pid),
-    async stop() {
-      if (child.exitCode !== null) return child.exitCode;
-      process.kill(pid, 'SIGTERM');
-      const code = await Promise.race([exited, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 10_000))]);
-      if (code === 'timeout') {
-        await killPid(pid);
-        return null;
-      }
-      return code;
-    },
+    stop: () => stopChild(child, exited),
   };
 }
 

@@ -116,6 +116,19 @@ function readProcStat(pid: number): string {
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * Stops a child that handles SIGTERM itself (tslsa serve): its exit code, or null when it had to
+ * be killed after `graceMs`. `exited` resolves with the code once it exits.
+ */
+export async function stopChild(child: ChildProcess, exited: Promise<number | null>, graceMs = 10_000): Promise<number | null> {
+  if (child.exitCode !== null) return child.exitCode;
+  process.kill(child.pid!, 'SIGTERM');
+  const code = await Promise.race([exited, sleep(graceMs).then(() => 'timeout' as const)]);
+  if (code !== 'timeout') return code;
+  await killPid(child.pid!);
+  return null;
+}
+
 /** Sends SIGTERM, waits up to graceMs, then SIGKILL. Resolves once the PID is gone. */
 export async function killPid(pid: number, graceMs = 2000): Promise<void> {
   try {

@@ -2,7 +2,7 @@
 // the interop tests: started with --port 0, its URL read from the "serving" line on stderr,
 // stopped with SIGTERM by PID.
 import type { ChildProcess } from 'node:child_process';
-import { killPid, run, spawnTracked, type RunResult } from '../../interop/lib/proc.js';
+import { killPid, run, spawnTracked, stopChild, type RunResult } from '../../interop/lib/proc.js';
 
 const MAIN = new URL('../../../src/cli/main.ts', import.meta.url).href;
 const TSX = import.meta.resolve('tsx');
@@ -55,15 +55,6 @@ export async function startServe(args: readonly string[], env: NodeJS.ProcessEnv
     pid,
     stdout: () => out,
     stderr: () => err,
-    async stop() {
-      if (child.exitCode !== null) return child.exitCode;
-      process.kill(pid, 'SIGTERM');
-      const code = await Promise.race([exited, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 10_000))]);
-      if (code === 'timeout') {
-        await killPid(pid);
-        return null;
-      }
-      return code;
-    },
+    stop: () => stopChild(child, exited),
   };
 }
