@@ -21,7 +21,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import { randomBytes } from 'node:crypto';
+import { randomBytes } from '../crypto/random.js';
+import { toHex } from '../crypto/bytes.js';
 import { Credentials } from '../credentials.js';
 import { LsaHost } from '../lsa/host.js';
 import type { SecurityFunctionTable } from '../sspi/api.js';
@@ -153,18 +154,10 @@ function decodeBase64(text: string): Uint8Array {
   return new Uint8Array(out.buffer, out.byteOffset, n);
 }
 
-/** Handshake ids come from a pool of random bytes, refilled when spent (one CSPRNG call per 256 ids). */
-const ID_BYTES = 16;
-let idPool = Buffer.alloc(0);
-let idNext = 0;
+/** A fresh handshake id: 128 bits from the shared random pool (src/crypto/random.ts), base64url. */
 function handshakeId(): string {
-  if (idNext + ID_BYTES > idPool.length) {
-    idPool = randomBytes(ID_BYTES * 256);
-    idNext = 0;
-  }
-  const bytes = idPool.subarray(idNext, idNext + ID_BYTES);
-  idNext += ID_BYTES;
-  const id = bytes.toString('base64url');
+  const bytes = randomBytes(16);
+  const id = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('base64url');
   // An id handed out is not kept here.
   bytes.fill(0);
   return id;
@@ -305,7 +298,7 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
   const local = shared ? new MemoryHandshakeStore() : null;
   const connections = new WeakMap<Socket, Connection>();
   const credentials = new Map<HttpAuthScheme, Promise<Credentials>>();
-  const prefix = `${process.pid}.${nextAuthenticator++}.${randomBytes(4).toString('hex')}`;
+  const prefix = `${process.pid}.${nextAuthenticator++}.${toHex(randomBytes(4))}`;
   let nextConnection = 0;
   let closed = false;
 

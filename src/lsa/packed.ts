@@ -84,7 +84,8 @@ export class PackedReader {
     const n = this.u32();
     if (n > max) this.bad('field too long');
     const at = this.take(n);
-    return this.data.slice(at, at + n);
+    // A copy even when the input is a Buffer (whose slice() is a view into its memory).
+    return new Uint8Array(this.data.subarray(at, at + n));
   }
 
   text(max = 4096): string {

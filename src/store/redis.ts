@@ -22,6 +22,7 @@
 import { createClient, RESP_TYPES } from 'redis';
 import type { HandshakeStore, HttpAuthScheme, ParkedHandshake } from '../http/handshakeStore.js';
 import type { ReplayCache } from '../packages/kerberos/replay.js';
+import { PackedReader, PackedWriter } from '../lsa/packed.js';
 import { SspiError } from '../sspi/error.js';
 import { SecurityStatus } from '../sspi/status.js';
 
@@ -53,11 +54,12 @@ export interface RedisStore {
 
 // ---- the parked-handshake record ---------------------------------------------------------------
 //
+// In the shared packed layout (src/lsa/packed.ts, big-endian):
 //   0   u8    version (1)
 //   1   u8    scheme: 1 Negotiate, 2 NTLM
 //   2   u8    flags: bit 0 channelBound
-//   3   u64   startedAt, ms since the epoch (big-endian)
-//   11  u32   n, the length of the context export (big-endian)
+//   3   f64   startedAt, ms since the epoch (a non-negative safe integer)
+//   11  u32   n, the length of the context export
 //   15  n     the context export (AcceptorContext.export())
 
 export interface ParkedRecord {
@@ -68,25 +70,19 @@ export interface ParkedRecord {
 }
 
 const RECORD_VERSION = 1;
-const HEADER = 15;
 const SCHEME_CODES: Readonly<Record<HttpAuthScheme, number>> = { Negotiate: 1, NTLM: 2 };
 const F_CHANNEL_BOUND = 0x01;
 /** Far above any context export; a larger record is not ours. */
 const MAX_CONTEXT = 1 << 20;
 
+const isTime = (t: number): boolean => Number.isSafeInteger(t) && t >= 0;
+
 export function encodeParkedRecord(r: ParkedRecord): Uint8Array {
   const code = SCHEME_CODES[r.scheme];
   if (code === undefined) throw new SspiError(SecurityStatus.SEC_E_INVALID_PARAMETER, 'unknown HTTP auth scheme');
-  if (!Number.isSafeInteger(r.startedAt) || r.startedAt < 0) throw new SspiError(SecurityStatus.SEC_E_INVALID_PARAMETER, 'startedAt is not a time');
+  if (!isTime(r.startedAt)) throw new SspiError(SecurityStatus.SEC_E_INVALID_PARAMETER, 'startedAt is not a time');
   if (r.context.length > MAX_CONTEXT) throw new SspiError(SecurityStatus.SEC_E_INVALID_PARAMETER, 'context export too large');
-  const out = Buffer.alloc(HEADER + r.context.length);
-  out[0] = RECORD_VERSION;
-  out[1] = code;
-  out[2] = r.channelBound ? F_CHANNEL_BOUND : 0;
-  out.writeBigUInt64BE(BigInt(r.startedAt), 3);
-  out.writeUInt32BE(r.context.length, 11);
-  out.set(r.context, HEADER);
-  return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+  return new PackedWriter().u8(RECORD_VERSION).u8(code).u8(r.channelBound ? F_CHANNEL_BOUND : 0).f64(r.startedAt).bytes(r.context).finish();
 }
 
 /** Parses a record; SEC_E_INVALID_TOKEN for anything that encodeParkedRecord did not write. */
@@ -94,17 +90,20 @@ export function decodeParkedRecord(bytes: Uint8Array): ParkedRecord {
   const bad = (why: string): never => {
     throw new SspiError(SecurityStatus.SEC_E_INVALID_TOKEN, `parked handshake record: ${why}`);
   };
-  if (bytes.length < HEADER) bad('truncated');
-  const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (b[0] !== RECORD_VERSION) bad(`version ${b[0]}`);
-  const scheme = (Object.keys(SCHEME_CODES) as HttpAuthScheme[]).find((s) => SCHEME_CODES[s] === b[1]);
+  const rd = new PackedReader(bytes, 'parked handshake record');
+  const version = rd.u8();
+  if (version !== RECORD_VERSION) bad(`version ${version}`);
+  const code = rd.u8();
+  const scheme = (Object.keys(SCHEME_CODES) as HttpAuthScheme[]).find((s) => SCHEME_CODES[s] === code);
   if (!scheme) bad('unknown scheme');
-  if ((b[2]! & ~F_CHANNEL_BOUND) !== 0) bad('unknown flags');
-  const startedAt = b.readBigUInt64BE(3);
-  if (startedAt > BigInt(Number.MAX_SAFE_INTEGER)) bad('bad time');
-  const n = b.readUInt32BE(11);
-  if (n > MAX_CONTEXT || HEADER + n !== b.length) bad('length mismatch');
-  return { scheme: scheme!, startedAt: Number(startedAt), channelBound: b[2] === F_CHANNEL_BOUND, context: new Uint8Array(b.subarray(HEADER)) };
+  const flags = rd.u8();
+  if ((flags & ~F_CHANNEL_BOUND) !== 0) bad('unknown flags');
+  const startedAt = rd.f64();
+  // -0 and NaN payloads would not encode back to the same bytes.
+  if (!isTime(startedAt) || Object.is(startedAt, -0)) bad('bad time');
+  const context = rd.bytes(MAX_CONTEXT);
+  rd.end();
+  return { scheme: scheme!, startedAt, channelBound: flags === F_CHANNEL_BOUND, context };
 }
 
 // ---- command deadlines ---------------------------------------------------------------------------

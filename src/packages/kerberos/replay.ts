@@ -6,6 +6,7 @@
 // runs after the authenticator decrypted, so only the holder of the session key can make another
 // valid ciphertext, and that holder could make a fresh authenticator anyway. checkAndStore may be
 // async so that a shared store (Redis, a database) can implement the same interface for a farm.
+import { toHex } from '../../crypto/bytes.js';
 import { sha256 } from './crypto/hmac.js';
 import { SspiError } from '../../sspi/error.js';
 import { SecurityStatus } from '../../sspi/status.js';
@@ -44,13 +45,6 @@ function field(buf: Buffer, off: number, s: string): number {
   const n = buf.write(s, off + 4, 'utf8');
   buf.writeUInt32BE(n, off);
   return off + 4 + n;
-}
-
-const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
-function toHex(b: Uint8Array): string {
-  let s = '';
-  for (let i = 0; i < b.length; i++) s += HEX[b[i]!];
-  return s;
 }
 
 export interface MemoryReplayCacheOptions {

@@ -22,6 +22,7 @@ import type { CryptoPolicy, KerberosKey } from '../crypto/types.js';
 import { findKeys, formatPrincipal, type Keytab, type KeytabEntry, type KrbPrincipal } from '../keytab.js';
 import { replayKey, type ReplayCache } from '../replay.js';
 import type { SessionKeyCache } from '../sessionKeys.js';
+import { toHex } from '../../../crypto/bytes.js';
 import {
   GSS_CHECKSUM_TYPE, GssFlags, channelBindingsBnd, checkChannelBindings, decodeGssChecksum, encodeGssChecksum,
   type GssAuthenticatorChecksum,
@@ -119,8 +120,7 @@ const MUTUAL_USAGES = [KeyUsage.AP_REQ_AUTH, KeyUsage.AP_REP_ENCPART];
 
 /** Hex of the last 24 bytes (the integrity tag of every enctype here, so unique per ticket in practice). */
 function toHexTail(b: Uint8Array): string {
-  const n = Math.min(24, b.length);
-  return Buffer.from(b.buffer, b.byteOffset + b.length - n, n).toString('hex');
+  return toHex(b.subarray(Math.max(0, b.length - 24)));
 }
 
 // ---- initiator: AP-REQ ----------------------------------------------------------------------
