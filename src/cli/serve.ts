@@ -3,7 +3,8 @@
 //
 //   tslsa serve [--port 8080] [--host 127.0.0.1] [--store PATH] [--domain D]
 //               [--keytab KT [--spn HTTP/host]] [--tls-cert F --tls-key F]
-//               [--channel-bindings required|if-present|off] [--redis URL]
+//               [--channel-bindings required|if-present|off]
+//               [--redis URL [--redis-ca FILE] [--redis-cert FILE --redis-key FILE]]
 //
 // One log line per request on stdout (no credentials, no query strings); diagnostics on stderr.
 // With --redis several nodes share the half-built handshakes and the Kerberos replay cache
@@ -41,7 +42,8 @@ export interface ServeIO {
 export const SERVE_HELP = `Usage:
   tslsa serve [--port 8080] [--host 127.0.0.1] [--store PATH] [--domain D]
               [--keytab KEYTAB [--spn HTTP/host]] [--tls-cert FILE --tls-key FILE]
-              [--channel-bindings required|if-present|off] [--redis URL]
+              [--channel-bindings required|if-present|off]
+              [--redis URL [--redis-ca FILE] [--redis-cert FILE --redis-key FILE]]
 
 An HTTP(S) server protected by Negotiate and NTLM (RFC 4559) over the account store that
 \`tslsa user\` manages, and Kerberos too when given a keytab.
@@ -58,13 +60,18 @@ Options:
   --tls-cert, --tls-key serve HTTPS with this certificate and key (PEM)
   --channel-bindings P  Extended Protection over HTTPS: required, if-present (default with TLS), off
   --redis URL           cluster mode: handshakes and the Kerberos replay cache shared
-                        by every node in Redis (redis://host:6379); 503 while it is down
+                        by every node in Redis (redis://host:6379); 503 while it is down.
+                        With a password: redis://:PASSWORD@host or redis://USER:PASSWORD@host
+                        (never logged); TLS: rediss://host:6379
+  --redis-ca FILE       rediss: trust this CA (PEM) for the Redis server's certificate
+  --redis-cert, --redis-key FILE
+                        rediss: client certificate and key (PEM), for tls-auth-clients yes
 
 Try it:  echo 'Passw0rd' | tslsa user add alice --password-stdin && tslsa serve
          curl --ntlm -u alice:Passw0rd http://localhost:8080/whoami
 `;
 
-const VALUE_OPTIONS = new Set(['port', 'host', 'store', 'domain', 'keytab', 'spn', 'tls-cert', 'tls-key', 'channel-bindings', 'redis']);
+const VALUE_OPTIONS = new Set(['port', 'host', 'store', 'domain', 'keytab', 'spn', 'tls-cert', 'tls-key', 'channel-bindings', 'redis', 'redis-ca', 'redis-cert', 'redis-key']);
 const KNOWN = new Set([...VALUE_OPTIONS, 'help', 'h']);
 
 interface Options {
@@ -77,6 +84,8 @@ interface Options {
   tls: { cert: string; key: string } | null;
   channelBindings: ChannelBindingPolicy;
   redis: string | undefined;
+  /** PEM files for a rediss:// URL. */
+  redisTls: { ca?: string; cert?: string; key?: string };
 }
 
 function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): Options {
@@ -100,6 +109,13 @@ function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): Options 
   const cbText = str('channel-bindings');
   if (cbText !== undefined && !['required', 'if-present', 'off'].includes(cbText)) throw new UsageError(`--channel-bindings must be required, if-present or off`);
   if (cbText !== undefined && cbText !== 'off' && cert === undefined) throw new UsageError('--channel-bindings needs HTTPS (--tls-cert, --tls-key)');
+  const redis = str('redis');
+  const redisTls = { ca: str('redis-ca'), cert: str('redis-cert'), key: str('redis-key') };
+  if ((redisTls.cert === undefined) !== (redisTls.key === undefined)) throw new UsageError('--redis-cert and --redis-key go together');
+  if (redisTls.ca !== undefined || redisTls.cert !== undefined) {
+    if (redis === undefined) throw new UsageError('--redis-ca, --redis-cert and --redis-key need --redis');
+    if (!/^rediss:/i.test(redis)) throw new UsageError('--redis-ca, --redis-cert and --redis-key need a rediss:// URL (TLS)');
+  }
   return {
     port,
     host: str('host') ?? '127.0.0.1',
@@ -109,7 +125,8 @@ function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): Options 
     spn,
     tls: cert !== undefined && key !== undefined ? { cert, key } : null,
     channelBindings: (cbText as ChannelBindingPolicy | undefined) ?? (cert !== undefined ? 'if-present' : 'off'),
-    redis: str('redis'),
+    redis,
+    redisTls: Object.fromEntries(Object.entries(redisTls).filter(([, v]) => v !== undefined)),
   };
 }
 
@@ -193,18 +210,33 @@ export async function serveCommand(argv: readonly string[], io: ServeIO): Promis
   let o: Options;
   let cluster: RedisStore | null = null;
   let redisShown = '';
+  let redisTold = false;
   try {
     o = parseOptions(argv, env);
     if (o.redis !== undefined) {
       const u = URL.canParse(o.redis) ? new URL(o.redis) : null;
       // Logs name the server, never the password in the URL.
       redisShown = u ? `${u.protocol}//${u.host}` : '';
+      const tlsFiles: Record<string, Buffer> = {};
+      for (const [k, path] of Object.entries(o.redisTls)) {
+        try {
+          tlsFiles[k] = readFileSync(path);
+        } catch (e) {
+          io.stderr.write(`tslsa: --redis-${k}: cannot read ${path} (${(e as NodeJS.ErrnoException).code ?? 'error'})\n`);
+          return 1;
+        }
+      }
       // Loaded only in cluster mode: a single node never pays for the Redis client.
       const { createRedisStore } = await import('../store/redis.js');
       try {
         cluster = createRedisStore({
           url: o.redis,
-          onStatus: (up, detail) => io.stderr.write(up ? `tslsa: Redis ${redisShown} is up\n` : `tslsa: Redis ${redisShown} is unreachable (${detail}); answering 503 until it is back\n`),
+          ...(Object.keys(tlsFiles).length ? { tls: tlsFiles } : {}),
+          // `detail` comes with the URL's password masked.
+          onStatus: (up, detail) => {
+            redisTold = true;
+            io.stderr.write(up ? `tslsa: Redis ${redisShown} is up\n` : `tslsa: Redis ${redisShown} is unreachable (${detail}); answering 503 until it is back\n`);
+          },
         });
       } catch (e) {
         throw new UsageError(`--redis: ${e instanceof SspiError ? e.message.replace(/^.*?: /, '') : String(e)}`);
@@ -231,7 +263,7 @@ export async function serveCommand(argv: readonly string[], io: ServeIO): Promis
       if ((await store.list()).length === 0) {
         io.stderr.write(`tslsa: the account store ${o.storePath} has no accounts yet; add one with\n  echo 'Passw0rd' | tslsa user add alice --password-stdin${o.storePath === defaultStorePath(env) ? '' : ` --store ${o.storePath}`}\n(tslsa user add NAME --password-stdin; accounts added while the server runs are seen at once)\n`);
       }
-      if (cluster && !(await cluster.whenReady(1500))) io.stderr.write(`tslsa: Redis ${redisShown} is unreachable; serving, with 503 for sign-ons until it is up\n`);
+      if (cluster && !(await cluster.whenReady(1500)) && !redisTold) io.stderr.write(`tslsa: Redis ${redisShown} is unreachable; serving, with 503 for sign-ons until it is up\n`);
       const specs = await packagesFor(store, o, cluster?.replayCache);
       store = null; // the account authority owns it from here (closed at shutdown)
       host = await createLsa({ packages: specs, ...(o.domain ? { domainName: o.domain } : {}) });

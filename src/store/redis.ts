@@ -19,7 +19,8 @@
 // seconds after the reply. Every command has the same timeout, so the commands in flight are in
 // deadline order: one FIFO and one timer serve them all.
 
-import { createClient, RESP_TYPES } from 'redis';
+import type { ConnectionOptions } from 'node:tls';
+import { createClient, ErrorReply, RESP_TYPES } from 'redis';
 import type { HandshakeStore, HttpAuthScheme, ParkedHandshake } from '../http/handshakeStore.js';
 import type { ReplayCache } from '../packages/kerberos/replay.js';
 import { PackedReader, PackedWriter } from '../lsa/packed.js';
@@ -27,15 +28,23 @@ import { SspiError } from '../sspi/error.js';
 import { SecurityStatus } from '../sspi/status.js';
 
 export interface RedisStoreOptions {
-  /** redis://[[user]:password@]host[:port][/db] or rediss://... */
+  /** redis://[[user]:password@]host[:port][/db] or rediss://... (TLS). The password never reaches a log. */
   url: string;
+  /**
+   * TLS settings for a rediss:// URL (refused with redis://): `ca` to trust a private CA (PEM),
+   * `cert` and `key` for a server with `tls-auth-clients yes`, `servername` for SNI and the name check.
+   */
+  tls?: Pick<ConnectionOptions, 'ca' | 'cert' | 'key' | 'servername'>;
   /** Prepended to every key; default 'tslsa:'. Nodes of one cluster must agree on it. */
   keyPrefix?: string;
   /** Deadline of one connection attempt; default 2000 ms. */
   connectTimeoutMs?: number;
   /** A command not answered within this long fails; default 2000 ms. */
   commandTimeoutMs?: number;
-  /** Told when Redis becomes reachable (true) or is lost (false); once per change, for logs. */
+  /**
+   * Told when Redis becomes reachable (true) or is lost (false), and of the first failure to connect
+   * (a refused password too); once per change, for logs. `detail` never holds the URL's password.
+   */
   onStatus?: (up: boolean, detail: string) => void;
 }
 
@@ -194,7 +203,7 @@ class Deadlines {
 const FAILURE_HOLD_MS = 1000;
 const BUFFER_REPLIES = { typeMapping: { [RESP_TYPES.BLOB_STRING]: Buffer } };
 
-function checkUrl(url: string): void {
+function checkUrl(url: string): URL {
   let u: URL;
   try {
     u = new URL(url);
@@ -204,6 +213,30 @@ function checkUrl(url: string): void {
   if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') throw new SspiError(SecurityStatus.SEC_E_INVALID_PARAMETER, 'the Redis URL must be redis:// or rediss://');
   if (!u.hostname) throw new SspiError(SecurityStatus.SEC_E_INVALID_PARAMETER, 'the Redis URL has no host');
   if (u.pathname && u.pathname !== '/' && !/^\/\d+$/.test(u.pathname)) throw new SspiError(SecurityStatus.SEC_E_INVALID_PARAMETER, 'the Redis URL path must be a database number');
+  try {
+    decodeURIComponent(u.username);
+    decodeURIComponent(u.password);
+  } catch {
+    // node-redis would throw a URIError; the message must not echo the password
+    throw new SspiError(SecurityStatus.SEC_E_INVALID_PARAMETER, "the Redis URL's user or password is not percent-encoded right (write % as %25)");
+  }
+  return u;
+}
+
+/** Redis' error code (NOAUTH, WRONGPASS, NOPERM, ERR...) of a reply, or the error's name: never a key or a value. */
+function failureName(e: unknown): string {
+  if (e instanceof ErrorReply) return /^[A-Z]+/.exec(e.message)?.[0] ?? 'ErrorReply';
+  return e instanceof Error ? e.name : 'error';
+}
+
+/** Refusals that no reconnection cures: the credentials (or the ACL) are wrong. */
+const AUTH_FAILURES = new Set(['NOAUTH', 'WRONGPASS', 'NOPERM']);
+
+/** Masks the URL's password (as written and percent-decoded) in a text bound for a log. */
+function redactor(u: URL): (text: string) => string {
+  if (!u.password) return (text) => text;
+  const secrets = [...new Set([u.password, decodeURIComponent(u.password)])].sort((x, y) => y.length - x.length);
+  return (text) => secrets.reduce((t, s) => t.split(s).join('***'), text);
 }
 
 /**
@@ -211,19 +244,30 @@ function checkUrl(url: string): void {
  * the background, and until it is up every operation fails with an SspiError.
  */
 export function createRedisStore(options: RedisStoreOptions): RedisStore {
-  checkUrl(options.url);
+  const url = checkUrl(options.url);
+  const tls = url.protocol === 'rediss:';
+  if (options.tls && !tls) throw new SspiError(SecurityStatus.SEC_E_INVALID_PARAMETER, 'TLS options need a rediss:// URL');
+  const redact = redactor(url);
   const prefix = options.keyPrefix ?? 'tslsa:';
   const commandTimeout = options.commandTimeoutMs ?? 2000;
-  const client = createClient({
-    url: options.url,
-    disableOfflineQueue: true,
-    socket: {
-      connectTimeout: options.connectTimeoutMs ?? 2000,
-      // Capped exponential backoff with jitter; never gives up (a number, never an Error).
-      reconnectStrategy: (retries: number) => Math.min(50 * 2 ** Math.min(retries, 6), 2000) + Math.floor(Math.random() * 100),
-    },
-  });
-  let up = false;
+  let client: ReturnType<typeof createClient>;
+  try {
+    client = createClient({
+      url: options.url,
+      disableOfflineQueue: true,
+      socket: {
+        ...(tls ? { ...options.tls, tls: true as const } : {}),
+        connectTimeout: options.connectTimeoutMs ?? 2000,
+        // Capped exponential backoff with jitter; never gives up (a number, never an Error).
+        reconnectStrategy: (retries: number) => Math.min(50 * 2 ** Math.min(retries, 6), 2000) + Math.floor(Math.random() * 100),
+      },
+    });
+  } catch (e) {
+    // Its message may quote the URL: name the error only.
+    throw new SspiError(SecurityStatus.SEC_E_INVALID_PARAMETER, `the Redis client refused its options (${e instanceof Error ? e.name : 'error'})`);
+  }
+  // null until the first connection attempt ends, so that a first failure is told too.
+  let up: boolean | null = null;
   let everUp = false;
   let closed = false;
   let failedAt = 0;
@@ -232,7 +276,7 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
     if (next === up) return;
     up = next;
     try {
-      options.onStatus?.(next, detail);
+      options.onStatus?.(next, redact(detail));
     } catch {
       // a logger must not break the client
     }
@@ -256,8 +300,10 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
   function command(args: string[] | Array<string | Buffer>, what: string, buffers = false): Promise<unknown> {
     if (closed) return Promise.reject(new SspiError(SecurityStatus.SEC_E_INTERNAL_ERROR, `${what}: the Redis store is closed`));
     return new Promise((resolve, reject) => {
-      const fail = (why: string): void => {
+      const fail = (why: string, e?: unknown): void => {
         failedAt = Date.now();
+        // Connected but refused (no password given, a wrong ACL): worth a line in the log.
+        if (e instanceof ErrorReply && AUTH_FAILURES.has(why)) report(false, e.message.split('\n')[0]!.slice(0, 200));
         // The reason names the failure (offline, timeout, a Redis error), never a key or a value.
         reject(new SspiError(SecurityStatus.SEC_E_INTERNAL_ERROR, `${what}: Redis unavailable (${why})`));
       };
@@ -266,7 +312,7 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
       try {
         sent = client.sendCommand(args, buffers ? BUFFER_REPLIES : undefined);
       } catch (e) {
-        if (deadlines.settle(p)) fail(e instanceof Error ? e.name : 'error');
+        if (deadlines.settle(p)) fail(failureName(e), e);
         return;
       }
       sent.then(
@@ -276,7 +322,7 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
           else if (Buffer.isBuffer(v)) v.fill(0);
         },
         (e: unknown) => {
-          if (deadlines.settle(p)) fail(e instanceof Error ? e.name : 'error');
+          if (deadlines.settle(p)) fail(failureName(e), e);
         },
       );
     });

@@ -1,16 +1,27 @@
 // Debian's redis-server for the cluster tests: on 127.0.0.1 and a free port, no persistence
 // (--save '' --appendonly no, run inside a temp dir), started and stopped by PID. kill() is the
 // "Redis died" of the tests (SIGKILL); start() again brings it back on the same port.
+// startRedis({ password, users, tls }) makes one that wants AUTH (requirepass, ACL users) and/or
+// speaks only TLS (a throwaway CA from createTestCa, made with openssl).
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freeTcpPort, LOOPBACK } from './ports.js';
-import { isAlive, killPid, requireBinary, sleep, spawnTracked } from './proc.js';
+import { isAlive, killPid, requireBinary, runChecked, sleep, spawnTracked } from './proc.js';
+
+export interface RedisOptions {
+  /** requirepass: the default user must AUTH with this password. */
+  password?: string;
+  /** ACL users with every right: AUTH user password (redis://user:password@...). */
+  users?: ReadonlyArray<{ user: string; password: string }>;
+  /** Listen with TLS only (no plain port), on these PEM files. */
+  tls?: { cert: string; key: string; ca: string; authClients: 'yes' | 'no' | 'optional' };
+}
 
 export interface RedisServer {
   readonly port: number;
-  /** redis://127.0.0.1:PORT */
+  /** redis://127.0.0.1:PORT (rediss:// with TLS), with no credentials in it */
   readonly url: string;
   /** PID of the running redis-server; undefined while stopped. */
   readonly pid: number | undefined;
@@ -30,10 +41,25 @@ class RedisProcess implements RedisServer {
   constructor(
     readonly port: number,
     private readonly dir: string,
+    private readonly options: RedisOptions = {},
   ) {}
 
   get url(): string {
-    return `redis://${LOOPBACK}:${this.port}`;
+    return `${this.options.tls ? 'rediss' : 'redis'}://${LOOPBACK}:${this.port}`;
+  }
+
+  /** The arguments that listen, and the secrets, in a config file (not on a command line `ps` shows). */
+  private args(): string[] {
+    const o = this.options;
+    const listen = o.tls
+      ? ['--port', '0', '--tls-port', String(this.port), '--tls-cert-file', o.tls.cert, '--tls-key-file', o.tls.key, '--tls-ca-cert-file', o.tls.ca, '--tls-auth-clients', o.tls.authClients]
+      : ['--port', String(this.port)];
+    const conf: string[] = [];
+    if (o.password !== undefined) conf.push(`requirepass "${o.password}"`);
+    for (const u of o.users ?? []) conf.push(`user ${u.user} on >${u.password} ~* &* +@all`);
+    const file = join(this.dir, 'redis.conf');
+    writeFileSync(file, conf.join('\n') + '\n', { mode: 0o600 });
+    return [file, '--save', '', '--appendonly', 'no', ...listen, '--bind', LOOPBACK, '--dir', this.dir];
   }
 
   get pid(): number | undefined {
@@ -47,7 +73,7 @@ class RedisProcess implements RedisServer {
   /** Resolves once Redis says it accepts connections; rejects if it exits first or takes over `timeoutMs`. */
   async start(timeoutMs = 10_000): Promise<void> {
     if (this.pid !== undefined) return;
-    const child = spawnTracked('redis-server', ['--save', '', '--appendonly', 'no', '--port', String(this.port), '--bind', LOOPBACK, '--dir', this.dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawnTracked('redis-server', this.args(), { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
     const ready = new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`redis-server on ${this.port} not ready in ${timeoutMs} ms:\n${this.out}`)), timeoutMs);
@@ -97,12 +123,12 @@ class RedisProcess implements RedisServer {
 }
 
 /** A fresh redis-server on a free loopback port (a few tries when the port is taken in between). Throws MissingPeerError when it is not installed. */
-export async function startRedis(): Promise<RedisServer> {
+export async function startRedis(options: RedisOptions = {}): Promise<RedisServer> {
   requireBinary('redis-server');
   let last: unknown;
   for (let attempt = 0; attempt < 5; attempt++) {
     const dir = mkdtempSync(join(tmpdir(), 'tslsa-redis-'));
-    const r = new RedisProcess(await freeTcpPort(), dir);
+    const r = new RedisProcess(await freeTcpPort(), dir, options);
     try {
       await r.start();
       return r;
@@ -112,4 +138,35 @@ export async function startRedis(): Promise<RedisServer> {
     }
   }
   throw last instanceof Error ? last : new Error(String(last));
+}
+
+export interface TestCa {
+  /** The CA certificate (PEM file) that signed the two below. */
+  ca: string;
+  /** A server certificate for localhost and 127.0.0.1, and its key. */
+  serverCert: string;
+  serverKey: string;
+  /** A client certificate (CN=tslsa-client), and its key. */
+  clientCert: string;
+  clientKey: string;
+  /** A CA that signed none of them (for "wrong CA"). */
+  otherCa: string;
+}
+
+/** A throwaway CA and certificates (P-256, 2 days) made with openssl in `dir`. */
+export async function createTestCa(dir: string): Promise<TestCa> {
+  const f = (name: string): string => join(dir, name);
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+  const caExt = ['-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign'];
+  for (const ca of ['ca', 'other-ca']) {
+    await runChecked('openssl', ['req', '-x509', ...ec, '-keyout', f(`${ca}.key`), '-out', f(`${ca}.pem`), '-days', '2', '-subj', `/CN=tslsa test ${ca}`, ...caExt]);
+  }
+  const leaf = async (name: string, cn: string, ext: string): Promise<void> => {
+    await runChecked('openssl', ['req', ...ec, '-keyout', f(`${name}.key`), '-out', f(`${name}.csr`), '-subj', `/CN=${cn}`]);
+    writeFileSync(f(`${name}.ext`), ext);
+    await runChecked('openssl', ['x509', '-req', '-in', f(`${name}.csr`), '-CA', f('ca.pem'), '-CAkey', f('ca.key'), '-CAcreateserial', '-out', f(`${name}.pem`), '-days', '2', '-sha256', '-extfile', f(`${name}.ext`)]);
+  };
+  await leaf('server', 'localhost', 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n');
+  await leaf('client', 'tslsa-client', 'extendedKeyUsage=clientAuth\n');
+  return { ca: f('ca.pem'), serverCert: f('server.pem'), serverKey: f('server.key'), clientCert: f('client.pem'), clientKey: f('client.key'), otherCa: f('other-ca.pem') };
 }
