@@ -81,6 +81,22 @@ export class RC4 {
     this.j = j;
   }
 
+  /**
+   * Copies the S-box to dst[at .. at+256) and returns (i << 8) | j: for a kernel that runs the
+   * keystream elsewhere (the NTLM seal kernel) and hands it back with loadFrom().
+   */
+  saveTo(dst: Uint8Array, at: number): number {
+    dst.set(this.s, at);
+    return (this.i << 8) | this.j;
+  }
+
+  /** Continues from an S-box at src[at .. at+256) and (i << 8) | j, as saveTo() gave them out. */
+  loadFrom(src: Uint8Array, at: number, ij: number): void {
+    this.s.set(src.subarray(at, at + 256));
+    this.i = (ij >>> 8) & 0xff;
+    this.j = ij & 0xff;
+  }
+
   /** The keystream position (S-box, i, j) as 258 bytes, for exporting a security context. */
   saveState(): Uint8Array {
     const out = new Uint8Array(258);
