@@ -249,7 +249,7 @@ async function kvno(argv: readonly string[], io: KerberosCommandIO, env: NodeJS.
   let status = 0;
   for (const spn of positionals) {
     try {
-      const t = await getServiceTicket(tgt, spn, { config, ...(enctypes ? { enctypes } : {}), ...(io.now ? { now: io.now } : {}) });
+      const t = await getServiceTicket(tgt, spn, { config, cache, ...(enctypes ? { enctypes } : {}), ...(io.now ? { now: io.now } : {}) });
       await cache.store(t);
       io.stdout.write(`${formatPrincipal(t.server)}: kvno = ${t.ticket.encPart.kvno ?? 0}\n`);
     } catch (err) {

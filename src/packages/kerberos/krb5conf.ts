@@ -512,6 +512,18 @@ export class Krb5Config {
     }
     return undefined;
   }
+
+  /**
+   * The intermediate realms [capaths] lists from `client` to `server`, as MIT's
+   * rtree_capath_vals reads them: every value of `[capaths] CLIENT = { SERVER = ... }` in order,
+   * each cut at its first blank; a first value starting with "." means "directly connected" (no
+   * intermediates: []). Undefined when there is no such relation.
+   */
+  capaths(client: string, server: string): string[] | undefined {
+    const vals = this.getAll('capaths', client, server).map((v) => v.split(/[\t ]/)[0]!);
+    if (vals.length === 0) return undefined;
+    return vals[0]!.startsWith('.') ? [] : vals;
+  }
 }
 
 /** Parses profile texts (first has precedence) into a Krb5Config. */

@@ -65,7 +65,8 @@ export async function acquireKerberosCredentials(opts: AcquireOptions = {}): Pro
     async getServiceTicket(server, o = {}) {
       const hit = await cache.find(server, opts.now ? { now: opts.now() } : {});
       if (hit && (o.enctypes === undefined || o.enctypes.includes(hit.sessionKey.enctype))) return hit;
-      const t = await getServiceTicket(tgt, server, { ...tgsOpts, ...(o.enctypes ? { enctypes: o.enctypes } : {}) });
+      // The cache also keeps (and supplies) the cross-realm TGTs a service in another realm needs.
+      const t = await getServiceTicket(tgt, server, { ...tgsOpts, cache, ...(o.enctypes ? { enctypes: o.enctypes } : {}) });
       await cache.store(t).catch(() => undefined);
       return t;
     },

@@ -1,7 +1,8 @@
 // The Kerberos client: KDC transport, AS and TGS exchanges, ticket caches, credentials.
 export { sendToKdc, locateKdcs, type KdcEndpoint, type SendToKdcOptions, type KdcLocateOptions } from './transport.js';
 export { getInitialTicket, defaultSalt, type InitialTicketOptions, type InitialTicketResult } from './as.js';
-export { getServiceTicket, servicePrincipal, type ServiceTicketOptions } from './tgs.js';
+export { getServiceTicket, servicePrincipal, KRB5_REFERRAL_MAXHOPS, type ServiceTicketOptions } from './tgs.js';
+export { clientRealmPath, hierarchicalRealmPath } from './realmPath.js';
 export {
   type CredentialCache,
   FileCredentialCache,
