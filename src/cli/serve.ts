@@ -4,8 +4,10 @@
 //   tslsa serve [--port 8080] [--host 127.0.0.1] [--store PATH] [--domain D]
 //               [--keytab KT [--spn HTTP/host]] [--tls-cert F --tls-key F]
 //               [--channel-bindings required|if-present|off]
-//               [--redis URL [--redis-ca FILE] [--redis-cert FILE --redis-key FILE]]
+//               [--redis URL [--redis-password-file FILE] [--redis-ca FILE] [--redis-cert FILE --redis-key FILE]]
 //
+// The Redis URL may come from TSLSA_REDIS_URL and its password from a file, so that the password
+// is not on a command line that every user of the machine can read (ps).
 // One log line per request on stdout (no credentials, no query strings); diagnostics on stderr.
 // With --redis several nodes share the half-built handshakes and the Kerberos replay cache
 // (src/store/redis.ts); while Redis is away requests that need it get 503.
@@ -43,7 +45,8 @@ export const SERVE_HELP = `Usage:
   tslsa serve [--port 8080] [--host 127.0.0.1] [--store PATH] [--domain D]
               [--keytab KEYTAB [--spn HTTP/host]] [--tls-cert FILE --tls-key FILE]
               [--channel-bindings required|if-present|off]
-              [--redis URL [--redis-ca FILE] [--redis-cert FILE --redis-key FILE]]
+              [--redis URL [--redis-password-file FILE] [--redis-ca FILE]
+                           [--redis-cert FILE --redis-key FILE]]
 
 An HTTP(S) server protected by Negotiate and NTLM (RFC 4559) over the account store that
 \`tslsa user\` manages, and Kerberos too when given a keytab.
@@ -61,8 +64,13 @@ Options:
   --channel-bindings P  Extended Protection over HTTPS: required, if-present (default with TLS), off
   --redis URL           cluster mode: handshakes and the Kerberos replay cache shared
                         by every node in Redis (redis://host:6379); 503 while it is down.
-                        With a password: redis://:PASSWORD@host or redis://USER:PASSWORD@host
-                        (never logged); TLS: rediss://host:6379
+                        Default $TSLSA_REDIS_URL (unset: a single node). With a password:
+                        redis://:PASSWORD@host or redis://USER:PASSWORD@host (never logged;
+                        but ps shows a command line: put it in $TSLSA_REDIS_URL or use
+                        --redis-password-file). TLS: rediss://host:6379
+  --redis-password-file FILE
+                        the Redis password is the first line of FILE (for requirepass, or
+                        the user in the URL: redis://USER@host); the URL must hold none
   --redis-ca FILE       rediss: trust this CA (PEM) for the Redis server's certificate
   --redis-cert, --redis-key FILE
                         rediss: client certificate and key (PEM), for tls-auth-clients yes
@@ -71,7 +79,7 @@ Try it:  echo 'Passw0rd' | tslsa user add alice --password-stdin && tslsa serve
          curl --ntlm -u alice:Passw0rd http://localhost:8080/whoami
 `;
 
-const VALUE_OPTIONS = new Set(['port', 'host', 'store', 'domain', 'keytab', 'spn', 'tls-cert', 'tls-key', 'channel-bindings', 'redis', 'redis-ca', 'redis-cert', 'redis-key']);
+const VALUE_OPTIONS = new Set(['port', 'host', 'store', 'domain', 'keytab', 'spn', 'tls-cert', 'tls-key', 'channel-bindings', 'redis', 'redis-password-file', 'redis-ca', 'redis-cert', 'redis-key']);
 const KNOWN = new Set([...VALUE_OPTIONS, 'help', 'h']);
 
 interface Options {
@@ -84,6 +92,9 @@ interface Options {
   tls: { cert: string; key: string } | null;
   channelBindings: ChannelBindingPolicy;
   redis: string | undefined;
+  /** Where the URL came from, to name it in messages: '--redis' or 'TSLSA_REDIS_URL'. */
+  redisFrom: string;
+  redisPasswordFile: string | undefined;
   /** PEM files for a rediss:// URL. */
   redisTls: { ca?: string; cert?: string; key?: string };
 }
@@ -109,11 +120,15 @@ function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): Options 
   const cbText = str('channel-bindings');
   if (cbText !== undefined && !['required', 'if-present', 'off'].includes(cbText)) throw new UsageError(`--channel-bindings must be required, if-present or off`);
   if (cbText !== undefined && cbText !== 'off' && cert === undefined) throw new UsageError('--channel-bindings needs HTTPS (--tls-cert, --tls-key)');
-  const redis = str('redis');
+  // An empty TSLSA_REDIS_URL is unset (a single node), as shells often leave it.
+  const redisFrom = options.has('redis') ? '--redis' : 'TSLSA_REDIS_URL';
+  const redis = str('redis') ?? (env.TSLSA_REDIS_URL || undefined);
+  const redisPasswordFile = str('redis-password-file');
+  if (redisPasswordFile !== undefined && redis === undefined) throw new UsageError('--redis-password-file needs --redis (or TSLSA_REDIS_URL)');
   const redisTls = { ca: str('redis-ca'), cert: str('redis-cert'), key: str('redis-key') };
   if ((redisTls.cert === undefined) !== (redisTls.key === undefined)) throw new UsageError('--redis-cert and --redis-key go together');
   if (redisTls.ca !== undefined || redisTls.cert !== undefined) {
-    if (redis === undefined) throw new UsageError('--redis-ca, --redis-cert and --redis-key need --redis');
+    if (redis === undefined) throw new UsageError('--redis-ca, --redis-cert and --redis-key need --redis (or TSLSA_REDIS_URL)');
     if (!/^rediss:/i.test(redis)) throw new UsageError('--redis-ca, --redis-cert and --redis-key need a rediss:// URL (TLS)');
   }
   return {
@@ -126,6 +141,8 @@ function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): Options 
     tls: cert !== undefined && key !== undefined ? { cert, key } : null,
     channelBindings: (cbText as ChannelBindingPolicy | undefined) ?? (cert !== undefined ? 'if-present' : 'off'),
     redis,
+    redisFrom,
+    redisPasswordFile,
     redisTls: Object.fromEntries(Object.entries(redisTls).filter(([, v]) => v !== undefined)),
   };
 }
@@ -178,6 +195,19 @@ async function packagesFor(store: AccountStore, o: Options, replayCache: ReplayC
   return specs;
 }
 
+/**
+ * The Redis URL with the password of --redis-password-file in it, percent-encoded as the URL
+ * wants (createRedisStore decodes it, and masks both forms in what it reports).
+ */
+function withRedisPassword(url: string, password: string, from: string): string {
+  // Not a URL: left to createRedisStore, which says so.
+  if (!URL.canParse(url)) return url;
+  const u = new URL(url);
+  if (u.password) throw new UsageError(`${from} already holds a password: give it there or in --redis-password-file, not both`);
+  u.password = encodeURIComponent(password);
+  return u.href;
+}
+
 /** SIGINT/SIGTERM as a promise; `cancel` removes the handlers when the server ends otherwise. */
 function signalStop(): { promise: Promise<string>; cancel: () => void } {
   let cancel = () => {};
@@ -217,6 +247,21 @@ export async function serveCommand(argv: readonly string[], io: ServeIO): Promis
       const u = URL.canParse(o.redis) ? new URL(o.redis) : null;
       // Logs name the server, never the password in the URL.
       redisShown = u ? `${u.protocol}//${u.host}` : '';
+      let url = o.redis;
+      if (o.redisPasswordFile !== undefined) {
+        let password: string | undefined;
+        try {
+          password = readFileSync(o.redisPasswordFile, 'utf8').split(/\r?\n/, 1)[0];
+        } catch (e) {
+          io.stderr.write(`tslsa: --redis-password-file: cannot read ${o.redisPasswordFile} (${(e as NodeJS.ErrnoException).code ?? 'error'})\n`);
+          return 1;
+        }
+        if (!password) {
+          io.stderr.write(`tslsa: --redis-password-file: the first line of ${o.redisPasswordFile} is empty\n`);
+          return 1;
+        }
+        url = withRedisPassword(url, password, o.redisFrom);
+      }
       const tlsFiles: Record<string, Buffer> = {};
       for (const [k, path] of Object.entries(o.redisTls)) {
         try {
@@ -230,7 +275,7 @@ export async function serveCommand(argv: readonly string[], io: ServeIO): Promis
       const { createRedisStore } = await import('../store/redis.js');
       try {
         cluster = createRedisStore({
-          url: o.redis,
+          url,
           ...(Object.keys(tlsFiles).length ? { tls: tlsFiles } : {}),
           // `detail` comes with the URL's password masked.
           onStatus: (up, detail) => {
@@ -239,7 +284,7 @@ export async function serveCommand(argv: readonly string[], io: ServeIO): Promis
           },
         });
       } catch (e) {
-        throw new UsageError(`--redis: ${e instanceof SspiError ? e.message.replace(/^.*?: /, '') : String(e)}`);
+        throw new UsageError(`${o.redisFrom}: ${e instanceof SspiError ? e.message.replace(/^.*?: /, '') : String(e)}`);
       }
     }
   } catch (e) {

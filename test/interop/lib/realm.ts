@@ -48,6 +48,11 @@ export interface RealmOptions {
   extraLibdefaults?: string[];
   /** Do not start krb5kdc (database and keytabs only). */
   noStart?: boolean;
+  /**
+   * Profile text appended to krb5.conf (read by this realm's KDC and MIT tools), e.g. [capaths] or
+   * more [domain_realm] lines: MIT merges a repeated section into the first.
+   */
+  extraConf?: string;
 }
 
 export interface AddPrincipalOptions {
@@ -121,7 +126,7 @@ const MASTER_PASSWORD = 'interop-master-key';
 // kadmin.local prints these on stderr for every successful addprinc/ktadd.
 const BENIGN_KADMIN = [/^No policy specified for /, /^Authenticating as principal /, /^WARNING: no policy specified/];
 
-function krb5Conf(realm: string, port: number, dir: string, extra: readonly string[]): string {
+function krb5Conf(realm: string, port: number, dir: string, extra: readonly string[], extraConf = ''): string {
   const list = ENCTYPES.join(' ');
   // Comments must stand on their own line in MIT profiles: "key = v  # c" fails to parse.
   return `[libdefaults]
@@ -150,7 +155,7 @@ ${extra.map((l) => `    ${l}`).join('\n')}
 
 [logging]
     default = FILE:${dir}/krb5lib.log
-`;
+${extraConf}`;
 }
 
 function kdcConf(realm: string, port: number, dir: string): string {
@@ -177,7 +182,7 @@ function kdcConf(realm: string, port: number, dir: string): string {
 }
 
 // Variables a developer's shell may carry that would change how MIT tools behave in our realm.
-const STRIPPED_ENV = ['KRB5_KTNAME', 'KRB5_CLIENT_KTNAME', 'KRB5CCNAME', 'KRB5_CONFIG', 'KRB5_KDC_PROFILE', 'KRB5RCACHEDIR', 'NTLM_USER_FILE', 'GSS_MECH_CONFIG'];
+const STRIPPED_ENV = ['KRB5_KTNAME', 'KRB5_CLIENT_KTNAME', 'KRB5CCNAME', 'KRB5_CONFIG', 'KRB5_KDC_PROFILE', 'KRB5RCACHEDIR', 'NTLM_USER_FILE', 'GSS_MECH_CONFIG', 'TSLSA_REDIS_URL', 'TSLSA_STORE'];
 
 export function cleanEnv(): NodeJS.ProcessEnv {
   const env = { ...process.env };
@@ -233,7 +238,7 @@ class MitRealm implements Realm {
   /** (Re)writes both profiles for a port. */
   writeConfig(port: number): void {
     this.kdcPort = port;
-    writeFileSync(this.krb5ConfPath, krb5Conf(this.realm, port, this.dir, this.opts.extraLibdefaults ?? []));
+    writeFileSync(this.krb5ConfPath, krb5Conf(this.realm, port, this.dir, this.opts.extraLibdefaults ?? [], this.opts.extraConf));
     writeFileSync(this.kdcConfPath, kdcConf(this.realm, port, this.dir));
     this.env = {
       KRB5_CONFIG: this.krb5ConfPath,

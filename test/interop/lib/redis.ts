@@ -170,3 +170,16 @@ export async function createTestCa(dir: string): Promise<TestCa> {
   await leaf('client', 'tslsa-client', 'extendedKeyUsage=clientAuth\n');
   return { ca: f('ca.pem'), serverCert: f('server.pem'), serverKey: f('server.key'), clientCert: f('client.pem'), clientKey: f('client.key'), otherCa: f('other-ca.pem') };
 }
+
+/**
+ * One more server certificate (localhost, 127.0.0.1) and key, `name`.pem and `name`.key, signed
+ * by the CA that createTestCa(dir) made: another certificate with the same names, for nodes that
+ * do not share one.
+ */
+export async function createServerCert(dir: string, name: string): Promise<{ cert: string; key: string }> {
+  const f = (file: string): string => join(dir, file);
+  await runChecked('openssl', ['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', f(`${name}.key`), '-out', f(`${name}.csr`), '-subj', '/CN=localhost']);
+  writeFileSync(f(`${name}.ext`), 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n');
+  await runChecked('openssl', ['x509', '-req', '-in', f(`${name}.csr`), '-CA', f('ca.pem'), '-CAkey', f('ca.key'), '-CAcreateserial', '-out', f(`${name}.pem`), '-days', '2', '-sha256', '-extfile', f(`${name}.ext`)]);
+  return { cert: f(`${name}.pem`), key: f(`${name}.key`) };
+}
