@@ -143,7 +143,7 @@ export class SecurityContext {
   }
 
   private async loadSizes(): Promise<void> {
-    const r = await this.sspi.QueryContextAttributes(this.handle!, SECPKG_ATTR.SIZES);
+    const r = this.sspi.queryUserModeAttribute(this.handle!, SECPKG_ATTR.SIZES) ?? (await this.sspi.QueryContextAttributes(this.handle!, SECPKG_ATTR.SIZES));
     if ((r.status | 0) >= 0) this.sizes = r.pBuffer as SecPkgContext_Sizes;
   }
 
@@ -177,8 +177,10 @@ export class SecurityContext {
     // message: the package works in place, so usually the result is this buffer as it stands.
     const trailer = sizes.cbSecurityTrailer;
     const n = message.length;
-    const all = new Uint8Array(trailer + n + sizes.cbBlockSize);
+    const all = tokenBuffer(trailer + n + sizes.cbBlockSize);
     all.set(message, trailer);
+    all.fill(0, 0, trailer);
+    all.fill(0, trailer + n);
     const tokView = all.subarray(0, trailer);
     const dataView = all.subarray(trailer, trailer + n);
     const padView = all.subarray(trailer + n);
@@ -250,4 +252,15 @@ export class SecurityContext {
   has(flag: number): boolean {
     return hasFlag(this.granted, flag);
   }
+}
+
+// Above this size the token buffer is not zero-filled first: the message is copied over its middle
+// and only the trailer and padding are zeroed (both small). Never from Buffer's shared pool, so the
+// token's ArrayBuffer holds nothing else.
+const UNZEROED_MIN = 4096;
+
+function tokenBuffer(length: number): Uint8Array {
+  if (length < UNZEROED_MIN) return new Uint8Array(length);
+  const b = Buffer.allocUnsafeSlow(length);
+  return new Uint8Array(b.buffer, b.byteOffset, length);
 }

@@ -2,7 +2,7 @@
 // credential and context handles. Buffers are copied in and out as a process boundary would copy
 // them, so neither side can rely on sharing memory with the other.
 
-import type { Plain, SecPkgInfo } from '../sspi/attributes.js';
+import { type Plain, type SecPkgInfo, clonePlain } from '../sspi/attributes.js';
 import { type SecBufferDesc, cloneDesc, validateDesc } from '../sspi/buffers.js';
 import { isFlagSet, SECPKG_ATTR, SECPKG_CRED, SECPKG_NEGOTIATION } from '../sspi/flags.js';
 import { NtStatus, SecurityStatus, type Status, toSecurityStatus } from '../sspi/status.js';
@@ -81,7 +81,7 @@ export class InProcessLsaConnection implements LsaConnection {
     const use = req.credentialUse;
     if (!isFlagSet(use) || ((use >>> 0) & SECPKG_CRED.BOTH) === 0) return { status: SecurityStatus.SEC_E_INVALID_PARAMETER, expiry: TIMESTAMP_NONE };
     if (!pkg.table.AcquireCredentialsHandle) return { status: SecurityStatus.SEC_E_UNSUPPORTED_FUNCTION, expiry: TIMESTAMP_NONE };
-    const authData = structuredClone(req.authData ?? null);
+    const authData = clonePlain(req.authData ?? null);
     const r = await this.lsa.invoke(pkg, 'AcquireCredentialsHandle', this.frame(pkg), () => pkg.table.AcquireCredentialsHandle!(req.principal ?? null, use, req.logonId ?? null, authData, null, null), (status): AcquireCredentialsHandleResult => ({ status }));
     const status = isStatus(r?.status) ? toSecurityStatus(r.status) : SecurityStatus.SEC_E_INTERNAL_ERROR;
     if ((status | 0) < 0) return { status, expiry: TIMESTAMP_NONE };
@@ -125,7 +125,7 @@ export class InProcessLsaConnection implements LsaConnection {
     const e = this.credential(credential);
     if (!e) return SecurityStatus.SEC_E_INVALID_HANDLE;
     if (!e.pkg.table.SetCredentialsAttributes) return SecurityStatus.SEC_E_UNSUPPORTED_FUNCTION;
-    const data = structuredClone(buffer);
+    const data = clonePlain(buffer);
     const st = await this.lsa.invoke(e.pkg, 'SetCredentialsAttributes', this.frame(e.pkg), () => e.pkg.table.SetCredentialsAttributes!(e.handle, attribute, data), (s) => s);
     return isStatus(st) ? toSecurityStatus(st) : SecurityStatus.SEC_E_INTERNAL_ERROR;
   }
@@ -208,7 +208,8 @@ export class InProcessLsaConnection implements LsaConnection {
       contextData: ok && r.MappedContext === true && r.ContextData instanceof Uint8Array ? r.ContextData.slice() : null,
       packageHandle: mappedTo ? r.MappedContextHandle! : pkgHandle,
       packageName: mappedTo?.name ?? pkg.name,
-      input: input ? cloneDesc(input) : null,
+      // The caller only takes back the types and counts of its input buffers (SECBUFFER_EXTRA...).
+      input: input ? shapeOf(input) : null,
       output: output && validateDesc(output, false) === SecurityStatus.SEC_E_OK ? cloneDesc(output) : null,
     };
   }
@@ -297,7 +298,7 @@ export class InProcessLsaConnection implements LsaConnection {
     const e = this.context(context);
     if (!e) return SecurityStatus.SEC_E_INVALID_HANDLE;
     if (!e.pkg.table.SetContextAttributes) return SecurityStatus.SEC_E_UNSUPPORTED_FUNCTION;
-    const data = structuredClone(buffer);
+    const data = clonePlain(buffer);
     const st = await this.lsa.invoke(e.pkg, 'SetContextAttributes', this.frame(e.pkg), () => e.pkg.table.SetContextAttributes!(e.handle, attribute, data), (s) => s);
     return isStatus(st) ? toSecurityStatus(st) : SecurityStatus.SEC_E_INTERNAL_ERROR;
   }
@@ -340,5 +341,10 @@ function attributeReply(r: { status: Status; Buffer?: unknown } | undefined): At
   if (!r || !isStatus(r.status)) return { status: SecurityStatus.SEC_E_INTERNAL_ERROR };
   const status = toSecurityStatus(r.status);
   if ((status | 0) < 0) return { status };
-  return { status, buffer: r.Buffer === undefined ? undefined : structuredClone(r.Buffer as Plain) };
+  return { status, buffer: r.Buffer === undefined ? undefined : clonePlain(r.Buffer as Plain) };
+}
+
+/** A descriptor's buffer types and counts without the bytes. */
+function shapeOf(desc: SecBufferDesc): SecBufferDesc {
+  return { ulVersion: desc.ulVersion, cBuffers: desc.cBuffers, pBuffers: desc.pBuffers.map((b) => ({ BufferType: b.BufferType, cbBuffer: b.cbBuffer, pvBuffer: null })) };
 }

@@ -30,10 +30,10 @@ type AcceptBody = (cred: LSA_SEC_HANDLE, ctx: LSA_SEC_HANDLE, input: SecBufferDe
  */
 export function lsaModeContextCalls(init: InitBody, accept: AcceptBody): Pick<SECPKG_FUNCTION_TABLE, 'InitLsaModeContext' | 'AcceptLsaModeContext'> {
   return {
-    async InitLsaModeContext(credH, ctxH, target, req, _rep, input, output) {
+    InitLsaModeContext(credH, ctxH, target, req, _rep, input, output) {
       return guard(() => init(credH, ctxH, target, req, input, output));
     },
-    async AcceptLsaModeContext(credH, ctxH, input, req, _rep, output) {
+    AcceptLsaModeContext(credH, ctxH, input, req, _rep, output) {
       return guard(() => accept(credH, ctxH, input, req, output));
     },
   };

@@ -5,8 +5,8 @@
 
 import type { LsaConnection, SecHandle, UserModeEntry } from '../lsa/protocol.js';
 import type { LSA_SEC_HANDLE, LUID, SECPKG_DLL_FUNCTIONS, SECPKG_USER_FUNCTION_TABLE } from '../lsa/types.js';
-import type { Plain, SecPkgInfo } from './attributes.js';
-import { type SecBufferDesc, cloneDesc, validateDesc } from './buffers.js';
+import { type Plain, type SecPkgInfo, clonePlain } from './attributes.js';
+import { type SecBufferDesc, validateDesc } from './buffers.js';
 import { ISC_REQ, SECPKG_CONTEXT_EXPORT, isFlagSet, hasFlag } from './flags.js';
 import { SecurityStatus, type Status, toSecurityStatus } from './status.js';
 import { TIMESTAMP_NONE, type TimeStamp, unixMsFromTimeStamp } from './timestamp.js';
@@ -91,7 +91,7 @@ export class SecurityFunctionTable {
     if (pvLogonId !== null && pvLogonId !== undefined && typeof pvLogonId !== 'bigint') return { status: SecurityStatus.SEC_E_INVALID_PARAMETER, phCredential: null, ptsExpiry: TIMESTAMP_NONE };
     let authData: Plain;
     try {
-      authData = structuredClone(pAuthData ?? null);
+      authData = clonePlain(pAuthData ?? null);
     } catch {
       return { status: SecurityStatus.SEC_E_INVALID_PARAMETER, phCredential: null, ptsExpiry: TIMESTAMP_NONE };
     }
@@ -120,7 +120,7 @@ export class SecurityFunctionTable {
    * pvBuffer (SEC_E_BUFFER_TOO_SMALL when it does not fit) or, with ISC_REQ_ALLOCATE_MEMORY, into a
    * buffer the package allocated. Reserved1/Reserved2 must be 0.
    */
-  async InitializeSecurityContext(
+  InitializeSecurityContext(
     phCredential: SecHandle | null,
     phContext: SecHandle | null,
     pszTargetName: string | null,
@@ -133,12 +133,12 @@ export class SecurityFunctionTable {
     pOutput: SecBufferDesc | null,
   ): Promise<InitializeSecurityContextResult> {
     void phNewContext;
-    if (pszTargetName !== null && pszTargetName !== undefined && typeof pszTargetName !== 'string') return failed(SecurityStatus.SEC_E_INVALID_PARAMETER);
-    if (Reserved1 !== 0 || Reserved2 !== 0) return failed(SecurityStatus.SEC_E_INVALID_PARAMETER);
+    if (pszTargetName !== null && pszTargetName !== undefined && typeof pszTargetName !== 'string') return Promise.resolve(failed(SecurityStatus.SEC_E_INVALID_PARAMETER));
+    if (Reserved1 !== 0 || Reserved2 !== 0) return Promise.resolve(failed(SecurityStatus.SEC_E_INVALID_PARAMETER));
     return this.contextCall('init', phCredential, phContext, pszTargetName ?? null, fContextReq, TargetDataRep, pInput, pOutput);
   }
 
-  async AcceptSecurityContext(
+  AcceptSecurityContext(
     phCredential: SecHandle | null,
     phContext: SecHandle | null,
     pInput: SecBufferDesc | null,
@@ -180,8 +180,9 @@ export class SecurityFunctionTable {
       targetName: target,
       contextReq: fContextReq,
       targetDataRep: TargetDataRep,
-      input: pInput ? cloneDesc(pInput) : null,
-      output: pOutput ? cloneDesc(pOutput) : null,
+      // No copies here: the connection is the boundary, and copies what crosses it both ways.
+      input: pInput ?? null,
+      output: pOutput ?? null,
     };
     const r = side === 'init' ? await this.connection.InitializeSecurityContext(req) : await this.connection.AcceptSecurityContext(req);
     let status = r.status;
@@ -289,6 +290,28 @@ export class SecurityFunctionTable {
     }
     const r = await this.connection.QueryContextAttributes(phContext, ulAttribute);
     return { status: r.status, pBuffer: r.buffer ?? null };
+  }
+
+  /**
+   * QueryContextAttributes answered by the user-mode half in the same turn, when it can: null when
+   * the attribute goes to the LSA or the package answers asynchronously (then use the API call).
+   * Not an SSPI function: SecurityContext uses it to read SIZES without another await.
+   */
+  queryUserModeAttribute(phContext: SecHandle, ulAttribute: number): { status: Status; pBuffer: unknown } | null {
+    if (!isHandle(phContext)) return null;
+    const ctx = this.contexts.get(phContext.dwUpper);
+    if (!ctx?.user?.table.QueryContextAttributes || ctx.user.thunks.has(ulAttribute) || ctx.handle.dwLower !== phContext.dwLower) return null;
+    try {
+      const r = ctx.user.table.QueryContextAttributes(ctx.user.handle, ulAttribute);
+      if (r instanceof Promise) {
+        r.catch(() => {}); // the caller falls back to QueryContextAttributes, which asks again
+        return null;
+      }
+      if (!r || r.status === SecurityStatus.SEC_E_UNSUPPORTED_FUNCTION) return null;
+      return { status: toSecurityStatus(r.status), pBuffer: r.Buffer ?? null };
+    } catch (e) {
+      return { status: statusOf(e), pBuffer: null };
+    }
   }
 
   async SetContextAttributes(phContext: SecHandle, ulAttribute: number, pBuffer: Plain): Promise<Status> {
