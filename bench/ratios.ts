@@ -17,15 +17,18 @@ function load(file: string): Map<string, Row> {
   const rows = new Map<string, Row>();
   for (const line of readFileSync(file, 'utf8').split('\n')) {
     if (!line.trim().startsWith('{')) continue;
-    let d: { label?: string; bench?: string; results?: { id: string; size?: number; ops_per_s: number; cpu_us_per_op: number }[] };
+    let d: { label?: string; bench?: string; config?: { peer_label?: string }; results?: { id: string; size?: number; ops_per_s: number; cpu_us_per_op: number }[] };
     try {
       d = JSON.parse(line);
     } catch {
       continue;
     }
     if (!Array.isArray(d.results)) continue;
+    // A row may name the peer row it is measured against (config.peer_label) when the two
+    // labels differ on purpose (our replay cache on against MIT's run without one).
     const label = d.label ?? d.bench ?? '';
-    for (const r of d.results) rows.set(`${label}\u0000${r.id}\u0000${r.size ?? ''}`, { label, id: r.id, size: r.size, ops: r.ops_per_s, cpu: r.cpu_us_per_op });
+    const keyLabel = typeof d.config?.peer_label === 'string' ? d.config.peer_label : label;
+    for (const r of d.results) rows.set(`${keyLabel}\u0000${r.id}\u0000${r.size ?? ''}`, { label, id: r.id, size: r.size, ops: r.ops_per_s, cpu: r.cpu_us_per_op });
   }
   return rows;
 }

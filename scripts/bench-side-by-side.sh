@@ -21,12 +21,14 @@ for f in run.sh summarize.js; do
 done
 
 export ONLY
+# tslsa runs compiled, as users run it (npm run bench does the same).
+(cd "$ROOT" && npx tsc -p tsconfig.bench.json)
 files=()
 for r in $(seq 1 "$ROUNDS"); do
   echo "== round $r/$ROUNDS: C peers ($ONLY)" >&2
   WORKDIR="$OUT/peer-work" bash "$PEERS/run.sh" > "$OUT/peer-$r.jsonl"
   echo "== round $r/$ROUNDS: tslsa ($ONLY)" >&2
-  (cd "$ROOT" && node --import tsx bench/run.ts) > "$OUT/tslsa-$r.jsonl"
+  (cd "$ROOT" && node .bench-build/bench/run.js) > "$OUT/tslsa-$r.jsonl"
   files+=("$OUT/peer-$r.jsonl" "$OUT/tslsa-$r.jsonl")
 done
 
@@ -34,5 +36,5 @@ split=()
 [[ "${SPLIT:-0}" == 1 ]] && split=(--split)
 node "$PEERS/summarize.js" "${split[@]}" "${files[@]}"
 echo
-(cd "$ROOT" && node --import tsx bench/ratios.ts "${files[@]}")
+(cd "$ROOT" && node .bench-build/bench/ratios.js "${files[@]}")
 echo >&2 "results in $OUT"

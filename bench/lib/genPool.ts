@@ -21,8 +21,9 @@ export interface WorkerJob {
   conc: number;
 }
 
-const TSX_API = import.meta.resolve('tsx/esm/api');
-const ENTRY = new URL('./genWorker.ts', import.meta.url).href;
+// Compiled (npm run bench) or through tsx (a test): the workers load the same kind of code.
+const COMPILED = import.meta.url.endsWith('.js');
+const ENTRY = new URL(`./genWorker.${COMPILED ? 'js' : 'ts'}`, import.meta.url).href;
 
 type FromWorker = { type: 'ready' } | { type: 'result'; result: LoadResult } | { type: 'error'; message: string };
 
@@ -66,7 +67,9 @@ export async function startPool(n: number, job: WorkerJob): Promise<Pool> {
   };
   try {
     // A worker does not inherit tsx's loader for its entry: load tsx first, then the .ts entry.
-    const boot = `import(${JSON.stringify(TSX_API)}).then((t) => t.register()).then(() => import(${JSON.stringify(ENTRY)}))`;
+    const boot = COMPILED
+      ? `import(${JSON.stringify(ENTRY)})`
+      : `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((t) => t.register()).then(() => import(${JSON.stringify(ENTRY)}))`;
     for (let i = 0; i < n; i++) workers.push(new Worker(boot, { eval: true, workerData: job }));
     await Promise.all(workers.map((w) => expect(w, 'ready')));
   } catch (e) {

@@ -9,12 +9,15 @@ import { freeTcpPort, waitForTcp } from '../../test/interop/lib/ports.js';
 import { killPid, run, spawnTracked, stopChild, type RunResult } from '../../test/interop/lib/proc.js';
 
 const USER_HZ = 100;
-const MAIN = new URL('../../src/cli/main.ts', import.meta.url).href;
-const TSX = import.meta.resolve('tsx');
+// `npm run bench` runs the tsc output (what users run, as dist/); a test may load the bench
+// through tsx. The servers it starts run the same kind of code as the bench itself.
+const COMPILED = import.meta.url.endsWith('.js');
+const MAIN = new URL(`../../src/cli/main.${COMPILED ? 'js' : 'ts'}`, import.meta.url).href;
 
-/** `node --import tsx` running src/cli/main.ts with these arguments. */
+/** `node` running src/cli/main (through tsx when the bench itself runs through it) with these arguments. */
 function nodeArgs(args: readonly string[]): string[] {
-  return ['--import', TSX, '-e', `import(${JSON.stringify(MAIN)}).then((m) => m.main(process.argv.slice(1))).then((c) => { process.exitCode = c; })`, '--', ...args];
+  const loader = COMPILED ? [] : ['--import', import.meta.resolve('tsx')];
+  return [...loader, '-e', `import(${JSON.stringify(MAIN)}).then((m) => m.main(process.argv.slice(1))).then((c) => { process.exitCode = c; })`, '--', ...args];
 }
 
 /** utime+stime (+ reaped children's) of a process, in seconds; 0 when it is gone. */
