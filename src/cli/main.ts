@@ -20,7 +20,7 @@ Usage:
   tslsa user disable|enable|unlock|delete NAME           (store: --store PATH or TSLSA_STORE)
   tslsa ntlm-auth --helper-protocol=squid-2.5-ntlmssp|ntlmssp-client-1 ...
                                                Samba ntlm_auth's stdio helper (Squid...); see --help
-  tslsa serve [--port 8080] [--host H] [--store PATH] [--keytab KT --spn HTTP/host] [--tls-cert F --tls-key F]
+  tslsa serve [--port 8080] [--host H] [--store PATH] [--keytab KT --spn HTTP/host] [--tls-cert F --tls-key F] [--redis URL]
                                                an HTTP(S) server signed on with Negotiate/NTLM; see --help
   tslsa fetch URL [-u DOMAIN\\USER --password-stdin] [-X M] [-d DATA] [-H 'K: V'] [-i] [--package P] [--spn SPN] [--insecure]
                                                an HTTP request that answers Negotiate/NTLM challenges
