@@ -48,54 +48,151 @@ function field(buf: Buffer, off: number, s: string): number {
 }
 
 export interface MemoryReplayCacheOptions {
-  /** Upper bound on live entries; when full the soonest-expiring are dropped. Default 100 000. */
+  /**
+   * Upper bound on live entries. A full cache refuses new authenticators (fail closed) rather than
+   * forget live ones, which would let a captured AP-REQ be replayed. Default 4 000 000: a sustained
+   * 13 000 handshakes/s with the default 300 s skew, in at most ~170 MB.
+   */
   maxEntries?: number;
   /** Clock, for tests. */
   now?: () => number;
 }
 
+const EMPTY = 0;
+const MIN_CAPACITY = 1024;
+// Rebuilt when this share of the slots is taken, to at least twice the live entries.
+const MAX_LOAD = 0.7;
+
 /**
- * In-process replay cache. Entries live until their expiry (the caller passes ctime + clock skew);
- * expired ones are swept incrementally. At the size bound, eviction drops the oldest insertions
- * first (Map order), which for a constant skew window are the soonest to expire anyway.
+ * In-process replay cache: an open-addressing table in typed arrays (no object per entry, so a
+ * cache of millions of entries costs the garbage collector nothing). An entry is 128 bits of the
+ * key's hash and its expiry in whole seconds, rounded up (an entry may outlive its expiry by under a
+ * second, never the reverse). Expired entries are reused in place and dropped when the table is
+ * rebuilt, which happens as it fills; sweep() rebuilds it on demand.
  */
 export class MemoryReplayCache implements ReplayCache {
-  readonly #entries = new Map<string, number>();
   readonly #max: number;
   readonly #now: () => number;
-  #lastSweep = 0;
+  #cap = MIN_CAPACITY;
+  #keys = new Uint32Array(MIN_CAPACITY * 4);
+  #exp = new Uint32Array(MIN_CAPACITY); // EMPTY, or the expiry (seconds since the epoch)
+  #count = 0; // slots holding an entry, live or expired
+  readonly #k = new Uint32Array(4);
 
   constructor(opts: MemoryReplayCacheOptions = {}) {
-    this.#max = opts.maxEntries ?? 100_000;
+    this.#max = opts.maxEntries ?? 4_000_000;
     if (!Number.isInteger(this.#max) || this.#max < 1) throw new SspiError(SecurityStatus.SEC_E_INVALID_PARAMETER, 'maxEntries must be a positive integer');
     this.#now = opts.now ?? Date.now;
   }
 
+  /** Entries held (live, and expired ones not yet dropped; exact after sweep()). */
   get size(): number {
-    return this.#entries.size;
+    return this.#count;
   }
 
   checkAndStore(key: string, expiresAt: number): boolean {
-    const now = this.#now();
-    if (now - this.#lastSweep >= 1000) this.sweep(now);
-    const prev = this.#entries.get(key);
-    if (prev !== undefined && prev > now) return false;
-    if (prev !== undefined) this.#entries.delete(key);
-    while (this.#entries.size >= this.#max) {
-      const oldest = this.#entries.keys().next().value as string;
-      this.#entries.delete(oldest);
+    const now = Math.floor(this.#now() / 1000);
+    const exp = Math.max(1, Math.min(0xffffffff, Math.ceil(expiresAt / 1000)));
+    const k = this.#digest(key);
+    if (this.#count + 1 > this.#cap * MAX_LOAD) this.#rebuild(now, this.#count + 1);
+    const mask = this.#cap - 1;
+    const keys = this.#keys;
+    const exps = this.#exp;
+    let reuse = -1;
+    for (let i = k[0]! & mask; ; i = (i + 1) & mask) {
+      const e = exps[i]!;
+      if (e === EMPTY) {
+        if (reuse < 0) {
+          if (this.#count >= this.#max) {
+            // Full of entries, some perhaps expired: drop those, then try again or fail closed.
+            this.#rebuild(now, 0);
+            if (this.#count >= this.#max) throw new SspiError(SecurityStatus.SEC_E_INSUFFICIENT_MEMORY, `replay cache full (${this.#max} live authenticators); raise maxEntries`);
+            return this.checkAndStore(key, expiresAt);
+          }
+          reuse = i;
+          this.#count++;
+        }
+        break;
+      }
+      const o = i * 4;
+      if (keys[o] === k[0] && keys[o + 1] === k[1] && keys[o + 2] === k[2] && keys[o + 3] === k[3]) {
+        if (e > now) return false; // a live entry: the authenticator was seen
+        reuse = i; // the same key, expired: it may come again
+        break;
+      }
+      // An expired entry can take the key, once the probe shows the key is not further on.
+      if (reuse < 0 && e <= now) reuse = i;
     }
-    this.#entries.set(key, expiresAt);
+    const o = reuse * 4;
+    keys[o] = k[0]!;
+    keys[o + 1] = k[1]!;
+    keys[o + 2] = k[2]!;
+    keys[o + 3] = k[3]!;
+    exps[reuse] = exp;
     return true;
   }
 
   /** Drops expired entries. */
   sweep(now = this.#now()): void {
-    this.#lastSweep = now;
-    for (const [k, exp] of this.#entries) if (exp <= now) this.#entries.delete(k);
+    this.#rebuild(Math.floor(now / 1000), 0);
   }
 
   clear(): void {
-    this.#entries.clear();
+    this.#keys.fill(0);
+    this.#exp.fill(EMPTY);
+    this.#count = 0;
   }
+
+  // 128 bits of the key: replayKey()'s SHA-256 hex as it stands, any other string hashed first.
+  #digest(key: string): Uint32Array {
+    const k = this.#k;
+    if (key.length === 64 && hex128(key, k)) {
+      // taken as it stands
+    } else {
+      const d = sha256(Buffer.from(key, 'utf8'));
+      for (let j = 0; j < 4; j++) k[j] = ((d[4 * j]! << 24) | (d[4 * j + 1]! << 16) | (d[4 * j + 2]! << 8) | d[4 * j + 3]!) >>> 0;
+    }
+    return k;
+  }
+
+  // A new table holding the live entries only, sized for `extra` more (grows, or shrinks back).
+  #rebuild(now: number, extra: number): void {
+    const oldKeys = this.#keys;
+    const oldExp = this.#exp;
+    let live = 0;
+    for (let i = 0; i < this.#cap; i++) if (oldExp[i]! > now) live++;
+    let cap = MIN_CAPACITY;
+    while (cap < 2 * Math.max(live, extra, 1) || cap * MAX_LOAD < Math.max(live, extra) + 1) cap *= 2;
+    const keys = new Uint32Array(cap * 4);
+    const exps = new Uint32Array(cap);
+    const mask = cap - 1;
+    for (let i = 0; i < this.#cap; i++) {
+      const e = oldExp[i]!;
+      if (e <= now) continue; // empty or expired
+      const o = i * 4;
+      let j = oldKeys[o]! & mask;
+      while (exps[j] !== EMPTY) j = (j + 1) & mask;
+      keys.set(oldKeys.subarray(o, o + 4), j * 4);
+      exps[j] = e;
+    }
+    this.#cap = cap;
+    this.#keys = keys;
+    this.#exp = exps;
+    this.#count = live;
+  }
+}
+
+/** The first 32 hex digits of `key` into `out` when all 64 are lower-case hex (replayKey's form). */
+function hex128(key: string, out: Uint32Array): boolean {
+  for (let j = 0; j < 8; j++) {
+    let v = 0;
+    for (let i = 8 * j; i < 8 * j + 8; i++) {
+      const c = key.charCodeAt(i);
+      const n = c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : -1;
+      if (n < 0) return false;
+      v = (v << 4) | n;
+    }
+    if (j < 4) out[j] = v >>> 0;
+  }
+  return true;
 }
