@@ -282,6 +282,7 @@ export async function serveCommand(argv: readonly string[], io: ServeIO): Promis
             redisTold = true;
             io.stderr.write(up ? `tslsa: Redis ${redisShown} is up\n` : `tslsa: Redis ${redisShown} is unreachable (${detail}); answering 503 until it is back\n`);
           },
+          onWarning: (detail) => io.stderr.write(`tslsa: warning: ${detail}\n`),
         });
       } catch (e) {
         throw new UsageError(`${o.redisFrom}: ${e instanceof SspiError ? e.message.replace(/^.*?: /, '') : String(e)}`);

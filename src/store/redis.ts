@@ -46,6 +46,12 @@ export interface RedisStoreOptions {
    * (a refused password too); once per change, for logs. `detail` never holds the URL's password.
    */
   onStatus?: (up: boolean, detail: string) => void;
+  /**
+   * Told, once per connection, of a setting that weakens the cluster: a `maxmemory-policy` that
+   * may evict keys (an evicted replay-cache entry is an AP-REQ another node would accept). Servers
+   * that refuse CONFIG (managed Redis, ACLs) are not checked.
+   */
+  onWarning?: (detail: string) => void;
 }
 
 export interface RedisStore {
@@ -232,6 +238,22 @@ function failureName(e: unknown): string {
 /** Refusals that no reconnection cures: the credentials (or the ACL) are wrong. */
 const AUTH_FAILURES = new Set(['NOAUTH', 'WRONGPASS', 'NOPERM']);
 
+/** Warns when Redis may evict keys under memory pressure (anything but `noeviction`). */
+function checkEvictionPolicy(client: { sendCommand(args: string[]): Promise<unknown> }, warn: (detail: string) => void): void {
+  client.sendCommand(['CONFIG', 'GET', 'maxmemory-policy']).then(
+    (r) => {
+      const policy = Array.isArray(r) && typeof r[1] === 'string' ? r[1] : undefined;
+      if (policy === undefined || policy === 'noeviction') return;
+      try {
+        warn(`Redis maxmemory-policy is ${policy}: under memory pressure it may evict replay-cache entries, letting a replayed AP-REQ through; set it to noeviction`);
+      } catch {
+        // a logger must not break the client
+      }
+    },
+    () => undefined, // CONFIG refused or the connection dropped: nothing to say
+  );
+}
+
 /** Masks the URL's password (as written and percent-decoded) in a text bound for a log. */
 function redactor(u: URL): (text: string) => string {
   if (!u.password) return (text) => text;
@@ -287,6 +309,7 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
     everUp = true;
     failedAt = 0;
     report(true, 'connected');
+    if (options.onWarning) checkEvictionPolicy(client, options.onWarning);
     for (const w of waiters) w(true);
     waiters.clear();
   });

@@ -17,6 +17,8 @@ export interface RedisOptions {
   users?: ReadonlyArray<{ user: string; password: string }>;
   /** Listen with TLS only (no plain port), on these PEM files. */
   tls?: { cert: string; key: string; ca: string; authClients: 'yes' | 'no' | 'optional' };
+  /** maxmemory-policy (Redis' default: noeviction). */
+  maxmemoryPolicy?: string;
 }
 
 export interface RedisServer {
@@ -57,6 +59,7 @@ class RedisProcess implements RedisServer {
     const conf: string[] = [];
     if (o.password !== undefined) conf.push(`requirepass "${o.password}"`);
     for (const u of o.users ?? []) conf.push(`user ${u.user} on >${u.password} ~* &* +@all`);
+    if (o.maxmemoryPolicy !== undefined) conf.push(`maxmemory-policy ${o.maxmemoryPolicy}`);
     const file = join(this.dir, 'redis.conf');
     writeFileSync(file, conf.join('\n') + '\n', { mode: 0o600 });
     return [file, '--save', '', '--appendonly', 'no', ...listen, '--bind', LOOPBACK, '--dir', this.dir];
