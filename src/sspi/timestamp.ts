@@ -20,9 +20,19 @@ export function unixMsFromFileTime(ft: bigint): number {
   return Number((ft - EPOCH_OFFSET_TICKS) / 10000n);
 }
 
+// The offset of the last minute asked about: zone offsets change on whole minutes, and most calls
+// ask about the current one (a Date and a zone lookup per call showed in handshake profiles).
+let offsetMinute = Number.NaN;
+let offsetMs = 0;
+
 function localOffsetMs(utcMs: number): number {
-  // getTimezoneOffset is minutes *behind* UTC; local = utc - offset.
-  return -new Date(utcMs).getTimezoneOffset() * 60000;
+  const minute = Math.floor(utcMs / 60000);
+  if (minute !== offsetMinute) {
+    // getTimezoneOffset is minutes *behind* UTC; local = utc - offset.
+    offsetMs = -new Date(utcMs).getTimezoneOffset() * 60000;
+    offsetMinute = minute;
+  }
+  return offsetMs;
 }
 
 /** A UTC instant (Unix ms) as an SSPI expiry TimeStamp in local time. */
