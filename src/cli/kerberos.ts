@@ -2,6 +2,7 @@
 // (options, default cache and keytab names, output layout), over our own Kerberos client.
 //
 //   tslsa kinit [-c CCACHE] [-k [-t KEYTAB]] [-l LIFE] [-r RENEW] [-f] [PRINCIPAL]
+//   tslsa kinit -R [-c CCACHE] [PRINCIPAL]          (renew the TGT in the cache)
 //   tslsa klist [-e] [-c CCACHE] | klist -k [-e] [KEYTAB]
 //   tslsa kvno [-c CCACHE] [-e ENCTYPE] SERVICE...
 //   tslsa kdestroy [-c CCACHE]
@@ -18,15 +19,17 @@ import {
   formatPrincipal,
   type KeytabEntry,
   keytabPath,
+  principalEquals,
   readKeytabFile,
   writeKeytabFile,
 } from '../packages/kerberos/keytab.js';
 import { ENCTYPE_NAMES, type Krb5Config, loadKrb5Config, parseDuration } from '../packages/kerberos/krb5conf.js';
 import { defaultSalt, getInitialTicket, resolvePrincipal } from '../packages/kerberos/client/as.js';
-import { openCredentialCache } from '../packages/kerberos/client/cache.js';
+import { type CredentialCache, openCredentialCache } from '../packages/kerberos/client/cache.js';
 import { keytabKeys } from '../packages/kerberos/client/credentials.js';
 import { clientPolicy } from '../packages/kerberos/client/policy.js';
-import { getServiceTicket } from '../packages/kerberos/client/tgs.js';
+import { getServiceTicket, renewTicket } from '../packages/kerberos/client/tgs.js';
+import { isTgtFor } from '../packages/kerberos/client/types.js';
 import { SspiError } from '../sspi/error.js';
 import { parseArgs, UsageError } from './args.js';
 import { readPasswordLine } from './user.js';
@@ -45,6 +48,7 @@ export const KERBEROS_COMMANDS = ['kinit', 'klist', 'kvno', 'kdestroy', 'ktutil'
 
 export const KERBEROS_HELP = `Kerberos (MIT-style; KRB5_CONFIG, KRB5CCNAME, KRB5_KTNAME honoured):
   tslsa kinit [-c CCACHE] [-k [-t KEYTAB]] [-l LIFE] [-r RENEW] [-f] [PRINCIPAL]
+  tslsa kinit -R [-c CCACHE] [PRINCIPAL]   renew the TGT in the cache
   tslsa klist [-e] [-c CCACHE]        list the cache (-k [KEYTAB]: list a keytab)
   tslsa kvno [-c CCACHE] [-e ENCTYPE] SERVICE...
   tslsa kdestroy [-c CCACHE]
@@ -152,6 +156,7 @@ async function kinit(argv: readonly string[], io: KerberosCommandIO, env: NodeJS
   const { positionals, options } = parseArgs(argv, new Set(['c', 't', 'l', 'r']));
   if (positionals.length > 1) throw new UsageError('kinit takes at most one principal');
   const cache = cacheFor(options.get('c'), env, config);
+  if (options.has('R')) return kinitRenew(positionals[0], options, cache, io, config);
   const useKeytab = options.has('k') || options.has('t');
   const duration = (o: string): number | undefined => {
     const v = options.get(o);
@@ -185,6 +190,40 @@ async function kinit(argv: readonly string[], io: KerberosCommandIO, env: NodeJS
   }
   await cache.initialize(result.credential.client);
   await cache.store(result.credential);
+  return 0;
+}
+
+/**
+ * kinit -R, as MIT's: the cache's TGT renewed by the KDC (TGS with the RENEW option), then the cache
+ * started again with the renewed TGT alone. A TGT that is not renewable, expired, or past its
+ * renew-till is refused (exit 1), as are -k/-t/-l/-r/-f, which ask for a new TGT, not a renewal.
+ */
+async function kinitRenew(
+  name: string | undefined, options: Map<string, string | true>, cache: CredentialCache, io: KerberosCommandIO, config: Krb5Config,
+): Promise<number> {
+  for (const o of ['k', 't', 'l', 'r', 'f']) if (options.has(o)) throw new UsageError(`kinit -R renews the TGT in the cache: -${o} does not apply`);
+  const fail = (why: string): number => {
+    io.stderr.write(`kinit: ${why} while renewing credentials\n`);
+    return 1;
+  };
+  const principal = await cache.principal();
+  if (!principal) return fail(`No credentials cache found (filename: ${cache.name.replace(/^FILE:/, '')})`);
+  if (name !== undefined && !principalEquals(resolvePrincipal(name, config), principal)) {
+    return fail(`the cache ${cache.name} holds ${formatPrincipal(principal)}, not ${name}`);
+  }
+  const tgt = (await cache.list())
+    .filter((t) => principalEquals(t.client, principal) && isTgtFor(t, principal.realm))
+    .sort((a, b) => b.endtime.getTime() - a.endtime.getTime())[0];
+  if (!tgt) return fail(`Matching credential not found (no TGT for ${formatPrincipal(principal)} in ${cache.name})`);
+  let renewed;
+  try {
+    renewed = await renewTicket(tgt, { config, ...(io.now ? { now: io.now } : {}) });
+  } catch (e) {
+    if (e instanceof SspiError) return fail(e.message);
+    throw e;
+  }
+  await cache.initialize(principal);
+  await cache.store(renewed);
   return 0;
 }
 

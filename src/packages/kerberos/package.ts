@@ -88,6 +88,8 @@ export interface KerberosConfig {
   env?: NodeJS.ProcessEnv;
   /** The acceptor's clock (tests of clock skew and expiry); default the system's. */
   now?: () => Date;
+  /** The initiator credentials' clock (TGT refresh, expiry of cached tickets; tests); default the system's. */
+  initiatorNow?: () => Date;
 }
 
 interface Resolved {
@@ -105,6 +107,7 @@ interface Resolved {
   send: KdcSend | undefined;
   env: NodeJS.ProcessEnv;
   now: (() => Date) | undefined;
+  initiatorNow: (() => Date) | undefined;
 }
 
 interface AcceptorKeys {
@@ -118,8 +121,6 @@ interface AcceptorKeys {
 interface Credential {
   use: number;
   outbound: KerberosCredentials | null;
-  /** The ticket cache is this handle's own (password or keytab): emptied and zeroed on free. A user's ccache is left alone. */
-  ownsCache: boolean;
   /**
    * Service-ticket session keys as live key objects, by the ticket's DER bytes (sessionKeys.ts):
    * every AP-REQ with a ticket reuses the keys derived from its session key. Zeroed on free.
@@ -270,7 +271,7 @@ export function kerberosPackage(config: KerberosConfig = {}): SecurityPackageMod
   }
 
   function commonAcquire(): Partial<AcquireOptions> {
-    return { config: cfg.krb5, env: cfg.env, transport: transport(), ...(cfg.send ? { send: cfg.send } : {}) };
+    return { config: cfg.krb5, env: cfg.env, transport: transport(), ...(cfg.send ? { send: cfg.send } : {}), ...(cfg.initiatorNow ? { now: cfg.initiatorNow } : {}) };
   }
 
   // ---- credentials ----
@@ -313,7 +314,12 @@ export function kerberosPackage(config: KerberosConfig = {}): SecurityPackageMod
   // ---- initiator ----
 
   async function forwardedTgt(cred: KerberosCredentials, ticket: KerberosTicketCredential): Promise<KerberosTicketCredential | null> {
-    const tgt = cred.tgt;
+    let tgt: KerberosTicketCredential;
+    try {
+      tgt = await cred.currentTgt();
+    } catch {
+      return null;
+    }
     if (!(tgt.flags & TicketFlags.FORWARDABLE)) return null;
     const realm = tgt.server.realm;
     try {
@@ -322,6 +328,7 @@ export function kerberosPackage(config: KerberosConfig = {}): SecurityPackageMod
         kdcOptions: KdcOptions.FORWARDED | KdcOptions.FORWARDABLE,
         transport: transport(),
         ...(cfg.send ? { send: cfg.send } : {}),
+        ...(cfg.initiatorNow ? { now: cfg.initiatorNow } : {}),
       });
     } catch {
       // As Windows and MIT do: the context goes ahead without delegation.
@@ -653,6 +660,7 @@ export function kerberosPackage(config: KerberosConfig = {}): SecurityPackageMod
         send: m.kdcSend,
         env,
         now: m.now,
+        initiatorNow: m.initiatorNow,
       };
       return NtStatus.STATUS_SUCCESS;
     },
@@ -671,10 +679,9 @@ export function kerberosPackage(config: KerberosConfig = {}): SecurityPackageMod
       const a = authData && typeof authData === 'object' && !(authData instanceof Uint8Array) && !Array.isArray(authData) ? (authData as Record<string, unknown>) : null;
       if (configError) return { status: configError.status };
       try {
-        const cred: Credential = { use, outbound: null, inbound: null, ownsCache: false, sessionKeys: new SessionKeyCache(SHARED_SESSION_KEYS) };
+        const cred: Credential = { use, outbound: null, inbound: null, sessionKeys: new SessionKeyCache(SHARED_SESSION_KEYS) };
         if (use & SECPKG_CRED.OUTBOUND) {
           cred.outbound = await outboundCredential(principal, a);
-          cred.ownsCache = (typeof a?.User === 'string' && a.User !== '') || typeof a?.keytab === 'string';
         }
         if (use & SECPKG_CRED.INBOUND) cred.inbound = inboundKeys(principal, a);
         if (!cred.outbound && !cred.inbound) return { status: SecurityStatus.SEC_E_NO_CREDENTIALS };
@@ -701,7 +708,9 @@ export function kerberosPackage(config: KerberosConfig = {}): SecurityPackageMod
       c.sessionKeys.clear();
       c.inbound?.sessionKeys.clear();
       // Contexts hold copies of their keys, so they outlive the handle (as on Windows).
-      if (c.outbound && c.ownsCache) await c.outbound.cache.destroy().catch(() => undefined);
+      // The credential zeroes the keys it keeps for refreshing and empties its own cache (password,
+      // keytab); a user's ccache is left alone.
+      if (c.outbound) await c.outbound.destroy().catch(() => undefined);
       return SecurityStatus.SEC_E_OK;
     },
     ...lsaModeContextCalls(initContext, acceptContext),

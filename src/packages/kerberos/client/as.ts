@@ -48,6 +48,8 @@ export interface InitialTicketOptions {
   transport?: SendToKdcOptions;
   /** Replace the transport altogether. */
   send?: KdcSend;
+  /** Hand back a copy of the reply key (InitialTicketResult.replyKey): a credential refreshes its TGT with it instead of keeping the password. */
+  keepReplyKey?: boolean;
 }
 
 export interface InitialTicketResult {
@@ -58,6 +60,8 @@ export interface InitialTicketResult {
   preauthenticated: boolean;
   /** KDC time minus local time in seconds, from the reply. */
   kdcOffsetSeconds: number;
+  /** With keepReplyKey: a copy of the client's long-term key the reply decrypted with (the caller zeroes it). */
+  replyKey?: KerberosKey;
 }
 
 const MAX_ROUNDS = 3;
@@ -210,12 +214,14 @@ export async function getInitialTicket(opts: InitialTicketOptions): Promise<Init
       if (!policy.permitted.includes(enc.key.keytype) && opts.enctypes === undefined) {
         throw new SspiError(SecurityStatus.SEC_E_KDC_UNKNOWN_ETYPE, `session key enctype ${enc.key.keytype} is not permitted`);
       }
-      return {
+      const result: InitialTicketResult = {
         credential: ticketCredential(crep, srep, r.ticket, enc, sessionKey),
         replyEnctype: replyKey.enctype,
         preauthenticated: padata !== undefined,
         kdcOffsetSeconds: Math.round((enc.authtime.getTime() - nowFn().getTime()) / 1000),
       };
+      if (opts.keepReplyKey) result.replyKey = { enctype: replyKey.enctype, keyvalue: Uint8Array.from(replyKey.keyvalue) };
+      return result;
     }
     throw new SspiError(SecurityStatus.SEC_E_LOGON_DENIED, 'the KDC kept asking for pre-authentication');
   } finally {

@@ -1,7 +1,7 @@
 // The Kerberos client: KDC transport, AS and TGS exchanges, ticket caches, credentials.
 export { sendToKdc, locateKdcs, type KdcEndpoint, type SendToKdcOptions, type KdcLocateOptions } from './transport.js';
 export { getInitialTicket, defaultSalt, type InitialTicketOptions, type InitialTicketResult } from './as.js';
-export { getServiceTicket, servicePrincipal, KRB5_REFERRAL_MAXHOPS, type ServiceTicketOptions } from './tgs.js';
+export { getServiceTicket, renewTicket, servicePrincipal, KRB5_REFERRAL_MAXHOPS, type ServiceTicketOptions } from './tgs.js';
 export { clientRealmPath, hierarchicalRealmPath } from './realmPath.js';
 export {
   type CredentialCache,
@@ -11,7 +11,7 @@ export {
   toCcacheCredential,
   fromCcacheCredential,
 } from './cache.js';
-export { acquireKerberosCredentials, keytabKeys, type AcquireOptions, type KerberosCredentials } from './credentials.js';
+export { acquireKerberosCredentials, keytabKeys, refreshTime, REFRESH_RETRY_MS, type AcquireOptions, type KerberosCredentials } from './credentials.js';
 export { KdcError, krbErrorToStatus, krbErrorToNtStatus } from './errors.js';
 export { clientPolicy, type ClientPolicy } from './policy.js';
-export { type KerberosTicketCredential, type KdcSend, destroyTicketCredential, isCurrent, isTgtFor } from './types.js';
+export { type KerberosTicketCredential, type KdcSend, destroyTicketCredential, isCurrent, isRenewable, isTgtFor } from './types.js';

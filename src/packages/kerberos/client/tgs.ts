@@ -31,11 +31,11 @@ import type { Krb5Config } from '../krb5conf.js';
 import { formatPrincipal, type KrbPrincipal, principalEquals } from '../keytab.js';
 import { fromPrincipalName, newNonce, openKdcRep, parseKdcReply, resolvePrincipal, toPrincipalName } from './as.js';
 import type { CredentialCache } from './cache.js';
-import { KdcError, kdcErrorFrom } from './errors.js';
+import { KdcError, kdcErrorFrom, krbErrorToStatus } from './errors.js';
 import { type ClientPolicy, clientPolicy } from './policy.js';
 import { clientRealmPath } from './realmPath.js';
 import { sendToKdc, type SendToKdcOptions } from './transport.js';
-import { type KdcSend, type KerberosTicketCredential, isCurrent, ticketCredential } from './types.js';
+import { type KdcSend, type KerberosTicketCredential, isCurrent, isRenewable, ticketCredential } from './types.js';
 
 /** MIT's limit on referral and off-path TGTs followed for one request (k5-int.h). */
 export const KRB5_REFERRAL_MAXHOPS = 10;
@@ -95,6 +95,8 @@ async function tgsExchange(
   nameType: number,
   kdcOptions: number,
   etypes: readonly number[],
+  till: Date = tgt.endtime,
+  rtime?: Date,
 ): Promise<KerberosTicketCredential> {
   const { policy } = x;
   const realm = tgtRealm(tgt);
@@ -109,7 +111,8 @@ async function tgsExchange(
     kdcOptions: options >>> 0,
     realm,
     sname: toPrincipalName(sname),
-    till: tgt.endtime,
+    till,
+    ...(rtime ? { rtime } : {}),
     nonce: newNonce(),
     etype: [...etypes],
   };
@@ -335,4 +338,42 @@ async function serviceRequest(x: Exchange, start: KerberosTicketCredential, snam
     seen.add(referral);
     cur = rep;
   }
+}
+
+/**
+ * Renews a ticket (normally a TGT) with a TGS exchange carrying the RENEW option (RFC 4120 3.3.3.1):
+ * the ticket itself is the one in the PA-TGS-REQ, and the KDC gives it a new lifetime (at most
+ * renew-till) under a new session key. Only a RENEWABLE ticket that has not yet expired can be
+ * renewed; anything else is refused here without asking the KDC.
+ */
+export async function renewTicket(ticket: KerberosTicketCredential, opts: Omit<ServiceTicketOptions, 'enctypes' | 'kdcOptions' | 'cache'> = {}): Promise<KerberosTicketCredential> {
+  const policy = clientPolicy(opts.config);
+  const x: Exchange = {
+    policy,
+    send: opts.send ?? ((r, b) => sendToKdc(r, b, { config: opts.config, ...opts.transport })),
+    now: opts.now ?? (() => new Date()),
+    config: opts.config,
+    cache: undefined,
+    transient: [],
+  };
+  const now = x.now();
+  const name = formatPrincipal(ticket.server);
+  // What the KDC would answer (KDC_ERR_BADOPTION, "TICKET NOT RENEWABLE"), said without the round trip.
+  if (!(ticket.flags & TicketFlags.RENEWABLE) || ticket.renewTill === undefined) {
+    throw new SspiError(krbErrorToStatus(KrbErrorCode.KDC_ERR_BADOPTION), `the ticket ${name} is not renewable (get a renewable one: kinit -r)`);
+  }
+  if (!isRenewable(ticket, now)) {
+    // Expired credentials: SEC_E_CONTEXT_EXPIRED, the code of KRB_AP_ERR_TKT_EXPIRED.
+    throw new SspiError(krbErrorToStatus(KrbErrorCode.KRB_AP_ERR_TKT_EXPIRED), `the ticket ${name} can no longer be renewed (expired ${ticket.endtime.toISOString()}, renewable until ${ticket.renewTill.toISOString()}): run kinit`);
+  }
+  const sname = ticket.server;
+  // The ticket's own flags are asked for again (MIT's KDC_TKT_COMMON_MASK), RENEWABLE with its
+  // renew-till as rtime: a KDC grants a renewed ticket only the options the request names.
+  const keep = ticket.flags & (TicketFlags.FORWARDABLE | TicketFlags.PROXIABLE | TicketFlags.MAY_POSTDATE | TicketFlags.RENEWABLE);
+  const r = await tgsExchange(x, ticket, sname.components, sname.nameType, KdcOptions.RENEW | keep, policy.tgsEnctypes, ticket.renewTill, ticket.renewTill);
+  if (!sameComponents(r.server.components, sname.components) || r.server.realm !== sname.realm) {
+    r.sessionKey.keyvalue.fill(0);
+    throw new SspiError(SecurityStatus.SEC_E_WRONG_PRINCIPAL, `asked to renew ${name}, the KDC sent ${formatPrincipal(r.server)}`);
+  }
+  return { ...r, server: { realm: sname.realm, components: [...sname.components], nameType: sname.nameType } };
 }

@@ -68,3 +68,15 @@ export function isCurrent(c: KerberosTicketCredential, now: Date = new Date()): 
 export function isTgtFor(c: KerberosTicketCredential, realm: string): boolean {
   return c.server.components.length === 2 && c.server.components[0] === 'krbtgt' && c.server.components[1] === realm && c.server.realm === realm;
 }
+
+/** TicketFlags RENEWABLE (RFC 4120 5.3). */
+const TKT_FLG_RENEWABLE = 0x00800000;
+
+/**
+ * Whether `c` can be renewed at `now` (RFC 4120 3.3.3.1): RENEWABLE, not yet expired, and its
+ * renew-till still ahead. A renewal past endtime is refused by the KDC (KRB_AP_ERR_TKT_EXPIRED).
+ */
+export function isRenewable(c: KerberosTicketCredential, now: Date = new Date()): boolean {
+  const t = now.getTime();
+  return (c.flags & TKT_FLG_RENEWABLE) !== 0 && c.renewTill !== undefined && c.renewTill.getTime() > t && c.endtime.getTime() > t;
+}
