@@ -28,6 +28,7 @@ Usage:
                                                or an "NTLM ..."/"Negotiate ..." header value)
   tslsa kinit [-c CCACHE] [-k [-t KEYTAB]] [-l LIFE] [-r RENEW] [-f] [PRINCIPAL]
                                                get a TGT (password from the terminal or stdin)
+  tslsa kinit -R [-c CCACHE] [PRINCIPAL]       renew the TGT in the cache
   tslsa klist [-e] [-c CCACHE] | klist -k [-e] [KEYTAB]    list tickets / keytab entries
   tslsa kvno [-c CCACHE] [-e ENCTYPE] SERVICE...   get service tickets
   tslsa kdestroy [-c CCACHE]                   remove the credential cache
