@@ -124,7 +124,7 @@ export class SecurityContext {
       : await this.sspi.AcceptSecurityContext(this.credentials?.handle ?? null, this.handle, input, req, SECURITY_NATIVE_DREP, null, output);
     if (r.phNewContext) this.handle = r.phNewContext;
     let status: Status = r.status;
-    if ((status | 0) < 0) throw new SspiError(status, this.side === 'client' ? 'InitializeSecurityContext failed' : 'AcceptSecurityContext failed');
+    if ((status | 0) < 0) throw new SspiError(status, `${this.side === 'client' ? 'InitializeSecurityContext' : 'AcceptSecurityContext'} failed${r.extendedError ? `: ${r.extendedError}` : ''}`);
     this.granted = r.pfContextAttr;
     this.expiryTs = r.ptsExpiry;
     if (status === SecurityStatus.SEC_I_COMPLETE_NEEDED || status === SecurityStatus.SEC_I_COMPLETE_AND_CONTINUE) {

@@ -46,7 +46,7 @@ export class AcceptorContext {
     const r = await this.sspi.AcceptSecurityContext(this.credential, this.handle, secBufferDesc(...inputs), flagOr(this.requested, ASC_REQ.ALLOCATE_MEMORY), SECURITY_NATIVE_DREP, null, output);
     if (r.phNewContext) this.handle = r.phNewContext;
     let status: Status = r.status;
-    if ((status | 0) < 0) throw new SspiError(status, 'AcceptSecurityContext failed');
+    if ((status | 0) < 0) throw new SspiError(status, `AcceptSecurityContext failed${r.extendedError ? `: ${r.extendedError}` : ''}`);
     this.granted = r.pfContextAttr;
     this.expiryTs = r.ptsExpiry;
     if (status === SecurityStatus.SEC_I_COMPLETE_NEEDED || status === SecurityStatus.SEC_I_COMPLETE_AND_CONTINUE) {

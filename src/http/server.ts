@@ -469,7 +469,7 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
       // did not refuse the client: 503, never 401.
       if (shared && store.ready?.() === false) unavailable('the shared store failed during AcceptSecurityContext', statusName(status));
       if (shared && priorId) clearCookie(res, req);
-      refuse({ status: MALFORMED.has(status) ? 400 : 401, reason: 'AcceptSecurityContext refused the token', code: statusName(status) });
+      refuse({ status: MALFORMED.has(status) ? 400 : 401, reason: e instanceof SspiError && e.detail ? e.detail : 'AcceptSecurityContext refused the token', code: statusName(status) });
     }
     if (!ctx.complete) {
       if (!reply) {

@@ -200,6 +200,7 @@ export class InProcessLsaConnection implements LsaConnection {
     // A negotiating package may hand over the context of the package it chose (tslsa extension).
     const mappedTo = ok && r.MappedContext === true && typeof r.MappedPackageName === 'string' && typeof r.MappedContextHandle === 'bigint' ? this.lsa.findPackage(r.MappedPackageName) : undefined;
     return {
+      ...(!ok && typeof r.ExtendedError === 'string' && r.ExtendedError ? { extendedError: r.ExtendedError.slice(0, MAX_EXTENDED_ERROR) } : {}),
       status,
       context: handle,
       contextAttr: isFlagSet(r.ContextAttributes) ? r.ContextAttributes : 0,
@@ -348,3 +349,6 @@ function attributeReply(r: { status: Status; Buffer?: unknown } | undefined): At
 function shapeOf(desc: SecBufferDesc): SecBufferDesc {
   return { ulVersion: desc.ulVersion, cBuffers: desc.cBuffers, pBuffers: desc.pBuffers.map((b) => ({ BufferType: b.BufferType, cbBuffer: b.cbBuffer, pvBuffer: null })) };
 }
+
+/** Longest package failure description passed on to the caller. */
+const MAX_EXTENDED_ERROR = 512;

@@ -43,7 +43,7 @@ async function guard(fn: () => Promise<LsaModeContextResult>): Promise<LsaModeCo
   try {
     return await fn();
   } catch (e) {
-    if (e instanceof SspiError) return { status: e.status };
+    if (e instanceof SspiError) return e.detail ? { status: e.status, ExtendedError: e.detail } : { status: e.status };
     throw e;
   }
 }

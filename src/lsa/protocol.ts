@@ -52,6 +52,8 @@ export interface ContextReply {
   /** Input buffers come back because packages may retype them (SECBUFFER_EXTRA, SECBUFFER_MISSING). */
   input: SecBufferDesc | null;
   output: SecBufferDesc | null;
+  /** With a failure status: the package's description of the cause (LsaModeContextResult.ExtendedError). */
+  extendedError?: string;
 }
 
 export interface AttributeReply {

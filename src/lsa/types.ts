@@ -80,6 +80,12 @@ export interface LsaModeContextResult {
    */
   MappedPackageName?: string;
   MappedContextHandle?: LSA_SEC_HANDLE;
+  /**
+   * tslsa extension: with a failure status, a short description of the cause for the caller's
+   * error message ("KDC unreachable", "ticket expired: run kinit"). Windows reports the status
+   * alone and logs the cause; like every SspiError message, it never holds a secret.
+   */
+  ExtendedError?: string;
 }
 
 export interface QueryAttributesResult {

@@ -52,6 +52,8 @@ export interface InitializeSecurityContextResult {
   phNewContext: SecHandle | null;
   pfContextAttr: number;
   ptsExpiry: TimeStamp;
+  /** tslsa extension: with a failure status, the package's description of the cause (no secret). */
+  extendedError?: string;
 }
 export type AcceptSecurityContextResult = InitializeSecurityContextResult;
 
@@ -204,7 +206,7 @@ export class SecurityFunctionTable {
         if (st !== SecurityStatus.SEC_E_OK) status = st;
       }
     }
-    return { status, phNewContext: r.context, pfContextAttr: r.contextAttr, ptsExpiry: r.expiry };
+    return { status, phNewContext: r.context, pfContextAttr: r.contextAttr, ptsExpiry: r.expiry, ...(r.extendedError !== undefined && (status | 0) < 0 ? { extendedError: r.extendedError } : {}) };
   }
 
   private loadUserPackage(packageName: string): Promise<UserPackage | null> {

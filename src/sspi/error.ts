@@ -9,6 +9,8 @@ export class SspiError extends Error {
   readonly status: Status;
   /** The status name (for example 'SEC_E_LOGON_DENIED'), or its hex form when unnamed. */
   readonly code: string;
+  /** The description alone (the message without the status), when one was given. */
+  readonly detail: string | undefined;
 
   constructor(status: Status, detail?: string, options?: { cause?: unknown }) {
     const code = statusName(status);
@@ -16,6 +18,7 @@ export class SspiError extends Error {
     this.name = 'SspiError';
     this.status = status >>> 0;
     this.code = code;
+    this.detail = detail || undefined;
   }
 
   static is(e: unknown, status?: Status): e is SspiError {

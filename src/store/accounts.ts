@@ -63,7 +63,7 @@ export class AccountStoreError extends SspiError {
   readonly reason: AccountStoreErrorCode;
   readonly path: string | undefined;
   /** The message without the status prefix (for people, e.g. the CLI). */
-  readonly detail: string;
+  override readonly detail: string;
 
   constructor(reason: AccountStoreErrorCode, detail: string, options?: { path?: string; cause?: unknown }) {
     super(statusFor(reason), detail, options?.cause === undefined ? undefined : { cause: options.cause });

@@ -112,8 +112,9 @@ const PARTIAL_PREFERRED = 0x2;
 const PARTIAL_PEER_MIC = 0x4;
 const PARTIAL_FIRST_REPLY = 0x8;
 
-function fail(status: Status): LsaModeContextResult {
-  return { status };
+/** A failure; `from` is the mechanism's result whose cause (ExtendedError) goes on to the caller. */
+function fail(status: Status, from?: LsaModeContextResult): LsaModeContextResult {
+  return from?.ExtendedError ? { status, ExtendedError: from.ExtendedError } : { status };
 }
 
 function isError(s: Status): boolean {
@@ -289,7 +290,7 @@ export function negotiatePackage(config: NegotiateConfig = {}): SecurityPackageM
         if (ctx.sub) await sub.mech.dispatch.DeleteContext(ctx.sub);
         const st = toSecurityStatus(r.status);
         // The last mechanism's failure is the caller's answer; earlier ones fall through.
-        if (!FALLBACK.has(st) || i === candidates.length - 1) return fail(st);
+        if (!FALLBACK.has(st) || i === candidates.length - 1) return fail(st, r);
         skipped.push({ Package: sub.mech.name, Status: st });
         continue;
       }
@@ -334,7 +335,7 @@ export function negotiatePackage(config: NegotiateConfig = {}): SecurityPackageM
         ctx.result = null;
         if (resp.responseToken) return fail(SecurityStatus.SEC_E_INVALID_TOKEN);
         const { r, token } = await subStep(ctx, null, req, rep, input);
-        if (isError(r.status)) return fail(toSecurityStatus(r.status));
+        if (isError(r.status)) return fail(toSecurityStatus(r.status), r);
         ctx.result = r;
         ctx.subDone = r.status === SecurityStatus.SEC_E_OK;
         const st = writeOutputToken(output, encodeNegTokenResp({ responseToken: token }), allocate);
@@ -346,7 +347,7 @@ export function negotiatePackage(config: NegotiateConfig = {}): SecurityPackageM
     if (resp.responseToken && resp.responseToken.length) {
       if (ctx.subDone) return fail(SecurityStatus.SEC_E_INVALID_TOKEN);
       const { r, token } = await subStep(ctx, resp.responseToken, req, rep, input);
-      if (isError(r.status)) return fail(toSecurityStatus(r.status));
+      if (isError(r.status)) return fail(toSecurityStatus(r.status), r);
       ctx.result = r;
       ctx.subDone = r.status === SecurityStatus.SEC_E_OK;
       if (token.length) outToken = token;
@@ -443,7 +444,7 @@ export function negotiatePackage(config: NegotiateConfig = {}): SecurityPackageM
     const { r, token } = await subStep(ctx, bytes, req, rep, input);
     const h = ctxH || next++;
     ctxs.set(h, ctx);
-    if (isError(r.status)) return fail(toSecurityStatus(r.status));
+    if (isError(r.status)) return fail(toSecurityStatus(r.status), r);
     ctx.result = r;
     const st = writeOutputToken(output, token, allocate);
     if (isError(st)) return fail(st);
@@ -496,7 +497,7 @@ export function negotiatePackage(config: NegotiateConfig = {}): SecurityPackageM
       const { r, token: t } = await subStep(ctx, token, req, rep, input);
       if (isError(r.status)) {
         writeOutputToken(output, encodeNegTokenResp({ negState: NegState.reject, ...(t.length ? { responseToken: t } : {}) }), allocate);
-        return fail(toSecurityStatus(r.status));
+        return fail(toSecurityStatus(r.status), r);
       }
       ctx.result = r;
       ctx.subDone = r.status === SecurityStatus.SEC_E_OK;
