@@ -20,6 +20,8 @@ const ZERO_IV: Uint8Array = new Uint8Array(AES_BLOCK_SIZE);
 const COPY_MAX_BLOCKS = 64;
 // Copies up to this many bytes run as loops: cheaper than a view plus a set() call.
 const SMALL_COPY = 64;
+// Messages of up to this many blocks are rebuilt for decryption in a per-object scratch.
+const DEC_VIEWS = 8;
 
 /**
  * AES-CTS (CBC-CS3) bound to one key. Keeps a copy of the key and lazily created cipher objects:
@@ -35,11 +37,16 @@ export class AesCts {
   #ecbDec: Decipher | undefined;
   #cbcEnc: Cipher | undefined;
   #cbcDec: Decipher | undefined;
-  // The chaining value each CBC object holds now: its last ciphertext block (public data).
+  // The chaining value each CBC object holds now: its last ciphertext block (public data), for
+  // encryption at #encChain[#encChainOff..+16] (the CBC output itself when it stayed ours: no copy).
   #encChain: Uint8Array = ZERO_IV;
+  #encChainOff = 0;
   #decChain: Uint8Array = ZERO_IV;
   readonly #encChainBuf = new Uint8Array(AES_BLOCK_SIZE);
   readonly #decChainBuf = new Uint8Array(AES_BLOCK_SIZE);
+  // Decryption rebuilds short messages in CBC order here (ciphertext only: nothing to wipe); one
+  // view per block count, so the per-message path allocates nothing for it.
+  #decViews: Uint8Array[] | undefined;
   #destroyed = false;
 
   constructor(key: Uint8Array) {
@@ -104,7 +111,8 @@ export class AesCts {
       // Bulk: no padded copy of the message; P_1 (chain-corrected), P_2..P_{n-1} as a view, and the
       // zero-padded P_n go through in three calls, and E_1..E_{n-2} land in place without a concat.
       const first = Buffer.allocUnsafe(AES_BLOCK_SIZE);
-      for (let j = 0; j < AES_BLOCK_SIZE; j++) first[j] = input[j]! ^ chain[j]! ^ iv[j]!;
+      const co = this.#encChainOff;
+      for (let j = 0; j < AES_BLOCK_SIZE; j++) first[j] = input[j]! ^ chain[co + j]! ^ iv[j]!;
       const pn = Buffer.alloc(AES_BLOCK_SIZE);
       for (let j = 0; j < d; j++) pn[j] = input[last + j]!;
       const c1 = cbc.update(first); // E_1
@@ -120,6 +128,7 @@ export class AesCts {
       for (let j = 0; j < d; j++) dst[outOff + last + j] = c2[m + j]!;
     }
     this.#encChain = ch;
+    this.#encChainOff = 0;
     return out === undefined ? dst : view(dst, outOff, len);
   }
 
@@ -158,7 +167,8 @@ export class AesCts {
     const cbc = this.#cbcEncrypter();
     const chain = this.#encChain;
     const p1 = Buffer.allocUnsafe(AES_BLOCK_SIZE);
-    for (let j = 0; j < AES_BLOCK_SIZE; j++) p1[j] = first[j]! ^ chain[j]! ^ iv[j]!;
+    const co = this.#encChainOff;
+    for (let j = 0; j < AES_BLOCK_SIZE; j++) p1[j] = first[j]! ^ chain[co + j]! ^ iv[j]!;
     const cut = AES_BLOCK_SIZE * (n - 2);
     const last2 = new Uint8Array(2 * AES_BLOCK_SIZE); // E_{n-1} || E_n
     let pos = 0;
@@ -176,6 +186,7 @@ export class AesCts {
     const ch = this.#encChainBuf;
     for (let j = 0; j < AES_BLOCK_SIZE; j++) ch[j] = last2[AES_BLOCK_SIZE + j]!;
     this.#encChain = ch;
+    this.#encChainOff = 0;
     const d = len - AES_BLOCK_SIZE * (n - 1);
     out.set(ch, outOff + cut); // E_n moves into slot n-1
     for (let j = 0; j < d; j++) out[outOff + cut + AES_BLOCK_SIZE + j] = last2[j]!; // E_{n-1} cut to d bytes goes last
@@ -190,47 +201,57 @@ export class AesCts {
     const cut = AES_BLOCK_SIZE * (n - 2);
     const cbc = this.#cbcEncrypter();
     const chain = this.#encChain;
-    for (let j = 0; j < AES_BLOCK_SIZE; j++) z[j]! ^= chain[j]! ^ iv[j]!;
+    const co = this.#encChainOff;
+    for (let j = 0; j < AES_BLOCK_SIZE; j++) z[j]! ^= chain[co + j]! ^ iv[j]!;
     const c = cbc.update(z); // E_1..E_n in CBC order
-    const ch = this.#encChainBuf;
-    for (let j = 0; j < AES_BLOCK_SIZE; j++) ch[j] = c[last + j]!;
-    this.#encChain = ch;
+    // c is never handed out, so E_n is read from it as the next chaining value without a copy.
+    this.#encChain = c;
+    this.#encChainOff = last;
     if (n === 1) {
       for (let j = 0; j < AES_BLOCK_SIZE; j++) dst[outOff + j] = c[j]!;
       return;
     }
     if (cut > SMALL_COPY) dst.set(new Uint8Array(c.buffer, c.byteOffset, cut), outOff);
     else for (let j = 0; j < cut; j++) dst[outOff + j] = c[j]!;
-    for (let j = 0; j < AES_BLOCK_SIZE; j++) dst[outOff + cut + j] = ch[j]!; // E_n moves into slot n-1
+    for (let j = 0; j < AES_BLOCK_SIZE; j++) dst[outOff + cut + j] = c[last + j]!; // E_n moves into slot n-1
     for (let j = 0; j < d; j++) dst[outOff + last + j] = c[cut + j]!; // E_{n-1} cut to d bytes goes last
   }
 
   /** CBC-CS3 decryption. Throws SEC_E_INVALID_TOKEN for input shorter than one block. */
   decrypt(input: Uint8Array, iv: Uint8Array = ZERO_IV): Uint8Array {
-    const len = input.length;
+    return this.decryptAt(input, 0, input.length, iv);
+  }
+
+  /**
+   * CBC-CS3 decryption of src[off..off+len) (a token's ciphertext read in place, without a view).
+   * The plaintext is a new buffer of `len` bytes owned by the caller.
+   */
+  decryptAt(src: Uint8Array, off: number, len: number, iv: Uint8Array = ZERO_IV): Uint8Array {
     this.#live();
     checkIv(iv);
     if (len < AES_BLOCK_SIZE) {
       throw new SspiError(SecurityStatus.SEC_E_INVALID_TOKEN, `CTS ciphertext must be at least one block, got ${len} bytes`);
     }
+    if (off < 0 || off + len > src.length) throw new SspiError(SecurityStatus.SEC_E_INVALID_PARAMETER, 'CTS ciphertext range out of bounds');
     const n = Math.ceil(len / AES_BLOCK_SIZE);
     const cbc = this.#cbcDecrypter();
     let chain = this.#decChain;
     let z: Uint8Array; // E_1..E_n in CBC order
     if (n === 1) {
-      z = input;
+      z = off === 0 && len === src.length ? src : view(src, off, len);
     } else {
       const d = len - AES_BLOCK_SIZE * (n - 1);
       const cut = AES_BLOCK_SIZE * (n - 2);
-      // Every byte is written below. Up to 64 bytes V8 keeps a Uint8Array on its heap (cheapest);
-      // above that a pooled Buffer beats an array with its own backing store.
-      const zb = n <= 4 ? new Uint8Array(AES_BLOCK_SIZE * n) : Buffer.allocUnsafe(AES_BLOCK_SIZE * n);
-      if (cut > SMALL_COPY) zb.set(input.subarray(0, cut));
-      else for (let j = 0; j < cut; j++) zb[j] = input[j]!;
-      for (let j = 0; j < d; j++) zb[cut + j] = input[cut + AES_BLOCK_SIZE + j]!; // first d bytes of E_{n-1}
-      for (let j = 0; j < AES_BLOCK_SIZE; j++) zb[cut + AES_BLOCK_SIZE + j] = input[cut + j]!; // E_n, sent in slot n-1
+      // Every byte is written below: a view of the object's scratch for short messages, else a
+      // pooled Buffer (cheaper than an array with its own backing store).
+      const zb = n <= DEC_VIEWS ? this.#decView(n) : Buffer.allocUnsafe(AES_BLOCK_SIZE * n);
+      if (cut > SMALL_COPY) zb.set(view(src, off, cut));
+      else for (let j = 0; j < cut; j++) zb[j] = src[off + j]!;
+      const en = off + cut; // E_n, sent in slot n-1
+      for (let j = 0; j < d; j++) zb[cut + j] = src[en + AES_BLOCK_SIZE + j]!; // first d bytes of E_{n-1}
+      for (let j = 0; j < AES_BLOCK_SIZE; j++) zb[cut + AES_BLOCK_SIZE + j] = src[en + j]!;
       if (d < AES_BLOCK_SIZE) {
-        const x = input.subarray(cut, cut + AES_BLOCK_SIZE);
+        const x = src.slice(en, en + AES_BLOCK_SIZE);
         // The missing tail of E_{n-1} is the tail of AES^-1(E_n), because P_n was padded with
         // zeros before the XOR; CBC over the rebuilt E_{n-1} || E_n then yields P_n || zeros.
         // AES^-1(E_n) comes from the CBC object itself (its output XOR the chaining value it
@@ -244,7 +265,7 @@ export class AesCts {
     }
     const p = cbc.update(z);
     for (let j = 0; j < AES_BLOCK_SIZE; j++) p[j]! ^= chain[j]! ^ iv[j]!;
-    // Our own copy of the chaining value: `input` belongs to the caller.
+    // Our own copy of the chaining value: `src` belongs to the caller.
     const ch = this.#decChainBuf;
     for (let j = 0, o = z.length - AES_BLOCK_SIZE; j < AES_BLOCK_SIZE; j++) ch[j] = z[o + j]!;
     this.#decChain = ch;
@@ -277,6 +298,7 @@ export class AesCts {
     if (this.#cbcEnc === undefined) {
       this.#cbcEnc = unpadded(createCipheriv(this.#cbc, this.#key, ZERO_IV));
       this.#encChain = ZERO_IV;
+      this.#encChainOff = 0;
     }
     return this.#cbcEnc;
   }
@@ -287,6 +309,16 @@ export class AesCts {
       this.#decChain = ZERO_IV;
     }
     return this.#cbcDec;
+  }
+
+  #decView(n: number): Uint8Array {
+    let v = this.#decViews;
+    if (v === undefined) {
+      const b = new Uint8Array(AES_BLOCK_SIZE * DEC_VIEWS);
+      v = this.#decViews = [];
+      for (let k = 0; k <= DEC_VIEWS; k++) v.push(b.subarray(0, AES_BLOCK_SIZE * k));
+    }
+    return v[n]!;
   }
 
   #dec(): Decipher {

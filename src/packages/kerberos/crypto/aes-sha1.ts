@@ -59,6 +59,7 @@ function foldedUsage(usage: number, octet: number): Uint8Array {
 /** Lazily derived Kc/Ke/Ki for one (key, usage) (RFC 3961 5.3); Ke and Ki come together (encrypt and decrypt need both). */
 class Sha1UsageKeys {
   #ke: AesCts | undefined;
+  #live = true;
   #ki: HmacKey | undefined;
   #kc: HmacKey | undefined;
   constructor(private readonly base: AesCts, readonly usage: number, private readonly keyBytes: number) {}
@@ -89,7 +90,12 @@ class Sha1UsageKeys {
     this.#ke = withBytes(ke, (k) => new AesCts(k));
     this.#ki = withBytes(ki, (k) => new HmacKey('sha1', k));
   }
+  /** False once destroyed (key destroyed or the per-key cache cleared): holders must look the keys up again. */
+  get live(): boolean {
+    return this.#live;
+  }
   destroy(): void {
+    this.#live = false;
     this.#ke?.destroy();
     this.#ki?.destroy();
     this.#kc?.destroy();
@@ -246,4 +252,4 @@ class HmacSha1AesChecksum implements ChecksumType {
 
 export const hmacSha196Aes128 = new HmacSha1AesChecksum(15, 'hmac-sha1-96-aes128', aes128CtsHmacSha196);
 export const hmacSha196Aes256 = new HmacSha1AesChecksum(16, 'hmac-sha1-96-aes256', aes256CtsHmacSha196);
-export type { AesSha1Enctype };
+export type { AesSha1Enctype, Sha1UsageKeys };

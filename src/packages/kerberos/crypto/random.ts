@@ -4,7 +4,10 @@
 import { randomFillSync } from 'node:crypto';
 
 const POOL_SIZE = 4096;
-const pool = Buffer.alloc(POOL_SIZE);
+const poolBuffer = new ArrayBuffer(POOL_SIZE);
+const pool = new Uint8Array(poolBuffer);
+// The same bytes as words, for whole-block confounders written into word-aligned scratch.
+const pool32 = new Int32Array(poolBuffer);
 let pos = POOL_SIZE;
 
 /** `n` fresh random bytes (CSPRNG). Bytes are handed out once and wiped from the pool. */
@@ -15,7 +18,7 @@ export function randomConfounder(n: number): Uint8Array {
     pos = 0;
   }
   const out = Buffer.allocUnsafe(n);
-  pool.copy(out, 0, pos, pos + n);
+  out.set(pool.subarray(pos, pos + n));
   pool.fill(0, pos, pos + n);
   pos += n;
   return out;
@@ -36,4 +39,24 @@ export function randomConfounderInto(dst: Uint8Array, off: number, n: number): v
     pool[pos + i] = 0;
   }
   pos += n;
+}
+
+/**
+ * 16 fresh random bytes (one AES block) into dst32[word..word+4), taken from the pool as four
+ * words and wiped there: the Wrap confounder straight into the word-aligned plaintext scratch.
+ * An unaligned pool position skips ahead to the next word; skipped bytes are never handed out.
+ */
+export function randomBlockInto(dst32: Int32Array, word: number): void {
+  let p = (pos + 3) & ~3;
+  if (p + 16 > POOL_SIZE) {
+    randomFillSync(pool);
+    p = 0;
+  }
+  const q = p >> 2;
+  dst32[word] = pool32[q]!;
+  dst32[word + 1] = pool32[q + 1]!;
+  dst32[word + 2] = pool32[q + 2]!;
+  dst32[word + 3] = pool32[q + 3]!;
+  pool32[q] = pool32[q + 1] = pool32[q + 2] = pool32[q + 3] = 0;
+  pos = p + 16;
 }

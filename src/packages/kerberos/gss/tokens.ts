@@ -5,11 +5,11 @@ import { AES_BLOCK_SIZE } from '../../../crypto/aes-cts.js';
 import { SspiError } from '../../../sspi/error.js';
 import { SecurityStatus } from '../../../sspi/status.js';
 import { KeyUsage } from '../asn1/constants.js';
-import { aes128CtsHmacSha196, aes256CtsHmacSha196, view } from '../crypto/aes-sha1.js';
+import { aes128CtsHmacSha196, aes256CtsHmacSha196, view, type Sha1UsageKeys } from '../crypto/aes-sha1.js';
 import { aes128CtsHmacSha256128, aes256CtsHmacSha384192 } from '../crypto/aes-sha2.js';
 import { type HmacKey, macEquals } from '../crypto/hmac.js';
 import { decrypt, encrypt, getEnctype, makeChecksum } from '../crypto/index.js';
-import { randomConfounderInto } from '../crypto/random.js';
+import { randomBlockInto, randomConfounderInto } from '../crypto/random.js';
 import type { CryptoPolicy, KerberosKey } from '../crypto/types.js';
 import { SequenceWindow, type GssSeqStatus } from './sequence.js';
 
@@ -39,6 +39,17 @@ export interface GssTokenState {
   /** The peer's numbers: replay/sequence window. */
   recv: SequenceWindow;
   policy?: CryptoPolicy;
+  /** Cached Ke/Ki of the AES-SHA1 seal usage, per direction (filled on first use; see sealKeys). */
+  sealSend?: SealKeysCache | undefined;
+  sealRecv?: SealKeysCache | undefined;
+}
+
+/** The usage keys a Wrap path last used, with what they were looked up for. */
+export interface SealKeysCache {
+  key: KerberosKey;
+  enctype: number;
+  usage: number;
+  uk: Sha1UsageKeys;
 }
 
 export interface CreateTokenStateInput {
@@ -62,7 +73,25 @@ export function createTokenState(i: CreateTokenStateInput): GssTokenState {
     sendSeq: i.localSeq,
     recv: new SequenceWindow(i.remoteSeq, i.replayDetect, i.sequenceDetect),
     ...(i.policy ? { policy: i.policy } : {}),
+    sealSend: undefined,
+    sealRecv: undefined,
   };
+}
+
+/**
+ * Ke/Ki of an AES-SHA1 key (17/18) for `usage`, from the state's cache when it still holds them
+ * for this very key: the per-key cache costs three map lookups per message, this one compare.
+ * A destroyed key (or a cleared per-key cache) makes the cached entry dead, so the lookup runs
+ * again and throws or re-derives as it would have.
+ */
+function sealKeys(st: GssTokenState, key: KerberosKey, usage: number, send: boolean): Sha1UsageKeys {
+  const c = send ? st.sealSend : st.sealRecv;
+  if (c !== undefined && c.key === key && c.enctype === key.enctype && c.usage === usage && c.uk.live) return c.uk;
+  const uk = (key.enctype === 17 ? aes128CtsHmacSha196 : aes256CtsHmacSha196).usageKeys(key, usage);
+  const entry: SealKeysCache = { key, enctype: key.enctype, usage, uk };
+  if (send) st.sealSend = entry;
+  else st.sealRecv = entry;
+  return uk;
 }
 
 const invalid = (d: string): SspiError => new SspiError(SecurityStatus.SEC_E_INVALID_TOKEN, `krb5 token: ${d}`);
@@ -243,7 +272,7 @@ export function wrap(st: GssTokenState, data: Uint8Array, opts?: WrapOptions): U
   header[4] = ec >>> 8; header[5] = ec & 0xff;
   writeSeq(header, 8, seq); // RRC stays 0 in the encrypted copy
   const usage = sealUsage(!st.initiator);
-  const tok = sealInto(key, usage, data, ec, header, st.policy);
+  const tok = sealInto(st, key, usage, data, ec, header);
   tok[6] = rrc >>> 8; tok[7] = rrc & 0xff;
   if (rrc !== 0) tok.set(rotateRight(tok.subarray(HEADER), rrc), HEADER);
   return tok;
@@ -253,16 +282,30 @@ export function wrap(st: GssTokenState, data: Uint8Array, opts?: WrapOptions): U
 // It is all zeros between calls (wiped after each), which supplies the EC filler and the CBC padding.
 const SCRATCH_BYTES = 4096;
 const scratch = new Uint8Array(SCRATCH_BYTES);
-// Views of its first bytes, kept while the same lengths recur (a stream of equal-sized messages).
+const scratch32 = new Int32Array(scratch.buffer); // the confounder goes in as words
+// A view of its first bytes, kept while the same lengths recur (a stream of equal-sized messages).
 let zView = scratch.subarray(0, 0);
-let pView = scratch.subarray(0, 0);
 function scratchView(n: number): Uint8Array {
   if (zView.length !== n) zView = scratch.subarray(0, n);
   return zView;
 }
-function plainView(n: number): Uint8Array {
-  if (pView.length !== n) pView = scratch.subarray(0, n);
-  return pView;
+
+// Short tokens are carved from a pool of our own: a Uint8Array over 64 bytes would get its own
+// off-heap backing store, and Buffer.allocUnsafe's 8 KiB pool costs ~20 ns more per token.
+// Tokens are public, and every byte of one is written before it is returned.
+const TOKEN_POOL_BYTES = 16384;
+const TOKEN_POOLED_MAX = 1024;
+let tokenPool = new ArrayBuffer(0);
+let tokenPos = 0;
+function tokenBuffer(n: number): Uint8Array {
+  if (n > TOKEN_POOLED_MAX) return Buffer.allocUnsafe(n);
+  if (tokenPos + n > tokenPool.byteLength) {
+    tokenPool = new ArrayBuffer(TOKEN_POOL_BYTES);
+    tokenPos = 0;
+  }
+  const b = new Uint8Array(tokenPool, tokenPos, n);
+  tokenPos = (tokenPos + n + 7) & ~7;
+  return b;
 }
 
 /**
@@ -270,28 +313,28 @@ function plainView(n: number): Uint8Array {
  * zero-padded to whole blocks, and the ciphertext and MAC go straight into the token buffer from
  * the enctype's cached Ke/Ki.
  */
-function sealInto(key: KerberosKey, usage: number, data: Uint8Array, ec: number, header: Uint8Array, policy?: CryptoPolicy): Uint8Array {
+function sealInto(st: GssTokenState, key: KerberosKey, usage: number, data: Uint8Array, ec: number, header: Uint8Array): Uint8Array {
   const et = key.enctype;
   if (et === 17 || et === 18 || et === 19 || et === 20) {
     const sha1 = et === 17 || et === 18;
     const macBytes = et === 20 ? 24 : et === 19 ? 16 : 12;
     const plen = AES_BLOCK_SIZE + data.length + ec + HEADER;
     const zlen = AES_BLOCK_SIZE * Math.ceil(plen / AES_BLOCK_SIZE);
-    if (zlen > SCRATCH_BYTES) return sealBulk(key, usage, data, ec, header, sha1, macBytes, plen, zlen);
+    if (zlen > SCRATCH_BYTES) return sealBulk(st, key, usage, data, ec, header, sha1, macBytes, plen, zlen);
     const z = scratchView(zlen);
-    randomConfounderInto(z, 0, AES_BLOCK_SIZE);
+    randomBlockInto(scratch32, 0);
     const dl = data.length;
     if (dl <= 64) for (let i = 0; i < dl; i++) z[AES_BLOCK_SIZE + i] = data[i]!;
     else z.set(data, AES_BLOCK_SIZE);
     for (let i = 0; i < HEADER; i++) z[plen - HEADER + i] = header[i]!;
-    // A pooled Buffer: a Uint8Array over 64 bytes would get its own off-heap backing store.
-    const tok = Buffer.allocUnsafe(HEADER + plen + macBytes);
+    const tok = tokenBuffer(HEADER + plen + macBytes);
     for (let i = 0; i < HEADER; i++) tok[i] = header[i]!;
     try {
       if (sha1) {
-        const uk = (et === 17 ? aes128CtsHmacSha196 : aes256CtsHmacSha196).usageKeys(key, usage);
-        // RFC 3961 5.3: the MAC is over the plaintext; encryptPadded then overwrites z's first block.
-        uk.ki.macInto(plainView(plen), undefined, tok, HEADER + plen, macBytes);
+        const uk = sealKeys(st, key, usage, true);
+        // RFC 3961 5.3: the MAC is over the plaintext, hashed where it lies; encryptPadded then
+        // overwrites z's first block.
+        uk.ki.macRange(z, 0, plen, tok, HEADER + plen, macBytes);
         uk.ke.encryptPadded(z, plen, ZERO_IV, tok, HEADER);
       } else {
         // RFC 8009 5: the MAC is over IV || ciphertext.
@@ -307,7 +350,7 @@ function sealInto(key: KerberosKey, usage: number, data: Uint8Array, ec: number,
   const plain = new Uint8Array(data.length + ec + HEADER);
   plain.set(data);
   plain.set(header, data.length + ec);
-  const c = encrypt(key, usage, plain, undefined, policy);
+  const c = encrypt(key, usage, plain, undefined, st.policy);
   plain.fill(0);
   const tok = new Uint8Array(HEADER + c.length);
   tok.set(header);
@@ -319,7 +362,7 @@ function sealInto(key: KerberosKey, usage: number, data: Uint8Array, ec: number,
  * sealInto for messages past the scratch: confounder, data and (filler || header || padding) go
  * to the cipher and the MAC as three parts, so the message is never copied into a plaintext buffer.
  */
-function sealBulk(key: KerberosKey, usage: number, data: Uint8Array, ec: number, header: Uint8Array, sha1: boolean, macBytes: number, plen: number, zlen: number): Uint8Array {
+function sealBulk(st: GssTokenState, key: KerberosKey, usage: number, data: Uint8Array, ec: number, header: Uint8Array, sha1: boolean, macBytes: number, plen: number, zlen: number): Uint8Array {
   const conf = new Uint8Array(AES_BLOCK_SIZE);
   randomConfounderInto(conf, 0, AES_BLOCK_SIZE);
   const tail = new Uint8Array(zlen - AES_BLOCK_SIZE - data.length); // EC filler and padding stay zero
@@ -329,7 +372,7 @@ function sealBulk(key: KerberosKey, usage: number, data: Uint8Array, ec: number,
   tok.set(header);
   try {
     if (sha1) {
-      const uk = (key.enctype === 17 ? aes128CtsHmacSha196 : aes256CtsHmacSha196).usageKeys(key, usage);
+      const uk = sealKeys(st, key, usage, true);
       uk.ki.macInto(conf, data, tok, HEADER + plen, macBytes, trailer);
       uk.ke.encryptParts(conf, data, tail, plen, ZERO_IV, tok, HEADER);
     } else {
@@ -363,6 +406,9 @@ export function unwrap(st: GssTokenState, token: Uint8Array): UnwrapResult {
   const rrc = (token[6]! << 8) | token[7]!;
   const seq = readSeq(token, 8);
   const fromAcceptor = (flags & TokenFlags.SentByAcceptor) !== 0;
+  if ((flags & TokenFlags.Sealed) !== 0 && (key.enctype === 17 || key.enctype === 18)) {
+    return unsealSha1(st, key, sealUsage(fromAcceptor), token, ec, rrc, seq);
+  }
   const body = rotateLeft(view(token, HEADER, token.length - HEADER), rrc);
   if ((flags & TokenFlags.Sealed) !== 0) {
     const plain = decrypt(key, sealUsage(fromAcceptor), body, st.policy);
@@ -385,6 +431,42 @@ export function unwrap(st: GssTokenState, token: Uint8Array): UnwrapResult {
   hdr[4] = hdr[5] = hdr[6] = hdr[7] = 0;
   if (!checksumVerify(key, sealUsage(fromAcceptor), data, hdr, body.subarray(body.length - n), st.policy)) throw altered();
   return { data, conf: false, seqStatus: st.recv.check(seq) };
+}
+
+const SHA1_MAC = 12; // hmac-sha1-96 (RFC 3962 6)
+
+/**
+ * Sealed Unwrap for aes*-cts-hmac-sha1-96 (RFC 4121 4.2.4 over RFC 3961 5.3): the ciphertext is
+ * decrypted and its MAC checked where they lie in the token (after the rotation, if any), with the
+ * state's cached Ke/Ki; the same checks, errors and order as the generic path: integrity, then
+ * the encrypted header copy, then the sequence window.
+ */
+function unsealSha1(st: GssTokenState, key: KerberosKey, usage: number, token: Uint8Array, ec: number, rrc: number, seq: number): UnwrapResult {
+  let src = token;
+  let off = HEADER;
+  const blen = token.length - HEADER;
+  if (rrc !== 0) {
+    src = rotateLeft(view(token, HEADER, blen), rrc);
+    off = 0;
+  }
+  const uk = sealKeys(st, key, usage, false);
+  if (blen < AES_BLOCK_SIZE + SHA1_MAC) throw new SspiError(SecurityStatus.SEC_E_INVALID_TOKEN, `${key.enctype === 17 ? 'aes128' : 'aes256'}-cts-hmac-sha1-96 ciphertext is too short`);
+  const clen = blen - SHA1_MAC;
+  const p = uk.ke.decryptAt(src, off, clen);
+  if (!uk.ki.verifyRange(p, 0, clen, src, off + clen, SHA1_MAC)) {
+    p.fill(0);
+    throw altered();
+  }
+  // p = confounder || data || filler(ec) || header copy.
+  const dlen = clen - AES_BLOCK_SIZE - ec - HEADER;
+  if (dlen < 0) throw altered();
+  const h = clen - HEADER;
+  // The encrypted header copy must match the outer one, RRC excepted (it is 0 inside).
+  let diff = p[h + 6]! | p[h + 7]!;
+  for (let i = 0; i < 6; i++) diff |= p[h + i]! ^ token[i]!;
+  for (let i = 8; i < HEADER; i++) diff |= p[h + i]! ^ token[i]!;
+  if (diff !== 0) throw altered();
+  return { data: view(p, AES_BLOCK_SIZE, dlen), conf: true, seqStatus: st.recv.check(seq) };
 }
 
 /** Bytes a Sealed Wrap token adds to `n` bytes of data (for SECPKG_ATTR_SIZES cbSecurityTrailer and friends). */
