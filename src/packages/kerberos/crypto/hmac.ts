@@ -18,6 +18,7 @@ const JS_MAX_RANGE_SHA1 = 1024;
 
 const BLOCK = 64;
 const scratch = new Uint8Array(JS_MAX + 2 * BLOCK);
+const joined = new Uint8Array(JS_MAX_RANGE_SHA1);
 const W = new Int32Array(80);
 
 const SHA1_IV = [0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476, 0xc3d2e1f0];
@@ -116,13 +117,24 @@ export class HmacKey {
       return;
     }
     const len = a.length + (b === undefined ? 0 : b.length);
-    if (this.#compress === undefined || len > JS_MAX) {
+    if (this.#compress === undefined || len > (this.hash === 'sha1' ? JS_MAX_RANGE_SHA1 : JS_MAX)) {
       const h = this.mac(a, b);
       for (let i = 0; i < n; i++) out[off + i] = h[i]!;
       return;
     }
-    const st = this.#small(a, b, len);
+    const st = len > JS_MAX ? this.#joinedSha1(a, b, len) : this.#small(a, b, len);
     for (let i = 0; i < n; i++) out[off + i] = st[i >> 2]! >>> (24 - 8 * (i & 3));
+  }
+
+  // SHA-1 over a || b past the #small size (MIC tokens up to ~1 KiB): the two parts are set side
+  // by side in a scratch buffer (two memcpy calls) and hashed there, then the copy is wiped.
+  #joinedSha1(a: Uint8Array, b: Uint8Array | undefined, len: number): Int32Array {
+    const buf = joined;
+    buf.set(a, 0);
+    if (b !== undefined) buf.set(b, a.length);
+    const st = this.#rangeSha1(buf, 0, len);
+    buf.fill(0, 0, len); // the plaintext was here
+    return st;
   }
 
   /**
@@ -133,8 +145,8 @@ export class HmacKey {
     const n = received.length;
     if (n === 0 || n > this.size) return false;
     const len = a.length + (b === undefined ? 0 : b.length);
-    if (this.#compress === undefined || len > JS_MAX) return constantTimeEqual(this.mac(a, b).subarray(0, n), received);
-    const st = this.#small(a, b, len);
+    if (this.#compress === undefined || len > (this.hash === 'sha1' ? JS_MAX_RANGE_SHA1 : JS_MAX)) return constantTimeEqual(this.mac(a, b).subarray(0, n), received);
+    const st = len > JS_MAX ? this.#joinedSha1(a, b, len) : this.#small(a, b, len);
     let diff = 0;
     for (let i = 0; i < n; i++) diff |= ((st[i >> 2]! >>> (24 - 8 * (i & 3))) ^ received[i]!) & 0xff;
     return diff === 0;
