@@ -19,7 +19,7 @@
 // seconds after the reply. Every command has the same timeout, so the commands in flight are in
 // deadline order: one FIFO and one timer serve them all.
 
-import type { ConnectionOptions } from 'node:tls';
+import nodeTls, { type ConnectionOptions } from 'node:tls';
 import { createClient, ErrorReply, RESP_TYPES } from 'redis';
 import type { HandshakeStore, HttpAuthScheme, ParkedHandshake } from '../http/handshakeStore.js';
 import type { ReplayCache } from '../packages/kerberos/replay.js';
@@ -265,6 +265,30 @@ function redactor(u: URL): (text: string) => string {
  * One Redis client serving both stores. Returns at once: the connection is made (and remade) in
  * the background, and until it is up every operation fails with an SspiError.
  */
+// node-redis 5 listens for one 'error' per socket (`once`). A TLS connection that a server drops
+// right after the handshake (Redis refusing a missing client certificate under TLS 1.3) can
+// emit two (the alert, then ECONNRESET), and the second one, unheard, would take the process down.
+// So the TLS sockets made for this store get a listener of their own that keeps later errors
+// quiet (the first still reaches node-redis, which reconnects). Only sockets whose options carry
+// GUARDED_SOCKET are touched: tls.connect is wrapped once, and passes every other call through.
+const GUARDED_SOCKET = Symbol('tslsa.redisSocket');
+let tlsGuarded = false;
+
+export function guardTlsSockets(): void {
+  if (tlsGuarded) return;
+  tlsGuarded = true;
+  const connect = nodeTls.connect;
+  nodeTls.connect = function guardedConnect(this: unknown, ...args: unknown[]) {
+    const socket = (connect as (...a: unknown[]) => nodeTls.TLSSocket).apply(this, args);
+    const o = args[0];
+    if (o !== null && typeof o === 'object' && (o as Record<symbol, unknown>)[GUARDED_SOCKET] === true) socket.on('error', () => {});
+    return socket;
+  } as typeof nodeTls.connect;
+}
+
+/** The marker createRedisStore puts in its TLS socket options (tests). */
+export const REDIS_SOCKET_MARK: symbol = GUARDED_SOCKET;
+
 export function createRedisStore(options: RedisStoreOptions): RedisStore {
   const url = checkUrl(options.url);
   const tls = url.protocol === 'rediss:';
@@ -274,11 +298,12 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
   const commandTimeout = options.commandTimeoutMs ?? 2000;
   let client: ReturnType<typeof createClient>;
   try {
+    if (tls) guardTlsSockets();
     client = createClient({
       url: options.url,
       disableOfflineQueue: true,
       socket: {
-        ...(tls ? { ...options.tls, tls: true as const } : {}),
+        ...(tls ? { ...options.tls, tls: true as const, [GUARDED_SOCKET]: true } : {}),
         connectTimeout: options.connectTimeoutMs ?? 2000,
         // Capped exponential backoff with jitter; never gives up (a number, never an Error).
         reconnectStrategy: (retries: number) => Math.min(50 * 2 ** Math.min(retries, 6), 2000) + Math.floor(Math.random() * 100),
