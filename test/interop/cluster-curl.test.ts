@@ -1,4 +1,4 @@
-// The real curl against two `tslsa serve --redis` nodes behind a load balancer written here.
+// The real curl against two `tslsa serve --redis` nodes behind a load balancer of our own (lib/cluster-http.ts).
 //
 // curl runs a whole NTLM handshake on one connection, so a balancer that picks a node per TCP
 // connection sends every leg to one node. The case that needs the cluster store is a balancer
@@ -10,148 +10,21 @@
 // Clients: curl --negotiate through MIT's SPNEGO with gss-ntlmssp (NTLM_USER_FILE, no Kerberos
 // ticket: SPNEGO ends up in NTLM) and curl --ntlm (curl's own NTLM).
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import http from 'node:http';
-import net from 'node:net';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { cleanEnv } from './lib/realm.js';
 import { startRedis, type RedisServer } from './lib/redis.js';
-import { LOOPBACK } from './lib/ports.js';
-import { describeFailure, INSTALL_HINT, requireBinary, run, sleep } from './lib/proc.js';
-import { startServe, tslsa, type ServeProcess } from '../unit/http/serveProcess.js';
+import { describeFailure, INSTALL_HINT, requireBinary, run } from './lib/proc.js';
+import { addUser, logShows, PASSWORD, perConnectionBalancer, perRequestBalancer, tearDown } from './lib/cluster-http.js';
+import { startServe, type ServeProcess } from '../unit/http/serveProcess.js';
 
 const T = { timeout: 120_000 };
-const PASSWORD = 'Passw0rd';
 
 let dir = '';
 let redis: RedisServer;
 let nodes: ServeProcess[] = [];
-
-// ---- the balancers ---------------------------------------------------------------------------
-
-interface Hop {
-  /** Index of the node that served it. */
-  node: number;
-  /** The Authorization scheme and the first bytes of its token ('-' when none). */
-  auth: string;
-  status: number;
-}
-
-interface Balancer {
-  url: string;
-  /** What went where, in order. */
-  hops: Hop[];
-  /** TCP connections accepted from clients. */
-  connections(): number;
-  close(): Promise<void>;
-}
-
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'proxy-connection', 'upgrade', 'te', 'trailer']);
-
-/** Raw headers without the hop-by-hop ones (and without those named in `drop`). */
-function endToEnd(raw: string[], drop: ReadonlySet<string> = new Set()): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < raw.length; i += 2) {
-    const k = raw[i]!.toLowerCase();
-    if (!HOP_BY_HOP.has(k) && !drop.has(k)) out.push(raw[i]!, raw[i + 1]!);
-  }
-  return out;
-}
-
-function listen(server: net.Server): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, LOOPBACK, () => resolve((server.address() as net.AddressInfo).port));
-  });
-}
-
-/**
- * An L7 balancer: keeps the client's connection, sends each request to the next node in turn
- * over a new upstream connection (as proxies with their own pools do), passes cookies through.
- */
-async function perRequestBalancer(): Promise<Balancer> {
-  let next = 0;
-  let accepted = 0;
-  const hops: Hop[] = [];
-  const sockets = new Set<net.Socket>();
-  const server = http.createServer((req, res) => {
-    const i = next++ % nodes.length;
-    const target = new URL(nodes[i]!.url);
-    const auth = String(req.headers.authorization ?? '-').slice(0, 24);
-    const up = http.request(
-      { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: endToEnd(req.rawHeaders), agent: false },
-      (ur) => {
-        const chunks: Buffer[] = [];
-        ur.on('data', (d: Buffer) => chunks.push(d));
-        ur.on('end', () => {
-          const body = Buffer.concat(chunks);
-          hops.push({ node: i, auth, status: ur.statusCode ?? 0 });
-          res.writeHead(ur.statusCode ?? 502, [...endToEnd(ur.rawHeaders, new Set(['content-length'])), 'Content-Length', String(body.length)]);
-          res.end(body);
-        });
-        ur.on('error', () => res.destroy());
-      },
-    );
-    up.on('error', () => {
-      hops.push({ node: i, auth, status: 502 });
-      if (!res.headersSent) res.writeHead(502).end();
-    });
-    req.pipe(up);
-  });
-  server.on('connection', (s: net.Socket) => {
-    accepted++;
-    sockets.add(s);
-    s.once('close', () => sockets.delete(s));
-  });
-  const port = await listen(server);
-  return {
-    url: `http://${LOOPBACK}:${port}`,
-    hops,
-    connections: () => accepted,
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => resolve());
-      }),
-  };
-}
-
-/** An L4 balancer: each new TCP connection goes to the next node in turn, bytes piped as they are. */
-async function perConnectionBalancer(): Promise<Balancer & { routed: number[] }> {
-  let next = 0;
-  const routed: number[] = [];
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((client) => {
-    const i = next++ % nodes.length;
-    routed.push(i);
-    const target = new URL(nodes[i]!.url);
-    const up = net.connect(Number(target.port), target.hostname);
-    for (const s of [client, up]) {
-      sockets.add(s);
-      s.once('close', () => sockets.delete(s));
-      s.on('error', () => {
-        client.destroy();
-        up.destroy();
-      });
-    }
-    client.pipe(up);
-    up.pipe(client);
-  });
-  const port = await listen(server);
-  return {
-    url: `http://${LOOPBACK}:${port}`,
-    hops: [],
-    routed,
-    connections: () => routed.length,
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => resolve());
-      }),
-  };
-}
 
 // ---- curl ------------------------------------------------------------------------------------
 
@@ -195,16 +68,6 @@ async function curl(url: string, auth: string[], opts: { cookies: boolean; extra
 const NEGOTIATE = ['--negotiate', '-u', ':'];
 const NTLM = ['--ntlm', '-u', `EXAMPLE\\alice:${PASSWORD}`];
 
-/** The node's log shows `re` (written a little after the response goes). */
-async function logShows(n: ServeProcess, re: RegExp, ms = 10_000): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (re.test(n.stdout())) return true;
-    await sleep(50);
-  }
-  return false;
-}
-
 function whoami(r: CurlReply): Record<string, unknown> {
   assert.equal(r.status, 200, `${r.body}\n${r.trace}`);
   return JSON.parse(r.body) as Record<string, unknown>;
@@ -215,23 +78,16 @@ before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'tslsa-cluster-curl-'));
   redis = await startRedis();
   const store = join(dir, 'accounts.db');
-  const add = await tslsa(['user', 'add', 'EXAMPLE\\alice', '--password-stdin', '--store', store], { input: `${PASSWORD}\n`, env: cleanEnv() });
-  assert.equal(add.code, 0, describeFailure(add));
+  await addUser(store, 'EXAMPLE\\alice', PASSWORD, cleanEnv());
   const args = ['--store', store, '--domain', 'EXAMPLE', '--redis', redis.url];
   nodes = await Promise.all([startServe(args, cleanEnv()), startServe(args, cleanEnv())]);
 });
 
-after(async () => {
-  const codes: Array<number | null> = [];
-  for (const n of nodes) codes.push(await n.stop());
-  await redis?.stop();
-  if (dir) rmSync(dir, { recursive: true, force: true });
-  assert.deepEqual(codes, codes.map(() => 0), 'the nodes exit 0 on SIGTERM');
-});
+after(() => tearDown({ nodes, redis, dir }));
 
 describe('curl through a per-request balancer (each leg to the other node)', () => {
   it('curl --negotiate (SPNEGO/NTLM, gss-ntlmssp) with its cookie engine: the legs on two nodes, 200, the final token taken by curl', T, async () => {
-    const lb = await perRequestBalancer();
+    const lb = await perRequestBalancer(nodes);
     try {
       const r = await curl(`${lb.url}/whoami`, NEGOTIATE, { cookies: true });
       const j = whoami(r);
@@ -259,7 +115,7 @@ describe('curl through a per-request balancer (each leg to the other node)', () 
   });
 
   it('curl --ntlm with its cookie engine: the legs on two nodes, 200', T, async () => {
-    const lb = await perRequestBalancer();
+    const lb = await perRequestBalancer(nodes);
     try {
       const j = whoami(await curl(`${lb.url}/whoami`, NTLM, { cookies: true }));
       assert.equal(j.user, 'alice');
@@ -274,7 +130,7 @@ describe('curl through a per-request balancer (each leg to the other node)', () 
   });
 
   it('SPNEGO/NTLM with a wrong password across nodes: 401, logged with SEC_E_LOGON_DENIED', T, async () => {
-    const lb = await perRequestBalancer();
+    const lb = await perRequestBalancer(nodes);
     try {
       const r = await curl(`${lb.url}/whoami`, NEGOTIATE, { cookies: true, password: 'not-it' });
       assert.equal(r.status, 401, r.trace);
@@ -288,7 +144,7 @@ describe('curl through a per-request balancer (each leg to the other node)', () 
 
   it('without curl\'s cookie engine the AUTHENTICATE leg finds no handshake on the other node: a clean 401, never 5xx', T, async () => {
     for (const auth of [NEGOTIATE, NTLM]) {
-      const lb = await perRequestBalancer();
+      const lb = await perRequestBalancer(nodes);
       try {
         const r = await curl(`${lb.url}/whoami`, auth, { cookies: false });
         assert.equal(r.status, 401, r.trace);
@@ -306,7 +162,7 @@ describe('curl through a per-request balancer (each leg to the other node)', () 
 
 describe('curl through a per-connection (TCP) balancer', () => {
   it('curl keeps its connection for the handshake: both legs on one node, 200 with or without cookies; the next curl on the other node', T, async () => {
-    const lb = await perConnectionBalancer();
+    const lb = await perConnectionBalancer(nodes);
     try {
       for (const [auth, cookies] of [[NEGOTIATE, false], [NEGOTIATE, true], [NTLM, false]] as const) {
         const before = lb.connections();
@@ -326,7 +182,7 @@ describe('curl through a per-connection (TCP) balancer', () => {
   // nodes take a per-request balancer (above); each node answers every restart with a fresh
   // challenge and stays well.
   it('a connection closed after each leg (Connection: close): curl restarts the handshake on every new connection and gives up (exit 47); the nodes answer each restart cleanly', T, async () => {
-    const lb = await perConnectionBalancer();
+    const lb = await perConnectionBalancer(nodes);
     try {
       const r = await curl(`${lb.url}/whoami`, NEGOTIATE, { cookies: true, extra: ['-H', 'Connection: close', '--max-redirs', '3'], exitCode: 47 });
       assert.equal(r.status, 401);

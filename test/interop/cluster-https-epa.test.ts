@@ -14,28 +14,21 @@
 //     keeps every leg on one node and works.
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import http from 'node:http';
-import https from 'node:https';
-import net from 'node:net';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { Credentials } from '../../src/credentials.js';
-import { SecurityContext } from '../../src/context.js';
 import { createFetch, type NegotiateClientOptions } from '../../src/http/client.js';
 import { tlsServerEndPoint } from '../../src/http/channelBindings.js';
 import { createLsa, type LsaHost } from '../../src/lsa/host.js';
 import { ntlmPackage } from '../../src/packages/ntlm/package.js';
 import { cleanEnv } from './lib/realm.js';
 import { createServerCert, createTestCa, startRedis, type RedisServer, type TestCa } from './lib/redis.js';
-import { LOOPBACK } from './lib/ports.js';
-import { describeFailure, sleep } from './lib/proc.js';
-import { startServe, tslsa, type ServeProcess } from '../unit/http/serveProcess.js';
+import { eventually } from './lib/poll.js';
+import { addUser, ntlmAcross, PASSWORD, perConnectionBalancer, perRequestBalancer, tearDown, type Balancer, type Hop, type Reply } from './lib/cluster-http.js';
+import { startServe, type ServeProcess } from '../unit/http/serveProcess.js';
 
 const T = { timeout: 120_000 };
-const PASSWORD = 'Passw0rd';
-const COOKIE = 'tslsa-handshake';
 
 let dir = '';
 let store = '';
@@ -53,68 +46,9 @@ const closers: Array<() => Promise<unknown>> = [];
 
 const der = (pemFile: string): Uint8Array => new Uint8Array(new X509Certificate(readFileSync(pemFile)).raw);
 
-interface Reply {
-  status: number;
-  headers: http.IncomingHttpHeaders;
-  body: string;
-}
-
-/** One HTTPS request on a new connection (trusting the test CA), with the handshake cookie when given. */
-function request(base: string, authorization?: string, cookie?: string): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const headers: Record<string, string> = {};
-    if (authorization !== undefined) headers.Authorization = authorization;
-    if (cookie !== undefined) headers.Cookie = `${COOKIE}=${cookie}`;
-    const req = https.request(`${base}/whoami`, { agent: false, ca: caPem, headers }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (d: Buffer) => chunks.push(d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
-      res.on('error', reject);
-    });
-    req.setTimeout(30_000, () => req.destroy(new Error(`no answer from ${base} in 30 s`)));
-    req.on('error', reject);
-    req.end();
-  });
-}
-
-const header = (t: Uint8Array): string => `NTLM ${Buffer.from(t).toString('base64')}`;
-
-function cookieOf(r: Reply): string | undefined {
-  for (const c of r.headers['set-cookie'] ?? []) {
-    const m = new RegExp(`^${COOKIE}=([A-Za-z0-9_-]{22});.*; Secure`).exec(c);
-    if (m) return m[1];
-  }
-  return undefined;
-}
-
-/**
- * NEGOTIATE to `first`, AUTHENTICATE to `second` (each on a new connection), the context bound to
- * `bindings` (application data of SEC_CHANNEL_BINDINGS) or to nothing: the last reply.
- */
-async function ntlmAcross(first: ServeProcess, second: ServeProcess, bindings: Uint8Array | null): Promise<Reply> {
-  const cred = await Credentials.acquire(client.sspi(), { package: 'NTLM', use: 'outbound', authData: { User: 'alice', Domain: 'EXAMPLE', Password: PASSWORD } });
-  const ctx = SecurityContext.client(cred, { target: 'HTTP/127.0.0.1', ...(bindings ? { channelBindings: { applicationData: bindings } } : {}) });
-  try {
-    const r1 = await request(first.url, header((await ctx.step())!));
-    assert.equal(r1.status, 401, `${r1.body}\n${first.stderr()}`);
-    const cookie = cookieOf(r1);
-    assert.ok(cookie, `the continuing 401 sets the Secure handshake cookie: ${JSON.stringify(r1.headers['set-cookie'])}`);
-    const m = /^NTLM (\S+)$/.exec(String(r1.headers['www-authenticate']));
-    assert.ok(m, String(r1.headers['www-authenticate']));
-    return await request(second.url, header((await ctx.step(new Uint8Array(Buffer.from(m[1]!, 'base64'))))!), cookie);
-  } finally {
-    await ctx.delete();
-    await cred.free();
-  }
-}
-
-async function eventually(f: () => boolean, ms = 10_000): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (f()) return true;
-    await sleep(50);
-  }
-  return false;
+/** NEGOTIATE to `first`, AUTHENTICATE to `second` (each on a new HTTPS connection), bound to `bindings` or to nothing: the last reply. */
+async function across(first: ServeProcess, second: ServeProcess, bindings: Uint8Array | null): Promise<Reply> {
+  return (await ntlmAcross(client, first, second, { target: 'HTTP/127.0.0.1', bindings, ca: caPem })).reply;
 }
 
 const BAD_BINDINGS = /^.* 401 - .*SEC_E_BAD_BINDINGS.*$/gm;
@@ -124,113 +58,22 @@ const SIGNED_ON = /^.* 200 EXAMPLE\\alice NTLM .*$/gm;
 const count = (n: ServeProcess, re: RegExp): number => n.stdout().match(re)?.length ?? 0;
 
 /** The node logs `more` further lines matching `re` than `before` (lines come through a pipe, a little after the response). */
-const logGrows = (n: ServeProcess, re: RegExp, before: number, more = 1): Promise<boolean> => eventually(() => count(n, re) >= before + more);
+const logGrows = (n: ServeProcess, re: RegExp, before: number, more = 1): Promise<boolean> => eventually(() => count(n, re) >= before + more, 10_000);
 
 // ---- balancers -----------------------------------------------------------------------------------
 
-interface Hop {
-  /** Index of the node that served it. */
-  node: number;
-  /** The NTLM message type in the Authorization header (1 NEGOTIATE, 3 AUTHENTICATE), 0 for none. */
-  ntlm: number;
-  status: number;
+/** A per-request balancer that bridges TLS with `tls` (trusting the test CA upstream); closed after the tests. */
+async function bridgingBalancer(nodes: readonly ServeProcess[], tls: { cert: string; key: string }): Promise<Balancer> {
+  const lb = await perRequestBalancer(nodes, { cert: readFileSync(tls.cert), key: readFileSync(tls.key), ca: caPem });
+  closers.push(lb.close);
+  return lb;
 }
 
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'proxy-connection', 'upgrade', 'te', 'trailer']);
-
-function endToEnd(raw: string[], drop: ReadonlySet<string> = new Set()): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < raw.length; i += 2) {
-    const k = raw[i]!.toLowerCase();
-    if (!HOP_BY_HOP.has(k) && !drop.has(k)) out.push(raw[i]!, raw[i + 1]!);
-  }
-  return out;
-}
-
-function ntlmType(authorization: string | undefined): number {
-  const m = /^NTLM (\S+)$/.exec(authorization ?? '');
-  return m ? (Buffer.from(m[1]!, 'base64')[8] ?? 0) : 0;
-}
-
-function listen(server: net.Server): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, LOOPBACK, () => resolve((server.address() as net.AddressInfo).port));
-  });
-}
-
-function closer(server: net.Server, sockets: Set<net.Socket>): () => Promise<void> {
-  return () =>
-    new Promise<void>((resolve) => {
-      for (const s of sockets) s.destroy();
-      server.close(() => resolve());
-    });
-}
-
-/**
- * An L7 balancer that bridges TLS: it terminates the client's TLS with `tls` and sends each request
- * to the next node in turn over a new TLS connection of its own (trusting the test CA), passing
- * cookies through. The client binds to the balancer's certificate, each node checks its own.
- */
-async function bridgingBalancer(nodes: readonly ServeProcess[], tls: { cert: string; key: string }): Promise<{ url: string; hops: Hop[] }> {
-  let next = 0;
-  const hops: Hop[] = [];
-  const sockets = new Set<net.Socket>();
-  const server = https.createServer({ cert: readFileSync(tls.cert), key: readFileSync(tls.key) }, (req, res) => {
-    const i = next++ % nodes.length;
-    const target = new URL(nodes[i]!.url);
-    const ntlm = ntlmType(req.headers.authorization);
-    const up = https.request(
-      { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: endToEnd(req.rawHeaders), agent: false, ca: caPem },
-      (ur) => {
-        const chunks: Buffer[] = [];
-        ur.on('data', (d: Buffer) => chunks.push(d));
-        ur.on('end', () => {
-          const body = Buffer.concat(chunks);
-          hops.push({ node: i, ntlm, status: ur.statusCode ?? 0 });
-          res.writeHead(ur.statusCode ?? 502, [...endToEnd(ur.rawHeaders, new Set(['content-length'])), 'Content-Length', String(body.length)]);
-          res.end(body);
-        });
-        ur.on('error', () => res.destroy());
-      },
-    );
-    up.on('error', () => {
-      hops.push({ node: i, ntlm, status: 502 });
-      if (!res.headersSent) res.writeHead(502).end();
-    });
-    req.pipe(up);
-  });
-  server.on('connection', (s: net.Socket) => {
-    sockets.add(s);
-    s.once('close', () => sockets.delete(s));
-  });
-  const port = await listen(server);
-  closers.push(closer(server, sockets));
-  return { url: `https://${LOOPBACK}:${port}`, hops };
-}
-
-/** An L4 balancer: each TCP connection goes whole to the next node (TLS passes through untouched). */
-async function passthroughBalancer(nodes: readonly ServeProcess[]): Promise<{ url: string; connections: number[] }> {
-  let next = 0;
-  const connections: number[] = [];
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((down) => {
-    const i = next++ % nodes.length;
-    connections.push(i);
-    const up = net.connect(nodes[i]!.port, LOOPBACK);
-    for (const s of [down, up]) {
-      sockets.add(s);
-      s.once('close', () => sockets.delete(s));
-      s.on('error', () => {
-        down.destroy();
-        up.destroy();
-      });
-    }
-    down.pipe(up).pipe(down);
-  });
-  const port = await listen(server);
-  closers.push(closer(server, sockets));
-  return { url: `https://${LOOPBACK}:${port}`, connections };
+/** A TCP-passthrough balancer (a node per connection); closed after the tests. */
+async function passthroughBalancer(nodes: readonly ServeProcess[]): Promise<Balancer> {
+  const lb = await perConnectionBalancer(nodes);
+  closers.push(lb.close);
+  return lb;
 }
 
 function fetcher(opts: NegotiateClientOptions = {}) {
@@ -257,8 +100,7 @@ before(async () => {
   other = await createServerCert(dir, 'server-other');
   caPem = readFileSync(ca.ca);
   redis = await startRedis();
-  const add = await tslsa(['user', 'add', 'EXAMPLE\\alice', '--password-stdin', '--store', store], { input: `${PASSWORD}\n`, env: cleanEnv() });
-  assert.equal(add.code, 0, describeFailure(add));
+  await addUser(store, 'EXAMPLE\\alice', PASSWORD, cleanEnv());
   const args = (tls: { cert: string; key: string }) => ['--store', store, '--domain', 'EXAMPLE', '--tls-cert', tls.cert, '--tls-key', tls.key, '--channel-bindings', 'required', '--redis', redis.url];
   const shared = { cert: ca.serverCert, key: ca.serverKey };
   [nodeA, nodeB, nodeC] = await Promise.all([startServe(args(shared), cleanEnv()), startServe(args(shared), cleanEnv()), startServe(args(other), cleanEnv())]);
@@ -267,12 +109,7 @@ before(async () => {
 
 after(async () => {
   for (const c of closers.reverse()) await c().catch(() => undefined);
-  const codes: Array<number | null> = [];
-  for (const n of [nodeA, nodeB, nodeC]) if (n) codes.push(await n.stop());
-  await client?.shutdown();
-  await redis?.stop();
-  if (dir) rmSync(dir, { recursive: true, force: true });
-  assert.deepEqual(codes, codes.map(() => 0), 'every node exits 0 on SIGTERM');
+  await tearDown({ nodes: [nodeA, nodeB, nodeC], client, redis, dir });
 });
 
 describe('HTTPS cluster, channel bindings required, one certificate on every node', () => {
@@ -312,13 +149,13 @@ describe('HTTPS cluster, channel bindings required, one certificate on every nod
     const right = tlsServerEndPoint(der(ca.serverCert));
     const [badA, badB] = [count(nodeA, BAD_BINDINGS), count(nodeB, BAD_BINDINGS)];
     for (const [x, y] of [[nodeA, nodeB], [nodeB, nodeA]] as const) {
-      const ok = await ntlmAcross(x, y, right);
+      const ok = await across(x, y, right);
       assert.equal(ok.status, 200, `${ok.body}\n${y.stdout()}`);
       assert.equal((JSON.parse(ok.body) as { channelBindings: boolean }).channelBindings, true);
     }
-    const none = await ntlmAcross(nodeA, nodeB, null);
+    const none = await across(nodeA, nodeB, null);
     assert.equal(none.status, 401, none.body);
-    const wrong = await ntlmAcross(nodeB, nodeA, tlsServerEndPoint(der(other.cert)));
+    const wrong = await across(nodeB, nodeA, tlsServerEndPoint(der(other.cert)));
     assert.equal(wrong.status, 401, wrong.body);
     assert.ok(await logGrows(nodeB, BAD_BINDINGS, badB), nodeB.stdout());
     assert.ok(await logGrows(nodeA, BAD_BINDINGS, badA), nodeA.stdout());
@@ -338,10 +175,10 @@ describe('HTTPS cluster, channel bindings required, a different certificate per 
     const toC = tlsServerEndPoint(der(other.cert));
     assert.notDeepEqual(toA, toC, 'the two nodes have different bindings');
     const badC = count(nodeC, BAD_BINDINGS);
-    const began = await ntlmAcross(nodeA, nodeC, toA);
+    const began = await across(nodeA, nodeC, toA);
     assert.equal(began.status, 401, began.body);
     assert.ok(await logGrows(nodeC, BAD_BINDINGS, badC), nodeC.stdout());
-    const ends = await ntlmAcross(nodeA, nodeC, toC);
+    const ends = await across(nodeA, nodeC, toC);
     assert.equal(ends.status, 200, `${ends.body}\n${nodeC.stdout()}`);
   });
 
@@ -364,11 +201,11 @@ describe('HTTPS cluster, channel bindings required, a different certificate per 
       const f = fetcher();
       const res = await f(`${lb.url}/whoami`);
       const body = await res.text();
-      assert.equal(res.status, 200, `${body}\n${JSON.stringify(lb.connections)}`);
+      assert.equal(res.status, 200, `${body}\n${JSON.stringify(lb.routed)}`);
       assert.equal((JSON.parse(body) as { channelBindings: boolean }).channelBindings, true);
       assert.ok(await logGrows(expected, SIGNED_ON, signedOn), `${expected.url} signed alice on:\n${expected.stdout()}`);
       await f.close();
     }
-    assert.deepEqual(lb.connections, [0, 1, 2, 0], 'two connections per client, none moved between nodes');
+    assert.deepEqual(lb.routed, [0, 1, 2, 0], 'two connections per client, none moved between nodes');
   });
 });

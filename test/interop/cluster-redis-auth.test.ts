@@ -7,23 +7,20 @@
 // Tokens come from our own NTLM initiator through SSPI; each leg goes over a new connection,
 // carrying the handshake cookie, to the node this test picks.
 import assert from 'node:assert/strict';
-import http from 'node:http';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { Credentials } from '../../src/credentials.js';
-import { SecurityContext } from '../../src/context.js';
 import { createLsa, type LsaHost } from '../../src/lsa/host.js';
 import { ntlmPackage } from '../../src/packages/ntlm/package.js';
 import { cleanEnv } from './lib/realm.js';
 import { createTestCa, startRedis, type RedisServer, type TestCa } from './lib/redis.js';
 import { describeFailure, isAlive, sleep } from './lib/proc.js';
+import { eventually } from './lib/poll.js';
+import { addUser, firstLeg, ntlmAcross, PASSWORD, request, tearDown } from './lib/cluster-http.js';
 import { startServe, tslsa, type ServeProcess } from '../unit/http/serveProcess.js';
 
 const T = { timeout: 120_000 };
-const PASSWORD = 'Passw0rd';
-const COOKIE = 'tslsa-handshake';
 // Distinct enough that finding one anywhere is a leak, not a coincidence.
 const SECRET = 'Redis-s3cret-7741-pw';
 const ACL_SECRET = 'Acl-s3cret-3390-pw';
@@ -35,84 +32,6 @@ let ca: TestCa;
 let redis: RedisServer; // TLS only, requirepass SECRET, ACL user tslsa/ACL_SECRET, no client certificates
 let client: LsaHost;
 const started: ServeProcess[] = [];
-
-interface Reply {
-  status: number;
-  headers: http.IncomingHttpHeaders;
-  body: string;
-}
-
-/** One request on a new connection, with the handshake cookie when given. */
-function request(base: string, authorization?: string, cookie?: string): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const headers: Record<string, string> = {};
-    if (authorization !== undefined) headers.Authorization = authorization;
-    if (cookie !== undefined) headers.Cookie = `${COOKIE}=${cookie}`;
-    const req = http.request(`${base}/whoami`, { agent: false, headers }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (d: Buffer) => chunks.push(d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
-      res.on('error', reject);
-    });
-    req.setTimeout(30_000, () => req.destroy(new Error(`no answer from ${base} in 30 s`)));
-    req.on('error', reject);
-    req.end();
-  });
-}
-
-const header = (t: Uint8Array): string => `NTLM ${Buffer.from(t).toString('base64')}`;
-
-function cookieOf(r: Reply): string | undefined {
-  for (const c of r.headers['set-cookie'] ?? []) {
-    const m = new RegExp(`^${COOKIE}=([A-Za-z0-9_-]{22});`).exec(c);
-    if (m) return m[1];
-  }
-  return undefined;
-}
-
-function tokenOf(r: Reply): Uint8Array {
-  const m = /^NTLM (\S+)$/.exec(String(r.headers['www-authenticate']));
-  assert.ok(m, `an NTLM token in ${JSON.stringify(r.headers['www-authenticate'])}`);
-  return new Uint8Array(Buffer.from(m[1]!, 'base64'));
-}
-
-async function ntlmContext(): Promise<SecurityContext> {
-  const cred = await Credentials.acquire(client.sspi(), { package: 'NTLM', use: 'outbound', authData: { User: 'alice', Domain: 'EXAMPLE', Password: PASSWORD } });
-  return SecurityContext.client(cred, { target: 'HTTP/localhost' });
-}
-
-/** NEGOTIATE to `first`, AUTHENTICATE to `second` (each on a new connection): the last reply. */
-async function ntlmAcross(first: ServeProcess, second: ServeProcess): Promise<Reply> {
-  const ctx = await ntlmContext();
-  try {
-    const r1 = await request(first.url, header((await ctx.step())!));
-    assert.equal(r1.status, 401, `${r1.status} ${r1.body}\n${first.stderr()}`);
-    const cookie = cookieOf(r1);
-    assert.ok(cookie, 'the continuing 401 sets the handshake cookie');
-    return await request(second.url, header((await ctx.step(tokenOf(r1)))!), cookie);
-  } finally {
-    await ctx.delete();
-  }
-}
-
-/** The first leg alone: its status (503 while the node cannot use Redis). */
-async function firstLeg(node: ServeProcess): Promise<Reply> {
-  const ctx = await ntlmContext();
-  try {
-    return await request(node.url, header((await ctx.step())!));
-  } finally {
-    await ctx.delete();
-  }
-}
-
-async function eventually(f: () => boolean | Promise<boolean>, ms = 15_000): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (await f()) return true;
-    await sleep(50);
-  }
-  return false;
-}
 
 async function serve(redisArgs: string[]): Promise<ServeProcess> {
   const s = await startServe(['--store', store, '--domain', 'EXAMPLE', ...redisArgs], cleanEnv());
@@ -135,19 +54,11 @@ before(async () => {
   store = join(dir, 'accounts.db');
   ca = await createTestCa(dir);
   redis = await startRedis({ password: SECRET, users: [{ user: 'tslsa', password: ACL_SECRET }], tls: { cert: ca.serverCert, key: ca.serverKey, ca: ca.ca, authClients: 'no' } });
-  const add = await tslsa(['user', 'add', 'EXAMPLE\\alice', '--password-stdin', '--store', store], { input: `${PASSWORD}\n`, env: cleanEnv() });
-  assert.equal(add.code, 0, describeFailure(add));
+  await addUser(store, 'EXAMPLE\\alice', PASSWORD, cleanEnv());
   client = await createLsa({ domainName: 'EXAMPLE', packages: [ntlmPackage()] });
 });
 
-after(async () => {
-  const codes: Array<number | null> = [];
-  for (const s of started) codes.push(await s.stop());
-  await client?.shutdown();
-  await redis?.stop();
-  if (dir) rmSync(dir, { recursive: true, force: true });
-  assert.deepEqual(codes, codes.map(() => 0), 'every node exits 0 on SIGTERM');
-});
+after(() => tearDown({ nodes: started, client, redis, dir }));
 
 describe('tslsa serve --redis rediss://... with a password and --redis-ca', () => {
   it('node A as the default user (rediss://:PW@), node B as an ACL user (rediss://tslsa:PW@): NTLM legs across the two, both ways', T, async () => {
@@ -162,7 +73,7 @@ describe('tslsa serve --redis rediss://... with a password and --redis-ca', () =
       assert.match(n.stderr(), /is up/);
     }
     for (const [x, y] of [[a, b], [b, a]] as const) {
-      const r = await ntlmAcross(x, y);
+      const { reply: r } = await ntlmAcross(client, x, y);
       assert.equal(r.status, 200, `${r.body}\n${x.stderr()}\n${y.stderr()}`);
       const j = JSON.parse(r.body) as Record<string, unknown>;
       assert.equal(j.user, 'alice');
@@ -176,13 +87,13 @@ describe('tslsa serve --redis rediss://... with a password and --redis-ca', () =
   it('a wrong password: the node starts, says WRONGPASS on stderr (no password), answers 503 with Retry-After, and stays up', T, async () => {
     const n = await serve(['--redis', `rediss://:not-${SECRET}@${hostPort()}`, '--redis-ca', ca.ca]);
     assert.match(n.stderr(), /Redis rediss:\/\/127\.0\.0\.1:\d+ is unreachable \(WRONGPASS/);
-    const r = await firstLeg(n);
+    const r = await firstLeg(client, n);
     assert.equal(r.status, 503, r.body);
     assert.match(String(r.headers['retry-after']), /^\d+$/);
     assert.equal((await request(n.url)).status, 401, 'a request without a token is answered as ever');
     // It keeps retrying with backoff: still up, still refusing, still not leaking.
     await sleep(500);
-    assert.equal((await firstLeg(n)).status, 503);
+    assert.equal((await firstLeg(client, n)).status, 503);
     assert.ok(isAlive(n.pid));
     assert.ok(await eventually(() => /GET "\/whoami" 503 /.test(n.stdout())), n.stdout());
     assertNoSecret(n);
@@ -191,16 +102,16 @@ describe('tslsa serve --redis rediss://... with a password and --redis-ca', () =
   it('the right password but no --redis-ca: the certificate is not trusted; said on stderr, 503, no password anywhere', T, async () => {
     const n = await serve(['--redis', `rediss://tslsa:${ACL_SECRET}@${hostPort()}`]);
     assert.match(n.stderr(), /is unreachable \(.*certificate/i);
-    assert.equal((await firstLeg(n)).status, 503);
+    assert.equal((await firstLeg(client, n)).status, 503);
     assertNoSecret(n);
   });
 
   it('no password at all against requirepass: refused by Redis (NOAUTH), 503 and said on stderr', T, async () => {
     const n = await serve(['--redis', redis.url, '--redis-ca', ca.ca]);
     // Redis lets the connection in, then refuses the first command.
-    assert.equal((await firstLeg(n)).status, 503);
+    assert.equal((await firstLeg(client, n)).status, 503);
     assert.ok(await eventually(() => /NOAUTH/.test(n.stderr())), n.stderr());
-    assert.equal((await firstLeg(n)).status, 503);
+    assert.equal((await firstLeg(client, n)).status, 503);
   });
 });
 
@@ -216,13 +127,13 @@ describe('tslsa serve --redis-cert/--redis-key (Redis with tls-auth-clients yes)
   it('with the client certificate: NTLM legs across two such nodes', T, async () => {
     const args = ['--redis', mtls.url, '--redis-ca', ca.ca, '--redis-cert', ca.clientCert, '--redis-key', ca.clientKey];
     const [a, b] = await Promise.all([serve(args), serve(args)]);
-    const r = await ntlmAcross(a, b);
+    const { reply: r } = await ntlmAcross(client, a, b);
     assert.equal(r.status, 200, `${r.body}\n${a.stderr()}\n${b.stderr()}\n${mtls.log()}`);
   });
 
   it('without it: Redis drops the connection; 503 and the node stays up', T, async () => {
     const n = await serve(['--redis', mtls.url, '--redis-ca', ca.ca]);
-    assert.ok(await eventually(async () => (await firstLeg(n)).status === 503), n.stderr());
+    assert.ok(await eventually(async () => (await firstLeg(client, n)).status === 503), n.stderr());
     assert.ok(await eventually(() => /is unreachable/.test(n.stderr())), n.stderr());
     assert.ok(isAlive(n.pid));
   });

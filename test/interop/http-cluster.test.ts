@@ -7,8 +7,7 @@
 //   garbage Authorization headers: 400/401 as on one node; bad --redis: usage error
 // Tokens come from our own initiators through SSPI (NTLM with a password, Kerberos from the realm).
 import assert from 'node:assert/strict';
-import http from 'node:http';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -20,12 +19,12 @@ import { negotiatePackage } from '../../src/packages/negotiate/package.js';
 import { ntlmPackage } from '../../src/packages/ntlm/package.js';
 import { createRealm, type Realm } from './lib/realm.js';
 import { startRedis, type RedisServer } from './lib/redis.js';
-import { describeFailure, isAlive, sleep } from './lib/proc.js';
+import { describeFailure, isAlive } from './lib/proc.js';
+import { eventually } from './lib/poll.js';
+import { addUser, COOKIE, cookieOf, firstLeg, header, logShows, ntlmAcross, PASSWORD, request, tearDown, tokenOf, withNtlmContext } from './lib/cluster-http.js';
 import { startServe, tslsa, type ServeProcess } from '../unit/http/serveProcess.js';
 
 const T = { timeout: 120_000 };
-const PASSWORD = 'Passw0rd';
-const COOKIE = 'tslsa-handshake';
 
 let realm: Realm;
 let redis: RedisServer;
@@ -35,67 +34,6 @@ let nodeA: ServeProcess;
 let nodeB: ServeProcess;
 let client: LsaHost;
 
-interface Reply {
-  status: number;
-  headers: http.IncomingHttpHeaders;
-  body: string;
-}
-
-/** One request on a new connection (as a balancer may route it), with the cookie when given. */
-function request(base: string, path: string, authorization?: string, cookie?: string): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const headers: Record<string, string> = {};
-    if (authorization !== undefined) headers.Authorization = authorization;
-    if (cookie !== undefined) headers.Cookie = `${COOKIE}=${cookie}`;
-    const req = http.request(`${base}${path}`, { agent: false, headers }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (d: Buffer) => chunks.push(d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
-      res.on('error', reject);
-    });
-    req.setTimeout(30_000, () => req.destroy(new Error(`no answer from ${base} in 30 s`)));
-    req.on('error', reject);
-    req.end();
-  });
-}
-
-/** The handshake id a 401 set, or undefined. */
-function cookieOf(r: Reply): string | undefined {
-  for (const c of r.headers['set-cookie'] ?? []) {
-    const m = new RegExp(`^${COOKIE}=([A-Za-z0-9_-]{22});`).exec(c);
-    if (m) return m[1];
-  }
-  return undefined;
-}
-
-function tokenOf(r: Reply, scheme: string): Uint8Array {
-  const m = new RegExp(`^${scheme} (\\S+)$`).exec(String(r.headers['www-authenticate']));
-  assert.ok(m, `a ${scheme} token in ${JSON.stringify(r.headers['www-authenticate'])}`);
-  return new Uint8Array(Buffer.from(m[1]!, 'base64'));
-}
-
-const header = (scheme: string, t: Uint8Array): string => `${scheme} ${Buffer.from(t).toString('base64')}`;
-
-async function ntlmClient(password = PASSWORD): Promise<SecurityContext> {
-  const cred = await Credentials.acquire(client.sspi(), { package: 'NTLM', use: 'outbound', authData: { User: 'alice', Domain: 'EXAMPLE', Password: password } });
-  return SecurityContext.client(cred, { target: 'HTTP/localhost' });
-}
-
-/** NEGOTIATE to `first`, AUTHENTICATE to `second`: the last reply and the AUTHENTICATE header and cookie sent. */
-async function ntlmAcross(first: ServeProcess, second: ServeProcess, password = PASSWORD): Promise<{ reply: Reply; auth: string; cookie: string }> {
-  const ctx = await ntlmClient(password);
-  try {
-    const r1 = await request(first.url, '/whoami', header('NTLM', (await ctx.step())!));
-    assert.equal(r1.status, 401, r1.body);
-    const cookie = cookieOf(r1);
-    assert.ok(cookie, `the continuing 401 sets the handshake cookie: ${JSON.stringify(r1.headers['set-cookie'])}`);
-    const auth = header('NTLM', (await ctx.step(tokenOf(r1, 'NTLM')))!);
-    return { reply: await request(second.url, '/whoami', auth, cookie), auth, cookie };
-  } finally {
-    await ctx.delete();
-  }
-}
-
 /** A fresh SPNEGO NegTokenInit carrying a Kerberos AP-REQ for HTTP/localhost (user's password, the realm's KDC). */
 async function kerberosHeader(host: LsaHost): Promise<{ header: string; ctx: SecurityContext }> {
   const cred = await Credentials.acquire(host.sspi(), { package: 'Negotiate', use: 'outbound', authData: { User: 'user', Domain: realm.realm, Password: realm.passwords.user! } });
@@ -103,41 +41,20 @@ async function kerberosHeader(host: LsaHost): Promise<{ header: string; ctx: Sec
   return { header: header('Negotiate', (await ctx.step())!), ctx };
 }
 
-async function eventually(f: () => Promise<boolean>, ms = 30_000): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (await f()) return true;
-    await sleep(100);
-  }
-  return false;
-}
-
-/** The node's request log shows `re` (lines arrive through a pipe, a little after the response). */
-function logShows(n: ServeProcess, re: RegExp, stream: 'stdout' | 'stderr' = 'stdout'): Promise<boolean> {
-  return eventually(async () => re.test(n[stream]()), 10_000);
-}
+/** Polls a whole sign-on (or leg) `f`, every 100 ms, for up to 30 s. */
+const eventuallyRequest = (f: () => Promise<boolean>): Promise<boolean> => eventually(f, 30_000, 100);
 
 before(async () => {
   [realm, redis] = await Promise.all([createRealm(), startRedis()]);
   dir = mkdtempSync(join(tmpdir(), 'tslsa-http-cluster-'));
   store = join(dir, 'accounts.db');
-  const add = await tslsa(['user', 'add', 'EXAMPLE\\alice', '--password-stdin', '--store', store], { input: `${PASSWORD}\n`, env: realm.childEnv() });
-  assert.equal(add.code, 0, describeFailure(add));
+  await addUser(store, 'EXAMPLE\\alice', PASSWORD, realm.childEnv());
   const args = ['--store', store, '--domain', 'EXAMPLE', '--keytab', realm.httpKeytab, '--spn', 'HTTP/localhost', '--redis', redis.url];
   [nodeA, nodeB] = await Promise.all([startServe(args, realm.childEnv()), startServe(args, realm.childEnv())]);
   client = await createLsa({ domainName: 'EXAMPLE', packages: [negotiatePackage(), kerberosPackage({ krb5Conf: realm.krb5ConfPath, env: realm.childEnv(), kdcTimeoutMs: 10_000 }), ntlmPackage()] });
 });
 
-after(async () => {
-  const codes: Array<number | null> = [];
-  if (nodeA) codes.push(await nodeA.stop());
-  if (nodeB) codes.push(await nodeB.stop());
-  await client?.shutdown();
-  await redis?.stop();
-  await realm?.stop();
-  if (dir) rmSync(dir, { recursive: true, force: true });
-  assert.deepEqual(codes, codes.map(() => 0), 'both nodes exit 0 on SIGTERM');
-});
+after(() => tearDown({ nodes: [nodeA, nodeB], client, redis, realm, dir }));
 
 describe('two tslsa serve nodes sharing Redis', () => {
   it('both announce cluster mode', () => {
@@ -145,7 +62,7 @@ describe('two tslsa serve nodes sharing Redis', () => {
   });
 
   it('NTLM: NEGOTIATE to node A, AUTHENTICATE to node B: 200, /whoami names alice, the cookie is cleared', T, async () => {
-    const { reply } = await ntlmAcross(nodeA, nodeB);
+    const { reply } = await ntlmAcross(client, nodeA, nodeB);
     assert.equal(reply.status, 200, `${reply.body}\nA:${nodeA.stdout()}\nB:${nodeB.stdout()}`);
     const j = JSON.parse(reply.body) as Record<string, unknown>;
     assert.equal(j.user, 'alice');
@@ -158,7 +75,7 @@ describe('two tslsa serve nodes sharing Redis', () => {
   });
 
   it('NTLM with the legs swapped (B, then A), and SPNEGO/NTLM under Negotiate across nodes', T, async () => {
-    const { reply } = await ntlmAcross(nodeB, nodeA);
+    const { reply } = await ntlmAcross(client, nodeB, nodeA);
     assert.equal(reply.status, 200, reply.body);
     assert.equal((JSON.parse(reply.body) as { user: string }).user, 'alice');
 
@@ -166,12 +83,12 @@ describe('two tslsa serve nodes sharing Redis', () => {
     // An IP-address target: Negotiate falls back to NTLM at once (no Kerberos for it).
     const ctx = SecurityContext.client(cred, { target: 'HTTP/127.0.0.1', flags: ['MUTUAL_AUTH'] });
     try {
-      let r = await request(nodeA.url, '/whoami', header('Negotiate', (await ctx.step())!));
+      let r = await request(nodeA.url, header('Negotiate', (await ctx.step())!));
       const nodes = [nodeB, nodeA];
       for (let leg = 0; r.status === 401 && leg < 4; leg++) {
         const cookie = cookieOf(r);
         assert.ok(cookie, r.body);
-        r = await request(nodes[leg % 2]!.url, '/whoami', header('Negotiate', (await ctx.step(tokenOf(r, 'Negotiate')))!), cookie);
+        r = await request(nodes[leg % 2]!.url, header('Negotiate', (await ctx.step(tokenOf(r, 'Negotiate')))!), cookie);
       }
       assert.equal(r.status, 200, r.body);
       const j = JSON.parse(r.body) as Record<string, unknown>;
@@ -185,33 +102,30 @@ describe('two tslsa serve nodes sharing Redis', () => {
   });
 
   it('a replayed AUTHENTICATE is refused: with its spent cookie, and under a new handshake on the other node', T, async () => {
-    const { reply, auth, cookie } = await ntlmAcross(nodeA, nodeB);
+    const { reply, auth, cookie } = await ntlmAcross(client, nodeA, nodeB);
     assert.equal(reply.status, 200);
     for (const n of [nodeA, nodeB]) {
-      const again = await request(n.url, '/whoami', auth, cookie);
+      const again = await request(n.url, auth, cookie);
       assert.equal(again.status, 401, 'the parked leg was taken once');
     }
     // A fresh NEGOTIATE from someone else, then the captured AUTHENTICATE: the challenge differs.
-    const other = await ntlmClient();
-    try {
-      const r1 = await request(nodeA.url, '/whoami', header('NTLM', (await other.step())!));
-      const replay = await request(nodeB.url, '/whoami', auth, cookieOf(r1));
+    await withNtlmContext(client, {}, async (other) => {
+      const r1 = await request(nodeA.url, header('NTLM', (await other.step())!));
+      const replay = await request(nodeB.url, auth, cookieOf(r1));
       assert.equal(replay.status, 401);
       assert.ok(await logShows(nodeB, /401 - .*SEC_E_LOGON_DENIED/), nodeB.stdout());
-    } finally {
-      await other.delete();
-    }
+    });
   });
 
   it('a wrong password across nodes: 401', T, async () => {
-    const { reply } = await ntlmAcross(nodeA, nodeB, 'not-it');
+    const { reply } = await ntlmAcross(client, nodeA, nodeB, { password: 'not-it' });
     assert.equal(reply.status, 401);
   });
 
   it('Kerberos: an AP-REQ accepted by node A; the same Authorization header replayed to node B (and A) is refused', T, async () => {
     const { header: h, ctx } = await kerberosHeader(client);
     try {
-      const ok = await request(`http://localhost:${nodeA.port}`, '/whoami', h);
+      const ok = await request(`http://localhost:${nodeA.port}`, h);
       assert.equal(ok.status, 200, `${ok.body}\n${nodeA.stdout()}`);
       const j = JSON.parse(ok.body) as Record<string, unknown>;
       assert.equal(j.user, 'user');
@@ -221,9 +135,9 @@ describe('two tslsa serve nodes sharing Redis', () => {
       assert.equal(await ctx.step(tokenOf(ok, 'Negotiate')), null);
       // Single-leg: no handshake parked, no cookie.
       assert.equal(ok.headers['set-cookie'], undefined);
-      const replayB = await request(`http://localhost:${nodeB.port}`, '/whoami', h);
+      const replayB = await request(`http://localhost:${nodeB.port}`, h);
       assert.equal(replayB.status, 401, `node B must refuse the replay:\n${nodeB.stdout()}`);
-      const replayA = await request(`http://localhost:${nodeA.port}`, '/whoami', h);
+      const replayA = await request(`http://localhost:${nodeA.port}`, h);
       assert.equal(replayA.status, 401);
     } finally {
       await ctx.delete();
@@ -231,7 +145,7 @@ describe('two tslsa serve nodes sharing Redis', () => {
     // A fresh AP-REQ from the same user goes through on B: only the replay was refused.
     const fresh = await kerberosHeader(client);
     try {
-      const r = await request(`http://localhost:${nodeB.port}`, '/whoami', fresh.header);
+      const r = await request(`http://localhost:${nodeB.port}`, fresh.header);
       assert.equal(r.status, 200, r.body);
     } finally {
       await fresh.ctx.delete();
@@ -249,59 +163,44 @@ describe('two tslsa serve nodes sharing Redis', () => {
       [header('NTLM', Uint8Array.from([...Buffer.from('NTLMSSP\0'), 3, 0, 0, 0, ...new Array<number>(56).fill(0)])), 401],
     ] as Array<[string, number]>) {
       for (const n of [nodeA, nodeB]) {
-        const r = await request(n.url, '/whoami', h, 'AAAAAAAAAAAAAAAAAAAAAA');
+        const r = await request(n.url, h, 'AAAAAAAAAAAAAAAAAAAAAA');
         assert.equal(r.status, want, `${h.slice(0, 40)} on ${n.url}`);
       }
     }
-    const { reply } = await ntlmAcross(nodeB, nodeA);
+    const { reply } = await ntlmAcross(client, nodeB, nodeA);
     assert.equal(reply.status, 200);
   });
 
   it('Redis killed: 503 with Retry-After on both nodes, which stay up; Redis back on the same port: sign-on works again', T, async () => {
     await redis.kill();
     for (const n of [nodeA, nodeB]) {
-      assert.ok(
-        await eventually(async () => {
-          const ctx = await ntlmClient();
-          try {
-            return (await request(n.url, '/whoami', header('NTLM', (await ctx.step())!))).status === 503;
-          } finally {
-            await ctx.delete();
-          }
-        }),
-        `${n.url} answers 503:\n${n.stdout().slice(-2000)}`,
-      );
-      const ctx = await ntlmClient();
-      try {
-        const r = await request(n.url, '/whoami', header('NTLM', (await ctx.step())!));
-        assert.equal(r.status, 503);
-        assert.match(String(r.headers['retry-after']), /^\d+$/);
-      } finally {
-        await ctx.delete();
-      }
+      assert.ok(await eventuallyRequest(async () => (await firstLeg(client, n)).status === 503), `${n.url} answers 503:\n${n.stdout().slice(-2000)}`);
+      const r = await firstLeg(client, n);
+      assert.equal(r.status, 503);
+      assert.match(String(r.headers['retry-after']), /^\d+$/);
       const krb = await kerberosHeader(client);
       try {
-        assert.equal((await request(`http://localhost:${n.port}`, '/whoami', krb.header)).status, 503, 'never accepted without the replay check');
+        assert.equal((await request(`http://localhost:${n.port}`, krb.header)).status, 503, 'never accepted without the replay check');
       } finally {
         await krb.ctx.delete();
       }
       // Requests that need no store are answered as ever.
-      assert.equal((await request(n.url, '/whoami')).status, 401);
-      assert.equal((await request(n.url, '/whoami', 'NTLM %%%')).status, 400);
+      assert.equal((await request(n.url)).status, 401);
+      assert.equal((await request(n.url, 'NTLM %%%')).status, 400);
       assert.ok(isAlive(n.pid), 'the node is still running');
       assert.ok(await logShows(n, /Redis redis:\/\/127\.0\.0\.1:\d+ is unreachable/, 'stderr'), n.stderr());
     }
 
     await redis.start();
     assert.ok(
-      await eventually(async () => (await ntlmAcross(nodeA, nodeB).catch(() => null))?.reply.status === 200),
+      await eventuallyRequest(async () => (await ntlmAcross(client, nodeA, nodeB).catch(() => null))?.reply.status === 200),
       `sign-on resumes after Redis returns:\nA:${nodeA.stdout().slice(-2000)}\nB:${nodeB.stdout().slice(-2000)}`,
     );
-    const { reply } = await ntlmAcross(nodeB, nodeA);
+    const { reply } = await ntlmAcross(client, nodeB, nodeA);
     assert.equal(reply.status, 200);
     const krb = await kerberosHeader(client);
     try {
-      assert.equal((await request(`http://localhost:${nodeB.port}`, '/whoami', krb.header)).status, 200);
+      assert.equal((await request(`http://localhost:${nodeB.port}`, krb.header)).status, 200);
     } finally {
       await krb.ctx.delete();
     }
@@ -322,13 +221,8 @@ describe('tslsa serve --redis at start', () => {
     const s = await startServe(['--store', store, '--domain', 'EXAMPLE', '--redis', 'redis://127.0.0.1:1'], realm.childEnv());
     try {
       assert.match(s.stderr(), /Redis redis:\/\/127\.0\.0\.1:1 is unreachable/);
-      const ctx = await ntlmClient();
-      try {
-        assert.equal((await request(s.url, '/whoami', header('NTLM', (await ctx.step())!))).status, 503);
-      } finally {
-        await ctx.delete();
-      }
-      assert.equal((await request(s.url, '/whoami')).status, 401);
+      assert.equal((await firstLeg(client, s)).status, 503);
+      assert.equal((await request(s.url)).status, 401);
     } finally {
       assert.equal(await s.stop(), 0);
     }

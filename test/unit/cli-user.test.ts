@@ -2,11 +2,12 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough, Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { after, describe, it } from 'node:test';
 import { userCommand } from '../../src/cli/user.js';
 import { NTOWFv1 } from '../../src/packages/ntlm/crypto.js';
 import { SqliteAccountStore } from '../../src/store/sqlite.js';
+import { sink } from './http/helpers.js';
 
 const dirs: string[] = [];
 function tempDir(): string {
@@ -17,14 +18,6 @@ function tempDir(): string {
 after(() => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
-
-function sink(): PassThrough & { text(): string } {
-  const s = new PassThrough() as PassThrough & { text(): string };
-  const chunks: Buffer[] = [];
-  s.on('data', (c: Buffer) => chunks.push(c));
-  s.text = () => Buffer.concat(chunks).toString('utf8');
-  return s;
-}
 
 async function run(argv: string[], stdin = '', env: NodeJS.ProcessEnv = {}) {
   const out = sink();

@@ -7,25 +7,22 @@
 //   an unreadable or empty file: exit 1 naming the file; option mistakes: exit 2
 // and neither a node's stdout nor its stderr ever holds a password.
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import http from 'node:http';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { serveCommand } from '../../../src/cli/serve.js';
-import { Credentials } from '../../../src/credentials.js';
-import { SecurityContext } from '../../../src/context.js';
 import { createLsa, type LsaHost } from '../../../src/lsa/host.js';
 import { ntlmPackage } from '../../../src/packages/ntlm/package.js';
 import { cleanEnv } from '../../interop/lib/realm.js';
 import { startRedis, type RedisServer } from '../../interop/lib/redis.js';
-import { describeFailure, isAlive, sleep } from '../../interop/lib/proc.js';
-import { startServe, tslsa, type ServeProcess } from './serveProcess.js';
+import { isAlive, sleep } from '../../interop/lib/proc.js';
+import { eventually } from '../../interop/lib/poll.js';
+import { addUser, firstLeg, ntlmAcross, PASSWORD, tearDown } from '../../interop/lib/cluster-http.js';
+import { sink } from './helpers.js';
+import { startServe, type ServeProcess } from './serveProcess.js';
 
 const T = { timeout: 120_000 };
-const PASSWORD = 'Passw0rd';
-const COOKIE = 'tslsa-handshake';
 // Distinct enough that finding one anywhere is a leak, not a coincidence; '@', ':', '%' and '/'
 // must survive the trip from the file into the URL.
 const SECRET = 'Rq-pw@file:7%2F/5521';
@@ -38,79 +35,6 @@ let store = '';
 let redis: RedisServer; // requirepass SECRET, ACL user tslsa/ACL_SECRET
 let client: LsaHost;
 const started: ServeProcess[] = [];
-
-interface Reply {
-  status: number;
-  headers: http.IncomingHttpHeaders;
-  body: string;
-}
-
-/** One request on a new connection, with the handshake cookie when given. */
-function request(base: string, authorization?: string, cookie?: string): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const headers: Record<string, string> = {};
-    if (authorization !== undefined) headers.Authorization = authorization;
-    if (cookie !== undefined) headers.Cookie = `${COOKIE}=${cookie}`;
-    const req = http.request(`${base}/whoami`, { agent: false, headers }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (d: Buffer) => chunks.push(d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
-      res.on('error', reject);
-    });
-    req.setTimeout(30_000, () => req.destroy(new Error(`no answer from ${base} in 30 s`)));
-    req.on('error', reject);
-    req.end();
-  });
-}
-
-const header = (t: Uint8Array): string => `NTLM ${Buffer.from(t).toString('base64')}`;
-
-function cookieOf(r: Reply): string | undefined {
-  for (const c of r.headers['set-cookie'] ?? []) {
-    const m = new RegExp(`^${COOKIE}=([A-Za-z0-9_-]{22});`).exec(c);
-    if (m) return m[1];
-  }
-  return undefined;
-}
-
-async function ntlmContext(): Promise<SecurityContext> {
-  const cred = await Credentials.acquire(client.sspi(), { package: 'NTLM', use: 'outbound', authData: { User: 'alice', Domain: 'EXAMPLE', Password: PASSWORD } });
-  return SecurityContext.client(cred, { target: 'HTTP/localhost' });
-}
-
-/** NEGOTIATE to `first`, AUTHENTICATE to `second`, each on a new connection: the last reply. */
-async function ntlmAcross(first: ServeProcess, second: ServeProcess): Promise<Reply> {
-  const ctx = await ntlmContext();
-  try {
-    const r1 = await request(first.url, header((await ctx.step())!));
-    assert.equal(r1.status, 401, `${r1.status} ${r1.body}\n${first.stderr()}`);
-    const cookie = cookieOf(r1);
-    assert.ok(cookie, 'the continuing 401 sets the handshake cookie');
-    const m = /^NTLM (\S+)$/.exec(String(r1.headers['www-authenticate']));
-    assert.ok(m, String(r1.headers['www-authenticate']));
-    return await request(second.url, header((await ctx.step(new Uint8Array(Buffer.from(m[1]!, 'base64'))))!), cookie);
-  } finally {
-    await ctx.delete();
-  }
-}
-
-async function firstLegStatus(node: ServeProcess): Promise<number> {
-  const ctx = await ntlmContext();
-  try {
-    return (await request(node.url, header((await ctx.step())!))).status;
-  } finally {
-    await ctx.delete();
-  }
-}
-
-async function eventually(f: () => boolean | Promise<boolean>, ms = 15_000): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (await f()) return true;
-    await sleep(50);
-  }
-  return false;
-}
 
 /** The environment of a node: the test runner's, without a TSLSA_REDIS_URL of the developer's shell. */
 function nodeEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
@@ -150,19 +74,11 @@ before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'tslsa-cluster-secrets-'));
   store = join(dir, 'accounts.db');
   redis = await startRedis({ password: SECRET, users: [{ user: 'tslsa', password: ACL_SECRET }] });
-  const add = await tslsa(['user', 'add', 'EXAMPLE\\alice', '--password-stdin', '--store', store], { input: `${PASSWORD}\n`, env: nodeEnv() });
-  assert.equal(add.code, 0, describeFailure(add));
+  await addUser(store, 'EXAMPLE\\alice', PASSWORD, nodeEnv());
   client = await createLsa({ domainName: 'EXAMPLE', packages: [ntlmPackage()] });
 });
 
-after(async () => {
-  const codes: Array<number | null> = [];
-  for (const s of started) codes.push(await s.stop());
-  await client?.shutdown();
-  await redis?.stop();
-  if (dir) rmSync(dir, { recursive: true, force: true });
-  assert.deepEqual(codes, codes.map(() => 0), 'every node exits 0 on SIGTERM');
-});
+after(() => tearDown({ nodes: started, client, redis, dir }));
 
 describe('tslsa serve: the Redis password off the command line', () => {
   it('TSLSA_REDIS_URL (with the password) and no --redis: cluster mode, NTLM legs across two nodes, no password in ps', T, async () => {
@@ -173,7 +89,7 @@ describe('tslsa serve: the Redis password off the command line', () => {
       assert.ok(await eventually(() => /is up/.test(n.stderr())), n.stderr());
     }
     for (const [x, y] of [[a, b], [b, a]] as const) {
-      const r = await ntlmAcross(x, y);
+      const { reply: r } = await ntlmAcross(client, x, y);
       assert.equal(r.status, 200, `${r.body}\n${x.stderr()}\n${y.stderr()}`);
       assert.equal((JSON.parse(r.body) as { user: string }).user, 'alice');
     }
@@ -191,7 +107,7 @@ describe('tslsa serve: the Redis password off the command line', () => {
     ]);
     for (const n of [a, b]) assert.ok(await eventually(() => /is up/.test(n.stderr())), n.stderr());
     for (const [x, y] of [[a, b], [b, a]] as const) {
-      const r = await ntlmAcross(x, y);
+      const { reply: r } = await ntlmAcross(client, x, y);
       assert.equal(r.status, 200, `${r.body}\n${x.stderr()}\n${y.stderr()}`);
     }
     for (const n of [a, b]) assertQuiet(n);
@@ -201,9 +117,9 @@ describe('tslsa serve: the Redis password off the command line', () => {
     const n = await serve(['--redis', redis.url, '--redis-password-file', passwordFile('wrong.txt', `${WRONG}\n`)]);
     // Said at start, or a little later on a loaded box (the node waits 1.5 s for Redis, then serves).
     assert.ok(await eventually(() => /Redis redis:\/\/127\.0\.0\.1:\d+ is unreachable \(WRONGPASS/.test(n.stderr())), n.stderr());
-    assert.equal(await firstLegStatus(n), 503);
+    assert.equal((await firstLeg(client, n)).status, 503);
     await sleep(300);
-    assert.equal(await firstLegStatus(n), 503, 'still refused while it retries');
+    assert.equal((await firstLeg(client, n)).status, 503, 'still refused while it retries');
     assert.ok(isAlive(n.pid));
     assert.ok(await eventually(() => /GET "\/whoami" 503 /.test(n.stdout())), n.stdout());
     assertQuiet(n);
@@ -218,14 +134,6 @@ describe('tslsa serve: the Redis password off the command line', () => {
 });
 
 describe('tslsa serve: TSLSA_REDIS_URL and --redis-password-file mistakes', () => {
-  function sink(): PassThrough & { text(): string } {
-    const s = new PassThrough() as PassThrough & { text(): string };
-    const chunks: Buffer[] = [];
-    s.on('data', (c: Buffer) => chunks.push(c));
-    s.text = () => Buffer.concat(chunks).toString('utf8');
-    return s;
-  }
-
   /** serveCommand in this process (it returns before listening on every one of these). */
   async function serveExit(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; out: string; err: string }> {
     const out = sink();

@@ -1,9 +1,11 @@
 // Shared pieces of the HTTP handler tests: an LSA with Negotiate + NTLM over an in-memory account
 // store, a server around createAuthenticator, a keep-alive client that sends raw requests on one
-// connection, and our own SSPI initiator stepping through 401s.
+// connection, our own SSPI initiator stepping through 401s, and a stream that keeps what a CLI
+// command (tslsa serve, tslsa user) writes.
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { PassThrough } from 'node:stream';
 import { Credentials } from '../../../src/credentials.js';
 import { SecurityContext } from '../../../src/context.js';
 import { createLsa, type LsaHost } from '../../../src/lsa/host.js';
@@ -125,4 +127,13 @@ export async function signOn(client: Client, ctx: SecurityContext, scheme: 'NTLM
     token = await ctx.step(back);
     if (legs > 5) throw new Error('too many legs');
   }
+}
+
+/** A writable for a command's stdout or stderr; text() is all it was given so far. */
+export function sink(): PassThrough & { text(): string } {
+  const s = new PassThrough() as PassThrough & { text(): string };
+  const chunks: Buffer[] = [];
+  s.on('data', (c: Buffer) => chunks.push(c));
+  s.text = () => Buffer.concat(chunks).toString('utf8');
+  return s;
 }

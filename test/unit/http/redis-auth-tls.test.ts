@@ -13,20 +13,12 @@ import { SspiError } from '../../../src/sspi/error.js';
 import { SecurityStatus } from '../../../src/sspi/status.js';
 import { createTestCa, startRedis, type RedisServer, type TestCa } from '../../interop/lib/redis.js';
 import { sleep } from '../../interop/lib/proc.js';
+import { eventually } from '../../interop/lib/poll.js';
 
 const T = { timeout: 60_000 };
 // Distinct enough that finding it anywhere is a leak, not a coincidence.
 const SECRET = 'Sup3r-s3cret-pw-9417';
 const ACL_SECRET = 'acl-pw-5523-Xq';
-
-async function eventually(f: () => boolean | Promise<boolean>, ms = 15_000): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (await f()) return true;
-    await sleep(25);
-  }
-  return false;
-}
 
 /** A store with its status reports collected (`told`), closed by the caller. */
 function open(options: RedisStoreOptions): { store: RedisStore; told: Array<[boolean, string]> } {

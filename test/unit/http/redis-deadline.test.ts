@@ -16,6 +16,7 @@ import { SspiError } from '../../../src/sspi/error.js';
 import { SecurityStatus } from '../../../src/sspi/status.js';
 import { startRedis, type RedisServer } from '../../interop/lib/redis.js';
 import { sleep } from '../../interop/lib/proc.js';
+import { eventually } from '../../interop/lib/poll.js';
 
 const T = { timeout: 60_000 };
 /** The deadline of the store whose commands are meant to time out (Redis stopped). */
@@ -23,15 +24,6 @@ const SHORT_MS = 500;
 /** The deadline of a store whose commands must succeed: a Redis that hangs still fails them, well inside T. */
 const ROOMY_MS = 15_000;
 const BURST = 3000;
-
-async function eventually(f: () => boolean | Promise<boolean>, ms = 15_000): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (await f()) return true;
-    await sleep(25);
-  }
-  return false;
-}
 
 const isStoreFailure = (e: unknown) => SspiError.is(e, SecurityStatus.SEC_E_INTERNAL_ERROR);
 

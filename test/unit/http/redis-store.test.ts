@@ -13,20 +13,10 @@ import { createRedisStore, decodeParkedRecord, encodeParkedRecord, type ParkedRe
 import { SspiError } from '../../../src/sspi/error.js';
 import { SecurityStatus } from '../../../src/sspi/status.js';
 import { startRedis, type RedisServer } from '../../interop/lib/redis.js';
-import { sleep } from '../../interop/lib/proc.js';
+import { eventually } from '../../interop/lib/poll.js';
 import { Client, clientContext, header, lsaHost, startServer, tokenOf, type Reply } from './helpers.js';
 
 const T = { timeout: 60_000 };
-
-/** Polls `f` until it returns true; false after `ms` (generous: a loaded CI box). */
-async function eventually(f: () => boolean | Promise<boolean>, ms = 15_000): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (await f()) return true;
-    await sleep(25);
-  }
-  return false;
-}
 
 function parked(context: Uint8Array, scheme: 'NTLM' | 'Negotiate' = 'NTLM'): ParkedHandshake {
   return { scheme, context, startedAt: Date.now(), channelBound: false };

@@ -5,24 +5,15 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { after, describe, it } from 'node:test';
 import { serveCommand } from '../../../src/cli/serve.js';
 import { main } from '../../../src/cli/main.js';
 import { NTOWFv1 } from '../../../src/packages/ntlm/crypto.js';
 import { SqliteAccountStore } from '../../../src/store/sqlite.js';
-import { Client, clientContext, lsaHost, signOn } from './helpers.js';
+import { Client, clientContext, lsaHost, signOn, sink } from './helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tslsa-serve-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
-
-function sink(): PassThrough & { text(): string } {
-  const s = new PassThrough() as PassThrough & { text(): string };
-  const chunks: Buffer[] = [];
-  s.on('data', (c: Buffer) => chunks.push(c));
-  s.text = () => Buffer.concat(chunks).toString('utf8');
-  return s;
-}
 
 async function serve(args: string[]) {
   const out = sink();
