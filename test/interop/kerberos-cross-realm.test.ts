@@ -11,7 +11,7 @@
 // A missing MIT binary fails these tests (createRealm / runGssServer).
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Readable, Writable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cleanEnv, createRealm, ENCTYPES, type Realm } from './lib/realm.js';
@@ -26,6 +26,7 @@ import { kerberosCommand } from '../../src/cli/kerberos.js';
 import { SspiError } from '../../src/sspi/error.js';
 import { SecurityStatus } from '../../src/sspi/status.js';
 import { SECPKG_ATTR } from '../../src/sspi/flags.js';
+import { sink } from '../unit/http/helpers.js';
 
 const T = { timeout: 120_000 };
 const TRUST_PASSWORD = 'Cross-Realm-Trust-1!';
@@ -73,17 +74,6 @@ ${realm(s.gamma)}
 ${extra}`;
 }
 
-function sink(): Writable & { text: string } {
-  const w = new Writable({
-    write(chunk, _e, cb) {
-      w.text += chunk.toString();
-      cb();
-    },
-  }) as Writable & { text: string };
-  w.text = '';
-  return w;
-}
-
 describe('Kerberos cross-realm against MIT krb5 (three realms)', () => {
   const realms: Realm[] = [];
   let setup: Promise<Setup> | undefined;
@@ -125,7 +115,7 @@ describe('Kerberos cross-realm against MIT krb5 (three realms)', () => {
     const code = await kerberosCommand('kinit', ['-c', cc, 'user@ALPHA.TEST'], {
       stdin: Readable.from([`${s.alpha.passwords.user}\n`]), stdout: out, stderr: err, env: clientEnv(conf),
     });
-    assert.equal(code, 0, err.text);
+    assert.equal(code, 0, err.text());
     return cc;
   }
 
@@ -218,7 +208,7 @@ describe('Kerberos cross-realm against MIT krb5 (three realms)', () => {
       const out = sink();
       const err = sink();
       const code = await kerberosCommand('kvno', ['-c', cc, spn], { stdin: Readable.from(['']), stdout: out, stderr: err, env: clientEnv(s.bare) });
-      return { code, out: out.text, err: err.text };
+      return { code, out: out.text(), err: err.text() };
     };
     const refused = await kvno('HTTP/svc.gamma.test@GAMMA.TEST');
     assert.equal(refused.code, 1);
