@@ -7,7 +7,7 @@ import type { Credentials } from './credentials.js';
 import type { SecurityFunctionTable } from './sspi/api.js';
 import type { SecPkgContext_Sizes } from './sspi/attributes.js';
 import { type SecBuffer, type SecBufferDesc, buildChannelBindings, bufferBytes, secBuffer, secBufferDesc } from './sspi/buffers.js';
-import { SspiError } from './sspi/error.js';
+import { SspiError, callFailed } from './sspi/error.js';
 import { ASC_REQ, ASC_RET, ISC_REQ, ISC_RET, SECBUFFER, SECPKG_ATTR, SECQOP_WRAP_NO_ENCRYPT, SECURITY_NATIVE_DREP, flagNames, flagOr, hasFlag } from './sspi/flags.js';
 import { SecurityStatus, type Status } from './sspi/status.js';
 import { SECBUFFER_READONLY } from './sspi/flags.js';
@@ -124,7 +124,7 @@ export class SecurityContext {
       : await this.sspi.AcceptSecurityContext(this.credentials?.handle ?? null, this.handle, input, req, SECURITY_NATIVE_DREP, null, output);
     if (r.phNewContext) this.handle = r.phNewContext;
     let status: Status = r.status;
-    if ((status | 0) < 0) throw new SspiError(status, `${this.side === 'client' ? 'InitializeSecurityContext' : 'AcceptSecurityContext'} failed${r.extendedError ? `: ${r.extendedError}` : ''}`);
+    if ((status | 0) < 0) throw callFailed(status, this.side === 'client' ? 'InitializeSecurityContext' : 'AcceptSecurityContext', r.extendedError);
     this.granted = r.pfContextAttr;
     this.expiryTs = r.ptsExpiry;
     if (status === SecurityStatus.SEC_I_COMPLETE_NEEDED || status === SecurityStatus.SEC_I_COMPLETE_AND_CONTINUE) {

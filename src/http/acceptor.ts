@@ -5,7 +5,7 @@
 import type { SecHandle } from '../lsa/protocol.js';
 import type { SecurityFunctionTable } from '../sspi/api.js';
 import { type SecBuffer, bufferBytes, secBuffer, secBufferDesc } from '../sspi/buffers.js';
-import { SspiError } from '../sspi/error.js';
+import { SspiError, callFailed } from '../sspi/error.js';
 import { ASC_REQ, SECBUFFER, SECPKG_CONTEXT_EXPORT, SECURITY_NATIVE_DREP, flagOr } from '../sspi/flags.js';
 import { SecurityStatus, type Status } from '../sspi/status.js';
 import { TIMESTAMP_NONE, type TimeStamp, timeStampToDate } from '../sspi/timestamp.js';
@@ -46,7 +46,7 @@ export class AcceptorContext {
     const r = await this.sspi.AcceptSecurityContext(this.credential, this.handle, secBufferDesc(...inputs), flagOr(this.requested, ASC_REQ.ALLOCATE_MEMORY), SECURITY_NATIVE_DREP, null, output);
     if (r.phNewContext) this.handle = r.phNewContext;
     let status: Status = r.status;
-    if ((status | 0) < 0) throw new SspiError(status, `AcceptSecurityContext failed${r.extendedError ? `: ${r.extendedError}` : ''}`);
+    if ((status | 0) < 0) throw callFailed(status, 'AcceptSecurityContext', r.extendedError);
     this.granted = r.pfContextAttr;
     this.expiryTs = r.ptsExpiry;
     if (status === SecurityStatus.SEC_I_COMPLETE_NEEDED || status === SecurityStatus.SEC_I_COMPLETE_AND_CONTINUE) {

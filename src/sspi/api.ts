@@ -300,9 +300,8 @@ export class SecurityFunctionTable {
    * Not an SSPI function: SecurityContext uses it to read SIZES without another await.
    */
   queryUserModeAttribute(phContext: SecHandle, ulAttribute: number): { status: Status; pBuffer: unknown } | null {
-    if (!isHandle(phContext)) return null;
-    const ctx = this.contexts.get(phContext.dwUpper);
-    if (!ctx?.user?.table.QueryContextAttributes || ctx.user.thunks.has(ulAttribute) || ctx.handle.dwLower !== phContext.dwLower) return null;
+    const ctx = this.lookup(phContext);
+    if (typeof ctx === 'number' || !ctx.user?.table.QueryContextAttributes || ctx.user.thunks.has(ulAttribute)) return null;
     try {
       const r = ctx.user.table.QueryContextAttributes(ctx.user.handle, ulAttribute);
       if (r instanceof Promise) {

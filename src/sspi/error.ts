@@ -26,6 +26,11 @@ export class SspiError extends Error {
   }
 }
 
+/** The error of a failed SSPI call, with the package's description of the cause when it gave one. */
+export function callFailed(status: Status, call: string, extendedError?: string): SspiError {
+  return new SspiError(status, extendedError ? `${call} failed: ${extendedError}` : `${call} failed`);
+}
+
 /** Throw an SspiError; for expressions. */
 export function fail(status: Status, detail?: string): never {
   throw new SspiError(status, detail);

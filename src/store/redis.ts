@@ -261,19 +261,18 @@ function redactor(u: URL): (text: string) => string {
   return (text) => secrets.reduce((t, s) => t.split(s).join('***'), text);
 }
 
-/**
- * One Redis client serving both stores. Returns at once: the connection is made (and remade) in
- * the background, and until it is up every operation fails with an SspiError.
- */
-// node-redis 5 listens for one 'error' per socket (`once`). A TLS connection that a server drops
-// right after the handshake (Redis refusing a missing client certificate under TLS 1.3) can
-// emit two (the alert, then ECONNRESET), and the second one, unheard, would take the process down.
-// So the TLS sockets made for this store get a listener of their own that keeps later errors
-// quiet (the first still reaches node-redis, which reconnects). Only sockets whose options carry
-// GUARDED_SOCKET are touched: tls.connect is wrapped once, and passes every other call through.
-const GUARDED_SOCKET = Symbol('tslsa.redisSocket');
+/** The marker createRedisStore puts in its TLS socket options. */
+export const REDIS_SOCKET_MARK: unique symbol = Symbol('tslsa.redisSocket');
 let tlsGuarded = false;
 
+/**
+ * node-redis 5 listens for one 'error' per socket (`once`). A TLS connection that a server drops
+ * right after the handshake (Redis refusing a missing client certificate under TLS 1.3) can
+ * emit two (the alert, then ECONNRESET), and the second one, unheard, would take the process down.
+ * So the TLS sockets made for this store get a listener of their own that keeps later errors
+ * quiet (the first still reaches node-redis, which reconnects). Only sockets whose options carry
+ * REDIS_SOCKET_MARK are touched: tls.connect is wrapped once, and passes every other call through.
+ */
 export function guardTlsSockets(): void {
   if (tlsGuarded) return;
   tlsGuarded = true;
@@ -281,14 +280,15 @@ export function guardTlsSockets(): void {
   nodeTls.connect = function guardedConnect(this: unknown, ...args: unknown[]) {
     const socket = (connect as (...a: unknown[]) => nodeTls.TLSSocket).apply(this, args);
     const o = args[0];
-    if (o !== null && typeof o === 'object' && (o as Record<symbol, unknown>)[GUARDED_SOCKET] === true) socket.on('error', () => {});
+    if (o !== null && typeof o === 'object' && (o as Record<symbol, unknown>)[REDIS_SOCKET_MARK] === true) socket.on('error', () => {});
     return socket;
   } as typeof nodeTls.connect;
 }
 
-/** The marker createRedisStore puts in its TLS socket options (tests). */
-export const REDIS_SOCKET_MARK: symbol = GUARDED_SOCKET;
-
+/**
+ * One Redis client serving both stores. Returns at once: the connection is made (and remade) in
+ * the background, and until it is up every operation fails with an SspiError.
+ */
 export function createRedisStore(options: RedisStoreOptions): RedisStore {
   const url = checkUrl(options.url);
   const tls = url.protocol === 'rediss:';
@@ -303,7 +303,7 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
       url: options.url,
       disableOfflineQueue: true,
       socket: {
-        ...(tls ? { ...options.tls, tls: true as const, [GUARDED_SOCKET]: true } : {}),
+        ...(tls ? { ...options.tls, tls: true as const, [REDIS_SOCKET_MARK]: true } : {}),
         connectTimeout: options.connectTimeoutMs ?? 2000,
         // Capped exponential backoff with jitter; never gives up (a number, never an Error).
         reconnectStrategy: (retries: number) => Math.min(50 * 2 ** Math.min(retries, 6), 2000) + Math.floor(Math.random() * 100),
