@@ -346,6 +346,20 @@ class Pin {
   }
 }
 
+/** The connection a handshake's channel bindings were taken from. */
+interface Bound {
+  serial: number;
+  cert: Uint8Array;
+  bindings: Uint8Array;
+}
+
+/** handshakeOnce's answer when its token went out bound to another connection's certificate. */
+const REBIND = Symbol('rebind');
+
+function sameCertificate(a: Uint8Array | null, b: Uint8Array): boolean {
+  return a !== null && Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(b);
+}
+
 // ---- headers and bodies ------------------------------------------------------------------------
 
 type HeaderPairs = Array<[string, string]>;
@@ -595,15 +609,27 @@ class NegotiateClient {
 
   /** One handshake; returns the other kind's challenge when the final response is one, else null (answered). */
   private async handshake(pin: Pin, d: Dispatcher.Dispatch, opts: Dispatcher.DispatchOptions, origin: URL, base: HeaderPairs, body: Body, run: Run, p: Pending, done: ReadonlySet<Kind>): Promise<Pending | null> {
-    const { kind } = p;
-    const authUrl = kind === 'proxy' ? this.proxy! : origin;
-    let bindings: Uint8Array | undefined;
-    if ((this.o.channelBindings ?? true) && authUrl.protocol === 'https:') {
-      await pin.ensureConnected();
-      const cert = pin.peerCertificate();
-      if (!cert) throw new SspiError(SecurityStatus.SEC_E_BAD_BINDINGS, 'the TLS connection has no server certificate to bind to');
-      bindings = tlsServerEndPoint(cert);
+    const authUrl = p.kind === 'proxy' ? this.proxy! : origin;
+    const binds = (this.o.channelBindings ?? true) && authUrl.protocol === 'https:';
+    // A leg may go out on a new connection (the bound one closed between legs, or before the first
+    // one was sent) to a server with another certificate, behind an L4 balancer say: the token
+    // then carries the wrong bindings. The handshake starts again, bound to that connection, once.
+    for (let attempt = 0; ; attempt++) {
+      let bound: Bound | undefined;
+      if (binds) {
+        await pin.ensureConnected();
+        const cert = pin.peerCertificate();
+        if (!cert) throw new SspiError(SecurityStatus.SEC_E_BAD_BINDINGS, 'the TLS connection has no server certificate to bind to');
+        bound = { serial: pin.serial, cert, bindings: tlsServerEndPoint(cert) };
+      }
+      const r = await this.handshakeOnce(pin, d, opts, authUrl, base, body, run, p, done, bound, attempt === 0);
+      if (r !== REBIND) return r;
     }
+  }
+
+  private async handshakeOnce(pin: Pin, d: Dispatcher.Dispatch, opts: Dispatcher.DispatchOptions, authUrl: URL, base: HeaderPairs, body: Body, run: Run, p: Pending, done: ReadonlySet<Kind>, bound: Bound | undefined, mayRebind: boolean): Promise<Pending | null | typeof REBIND> {
+    const { kind } = p;
+    const bindings = bound?.bindings;
     let offer: Offer | undefined;
     let cred: Credentials | undefined;
     let lastErr: unknown;
@@ -634,6 +660,15 @@ class NegotiateClient {
         if (intermediate && body !== null) headers.push(['content-length', '0']);
         const leg = this.send(d, opts, run, () => pin.serial, headers, intermediate ? null : body);
         const head = await leg.head;
+        if (bound && head.serial !== bound.serial && head.status === KIND_STATUS[kind] && !sameCertificate(pin.peerCertificate(), bound.cert)) {
+          if (!mayRebind) {
+            leg.forward();
+            return null;
+          }
+          await leg.swallow();
+          run.check();
+          return REBIND;
+        }
         const reply = parseChallenges(head.headers[CHALLENGE_HEADER[kind]]).find((c) => c.scheme.toLowerCase() === offer.scheme.toLowerCase() && c.token);
         const serverToken = reply?.token ?? null;
         if (head.status === KIND_STATUS[kind]) {

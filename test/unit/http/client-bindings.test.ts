@@ -5,6 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import { createFetch, type NegotiateClientOptions, type NegotiateFetch } from '../../../src/http/client.js';
 import { endPointHash, tlsServerEndPoint } from '../../../src/http/channelBindings.js';
 import { createHash } from 'node:crypto';
+import { createServer as createTcpServer, connect, type AddressInfo, type Socket } from 'node:net';
 import { DOMAIN, PASSWORD, USER, acceptorLsa, initiatorLsa, selfSigned, startServer, type TestServer } from './client-harness.js';
 
 const closers: Array<() => Promise<unknown>> = [];
@@ -73,5 +74,66 @@ describe('HTTP client: channel bindings over https', () => {
     const r = await f(`${s.url}/cb`);
     assert.equal(r.status, 401);
     await r.text();
+  });
+});
+
+/** An L4 balancer: each new TCP connection goes, bytes as they are, to the next port in turn. */
+async function alternate(ports: number[]): Promise<{ url: string; routed: number[] }> {
+  const routed: number[] = [];
+  const sockets = new Set<Socket>();
+  const srv = createTcpServer((down) => {
+    const port = ports[routed.length % ports.length]!;
+    routed.push(port);
+    const up = connect(port, '127.0.0.1');
+    for (const s of [down, up]) {
+      sockets.add(s);
+      s.once('close', () => sockets.delete(s));
+      s.on('error', () => {
+        down.destroy();
+        up.destroy();
+      });
+    }
+    down.pipe(up).pipe(down);
+  });
+  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
+  closers.push(
+    () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        srv.close(() => resolve());
+      }),
+  );
+  return { url: `https://localhost:${(srv.address() as AddressInfo).port}`, routed };
+}
+
+describe('HTTP client: bindings follow the connection that carries the token', () => {
+  // Two servers with their own certificates behind a balancer that alternates per connection:
+  // the unauthenticated request goes to b, the handshake's connection to a, which closes it after
+  // its CHALLENGE, so the AUTHENTICATE leg (carrying a's bindings) reaches b, which expects its own.
+  it('starts the handshake again, bound to the new connection, when a leg lands on another certificate', async () => {
+    const a = await server({ tls, offer: ['NTLM'], bindings: tlsServerEndPoint(tls.der), closeAfterContinue: true });
+    const b = await server({ tls: other, offer: ['NTLM'], bindings: tlsServerEndPoint(other.der) });
+    const lb = await alternate([b.port, a.port]);
+    const f = await client({ connect: { ca: [tls.cert, other.cert] } });
+    const r = await f(`${lb.url}/moved`);
+    assert.equal(r.status, 200);
+    assert.equal(((await r.json()) as { user: string }).user, `${DOMAIN}\\${USER}`);
+    // a saw the NEGOTIATE; b the plain request, the AUTHENTICATE it refused, then the whole handshake.
+    assert.deepEqual(a.log.map((e) => e.auth), ['NTLM']);
+    assert.deepEqual(b.log.map((e) => e.auth), [null, 'NTLM', 'NTLM', 'NTLM']);
+    assert.deepEqual(lb.routed, [b.port, a.port, b.port]);
+  });
+
+  it('starts again once only: a second move leaves the 401 to the caller', async () => {
+    const a = await server({ tls, offer: ['NTLM'], bindings: tlsServerEndPoint(tls.der), closeAfterContinue: true });
+    const b = await server({ tls: other, offer: ['NTLM'], bindings: tlsServerEndPoint(other.der), closeAfterContinue: true });
+    const lb = await alternate([b.port, a.port]);
+    const f = await client({ connect: { ca: [tls.cert, other.cert] } });
+    const r = await f(`${lb.url}/moving`);
+    assert.equal(r.status, 401);
+    await r.text();
+    // The plain request, the first handshake, the leg that moved (b: the second handshake), and the
+    // AUTHENTICATE that moved again (a), whose 401 is the answer.
+    assert.deepEqual(lb.routed, [b.port, a.port, b.port, a.port]);
   });
 });

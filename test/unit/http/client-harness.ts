@@ -44,6 +44,8 @@ export interface TestServerOptions {
   tls?: { key: string; cert: string };
   /** Close the connection after each authenticated response (the next request needs a new handshake). */
   closeAfterSuccess?: boolean;
+  /** Close the connection after a 401/407 that carries a continuation token (the next leg goes out on a new one). */
+  closeAfterContinue?: boolean;
 }
 
 export interface TestServer {
@@ -137,6 +139,7 @@ export async function startServer(opts: TestServerOptions = {}): Promise<TestSer
       return;
     }
     if (!st.ctx!.complete) {
+      if (opts.closeAfterContinue) res.setHeader('connection', 'close');
       challenge(res, `${scheme} ${Buffer.from(out!).toString('base64')}`);
       return;
     }
