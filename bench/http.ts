@@ -227,6 +227,8 @@ async function runVariant(f: Fixture, opts: HttpBenchOptions, scheme: HttpScheme
     let path: string;
     let check: CheckSpec;
     let serverCpu: () => number;
+    // Each server process's CPU, to split cpu_us_per_op (nodes vs redis-server) in the record.
+    let parts: Array<[string, () => number]> = [];
     let config: Record<string, unknown>;
     if (v.server === 'apache') {
       if (!apache) throw new Error('apache2 is not running');
@@ -248,6 +250,8 @@ async function runVariant(f: Fixture, opts: HttpBenchOptions, scheme: HttpScheme
       check = scheme === 'krb5' ? { kind: 'tslsa', user: 'user', domain: f.realm.realm, package: 'Kerberos' } : { kind: 'tslsa', user: NTLM_USER, domain: DOMAIN, package: 'NTLM' };
       const r = redis;
       serverCpu = () => nodes.reduce((s, n) => s + n.cpuSeconds(), 0) + (r ? r.cpuSeconds() : 0);
+      parts = nodes.map((n, i) => [`node${i}`, () => n.cpuSeconds()] as [string, () => number]);
+      if (r) parts.push(['redis', () => r.cpuSeconds()]);
       config = { node: process.version, processes: v.nodes, ...(r ? { store: 'redis-server (handshake state, replay cache)', spread: 'round-robin per handshake' } : { replay_cache: 'MemoryReplayCache' }), response: '/whoami JSON', access_log: 'file (stdout)' };
     }
     const scenario: Scenario = { scheme: scheme === 'krb5' ? 'Negotiate' : 'NTLM', credentials: scheme === 'krb5' ? f.krbCred : f.ntlmCred, target: TARGET, urls, path, check: checkFor(check) };
@@ -263,13 +267,26 @@ async function runVariant(f: Fixture, opts: HttpBenchOptions, scheme: HttpScheme
       pool = await startPool(opts.genWorkers, { scheme: scenario.scheme, cred, target: TARGET, urls, path, check, dur: opts.dur, warm: opts.warm, conc: opts.conc });
     }
     const kdc0 = kdcRequests(f.realm);
+    // The load runner samples serverCpu at the start and the end of its counted window: the
+    // per-process snapshots ride along, so the split covers exactly that window.
+    const snaps: number[][] = [];
+    const total = serverCpu;
+    serverCpu = () => {
+      snaps.push(parts.map(([, cpu]) => cpu()));
+      return total();
+    };
     process.stderr.write(`  ${v.id.padEnd(34)} ${scheme.padEnd(5)} `);
     const r = pool ? await pool.run(serverCpu) : await runLoad(scenario, { dur: opts.dur, warm: opts.warm, conc: opts.conc, serverCpu });
     // The KDC logs a request after answering it: give it a moment before counting.
     await new Promise((res) => setTimeout(res, 300));
     const kdcDuring = kdcRequests(f.realm) - kdc0;
-    const result = toResult(v.id, r, { legs: scheme === 'krb5' ? 2 : 4, requests_per_handshake: scheme === 'krb5' ? 1 : 2 });
-    process.stderr.write(`${String(result.ops_per_s.toFixed(1)).padStart(10)} req/s  errors ${r.errors}  server ${result.cpu_us_per_op.toFixed(0)} cpu-us/req (util ${result.cpu_util.toFixed(2)})  generator util ${r.gen_cpu_util.toFixed(2)}  p99 ${r.p99_ms.toFixed(1)} ms\n`);
+    const first = snaps[0];
+    const last = snaps[snaps.length - 1];
+    const split = parts.length > 1 && r.ok > 0 && first && last && snaps.length >= 2
+      ? Object.fromEntries(parts.map(([name], i) => [name, round((1e6 * (last[i]! - first[i]!)) / r.ok)]))
+      : undefined;
+    const result = toResult(v.id, r, { legs: scheme === 'krb5' ? 2 : 4, requests_per_handshake: scheme === 'krb5' ? 1 : 2, ...(split ? { cpu_us_per_op_by_process: split } : {}) });
+    process.stderr.write(`${String(result.ops_per_s.toFixed(1)).padStart(10)} req/s  errors ${r.errors}  server ${result.cpu_us_per_op.toFixed(0)} cpu-us/req (util ${result.cpu_util.toFixed(2)})  generator util ${r.gen_cpu_util.toFixed(2)}  p99 ${r.p99_ms.toFixed(1)} ms${split ? `  split ${JSON.stringify(split)}` : ''}\n`);
     return {
       ...base,
       config: { ...config, dur_s: opts.dur, warm_s: opts.warm, server_warm_s: (opts.serverWarm ?? 0) * (v.server === 'tslsa' ? v.nodes : 1), conc: opts.conc, gen_workers: Math.max(1, opts.genWorkers), connection: 'new TCP connection per handshake', generator: 'bench/lib/loadgen.ts (node:http, our initiator)' },

@@ -17,7 +17,9 @@ const MAIN = new URL(`../../src/cli/main.${COMPILED ? 'js' : 'ts'}`, import.meta
 /** `node` running src/cli/main (through tsx when the bench itself runs through it) with these arguments. */
 function nodeArgs(args: readonly string[]): string[] {
   const loader = COMPILED ? [] : ['--import', import.meta.resolve('tsx')];
-  return [...loader, '-e', `import(${JSON.stringify(MAIN)}).then((m) => m.main(process.argv.slice(1))).then((c) => { process.exitCode = c; })`, '--', ...args];
+  // SERVE_NODE_FLAGS: extra node options for the server processes (e.g. --cpu-prof), for profiling.
+  const extra = (process.env.SERVE_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+  return [...loader, ...extra, '-e', `import(${JSON.stringify(MAIN)}).then((m) => m.main(process.argv.slice(1))).then((c) => { process.exitCode = c; })`, '--', ...args];
 }
 
 /** utime+stime (+ reaped children's) of a process, in seconds; 0 when it is gone. */
