@@ -235,6 +235,16 @@ function failureName(e: unknown): string {
   return e instanceof Error ? e.name : 'error';
 }
 
+/**
+ * A connection error for the log: OpenSSL's long form ("...:SSL routines:ssl3_read_bytes:tlsv13
+ * alert certificate required:../deps/...") cut to its reason.
+ */
+function connectionError(e: Error): string {
+  const ssl = /SSL routines:[^:]*:([^:]+)/.exec(e.message);
+  if (ssl) return `TLS: ${ssl[1]}`;
+  return (e.message || e.name).split('\n')[0]!.slice(0, 200);
+}
+
 /** Refusals that no reconnection cures: the credentials (or the ACL) are wrong. */
 const AUTH_FAILURES = new Set(['NOAUTH', 'WRONGPASS', 'NOPERM']);
 
@@ -329,14 +339,25 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
     }
   };
   // Without an 'error' listener node-redis' errors would be thrown on the process.
-  client.on('error', (e: unknown) => report(false, e instanceof Error ? e.message || e.name : 'connection error'));
+  client.on('error', (e: unknown) => report(false, e instanceof Error ? connectionError(e) : 'connection error'));
+  // 'ready' only says the socket (and any AUTH/HELLO) went through: under TLS 1.3 a server that
+  // refuses our certificate says so after that, and without a password nothing was asked yet.
+  // A PING answered is what makes the store up; otherwise every backoff retry would log "up".
   client.on('ready', () => {
-    everUp = true;
-    failedAt = 0;
-    report(true, 'connected');
-    if (options.onWarning) checkEvictionPolicy(client, options.onWarning);
-    for (const w of waiters) w(true);
-    waiters.clear();
+    client.sendCommand(['PING']).then(
+      () => {
+        everUp = true;
+        failedAt = 0;
+        report(true, 'connected');
+        if (options.onWarning) checkEvictionPolicy(client, options.onWarning);
+        for (const w of waiters) w(true);
+        waiters.clear();
+      },
+      (e: unknown) => {
+        if (e instanceof ErrorReply) report(false, e.message.split('\n')[0]!.slice(0, 200));
+        // a dropped connection is told by the 'error' event
+      },
+    );
   });
   // Never rejects with a retrying strategy; errors arrive through 'error'.
   client.connect().catch(() => undefined);

@@ -135,6 +135,11 @@ describe('tslsa serve --redis-cert/--redis-key (Redis with tls-auth-clients yes)
     const n = await serve(['--redis', mtls.url, '--redis-ca', ca.ca]);
     assert.ok(await eventually(async () => (await firstLeg(client, n)).status === 503), n.stderr());
     assert.ok(await eventually(() => /is unreachable/.test(n.stderr())), n.stderr());
+    // Reconnects go on with backoff, each one refused after the TLS handshake: none is told as "up".
+    await sleep(1500);
+    assert.doesNotMatch(n.stderr(), /is up/, n.stderr());
+    assert.equal(n.stderr().match(/is unreachable/g)?.length, 1, n.stderr());
+    assert.doesNotMatch(n.stderr(), /deps\/openssl|rec_layer/, 'an OpenSSL error is told by its reason, not its source line');
     assert.ok(isAlive(n.pid));
   });
 });
