@@ -27,6 +27,7 @@ import { clientPolicy } from './client/policy.js';
 import type { KdcSend, KerberosTicketCredential } from './client/types.js';
 import type { CryptoPolicy, KerberosKey } from './crypto/types.js';
 import { destroyKey, isKeyLive } from './crypto/index.js';
+import { AcceptedTicketCache } from './acceptedTickets.js';
 import { SessionKeyCache } from './sessionKeys.js';
 import {
   type AcceptedApReq, type BuiltApReq, acceptApReq, buildApRep, buildApReq, buildDceThirdLeg, buildKrbErrorToken, encodeDelegation,
@@ -46,9 +47,9 @@ export { KERBEROS_MAX_TOKEN } from './usermode.js';
 export const KERBEROS_PACKAGE_NAME = 'Kerberos';
 
 // Session-key objects a credential handle keeps (see sessionKeys.ts): a client talks to a few
-// services; an acceptor sees the tickets of its recent clients.
+// services; an acceptor sees the tickets of its recent clients (acceptedTickets.ts).
 const SHARED_SESSION_KEYS = 16;
-const ACCEPTOR_SESSION_KEYS = 1024;
+const ACCEPTOR_TICKETS = 1024;
 
 /**
  * tslsa extension levels of QueryContextAttributes (Windows has no public equivalent; the values
@@ -114,8 +115,8 @@ interface AcceptorKeys {
   name: string;
   keytab: Keytab;
   principal: KrbPrincipal | undefined;
-  /** Session keys of the tickets this handle accepted, shared across their AP-REQs (sessionKeys.ts). */
-  sessionKeys: SessionKeyCache<string>;
+  /** The tickets this handle accepted, opened once and their session keys shared across their AP-REQs (acceptedTickets.ts). */
+  tickets: AcceptedTicketCache;
 }
 
 interface Credential {
@@ -308,7 +309,7 @@ export function kerberosPackage(config: KerberosConfig = {}): SecurityPackageMod
       restrict = parsePrincipal(pname, cfg.krb5.defaultRealm ?? '', NameType.NT_SRV_INST);
       if (findKeys(keytab, restrict).length === 0) throw new SspiError(SecurityStatus.SEC_E_NO_CREDENTIALS, `keytab ${name} has no key for ${formatPrincipal(restrict)}`);
     } else if (keytab.entries.length === 0) throw new SspiError(SecurityStatus.SEC_E_NO_CREDENTIALS, `keytab ${name} is empty`);
-    return { name, keytab, principal: restrict, sessionKeys: new SessionKeyCache(ACCEPTOR_SESSION_KEYS) };
+    return { name, keytab, principal: restrict, tickets: new AcceptedTicketCache(ACCEPTOR_TICKETS) };
   }
 
   // ---- initiator ----
@@ -482,7 +483,7 @@ export function kerberosPackage(config: KerberosConfig = {}): SecurityPackageMod
       requireChannelBindings: cfg.requireChannelBindings,
       clockSkew: cfg.clockSkew,
       replayCache: cfg.replayCache,
-      sessionKeys: keys.sessionKeys,
+      tickets: keys.tickets,
       policy: cfg.policy,
       ...(cfg.now ? { now: cfg.now() } : {}),
     };
@@ -503,13 +504,22 @@ export function kerberosPackage(config: KerberosConfig = {}): SecurityPackageMod
     }
   }
 
+  // The PAC of a ticket the ticket cache opened before comes in the same authorization-data
+  // array (acceptedTickets.ts shares it): parsed and its signature checked once per ticket.
+  const pacs = new WeakMap<object, { verified: boolean; pac: Pac }>();
+
   function pacOf(a: AcceptedApReq, keys: AcceptorKeys): { verified: boolean; pac: Pac } | null {
-    const raw = findPac(a.encTicketPart.authorizationData);
+    const ad = a.encTicketPart.authorizationData;
+    const known = ad ? pacs.get(ad) : undefined;
+    if (known) return known;
+    const raw = findPac(ad);
     if (!raw) return null;
     const pac = parsePac(raw);
     const entry = findKeys(keys.keytab, a.server, a.kvno, a.ticket.encPart.etype)[0];
     const verified = entry !== undefined && verifyPacServerSignature(pac, entry.key, cfg.policy);
-    return { verified, pac };
+    const out = { verified, pac };
+    if (ad) pacs.set(ad, out);
+    return out;
   }
 
   function saveDelegated(ccache: Ccache): string | null {
@@ -671,7 +681,7 @@ export function kerberosPackage(config: KerberosConfig = {}): SecurityPackageMod
       // The shared session-key objects (sessionKeys.ts) are zeroed with the LSA, not left to GC.
       for (const c of creds.values()) {
         c.sessionKeys.clear();
-        c.inbound?.sessionKeys.clear();
+        c.inbound?.tickets.clear();
       }
       return NtStatus.STATUS_SUCCESS;
     },
@@ -706,7 +716,7 @@ export function kerberosPackage(config: KerberosConfig = {}): SecurityPackageMod
       if (!c) return SecurityStatus.SEC_E_INVALID_HANDLE;
       creds.delete(h);
       c.sessionKeys.clear();
-      c.inbound?.sessionKeys.clear();
+      c.inbound?.tickets.clear();
       // Contexts hold copies of their keys, so they outlive the handle (as on Windows).
       // The credential zeroes the keys it keeps for refreshing and empties its own cache (password,
       // keytab); a user's ccache is left alone.

@@ -22,6 +22,7 @@ import type { CryptoPolicy, KerberosKey } from '../crypto/types.js';
 import { findKeys, formatPrincipal, type Keytab, type KeytabEntry, type KrbPrincipal } from '../keytab.js';
 import { replayKey, type ReplayCache } from '../replay.js';
 import type { SessionKeyCache } from '../sessionKeys.js';
+import type { AcceptedTicketCache } from '../acceptedTickets.js';
 import { toHex } from '../../../crypto/bytes.js';
 import {
   GSS_CHECKSUM_TYPE, GssFlags, channelBindingsBnd, checkChannelBindings, decodeGssChecksum, encodeGssChecksum,
@@ -213,6 +214,8 @@ export interface AcceptApReqOptions {
   replayCache?: ReplayCache;
   /** Share one session-key object (and its derived keys) across the AP-REQs of one ticket. */
   sessionKeys?: SessionKeyCache<string>;
+  /** Open each ticket once: later AP-REQs with the same ticket skip its decryption (acceptedTickets.ts). */
+  tickets?: AcceptedTicketCache;
   now?: Date;
   policy?: CryptoPolicy;
 }
@@ -227,7 +230,7 @@ export interface AcceptedApReq {
   client: KrbPrincipal;
   /** The ticket session key: the caller's own copy, to zero when done. */
   sessionKey: KerberosKey;
-  /** The same key as the shared object of `sessionKeys` (when given): for the AP-REP, not to be destroyed. */
+  /** The same key as the shared object of `tickets` or `sessionKeys` (when given): for the AP-REP, not to be destroyed. */
   sharedSessionKey?: KerberosKey;
   authenticator: Authenticator;
   checksum: GssAuthenticatorChecksum;
@@ -267,23 +270,33 @@ export async function acceptApReq(token: Uint8Array, o: AcceptApReqOptions): Pro
   // The keytab's own key object: derived keys and cipher objects are cached per key object, so
   // every AP-REQ for this service reuses them instead of deriving them again.
   const serviceKey: KerberosKey = entry.key;
+  const now = (o.now ?? new Date()).getTime();
+  const skewMs = (o.clockSkew ?? 300) * 1000;
+  const cipher = ticket.encPart.cipher;
   let encTicketPart: EncTicketPart;
-  let plainTicket: Uint8Array;
-  try {
-    plainTicket = decrypt(serviceKey, KeyUsage.KDC_REP_TICKET, ticket.encPart.cipher, o.policy);
-  } catch (e) {
-    if (SspiError.is(e, SecurityStatus.SEC_E_MESSAGE_ALTERED)) throw krbApError(KrbErrorCode.KRB_AP_ERR_MODIFIED, 'ticket does not decrypt with the service key');
-    throw e;
+  // A ticket's AP-REQs share one key object: the ticket cache's, else the session-key cache's (by
+  // the ticket's MAC, public; the bytes are compared too).
+  let shared: KerberosKey | undefined;
+  const opened = o.tickets?.lookup(serviceKey, cipher, now - skewMs);
+  if (opened) ({ encTicketPart, sharedSessionKey: shared } = opened);
+  else {
+    let plainTicket: Uint8Array;
+    try {
+      plainTicket = decrypt(serviceKey, KeyUsage.KDC_REP_TICKET, cipher, o.policy);
+    } catch (e) {
+      if (SspiError.is(e, SecurityStatus.SEC_E_MESSAGE_ALTERED)) throw krbApError(KrbErrorCode.KRB_AP_ERR_MODIFIED, 'ticket does not decrypt with the service key');
+      throw e;
+    }
+    const part = decodeEncTicketPart(plainTicket);
+    if (o.tickets) ({ encTicketPart, sharedSessionKey: shared } = o.tickets.store(serviceKey, cipher, plainTicket, part));
+    else encTicketPart = part;
   }
-  encTicketPart = decodeEncTicketPart(plainTicket);
-  const sessionKey = toKey(encTicketPart.key); // a copy: the decoded views into plainTicket stay for the caller (PAC)
+  const sessionKey = toKey(encTicketPart.key); // a copy: the decoded views into the plaintext stay for the caller (PAC)
   if (apReq.authenticator.etype !== sessionKey.enctype) {
     throw krbApError(KrbErrorCode.KDC_ERR_ETYPE_NOSUPP, 'authenticator etype differs from the session key');
   }
   let authenticator: Authenticator;
-  // A ticket's AP-REQs share one key object (by the ticket's MAC, public; the bytes are compared too).
-  const cipher = ticket.encPart.cipher;
-  const shared = o.sessionKeys?.get(`${cipher.length}:${toHexTail(cipher)}`, sessionKey);
+  shared ??= o.sessionKeys?.get(`${cipher.length}:${toHexTail(cipher)}`, sessionKey);
   const authKey = shared ?? sessionKey;
   // A mutual handshake encrypts the AP-REP with the same key: derive both usages' keys at once.
   if ((apReq.apOptions & ApOptions.MUTUAL_REQUIRED) !== 0) prepareUsages(authKey, MUTUAL_USAGES);
@@ -297,8 +310,6 @@ export async function acceptApReq(token: Uint8Array, o: AcceptApReqOptions): Pro
   if (authenticator.crealm !== encTicketPart.crealm || !samePrincipalName(authenticator.cname, encTicketPart.cname)) {
     throw krbApError(KrbErrorCode.KRB_AP_ERR_BADMATCH, 'authenticator client differs from the ticket client');
   }
-  const now = (o.now ?? new Date()).getTime();
-  const skewMs = (o.clockSkew ?? 300) * 1000;
   if (Math.abs(now - authenticator.ctime.getTime()) > skewMs) throw krbApError(KrbErrorCode.KRB_AP_ERR_SKEW, 'authenticator time outside the allowed clock skew');
   const start = (encTicketPart.starttime ?? encTicketPart.authtime).getTime();
   if ((encTicketPart.flags & TicketFlags.INVALID) !== 0 || start - skewMs > now) throw krbApError(KrbErrorCode.KRB_AP_ERR_TKT_NYV, 'ticket not yet valid');

@@ -22,6 +22,7 @@ import { GssFlags } from '../../../../src/packages/kerberos/gss/checksum.js';
 import { createTokenState, unwrap, wrap } from '../../../../src/packages/kerberos/gss/tokens.js';
 import { MemoryReplayCache, replayKey } from '../../../../src/packages/kerberos/replay.js';
 import { SessionKeyCache } from '../../../../src/packages/kerberos/sessionKeys.js';
+import { AcceptedTicketCache } from '../../../../src/packages/kerberos/acceptedTickets.js';
 import { SspiError } from '../../../../src/sspi/error.js';
 import { SecurityStatus } from '../../../../src/sspi/status.js';
 
@@ -233,6 +234,92 @@ describe('shared session-key objects', () => {
     assert.notEqual(a1.sessionKey, a1.sharedSessionKey, 'the caller gets its own copy to zero');
     assert.deepEqual(a1.sessionKey.keyvalue, session.keyvalue);
     await assert.rejects(acceptApReq(r1.token, { keytab, replayCache, sessionKeys }), (e) => SspiError.is(e, SecurityStatus.SEC_E_LOGON_DENIED));
+  });
+});
+
+describe('AcceptedTicketCache: a ticket opened once', () => {
+  const et = 18;
+  const nowS = Math.floor(Date.now() / 1000);
+  function fixture(lifetimeS = 3600) {
+    const svcKey = keyOf(et);
+    const session = keyOf(et);
+    const part = encodeEncTicketPart({
+      flags: TicketFlags.FORWARDABLE, key: { keytype: et, keyvalue: session.keyvalue }, crealm: 'R', cname: { nameType: 1, nameString: ['u'] },
+      transited: { trType: 1, contents: new Uint8Array(0) }, authtime: new Date((nowS - 60) * 1000), endtime: new Date((nowS + lifetimeS) * 1000),
+    });
+    const cipher = encrypt(svcKey, KeyUsage.KDC_REP_TICKET, part);
+    const ticket = { realm: 'R', sname: { nameType: 2, nameString: ['HTTP', 'h'] }, encPart: { etype: et, kvno: 2, cipher } };
+    const keytab = [{ principal: { realm: 'R', components: ['HTTP', 'h'], nameType: 2 }, timestamp: 0, kvno: 2, kvno8: 2, key: svcKey }];
+    const mk = (t = ticket) => buildApReq({ ticket: t, sessionKey: { enctype: et, keyvalue: Uint8Array.from(session.keyvalue) }, crealm: 'R', cname: { nameType: 1, nameString: ['u'] }, gssFlags: GssFlags.GSS_C_MUTUAL_FLAG }).token;
+    return { svcKey, session, ticket, keytab, mk, cipher };
+  }
+
+  it('later AP-REQs with the ticket use the cached part and shared key; the caller owns its key copy', async () => {
+    const f = fixture();
+    const tickets = new AcceptedTicketCache(8);
+    const replayCache = new MemoryReplayCache();
+    const a1 = await acceptApReq(f.mk(), { keytab: f.keytab, replayCache, tickets });
+    assert.equal(tickets.size, 1);
+    const a2 = await acceptApReq(f.mk(), { keytab: f.keytab, replayCache, tickets });
+    assert.equal(a2.sharedSessionKey, a1.sharedSessionKey);
+    assert.deepEqual(a2.encTicketPart.cname, a1.encTicketPart.cname);
+    assert.deepEqual(a2.sessionKey.keyvalue, f.session.keyvalue);
+    // A caller zeroes its copies when its context goes: the cache's stay whole.
+    a1.encTicketPart.key.keyvalue.fill(0);
+    a1.sessionKey.keyvalue.fill(0);
+    const a3 = await acceptApReq(f.mk(), { keytab: f.keytab, replayCache, tickets });
+    assert.deepEqual(a3.encTicketPart.key.keyvalue, f.session.keyvalue);
+    assert.notEqual(a3.encTicketPart.key.keyvalue, a2.encTicketPart.key.keyvalue);
+  });
+
+  it('a ticket changed anywhere but its last 16 bytes misses the cache and fails its integrity check', async () => {
+    const f = fixture();
+    const tickets = new AcceptedTicketCache(8);
+    await acceptApReq(f.mk(), { keytab: f.keytab, tickets });
+    for (const at of [0, 20, f.cipher.length - 17]) {
+      const bad = Uint8Array.from(f.cipher);
+      bad[at]! ^= 1;
+      const forged = { ...f.ticket, encPart: { ...f.ticket.encPart, cipher: bad } };
+      await assert.rejects(acceptApReq(f.mk(forged), { keytab: f.keytab, tickets }), (e) => SspiError.is(e, SecurityStatus.SEC_E_WRONG_PRINCIPAL) && /KRB_AP_ERR_MODIFIED/.test((e as Error).message), `byte ${at}`);
+    }
+  });
+
+  it('another service key object (a reloaded keytab) does not use what the old one opened', async () => {
+    const f = fixture();
+    const tickets = new AcceptedTicketCache(8);
+    await acceptApReq(f.mk(), { keytab: f.keytab, tickets });
+    const otherKey = keyOf(et); // the keytab now holds another key under the same kvno
+    const keytab = [{ ...f.keytab[0]!, key: otherKey }];
+    await assert.rejects(acceptApReq(f.mk(), { keytab, tickets }), (e) => e instanceof SspiError);
+    assert.equal(tickets.lookup(otherKey, f.cipher, Date.now()), undefined);
+  });
+
+  it('expired entries are dropped and zeroed; eviction and clear() zero theirs', () => {
+    const tickets = new AcceptedTicketCache(2);
+    const parts: Array<ReturnType<typeof fixture> & { plain: Uint8Array }> = [];
+    const open = (f: ReturnType<typeof fixture>) => {
+      const plain = decrypt(f.svcKey, KeyUsage.KDC_REP_TICKET, f.cipher);
+      const part = { flags: 0, key: { keytype: et, keyvalue: Uint8Array.from(f.session.keyvalue) }, crealm: 'R', cname: { nameType: 1, nameString: ['u'] }, transited: { trType: 1, contents: new Uint8Array(0) }, authtime: new Date(), endtime: new Date((nowS + 60) * 1000) };
+      const o = tickets.store(f.svcKey, f.cipher, plain, part);
+      parts.push({ ...f, plain });
+      return { o, part, plain };
+    };
+    const first = open(fixture());
+    assert.equal(tickets.lookup(parts[0]!.svcKey, parts[0]!.cipher, Date.now())?.sharedSessionKey, first.o.sharedSessionKey);
+    // Past its endtime: gone, and zeroed.
+    assert.equal(tickets.lookup(parts[0]!.svcKey, parts[0]!.cipher, Date.now() + 120_000), undefined);
+    assert.equal(tickets.size, 0);
+    assert.ok(first.plain.every((x) => x === 0) && first.part.key.keyvalue.every((x) => x === 0));
+    assert.equal(isKeyLive(first.o.sharedSessionKey), false);
+    const a = open(fixture());
+    const b = open(fixture());
+    const c = open(fixture()); // evicts a
+    assert.equal(tickets.size, 2);
+    assert.ok(a.plain.every((x) => x === 0) && !isKeyLive(a.o.sharedSessionKey));
+    assert.ok(b.plain.some((x) => x !== 0));
+    tickets.clear();
+    assert.equal(tickets.size, 0);
+    for (const x of [b, c]) assert.ok(x.plain.every((y) => y === 0) && x.part.key.keyvalue.every((y) => y === 0) && !isKeyLive(x.o.sharedSessionKey));
   });
 });
 
