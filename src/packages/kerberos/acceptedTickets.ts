@@ -7,6 +7,7 @@
 //
 // Like a TLS session cache it keeps secrets across connections: bounded, entries are zeroed when
 // evicted, when expired, when the service key changed (a reloaded keytab), and on clear().
+import { toHex } from '../../crypto/bytes.js';
 import { destroyKey, isKeyLive } from './crypto/index.js';
 import type { KerberosKey } from './crypto/types.js';
 import type { EncTicketPart } from './asn1/index.js';
@@ -34,7 +35,7 @@ export class AcceptedTicketCache {
 
   /** The ticket opened before with this very service key object and ciphertext, if still cached and current. */
   lookup(serviceKey: KerberosKey, cipher: Uint8Array, nowMs: number): OpenedTicket | undefined {
-    const id = idOf(cipher);
+    const id = ticketId(cipher);
     const e = this.#entries.get(id);
     if (e === undefined) return undefined;
     // Ciphertext is public: an ordinary comparison of all of it.
@@ -53,7 +54,7 @@ export class AcceptedTicketCache {
    * pass to the cache, which zeroes them on eviction. Returns the caller's view of it.
    */
   store(serviceKey: KerberosKey, cipher: Uint8Array, plain: Uint8Array, part: EncTicketPart): OpenedTicket {
-    const id = idOf(cipher);
+    const id = ticketId(cipher);
     const old = this.#entries.get(id);
     if (old !== undefined) this.#drop(id, old);
     if (this.#entries.size >= this.maxEntries) {
@@ -82,11 +83,9 @@ export class AcceptedTicketCache {
   }
 }
 
-/** The map key: the length and the last 16 bytes (the MAC's end: public, and as good as random). */
-function idOf(cipher: Uint8Array): string {
-  let s = `${cipher.length}:`;
-  for (let i = Math.max(0, cipher.length - 16); i < cipher.length; i++) s += String.fromCharCode(cipher[i]!);
-  return s;
+/** A ticket's map key: its length and last 24 bytes (the MAC's end: public, and as good as random). */
+export function ticketId(cipher: Uint8Array): string {
+  return `${cipher.length}:${toHex(cipher.subarray(Math.max(0, cipher.length - 24)))}`;
 }
 
 function withOwnKey(part: EncTicketPart): EncTicketPart {

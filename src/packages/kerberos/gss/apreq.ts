@@ -22,8 +22,7 @@ import type { CryptoPolicy, KerberosKey } from '../crypto/types.js';
 import { findKeys, formatPrincipal, type Keytab, type KeytabEntry, type KrbPrincipal } from '../keytab.js';
 import { replayKey, type ReplayCache } from '../replay.js';
 import type { SessionKeyCache } from '../sessionKeys.js';
-import type { AcceptedTicketCache } from '../acceptedTickets.js';
-import { toHex } from '../../../crypto/bytes.js';
+import { ticketId, type AcceptedTicketCache } from '../acceptedTickets.js';
 import {
   GSS_CHECKSUM_TYPE, GssFlags, channelBindingsBnd, checkChannelBindings, decodeGssChecksum, encodeGssChecksum,
   type GssAuthenticatorChecksum,
@@ -120,10 +119,6 @@ function toKey(k: { keytype: number; keyvalue: Uint8Array }): KerberosKey {
 const MUTUAL_USAGES = [KeyUsage.AP_REQ_AUTH, KeyUsage.AP_REP_ENCPART];
 
 /** Hex of the last 24 bytes (the integrity tag of every enctype here, so unique per ticket in practice). */
-function toHexTail(b: Uint8Array): string {
-  return toHex(b.subarray(Math.max(0, b.length - 24)));
-}
-
 // ---- initiator: AP-REQ ----------------------------------------------------------------------
 
 export interface BuildApReqInput {
@@ -296,7 +291,7 @@ export async function acceptApReq(token: Uint8Array, o: AcceptApReqOptions): Pro
     throw krbApError(KrbErrorCode.KDC_ERR_ETYPE_NOSUPP, 'authenticator etype differs from the session key');
   }
   let authenticator: Authenticator;
-  shared ??= o.sessionKeys?.get(`${cipher.length}:${toHexTail(cipher)}`, sessionKey);
+  shared ??= o.sessionKeys?.get(ticketId(cipher), sessionKey);
   const authKey = shared ?? sessionKey;
   // A mutual handshake encrypts the AP-REP with the same key: derive both usages' keys at once.
   if ((apReq.apOptions & ApOptions.MUTUAL_REQUIRED) !== 0) prepareUsages(authKey, MUTUAL_USAGES);
