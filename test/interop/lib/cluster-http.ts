@@ -251,7 +251,7 @@ export async function perRequestBalancer(nodes: readonly ServeProcess[], tls?: {
 }
 
 /** An L4 balancer: each new TCP connection goes whole to the next node in turn, bytes (TLS too) piped as they are. */
-export async function perConnectionBalancer(nodes: readonly ServeProcess[]): Promise<Balancer> {
+export async function perConnectionBalancer(nodes: ReadonlyArray<Pick<ServeProcess, 'url'>>): Promise<Balancer> {
   let next = 0;
   const routed: number[] = [];
   const sockets = new Set<net.Socket>();
