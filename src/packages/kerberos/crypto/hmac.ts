@@ -199,15 +199,7 @@ export class HmacKey {
       return h.digest();
     }
     const st = this.#small(a, b, len);
-    const out = new Uint8Array(st.length * 4);
-    for (let i = 0; i < st.length; i++) {
-      const w = st[i]!;
-      out[4 * i] = w >>> 24;
-      out[4 * i + 1] = w >>> 16;
-      out[4 * i + 2] = w >>> 8;
-      out[4 * i + 3] = w;
-    }
-    return out;
+    return bigEndianBytes(st, st.length);
   }
 
   /**
@@ -225,15 +217,7 @@ export class HmacKey {
     const al = a.length;
     for (let i = 0; i < al; i++) buf[i] = a[i]!;
     if (b !== undefined) for (let i = 0, bl = b.length; i < bl; i++) buf[al + i] = b[i]!;
-    const nb = (len + 9 + BLOCK - 1) >>> 6;
-    const end = nb * BLOCK;
-    buf[len] = 0x80;
-    for (let i = len + 1; i < end - 4; i++) buf[i] = 0;
-    const bits = (BLOCK + len) * 8; // the ipad block comes first; < 2^32 on this path
-    buf[end - 4] = bits >>> 24;
-    buf[end - 3] = bits >>> 16;
-    buf[end - 2] = bits >>> 8;
-    buf[end - 1] = bits;
+    const end = padMessage(buf, len, (BLOCK + len) * 8); // the ipad block comes first; < 2^32 on this path
     for (let i = 0; i < words; i++) st[i] = inner[i]!;
     for (let off = 0; off < end; off += BLOCK) {
       loadBlock(buf, off);
@@ -271,22 +255,35 @@ export function sha256(data: Uint8Array): Uint8Array {
   if (len > JS_MAX) return createHash('sha256').update(data).digest();
   const buf = scratch;
   for (let i = 0; i < len; i++) buf[i] = data[i]!;
-  const end = ((len + 9 + BLOCK - 1) >>> 6) * BLOCK;
-  buf[len] = 0x80;
-  for (let i = len + 1; i < end - 4; i++) buf[i] = 0;
-  const bits = len * 8;
-  buf[end - 4] = bits >>> 24;
-  buf[end - 3] = bits >>> 16;
-  buf[end - 2] = bits >>> 8;
-  buf[end - 1] = bits;
+  const end = padMessage(buf, len, len * 8);
   const st = Int32Array.from(SHA256_IV);
   for (let off = 0; off < end; off += BLOCK) {
     loadBlock(buf, off);
     sha256Compress(st);
   }
   for (let i = 0; i < end; i++) buf[i] = 0;
-  const out = new Uint8Array(32);
-  for (let i = 0; i < 8; i++) {
+  return bigEndianBytes(st, 8);
+}
+
+/**
+ * MD-style padding after a `len`-byte message in `buf`: 0x80, zeros, and the bit count (< 2^32
+ * on the JS paths) as the last four bytes of the final block. Returns where the padded message ends.
+ */
+function padMessage(buf: Uint8Array, len: number, bits: number): number {
+  const end = ((len + 9 + BLOCK - 1) >>> 6) * BLOCK;
+  buf[len] = 0x80;
+  for (let i = len + 1; i < end - 4; i++) buf[i] = 0;
+  buf[end - 4] = bits >>> 24;
+  buf[end - 3] = bits >>> 16;
+  buf[end - 2] = bits >>> 8;
+  buf[end - 1] = bits;
+  return end;
+}
+
+/** The first `n` state words as big-endian bytes (a digest). */
+function bigEndianBytes(st: Int32Array, n: number): Uint8Array {
+  const out = new Uint8Array(4 * n);
+  for (let i = 0; i < n; i++) {
     const w = st[i]!;
     out[4 * i] = w >>> 24;
     out[4 * i + 1] = w >>> 16;
