@@ -1,11 +1,12 @@
-// `tslsa kinit | klist | kvno | kdestroy | ktutil`: MIT's Kerberos user commands with MIT's habits
+// `tslsa kinit | klist | kvno | kdestroy | kswitch | ktutil`: MIT's Kerberos user commands with MIT's habits
 // (options, default cache and keytab names, output layout), over our own Kerberos client.
 //
 //   tslsa kinit [-c CCACHE] [-k [-t KEYTAB]] [-l LIFE] [-r RENEW] [-f] [PRINCIPAL]
 //   tslsa kinit -R [-c CCACHE] [PRINCIPAL]          (renew the TGT in the cache)
-//   tslsa klist [-e] [-c CCACHE] | klist -k [-e] [KEYTAB]
+//   tslsa klist [-e] [-c CCACHE] | klist -l | klist -A [-e] | klist -k [-e] [KEYTAB]
 //   tslsa kvno [-c CCACHE] [-e ENCTYPE] SERVICE...
-//   tslsa kdestroy [-c CCACHE]
+//   tslsa kdestroy [-A] [-c CCACHE]
+//   tslsa kswitch -c CCACHE | -p PRINCIPAL             (DIR collections: change the primary cache)
 //   tslsa ktutil list [-k KEYTAB] [-e]
 //   tslsa ktutil add -k KEYTAB -p PRINCIPAL -e ENCTYPE [-V KVNO] [-s SALT]     (password on stdin)
 //
@@ -13,11 +14,13 @@
 
 import { existsSync } from 'node:fs';
 import { userInfo } from 'node:os';
-import { resolveCcacheName, resolveKeytabName } from '../packages/kerberos/ccache.js';
+import { dirname } from 'node:path';
+import { resolveCcacheName, resolveKeytabName, splitTypedName } from '../packages/kerberos/ccache.js';
 import { getEnctype, stringToKey } from '../packages/kerberos/crypto/index.js';
 import {
   formatPrincipal,
   type KeytabEntry,
+  type KrbPrincipal,
   keytabPath,
   principalEquals,
   readKeytabFile,
@@ -25,7 +28,8 @@ import {
 } from '../packages/kerberos/keytab.js';
 import { ENCTYPE_NAMES, type Krb5Config, loadKrb5Config, parseDuration } from '../packages/kerberos/krb5conf.js';
 import { defaultSalt, getInitialTicket, resolvePrincipal } from '../packages/kerberos/client/as.js';
-import { type CredentialCache, openCredentialCache } from '../packages/kerberos/client/cache.js';
+import { type CredentialCache, openCredentialCache, openCredentialCollection } from '../packages/kerberos/client/cache.js';
+import { DirCollection, openDirCache } from '../packages/kerberos/client/dircache.js';
 import { keytabKeys } from '../packages/kerberos/client/credentials.js';
 import { clientPolicy } from '../packages/kerberos/client/policy.js';
 import { getServiceTicket, renewTicket } from '../packages/kerberos/client/tgs.js';
@@ -44,17 +48,7 @@ export interface KerberosCommandIO {
   now?: () => Date;
 }
 
-export const KERBEROS_COMMANDS = ['kinit', 'klist', 'kvno', 'kdestroy', 'ktutil'] as const;
-
-export const KERBEROS_HELP = `Kerberos (MIT-style; KRB5_CONFIG, KRB5CCNAME, KRB5_KTNAME honoured):
-  tslsa kinit [-c CCACHE] [-k [-t KEYTAB]] [-l LIFE] [-r RENEW] [-f] [PRINCIPAL]
-  tslsa kinit -R [-c CCACHE] [PRINCIPAL]   renew the TGT in the cache
-  tslsa klist [-e] [-c CCACHE]        list the cache (-k [KEYTAB]: list a keytab)
-  tslsa kvno [-c CCACHE] [-e ENCTYPE] SERVICE...
-  tslsa kdestroy [-c CCACHE]
-  tslsa ktutil list [-k KEYTAB] [-e]
-  tslsa ktutil add -k KEYTAB -p PRINCIPAL -e ENCTYPE [-V KVNO] [-s SALT]   (password on stdin)
-`;
+export const KERBEROS_COMMANDS = ['kinit', 'klist', 'kvno', 'kdestroy', 'kswitch', 'ktutil'] as const;
 
 /** MIT's enctype names as klist prints them (deprecated ones prefixed, as MIT 1.18+ does). */
 export function enctypeDisplayName(e: number): string {
@@ -141,6 +135,8 @@ async function dispatch(cmd: string, argv: readonly string[], io: KerberosComman
       return kvno(argv, io, env, config);
     case 'kdestroy':
       return kdestroy(argv, io, env, config);
+    case 'kswitch':
+      return kswitch(argv, io, env, config);
     case 'ktutil':
       return ktutil(argv, io, env, config);
     default:
@@ -155,8 +151,9 @@ function cacheFor(opt: string | true | undefined, env: NodeJS.ProcessEnv, config
 async function kinit(argv: readonly string[], io: KerberosCommandIO, env: NodeJS.ProcessEnv, config: Krb5Config): Promise<number> {
   const { positionals, options } = parseArgs(argv, new Set(['c', 't', 'l', 'r']));
   if (positionals.length > 1) throw new UsageError('kinit takes at most one principal');
-  const cache = cacheFor(options.get('c'), env, config);
-  if (options.has('R')) return kinitRenew(positionals[0], options, cache, io, config);
+  const named = options.get('c');
+  const defaultCache = cacheFor(named, env, config);
+  if (options.has('R')) return kinitRenew(positionals[0], options, defaultCache, io, config);
   const useKeytab = options.has('k') || options.has('t');
   const duration = (o: string): number | undefined => {
     const v = options.get(o);
@@ -174,6 +171,7 @@ async function kinit(argv: readonly string[], io: KerberosCommandIO, env: NodeJS
     ...(renew !== undefined ? { renewLifetime: renew } : {}),
     ...(options.has('f') ? { forwardable: true } : {}),
   };
+  const defaultPrincipal = await defaultCache.principal().catch(() => undefined);
   let result;
   if (useKeytab) {
     const t = options.get('t');
@@ -182,15 +180,31 @@ async function kinit(argv: readonly string[], io: KerberosCommandIO, env: NodeJS
     const { principal, keys } = keytabKeys(ktName, want);
     result = await getInitialTicket({ principal, keys, ...common });
   } else {
-    let name = positionals[0];
-    if (name === undefined) name = (await cache.principal().catch(() => undefined)) ? formatPrincipal((await cache.principal())!) : userInfo().username;
-    const principal = resolvePrincipal(name, config);
+    const principal = resolvePrincipal(positionals[0] ?? (defaultPrincipal ? formatPrincipal(defaultPrincipal) : userInfo().username), config);
     const password = await readPassword(io, `Password for ${formatPrincipal(principal)}: `);
     result = await getInitialTicket({ principal, password, ...common });
   }
-  await cache.initialize(result.credential.client);
-  await cache.store(result.credential);
+  // Chosen after the KDC answered, so a failed kinit leaves no empty cache behind in a collection.
+  const target = await kinitTarget(result.credential.client, named, defaultCache, defaultPrincipal, env, config);
+  await target.cache.initialize(result.credential.client);
+  await target.cache.store(result.credential);
+  target.switchTo?.();
   return 0;
+}
+
+/**
+ * Where kinit puts the new TGT, as MIT's kinit chooses: the named or default cache; but when the
+ * default is a DIR collection, the collection's cache for this principal if it has one, else (the
+ * primary holding someone else) a new cache; either becomes the primary once the TGT is stored.
+ */
+async function kinitTarget(
+  principal: KrbPrincipal, named: string | true | undefined, defaultCache: CredentialCache, defaultPrincipal: KrbPrincipal | undefined,
+  env: NodeJS.ProcessEnv, config: Krb5Config,
+): Promise<{ cache: CredentialCache; switchTo?: () => void }> {
+  const collection = named === undefined ? openCredentialCollection(undefined, { config, env }) : undefined;
+  if (collection === undefined) return { cache: defaultCache };
+  const cache = (await collection.match(principal)) ?? (defaultPrincipal !== undefined ? collection.newUnique() : undefined);
+  return cache === undefined ? { cache: defaultCache } : { cache, switchTo: () => collection.switchTo(cache) };
 }
 
 /**
@@ -207,7 +221,7 @@ async function kinitRenew(
     return 1;
   };
   const principal = await cache.principal();
-  if (!principal) return fail(`No credentials cache found (filename: ${cache.name.replace(/^FILE:/, '')})`);
+  if (!principal) return fail(`No credentials cache found (filename: ${cacheFileName(cache)})`);
   if (name !== undefined && !principalEquals(resolvePrincipal(name, config), principal)) {
     return fail(`the cache ${cache.name} holds ${formatPrincipal(principal)}, not ${name}`);
   }
@@ -231,10 +245,50 @@ async function klist(argv: readonly string[], io: KerberosCommandIO, env: NodeJS
   const { positionals, options } = parseArgs(argv, new Set(['c']));
   const showEtype = options.has('e');
   if (options.has('k')) return listKeytab(positionals[0], showEtype, io, env, config, 'klist');
-  const cache = cacheFor(options.get('c') ?? positionals[0], env, config);
+  const name = options.get('c') ?? positionals[0];
+  if (options.has('l') || options.has('A')) {
+    const named = typeof name === 'string' ? name : undefined;
+    const collection = openCredentialCollection(named, { config, env });
+    const caches = collection?.caches() ?? [cacheFor(named, env, config)];
+    return options.has('l') ? listCaches(caches, io) : showAllCaches(caches, showEtype, io);
+  }
+  return showCache(cacheFor(name, env, config), showEtype, io);
+}
+
+// klist -l: one line per initialized cache, "(Expired)" when it holds no current TGT (nor, without
+// a TGT, any current ticket), as MIT's klist decides it. Exit 1 when no cache is listed.
+async function listCaches(caches: readonly CredentialCache[], io: KerberosCommandIO): Promise<number> {
+  const out = [`${'Principal name'.padEnd(30)} Cache name`, `${'--------------'.padEnd(30)} ----------`];
+  const now = io.now?.() ?? new Date();
+  let listed = 0;
+  for (const cache of caches) {
+    const principal = await cache.principal().catch(() => undefined);
+    if (!principal) continue;
+    const tickets = await cache.list();
+    const tgts = tickets.filter((t) => isTgtFor(t, principal.realm));
+    const current = (t: { endtime: Date }): boolean => t.endtime.getTime() > now.getTime();
+    const valid = tgts.length > 0 ? tgts.some(current) : tickets.some(current);
+    out.push(`${formatPrincipal(principal).slice(0, 30).padEnd(30)} ${cache.name}${valid ? '' : ' (Expired)'}`);
+    listed++;
+  }
+  io.stdout.write(out.join('\n') + '\n');
+  return listed > 0 ? 0 : 1;
+}
+
+// klist -A: every cache of the collection in klist's layout, a blank line between them.
+async function showAllCaches(caches: readonly CredentialCache[], showEtype: boolean, io: KerberosCommandIO): Promise<number> {
+  let status = 1;
+  for (const [i, cache] of caches.entries()) {
+    if (i > 0) io.stdout.write('\n');
+    if ((await showCache(cache, showEtype, io)) === 0) status = 0;
+  }
+  return status;
+}
+
+async function showCache(cache: CredentialCache, showEtype: boolean, io: KerberosCommandIO): Promise<number> {
   const principal = await cache.principal();
   if (!principal) {
-    io.stderr.write(`klist: No credentials cache found (filename: ${cache.name.replace(/^FILE:/, '')})\n`);
+    io.stderr.write(`klist: No credentials cache found (filename: ${cacheFileName(cache)})\n`);
     return 1;
   }
   const tickets = await cache.list();
@@ -253,6 +307,9 @@ async function klist(argv: readonly string[], io: KerberosCommandIO, env: NodeJS
   io.stdout.write(out.join('\n') + '\n');
   return 0;
 }
+
+// The file MIT names in "No credentials cache found (filename: ...)": the path without its type prefix.
+const cacheFileName = (cache: CredentialCache): string => cache.name.replace(/^(FILE|DIR):+/, '');
 
 async function listKeytab(
   name: string | undefined, showEtype: boolean, io: KerberosCommandIO, env: NodeJS.ProcessEnv, config: Krb5Config, who: string,
@@ -282,7 +339,7 @@ async function kvno(argv: readonly string[], io: KerberosCommandIO, env: NodeJS.
   const tgt = await cache.tgt(undefined, now);
   if (!tgt) {
     const p = await cache.principal();
-    io.stderr.write(p ? `kvno: no current TGT for ${formatPrincipal(p)} in ${cache.name}\n` : `kvno: No credentials cache found (filename: ${cache.name.replace(/^FILE:/, '')})\n`);
+    io.stderr.write(p ? `kvno: no current TGT for ${formatPrincipal(p)} in ${cache.name}\n` : `kvno: No credentials cache found (filename: ${cacheFileName(cache)})\n`);
     return 1;
   }
   let status = 0;
@@ -299,9 +356,52 @@ async function kvno(argv: readonly string[], io: KerberosCommandIO, env: NodeJS.
   return status;
 }
 
-async function kdestroy(argv: readonly string[], _io: KerberosCommandIO, env: NodeJS.ProcessEnv, config: Krb5Config): Promise<number> {
+// kdestroy: the cache (the primary one of a DIR collection), saying when the collection holds
+// others; -A: every cache of the collection.
+async function kdestroy(argv: readonly string[], io: KerberosCommandIO, env: NodeJS.ProcessEnv, config: Krb5Config): Promise<number> {
   const { options } = parseArgs(argv, new Set(['c']));
-  await cacheFor(options.get('c'), env, config).destroy();
+  const named = options.get('c');
+  const collection = openCredentialCollection(typeof named === 'string' ? named : undefined, { config, env });
+  if (options.has('A')) {
+    for (const cache of collection?.caches() ?? [cacheFor(named, env, config)]) await cache.destroy();
+    return 0;
+  }
+  await cacheFor(named, env, config).destroy();
+  if (collection && !options.has('q')) {
+    for (const other of collection.caches()) {
+      if (await other.principal().catch(() => undefined)) {
+        io.stderr.write('Other credential caches present, use -A to destroy all\n');
+        break;
+      }
+    }
+  }
+  return 0;
+}
+
+// kswitch -c CACHE | -p PRINCIPAL: make a cache of the default DIR collection its primary one.
+async function kswitch(argv: readonly string[], io: KerberosCommandIO, env: NodeJS.ProcessEnv, config: Krb5Config): Promise<number> {
+  const { positionals, options } = parseArgs(argv, new Set(['c', 'p']));
+  const c = options.get('c');
+  const p = options.get('p');
+  if (positionals.length > 0 || (typeof c === 'string') === (typeof p === 'string')) throw new UsageError('kswitch needs exactly one of -c CCACHE or -p PRINCIPAL');
+  if (typeof c === 'string') {
+    const resolved = splitTypedName(c);
+    if (resolved.type !== 'DIR') {
+      io.stderr.write(`kswitch: credential cache type ${resolved.type} cannot be switched (DIR collections can) while switching to ${c}\n`);
+      return 1;
+    }
+    const cache = openDirCache(resolved.residual);
+    new DirCollection(dirname(cache.path)).switchTo(cache);
+    return 0;
+  }
+  const principal = resolvePrincipal(p as string, config);
+  const collection = openCredentialCollection(undefined, { config, env });
+  const cache = await collection?.match(principal);
+  if (!collection || !cache) {
+    io.stderr.write(`kswitch: Can't find client principal ${formatPrincipal(principal)} in cache collection\n`);
+    return 1;
+  }
+  collection.switchTo(cache);
   return 0;
 }
 

@@ -17,11 +17,12 @@ import {
   writeCcacheFile,
 } from '../ccache.js';
 import type { Krb5Config } from '../krb5conf.js';
+import { DirCollection, openDirCache } from './dircache.js';
 import { formatPrincipal, type KrbPrincipal, parsePrincipal, principalEquals } from '../keytab.js';
 import { type KerberosTicketCredential, isCurrent, isTgtFor } from './types.js';
 
 export interface CredentialCache {
-  /** "FILE:/path" or "MEMORY:name". */
+  /** "FILE:/path", "DIR::/dir/tkt..." or "MEMORY:name". */
   readonly name: string;
   /** The default principal, or undefined when the cache does not exist. */
   principal(): Promise<KrbPrincipal | undefined>;
@@ -160,12 +161,12 @@ function copyKeys(c: Ccache): Ccache {
   return { ...c, credentials: c.credentials.map((x) => ({ ...x, key: { enctype: x.key.enctype, keyvalue: Uint8Array.from(x.key.keyvalue) } })) };
 }
 
-/** MIT FILE ccache. */
+/** MIT FILE ccache (also each cache of a DIR collection, named "DIR::path"). */
 export class FileCredentialCache extends BaseCache {
   readonly name: string;
-  constructor(readonly path: string) {
+  constructor(readonly path: string, name = `FILE:${path}`) {
     super();
-    this.name = `FILE:${path}`;
+    this.name = name;
   }
 
   // The last parse and the file identity it came from (see load()).
@@ -180,6 +181,12 @@ export class FileCredentialCache extends BaseCache {
     let id: string | undefined;
     try {
       const st = statSync(this.path, { bigint: true });
+      // An empty file is a cache not yet initialized: MIT's kinit creates one (mkstemp) before
+      // asking the KDC, and leaves it behind when that fails.
+      if (st.size === 0n) {
+        this.#forget();
+        return undefined;
+      }
       if (Number(st.mtimeMs) < Date.now() - RACY_MS && Number(st.ctimeMs) < Date.now() - RACY_MS) {
         id = `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
       }
@@ -246,17 +253,32 @@ export class MemoryCredentialCache extends BaseCache {
   }
 }
 
+type OpenOptions = { config?: Krb5Config; env?: NodeJS.ProcessEnv };
+function cacheName(name: string | undefined, opts: OpenOptions): ReturnType<typeof splitTypedName> {
+  if (name) return splitTypedName(name);
+  return resolveCcacheName({ ...(opts.env ? { env: opts.env } : {}), ...(opts.config?.defaultCcacheName ? { configDefault: opts.config.defaultCcacheName } : {}) });
+}
+
 /**
- * Opens a cache by name ("FILE:/path", a bare path, "MEMORY:x"), or the default one: KRB5CCNAME,
- * else default_ccache_name, else FILE:/tmp/krb5cc_<uid>. Other types (DIR, KEYRING, KCM) are refused.
+ * Opens a cache by name ("FILE:/path", a bare path, "MEMORY:x", "DIR:/dir" for the primary cache
+ * of a DIR collection, "DIR::/dir/tkt..." for one of its caches), or the default one: KRB5CCNAME,
+ * else default_ccache_name, else FILE:/tmp/krb5cc_<uid>. Other types (KEYRING, KCM) are refused.
  */
-export function openCredentialCache(name?: string, opts: { config?: Krb5Config; env?: NodeJS.ProcessEnv } = {}): CredentialCache {
-  const resolved = name
-    ? splitTypedName(name)
-    : resolveCcacheName({ ...(opts.env ? { env: opts.env } : {}), ...(opts.config?.defaultCcacheName ? { configDefault: opts.config.defaultCcacheName } : {}) });
+export function openCredentialCache(name?: string, opts: OpenOptions = {}): CredentialCache {
+  const resolved = cacheName(name, opts);
   if (resolved.type === 'FILE' && resolved.path !== undefined) return new FileCredentialCache(resolved.path);
   if (resolved.type === 'MEMORY') return memoryCaches.get(resolved.residual) ?? setMemory(resolved.residual);
-  throw new SspiError(SecurityStatus.SEC_E_NO_CREDENTIALS, `credential cache type ${resolved.type} is not supported (FILE and MEMORY are)`);
+  if (resolved.type === 'DIR') return openDirCache(resolved.residual);
+  throw new SspiError(SecurityStatus.SEC_E_NO_CREDENTIALS, `credential cache type ${resolved.type} is not supported (FILE, DIR and MEMORY are)`);
+}
+
+/**
+ * The DIR collection a cache name (or the default cache) is, for "DIR:/dir"; undefined for a
+ * single cache (FILE, MEMORY, or one named "DIR::path"), as MIT's collection cursor does.
+ */
+export function openCredentialCollection(name?: string, opts: OpenOptions = {}): DirCollection | undefined {
+  const resolved = cacheName(name, opts);
+  return resolved.type === 'DIR' && !resolved.residual.startsWith(':') ? new DirCollection(resolved.residual) : undefined;
 }
 
 const memoryCaches = new Map<string, MemoryCredentialCache>();

@@ -13,7 +13,7 @@ import { type Krb5Config, loadKrb5Config } from '../krb5conf.js';
 import { KrbErrorCode } from '../asn1/constants.js';
 import { destroyKey } from '../crypto/index.js';
 import { getInitialTicket, type InitialTicketOptions, resolvePrincipal } from './as.js';
-import { type CredentialCache, MemoryCredentialCache, openCredentialCache } from './cache.js';
+import { type CredentialCache, MemoryCredentialCache, openCredentialCache, openCredentialCollection } from './cache.js';
 import { krbErrorToStatus } from './errors.js';
 import { getServiceTicket, renewTicket, type ServiceTicketOptions } from './tgs.js';
 import { type KerberosTicketCredential, isCurrent, isRenewable, isTgtFor } from './types.js';
@@ -295,11 +295,14 @@ export async function acquireKerberosCredentials(opts: AcquireOptions = {}): Pro
   const tgs: TgsOptions = { config, transport, ...(opts.now ? { now: opts.now } : {}), ...(opts.send ? { send: opts.send } : {}) };
 
   if (opts.ccache !== undefined) {
-    const cache = openCredentialCache(opts.ccache === true ? undefined : opts.ccache, { config, env });
+    const ccName = opts.ccache === true ? undefined : opts.ccache;
+    let cache = openCredentialCache(ccName, { config, env });
+    const want = opts.principal !== undefined ? resolvePrincipal(opts.principal, config) : undefined;
+    // In a DIR collection a named principal is looked for in every cache, as MIT's GSS does.
+    if (want !== undefined) cache = (await openCredentialCollection(ccName, { config, env })?.match(want)) ?? cache;
     const def = await cache.principal();
     if (!def) throw new SspiError(SecurityStatus.SEC_E_NO_CREDENTIALS, `no credential cache found (${cache.name})`);
-    if (opts.principal !== undefined) {
-      const want = resolvePrincipal(opts.principal, config);
+    if (want !== undefined) {
       if (formatPrincipal(want) !== formatPrincipal(def)) {
         throw new SspiError(SecurityStatus.SEC_E_NO_CREDENTIALS, `credential cache ${cache.name} holds ${formatPrincipal(def)}, not ${formatPrincipal(want)}`);
       }

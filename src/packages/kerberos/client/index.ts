@@ -8,9 +8,11 @@ export {
   FileCredentialCache,
   MemoryCredentialCache,
   openCredentialCache,
+  openCredentialCollection,
   toCcacheCredential,
   fromCcacheCredential,
 } from './cache.js';
+export { DirCollection, type DirCredentialCache, openDirCache } from './dircache.js';
 export { acquireKerberosCredentials, keytabKeys, refreshTime, REFRESH_RETRY_MS, type AcquireOptions, type KerberosCredentials } from './credentials.js';
 export { KdcError, krbErrorToStatus, krbErrorToNtStatus } from './errors.js';
 export { clientPolicy, type ClientPolicy } from './policy.js';

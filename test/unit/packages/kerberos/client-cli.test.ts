@@ -39,7 +39,7 @@ describe('Kerberos CLI (no KDC)', () => {
   test('help lists the commands; main routes them', async () => {
     const out = sink();
     assert.equal(await main(['--help'], out, sink()), 0);
-    for (const c of ['kinit', 'klist', 'kvno', 'kdestroy', 'ktutil']) assert.match(out.text, new RegExp(`tslsa ${c}`));
+    for (const c of ['kinit', 'klist', 'kvno', 'kdestroy', 'kswitch', 'ktutil']) assert.match(out.text, new RegExp(`tslsa ${c}`));
   });
 
   test('klist and kvno with no cache: MIT message, exit 1; kdestroy of nothing succeeds', async () => {
