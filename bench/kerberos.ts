@@ -21,7 +21,7 @@ import { SecurityContext } from '../src/context.js';
 import { createLsa } from '../src/lsa/host.js';
 import { KeyUsage, TicketFlags, encodeEncTicketPart, encodeTicket } from '../src/packages/kerberos/asn1/index.js';
 import { writeCcacheFile, type Credential as CcacheCredential } from '../src/packages/kerberos/ccache.js';
-import { openCredentialCache } from '../src/packages/kerberos/client/cache.js';
+import { openCredentialCache } from '../src/packages/kerberos/client/open.js';
 import { writeKeytabFile } from '../src/packages/kerberos/keytab.js';
 import { parseKrb5Conf } from '../src/packages/kerberos/krb5conf.js';
 import { kerberosPackage } from '../src/packages/kerberos/package.js';

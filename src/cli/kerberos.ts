@@ -28,7 +28,8 @@ import {
 } from '../packages/kerberos/keytab.js';
 import { ENCTYPE_NAMES, type Krb5Config, loadKrb5Config, parseDuration } from '../packages/kerberos/krb5conf.js';
 import { defaultSalt, getInitialTicket, resolvePrincipal } from '../packages/kerberos/client/as.js';
-import { type CredentialCache, openCredentialCache, openCredentialCollection } from '../packages/kerberos/client/cache.js';
+import type { CredentialCache } from '../packages/kerberos/client/cache.js';
+import { openCredentialCache, openCredentialCollection } from '../packages/kerberos/client/open.js';
 import { DirCollection, openDirCache } from '../packages/kerberos/client/dircache.js';
 import { keytabKeys } from '../packages/kerberos/client/credentials.js';
 import { clientPolicy } from '../packages/kerberos/client/policy.js';
@@ -188,7 +189,7 @@ async function kinit(argv: readonly string[], io: KerberosCommandIO, env: NodeJS
   const target = await kinitTarget(result.credential.client, named, defaultCache, defaultPrincipal, env, config);
   await target.cache.initialize(result.credential.client);
   await target.cache.store(result.credential);
-  target.switchTo?.();
+  await target.switchTo?.();
   return 0;
 }
 
@@ -200,10 +201,10 @@ async function kinit(argv: readonly string[], io: KerberosCommandIO, env: NodeJS
 async function kinitTarget(
   principal: KrbPrincipal, named: string | true | undefined, defaultCache: CredentialCache, defaultPrincipal: KrbPrincipal | undefined,
   env: NodeJS.ProcessEnv, config: Krb5Config,
-): Promise<{ cache: CredentialCache; switchTo?: () => void }> {
+): Promise<{ cache: CredentialCache; switchTo?: () => Promise<void> }> {
   const collection = named === undefined ? openCredentialCollection(undefined, { config, env }) : undefined;
   if (collection === undefined) return { cache: defaultCache };
-  const cache = (await collection.match(principal)) ?? (defaultPrincipal !== undefined ? collection.newUnique() : undefined);
+  const cache = (await collection.match(principal)) ?? (defaultPrincipal !== undefined ? await collection.newUnique() : undefined);
   return cache === undefined ? { cache: defaultCache } : { cache, switchTo: () => collection.switchTo(cache) };
 }
 
@@ -249,7 +250,7 @@ async function klist(argv: readonly string[], io: KerberosCommandIO, env: NodeJS
   if (options.has('l') || options.has('A')) {
     const named = typeof name === 'string' ? name : undefined;
     const collection = openCredentialCollection(named, { config, env });
-    const caches = collection?.caches() ?? [cacheFor(named, env, config)];
+    const caches = collection ? await collection.caches() : [cacheFor(named, env, config)];
     return options.has('l') ? listCaches(caches, io) : showAllCaches(caches, showEtype, io);
   }
   return showCache(cacheFor(name, env, config), showEtype, io);
@@ -356,19 +357,19 @@ async function kvno(argv: readonly string[], io: KerberosCommandIO, env: NodeJS.
   return status;
 }
 
-// kdestroy: the cache (the primary one of a DIR collection), saying when the collection holds
+// kdestroy: the cache (the primary one of a DIR or KCM collection), saying when the collection holds
 // others; -A: every cache of the collection.
 async function kdestroy(argv: readonly string[], io: KerberosCommandIO, env: NodeJS.ProcessEnv, config: Krb5Config): Promise<number> {
   const { options } = parseArgs(argv, new Set(['c']));
   const named = options.get('c');
   const collection = openCredentialCollection(typeof named === 'string' ? named : undefined, { config, env });
   if (options.has('A')) {
-    for (const cache of collection?.caches() ?? [cacheFor(named, env, config)]) await cache.destroy();
+    for (const cache of collection ? await collection.caches() : [cacheFor(named, env, config)]) await cache.destroy();
     return 0;
   }
   await cacheFor(named, env, config).destroy();
   if (collection && !options.has('q')) {
-    for (const other of collection.caches()) {
+    for (const other of await collection.caches()) {
       if (await other.principal().catch(() => undefined)) {
         io.stderr.write('Other credential caches present, use -A to destroy all\n');
         break;
@@ -378,7 +379,7 @@ async function kdestroy(argv: readonly string[], io: KerberosCommandIO, env: Nod
   return 0;
 }
 
-// kswitch -c CACHE | -p PRINCIPAL: make a cache of the default DIR collection its primary one.
+// kswitch -c CACHE | -p PRINCIPAL: make a cache of the default DIR or KCM collection its primary one.
 async function kswitch(argv: readonly string[], io: KerberosCommandIO, env: NodeJS.ProcessEnv, config: Krb5Config): Promise<number> {
   const { positionals, options } = parseArgs(argv, new Set(['c', 'p']));
   const c = options.get('c');
@@ -386,13 +387,17 @@ async function kswitch(argv: readonly string[], io: KerberosCommandIO, env: Node
   if (positionals.length > 0 || (typeof c === 'string') === (typeof p === 'string')) throw new UsageError('kswitch needs exactly one of -c CCACHE or -p PRINCIPAL');
   if (typeof c === 'string') {
     const resolved = splitTypedName(c);
-    if (resolved.type !== 'DIR') {
-      io.stderr.write(`kswitch: credential cache type ${resolved.type} cannot be switched (DIR collections can) while switching to ${c}\n`);
-      return 1;
+    if (resolved.type === 'DIR') {
+      const cache = openDirCache(resolved.residual);
+      await new DirCollection(dirname(cache.path)).switchTo(cache);
+      return 0;
     }
-    const cache = openDirCache(resolved.residual);
-    new DirCollection(dirname(cache.path)).switchTo(cache);
-    return 0;
+    if (resolved.type === 'KCM' && resolved.residual !== '') {
+      await openCredentialCollection('KCM:', { config, env })!.switchTo(cacheFor(c, env, config));
+      return 0;
+    }
+    io.stderr.write(`kswitch: credential cache ${c} cannot be made primary (caches of DIR and KCM collections can)\n`);
+    return 1;
   }
   const principal = resolvePrincipal(p as string, config);
   const collection = openCredentialCollection(undefined, { config, env });
@@ -401,7 +406,7 @@ async function kswitch(argv: readonly string[], io: KerberosCommandIO, env: Node
     io.stderr.write(`kswitch: Can't find client principal ${formatPrincipal(principal)} in cache collection\n`);
     return 1;
   }
-  collection.switchTo(cache);
+  await collection.switchTo(cache);
   return 0;
 }
 

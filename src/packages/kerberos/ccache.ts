@@ -170,6 +170,59 @@ function writePrincipal(w: ByteWriter, p: KrbPrincipal): void {
   for (const c of p.components) writeData(w, utf8enc.encode(c));
 }
 
+function writeCredential(w: ByteWriter, c: Credential): void {
+  writePrincipal(w, c.client);
+  writePrincipal(w, c.server);
+  w.u16(checkUint(c.key.enctype, 16, 'enctype', badParam));
+  writeData(w, c.key.keyvalue);
+  for (const t of [c.authtime, c.starttime, c.endtime, c.renewTill]) w.u32(checkUint(t, 32, 'time', badParam));
+  w.u8(c.isSkey ? 1 : 0);
+  w.u32(checkUint(c.ticketFlags, 32, 'ticket flags', badParam));
+  w.u32(c.addresses.length);
+  for (const a of c.addresses) {
+    w.u16(checkUint(a.addrType, 16, 'address type', badParam));
+    writeData(w, a.address);
+  }
+  w.u32(c.authdata.length);
+  for (const a of c.authdata) {
+    w.u16(checkUint(a.adType, 16, 'authdata type', badParam));
+    writeData(w, a.data);
+  }
+  writeData(w, c.ticket);
+  writeData(w, c.secondTicket);
+}
+
+// One principal or one credential alone, in the version 4 layout: how the KCM protocol carries them.
+
+/** A principal in the ccache v4 layout. */
+export function encodeCcachePrincipal(p: KrbPrincipal): Uint8Array {
+  const w = new ByteWriter();
+  writePrincipal(w, p);
+  return w.finish();
+}
+
+/** A credential in the ccache v4 layout. */
+export function encodeCcacheCredential(c: Credential): Uint8Array {
+  const w = new ByteWriter();
+  writeCredential(w, c);
+  return w.finish();
+}
+
+/** Reads one v4 principal from the start of `data`; returns it and the bytes it took. SEC_E_INVALID_TOKEN when malformed. */
+export function decodeCcachePrincipal(data: Uint8Array): { principal: KrbPrincipal; length: number } {
+  const r = new ByteReader(data, invalid);
+  const principal = readPrincipal(r, 'principal');
+  return { principal, length: r.pos };
+}
+
+/** Reads exactly one v4 credential. SEC_E_INVALID_TOKEN when malformed or followed by other bytes. */
+export function decodeCcacheCredential(data: Uint8Array): Credential {
+  const r = new ByteReader(data, invalid);
+  const c = readCredential(r, CCACHE_VERSION_4);
+  if (r.remaining !== 0) throw invalid(`${r.remaining} bytes after the credential`);
+  return c;
+}
+
 /** Serialises a cache as version 0x0504 (a KDC offset header field only when `kdcOffset` is set). */
 export function serializeCcache(cache: Ccache): Uint8Array {
   const w = new ByteWriter().u16(CCACHE_VERSION_4);
@@ -187,27 +240,7 @@ export function serializeCcache(cache: Ccache): Uint8Array {
   if (hb.length > 0xffff) throw badParam('header too long');
   w.u16(hb.length).bytes(hb);
   writePrincipal(w, cache.defaultPrincipal);
-  for (const c of cache.credentials) {
-    writePrincipal(w, c.client);
-    writePrincipal(w, c.server);
-    w.u16(checkUint(c.key.enctype, 16, 'enctype', badParam));
-    writeData(w, c.key.keyvalue);
-    for (const t of [c.authtime, c.starttime, c.endtime, c.renewTill]) w.u32(checkUint(t, 32, 'time', badParam));
-    w.u8(c.isSkey ? 1 : 0);
-    w.u32(checkUint(c.ticketFlags, 32, 'ticket flags', badParam));
-    w.u32(c.addresses.length);
-    for (const a of c.addresses) {
-      w.u16(checkUint(a.addrType, 16, 'address type', badParam));
-      writeData(w, a.address);
-    }
-    w.u32(c.authdata.length);
-    for (const a of c.authdata) {
-      w.u16(checkUint(a.adType, 16, 'authdata type', badParam));
-      writeData(w, a.data);
-    }
-    writeData(w, c.ticket);
-    writeData(w, c.secondTicket);
-  }
+  for (const c of cache.credentials) writeCredential(w, c);
   return w.finish();
 }
 

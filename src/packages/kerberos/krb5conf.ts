@@ -464,6 +464,10 @@ export class Krb5Config {
   get defaultClientKeytabName(): string | undefined {
     return this.lib('default_client_keytab_name');
   }
+  /** [libdefaults] kcm_socket: the KCM daemon's Unix socket ("-": none); undefined when not set. */
+  get kcmSocket(): string | undefined {
+    return this.lib('kcm_socket');
+  }
 
   /** The [realms] entries, each realm's kdc/admin_server/... lists. */
   get realms(): Record<string, RealmConfig> {

@@ -17,7 +17,6 @@ import {
   writeCcacheFile,
 } from '../ccache.js';
 import type { Krb5Config } from '../krb5conf.js';
-import { DirCollection, openDirCache } from './dircache.js';
 import { formatPrincipal, type KrbPrincipal, parsePrincipal, principalEquals } from '../keytab.js';
 import { type KerberosTicketCredential, isCurrent, isTgtFor } from './types.js';
 
@@ -97,35 +96,39 @@ function asPrincipal(p: KrbPrincipal | string, realm: string): KrbPrincipal {
   return typeof p === 'string' ? parsePrincipal(p.includes('@') ? p : `${p}@${realm}`) : p;
 }
 
-abstract class BaseCache implements CredentialCache {
+/**
+ * The CredentialCache operations over a whole-cache read and write: FILE and MEMORY implement
+ * them with load()/save(), KCM with calls to the daemon.
+ */
+export abstract class BaseCache implements CredentialCache {
   abstract readonly name: string;
-  protected abstract load(): Ccache | undefined;
-  protected abstract save(c: Ccache): void;
+  protected abstract read(): Promise<Ccache | undefined>;
+  protected abstract write(c: Ccache): Promise<void>;
   abstract destroy(): Promise<void>;
 
   async principal(): Promise<KrbPrincipal | undefined> {
-    return this.load()?.defaultPrincipal;
+    return (await this.read())?.defaultPrincipal;
   }
 
   async initialize(principal: KrbPrincipal): Promise<void> {
-    this.save({ version: 0x0504, defaultPrincipal: principal, credentials: [] });
+    await this.write({ version: 0x0504, defaultPrincipal: principal, credentials: [] });
   }
 
   async store(cred: KerberosTicketCredential): Promise<void> {
-    const c = this.load();
+    const c = await this.read();
     if (!c) throw new SspiError(SecurityStatus.SEC_E_NO_CREDENTIALS, `credential cache ${this.name} is not initialized`);
     const keep = c.credentials.filter((x) => isConfigEntry(x) || !(principalEquals(x.server, cred.server) && principalEquals(x.client, cred.client)));
-    this.save({ ...c, credentials: [...keep, toCcacheCredential(cred)] });
+    await this.write({ ...c, credentials: [...keep, toCcacheCredential(cred)] });
   }
 
   async list(): Promise<KerberosTicketCredential[]> {
-    const c = this.load();
+    const c = await this.read();
     if (!c) throw new SspiError(SecurityStatus.SEC_E_NO_CREDENTIALS, `no credential cache found (${this.name})`);
     return c.credentials.filter((x) => !isConfigEntry(x)).map(fromCcacheCredential);
   }
 
   async find(server: KrbPrincipal | string, opts: { now?: Date; enctype?: number } = {}): Promise<KerberosTicketCredential | undefined> {
-    const c = this.load();
+    const c = await this.read();
     if (!c) return undefined;
     const want = asPrincipal(server, c.defaultPrincipal.realm);
     for (const x of c.credentials) {
@@ -138,7 +141,7 @@ abstract class BaseCache implements CredentialCache {
   }
 
   async tgt(realm?: string, now?: Date): Promise<KerberosTicketCredential | undefined> {
-    const c = this.load();
+    const c = await this.read();
     if (!c) return undefined;
     const r = realm ?? c.defaultPrincipal.realm;
     const hit = c.credentials
@@ -146,6 +149,18 @@ abstract class BaseCache implements CredentialCache {
       .map(fromCcacheCredential)
       .find((t) => isTgtFor(t, r) && isCurrent(t, now));
     return hit;
+  }
+}
+
+/** A cache held as a whole in memory or a file: synchronous load and save. */
+abstract class LocalCache extends BaseCache {
+  protected abstract load(): Ccache | undefined;
+  protected abstract save(c: Ccache): void;
+  protected async read(): Promise<Ccache | undefined> {
+    return this.load();
+  }
+  protected async write(c: Ccache): Promise<void> {
+    this.save(c);
   }
 }
 
@@ -162,7 +177,7 @@ function copyKeys(c: Ccache): Ccache {
 }
 
 /** MIT FILE ccache (also each cache of a DIR collection, named "DIR::path"). */
-export class FileCredentialCache extends BaseCache {
+export class FileCredentialCache extends LocalCache {
   readonly name: string;
   constructor(readonly path: string, name = `FILE:${path}`) {
     super();
@@ -231,7 +246,7 @@ export class FileCredentialCache extends BaseCache {
 }
 
 /** A cache held in this process only. */
-export class MemoryCredentialCache extends BaseCache {
+export class MemoryCredentialCache extends LocalCache {
   readonly name: string;
   private data: Ccache | undefined;
   constructor(name = 'tslsa') {
@@ -253,39 +268,28 @@ export class MemoryCredentialCache extends BaseCache {
   }
 }
 
-type OpenOptions = { config?: Krb5Config; env?: NodeJS.ProcessEnv };
-function cacheName(name: string | undefined, opts: OpenOptions): ReturnType<typeof splitTypedName> {
-  if (name) return splitTypedName(name);
-  return resolveCcacheName({ ...(opts.env ? { env: opts.env } : {}), ...(opts.config?.defaultCcacheName ? { configDefault: opts.config.defaultCcacheName } : {}) });
+/** Several caches with a primary one: a DIR collection or the caches of a KCM daemon. */
+export interface CredentialCollection {
+  /** "DIR:/dir" or "KCM:". */
+  readonly name: string;
+  primary(): Promise<CredentialCache>;
+  /** Every cache, the primary first. */
+  caches(): Promise<CredentialCache[]>;
+  /** The first cache (primary first) whose default principal is `principal`. */
+  match(principal: KrbPrincipal): Promise<CredentialCache | undefined>;
+  /** A new, empty cache. */
+  newUnique(): Promise<CredentialCache>;
+  /** Makes `cache` (one of this collection's) the primary. */
+  switchTo(cache: CredentialCache): Promise<void>;
 }
 
-/**
- * Opens a cache by name ("FILE:/path", a bare path, "MEMORY:x", "DIR:/dir" for the primary cache
- * of a DIR collection, "DIR::/dir/tkt..." for one of its caches), or the default one: KRB5CCNAME,
- * else default_ccache_name, else FILE:/tmp/krb5cc_<uid>. Other types (KEYRING, KCM) are refused.
- */
-export function openCredentialCache(name?: string, opts: OpenOptions = {}): CredentialCache {
-  const resolved = cacheName(name, opts);
-  if (resolved.type === 'FILE' && resolved.path !== undefined) return new FileCredentialCache(resolved.path);
-  if (resolved.type === 'MEMORY') return memoryCaches.get(resolved.residual) ?? setMemory(resolved.residual);
-  if (resolved.type === 'DIR') return openDirCache(resolved.residual);
-  throw new SspiError(SecurityStatus.SEC_E_NO_CREDENTIALS, `credential cache type ${resolved.type} is not supported (FILE, DIR and MEMORY are)`);
-}
-
-/**
- * The DIR collection a cache name (or the default cache) is, for "DIR:/dir"; undefined for a
- * single cache (FILE, MEMORY, or one named "DIR::path"), as MIT's collection cursor does.
- */
-export function openCredentialCollection(name?: string, opts: OpenOptions = {}): DirCollection | undefined {
-  const resolved = cacheName(name, opts);
-  return resolved.type === 'DIR' && !resolved.residual.startsWith(':') ? new DirCollection(resolved.residual) : undefined;
-}
-
-const memoryCaches = new Map<string, MemoryCredentialCache>();
-function setMemory(name: string): MemoryCredentialCache {
-  const c = new MemoryCredentialCache(name);
-  memoryCaches.set(name, c);
-  return c;
+/** The first cache of `caches` whose default principal is `principal`. */
+export async function matchPrincipal(caches: readonly CredentialCache[], principal: KrbPrincipal): Promise<CredentialCache | undefined> {
+  for (const c of caches) {
+    const p = await c.principal().catch(() => undefined);
+    if (p && principalEquals(p, principal)) return c;
+  }
+  return undefined;
 }
 
 export { formatPrincipal };

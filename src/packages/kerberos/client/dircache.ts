@@ -10,8 +10,8 @@ import { basename, dirname, join } from 'node:path';
 import { randomInt } from 'node:crypto';
 import { SspiError } from '../../../sspi/error.js';
 import { SecurityStatus } from '../../../sspi/status.js';
-import { atomicWriteFile, type KrbPrincipal, principalEquals } from '../keytab.js';
-import { FileCredentialCache } from './cache.js';
+import { atomicWriteFile, type KrbPrincipal } from '../keytab.js';
+import { type CredentialCache, type CredentialCollection, FileCredentialCache, matchPrincipal } from './cache.js';
 
 const PRIMARY = 'primary';
 const DEFAULT_NAME = 'tkt';
@@ -25,7 +25,7 @@ const dirCache = (path: string): DirCredentialCache => new FileCredentialCache(p
 const isCacheName = (name: string): boolean => name.startsWith(DEFAULT_NAME) && !name.includes('/');
 
 /** A DIR collection. Opening one creates its directory and `primary` when missing, as MIT does. */
-export class DirCollection {
+export class DirCollection implements CredentialCollection {
   readonly dir: string;
 
   constructor(dir: string) {
@@ -41,12 +41,16 @@ export class DirCollection {
   }
 
   /** The primary cache (named by `primary`, else "tkt"). */
-  primary(): DirCredentialCache {
+  async primary(): Promise<DirCredentialCache> {
+    return this.primarySync();
+  }
+
+  primarySync(): DirCredentialCache {
     return dirCache(join(this.dir, this.#readPrimary() ?? DEFAULT_NAME));
   }
 
   /** Every cache file of the collection, primary first, then in directory order (initialized or not). */
-  caches(): DirCredentialCache[] {
+  async caches(): Promise<DirCredentialCache[]> {
     const primaryName = this.#readPrimary() ?? DEFAULT_NAME;
     const out: DirCredentialCache[] = [];
     const names = directoryOrder(this.dir).filter((n) => isCacheName(n) && n !== primaryName && isFile(join(this.dir, n)));
@@ -57,15 +61,11 @@ export class DirCollection {
 
   /** The first cache (primary first) whose default principal is `principal`, or undefined. */
   async match(principal: KrbPrincipal): Promise<DirCredentialCache | undefined> {
-    for (const c of this.caches()) {
-      const p = await c.principal().catch(() => undefined);
-      if (p && principalEquals(p, principal)) return c;
-    }
-    return undefined;
+    return (await matchPrincipal(await this.caches(), principal)) as DirCredentialCache | undefined;
   }
 
   /** A new, empty cache file with a unique name ("tkt" + 6 characters, created exclusively, 0600). */
-  newUnique(): DirCredentialCache {
+  async newUnique(): Promise<DirCredentialCache> {
     for (let attempt = 0; attempt < 100; attempt++) {
       let suffix = '';
       for (let i = 0; i < 6; i++) suffix += NAME_CHARS[randomInt(NAME_CHARS.length)];
@@ -81,8 +81,8 @@ export class DirCollection {
   }
 
   /** Makes `cache` (a cache of this collection) the primary one. */
-  switchTo(cache: DirCredentialCache): void {
-    if (dirname(cache.path) !== this.dir) {
+  async switchTo(cache: CredentialCache): Promise<void> {
+    if (!(cache instanceof FileCredentialCache) || dirname(cache.path) !== this.dir) {
       throw new SspiError(SecurityStatus.SEC_E_INVALID_PARAMETER, `${cache.name} is not in the collection ${this.name}`);
     }
     this.#writePrimary(basename(cache.path));
@@ -122,7 +122,7 @@ export function openDirCache(residual: string): DirCredentialCache {
     ensureDir(dirname(path));
     return dirCache(path);
   }
-  return new DirCollection(residual).primary();
+  return new DirCollection(residual).primarySync();
 }
 
 function ensureDir(dir: string): void {

@@ -7,12 +7,13 @@ export {
   type CredentialCache,
   FileCredentialCache,
   MemoryCredentialCache,
-  openCredentialCache,
-  openCredentialCollection,
   toCcacheCredential,
   fromCcacheCredential,
 } from './cache.js';
+export { type CredentialCollection } from './cache.js';
+export { openCredentialCache, openCredentialCollection } from './open.js';
 export { DirCollection, type DirCredentialCache, openDirCache } from './dircache.js';
+export { KcmClient, KcmCollection, KcmCredentialCache, DEFAULT_KCM_SOCKET } from './kcm.js';
 export { acquireKerberosCredentials, keytabKeys, refreshTime, REFRESH_RETRY_MS, type AcquireOptions, type KerberosCredentials } from './credentials.js';
 export { KdcError, krbErrorToStatus, krbErrorToNtStatus } from './errors.js';
 export { clientPolicy, type ClientPolicy } from './policy.js';

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { kerberosCommand } from '../../../../src/cli/kerberos.js';
 import { UsageError } from '../../../../src/cli/args.js';
 import { getInitialTicket } from '../../../../src/packages/kerberos/client/as.js';
-import { openCredentialCache, openCredentialCollection } from '../../../../src/packages/kerberos/client/cache.js';
+import { openCredentialCache, openCredentialCollection } from '../../../../src/packages/kerberos/client/open.js';
 import { DirCollection, openDirCache } from '../../../../src/packages/kerberos/client/dircache.js';
 import { acquireKerberosCredentials } from '../../../../src/packages/kerberos/client/credentials.js';
 import { formatPrincipal, parsePrincipal } from '../../../../src/packages/kerberos/keytab.js';
@@ -52,7 +52,7 @@ async function collection(name: string, principals: string[]): Promise<{ dir: st
   const dir = join(root, name);
   const coll = new DirCollection(dir);
   for (const [i, p] of principals.entries()) {
-    const cache = i === 0 ? coll.primary() : coll.newUnique();
+    const cache = i === 0 ? await coll.primary() : await coll.newUnique();
     await cache.initialize(parsePrincipal(`${p}@${REALM}`));
     await cache.store(await aTgt());
   }
@@ -69,25 +69,25 @@ describe('DIR ccache collections', () => {
     assert.equal(await cache.principal(), undefined);
     assert.equal(openCredentialCollection(`DIR::${join(dir, 'tkt')}`), undefined, 'a DIR:: name is one cache, not a collection');
     assert.equal(openCredentialCollection(`FILE:${join(dir, 'x')}`), undefined);
-    assert.equal(openCredentialCollection(`DIR:${dir}`)?.dir, dir);
+    assert.equal(openCredentialCollection(`DIR:${dir}`)?.name, `DIR:${dir}`);
   });
 
   test('caches: primary first; match by principal; newUnique is an empty 0600 tkt file that counts as uninitialized', async () => {
     const { dir, coll } = await collection('three', ['alice', 'bob', 'carol']);
-    const caches = coll.caches();
+    const caches = (await coll.caches());
     assert.equal(caches.length, 3);
     assert.equal(caches[0]!.name, `DIR::${join(dir, 'tkt')}`);
     for (const c of caches.slice(1)) assert.match(c.name, new RegExp(`^DIR::${dir}/tkt[A-Za-z0-9]{6}$`));
     const bob = await coll.match(parsePrincipal(`bob@${REALM}`));
     assert.equal(formatPrincipal((await bob!.principal())!), `bob@${REALM}`);
     assert.equal(await coll.match(parsePrincipal(`nobody@${REALM}`)), undefined);
-    const fresh = coll.newUnique();
+    const fresh = await coll.newUnique();
     assert.equal(statSync(fresh.path).size, 0);
     assert.equal(statSync(fresh.path).mode & 0o777, 0o600);
     assert.equal(await fresh.principal(), undefined);
-    coll.switchTo(bob!);
+    await coll.switchTo(bob!);
     assert.equal(readFileSync(join(dir, 'primary'), 'utf8'), `${bob!.path.slice(dir.length + 1)}\n`);
-    assert.equal(coll.caches()[0]!.name, bob!.name);
+    assert.equal((await coll.caches())[0]!.name, bob!.name);
     assert.equal(openCredentialCache(`DIR:${dir}`).name, bob!.name);
   });
 
@@ -115,7 +115,7 @@ describe('DIR ccache collections', () => {
 
   test('klist -A shows every initialized cache with a blank line between; an empty cache is reported, not fatal', async () => {
     const { dir, coll } = await collection('all', ['alice', 'bob']);
-    coll.newUnique();
+    await coll.newUnique();
     const a = await cli(dir, 'klist', ['-A']);
     assert.equal(a.code, 0);
     // Directory order decides where the empty cache falls; each cache is preceded by a blank line but the first.
@@ -133,12 +133,12 @@ describe('DIR ccache collections', () => {
     assert.equal(d.code, 0);
     assert.equal(d.err, 'Other credential caches present, use -A to destroy all\n');
     assert.equal(existsSync(join(dir, 'tkt')), false);
-    assert.equal(coll.caches().length, 1);
-    const again = await cli(dir, 'kdestroy', ['-c', `DIR::${coll.caches()[0]!.path}`]);
+    assert.equal((await coll.caches()).length, 1);
+    const again = await cli(dir, 'kdestroy', ['-c', `DIR::${(await coll.caches())[0]!.path}`]);
     assert.equal(again.err, '', 'nothing left to mention');
     const { dir: dir2, coll: coll2 } = await collection('destroy-all', ['alice', 'bob', 'carol']);
     assert.equal((await cli(dir2, 'kdestroy', ['-A'])).code, 0);
-    assert.equal(coll2.caches().length, 0);
+    assert.equal((await coll2.caches()).length, 0);
     assert.equal(readFileSync(join(dir2, 'primary'), 'utf8'), 'tkt\n');
   });
 
@@ -153,10 +153,10 @@ describe('DIR ccache collections', () => {
     assert.equal(nobody.err, `kswitch: Can't find client principal nobody@${REALM} in cache collection\n`);
     const file = await cli(dir, 'kswitch', ['-c', `FILE:${join(root, 'plain')}`]);
     assert.equal(file.code, 1);
-    assert.match(file.err, /credential cache type FILE cannot be switched/);
+    assert.match(file.err, /cannot be made primary \(caches of DIR and KCM collections can\)/);
     await assert.rejects(cli(dir, 'kswitch', []), UsageError);
     await assert.rejects(cli(dir, 'kswitch', ['-p', 'bob', '-c', `DIR:${dir}`]), UsageError);
-    assert.equal(coll.caches().length, 2);
+    assert.equal((await coll.caches()).length, 2);
   });
 
   test('credentials for a named principal come from its cache in the collection', async () => {
