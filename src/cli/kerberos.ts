@@ -6,7 +6,7 @@
 //   tslsa klist [-e] [-c CCACHE] | klist -l | klist -A [-e] | klist -k [-e] [KEYTAB]
 //   tslsa kvno [-c CCACHE] [-e ENCTYPE] SERVICE...
 //   tslsa kdestroy [-A] [-c CCACHE]
-//   tslsa kswitch -c CCACHE | -p PRINCIPAL             (DIR collections: change the primary cache)
+//   tslsa kswitch -c CCACHE | -p PRINCIPAL             (DIR and KCM collections: change the primary cache)
 //   tslsa ktutil list [-k KEYTAB] [-e]
 //   tslsa ktutil add -k KEYTAB -p PRINCIPAL -e ENCTYPE [-V KVNO] [-s SALT]     (password on stdin)
 //

@@ -30,10 +30,10 @@ Usage:
                                                get a TGT (password from the terminal or stdin)
   tslsa kinit -R [-c CCACHE] [PRINCIPAL]       renew the TGT in the cache
   tslsa klist [-e] [-c CCACHE] | klist -k [-e] [KEYTAB]    list tickets / keytab entries
-  tslsa klist -l | klist -A [-e]               list the caches of a DIR collection / show them all
+  tslsa klist -l | klist -A [-e]               list the caches of a DIR/KCM collection / show them all
   tslsa kvno [-c CCACHE] [-e ENCTYPE] SERVICE...   get service tickets
   tslsa kdestroy [-A] [-c CCACHE]              remove the credential cache (-A: the whole collection)
-  tslsa kswitch -c CCACHE | -p PRINCIPAL       make a cache of the DIR collection the primary one
+  tslsa kswitch -c CCACHE | -p PRINCIPAL       make a cache of the DIR/KCM collection the primary one
   tslsa ktutil list [-k KEYTAB] [-e] | ktutil add -k KEYTAB -p PRINCIPAL -e ENCTYPE [-V KVNO] [-s SALT]
                                                (Kerberos: KRB5_CONFIG, KRB5CCNAME, KRB5_KTNAME honoured)
   tslsa --help                                 this text

@@ -22,7 +22,7 @@ import { BaseCache, type CredentialCache, type CredentialCollection, matchPrinci
 export const DEFAULT_KCM_SOCKET = '/var/run/.heim_org.h5l.kcm-socket';
 
 /** Opcodes (Heimdal's numbering; 13001+ are MIT's extensions). */
-export const enum KcmOp {
+export enum KcmOp {
   GEN_NEW = 3,
   INITIALIZE = 4,
   DESTROY = 5,
