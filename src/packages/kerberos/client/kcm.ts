@@ -72,7 +72,11 @@ const name0 = (name: string): Uint8Array => {
 export class KcmClient {
   constructor(readonly socketPath: string = DEFAULT_KCM_SOCKET, readonly timeoutMs = DEFAULT_TIMEOUT_MS) {}
 
-  /** One request; resolves with the reply payload after the KCM status, or rejects (KcmStatusError, SspiError). */
+  /**
+   * One request; resolves with the reply payload after the KCM status, or rejects (KcmStatusError,
+   * SspiError). Requests and replies carry session keys: every buffer of the exchange is zeroed
+   * once it is settled, except the payload handed back (the caller's to zero).
+   */
   call(op: number, ...args: Uint8Array[]): Promise<Uint8Array> {
     const body = Buffer.concat([Buffer.from([2, 0, op >>> 8, op & 0xff]), ...args]);
     const req = Buffer.alloc(4 + body.length);
@@ -83,11 +87,16 @@ export class KcmClient {
       const chunks: Buffer[] = [];
       let got = 0;
       let settled = false;
+      let head: Buffer | undefined;
       const finish = (err: Error | undefined, value?: Uint8Array): void => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
         sock?.destroy();
+        body.fill(0);
+        req.fill(0);
+        head?.fill(0);
+        for (const c of chunks) c.fill(0);
         if (err) reject(err);
         else resolve(value!);
       };
@@ -99,7 +108,8 @@ export class KcmClient {
         chunks.push(d);
         got += d.length;
         if (got < 8) return;
-        const head = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+        if (head !== undefined && head !== chunks[0]) head.fill(0);
+        head = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
         const len = head.readUInt32BE(0);
         if (len > MAX_REPLY) return finish(malformed(`${len} bytes is over the ${MAX_REPLY}-byte limit`));
         const transport = head.readInt32BE(4);
@@ -113,6 +123,15 @@ export class KcmClient {
       });
       sock.on('end', () => finish(malformed(`the daemon closed the connection after ${got} bytes`)));
     });
+  }
+}
+
+// Parse a reply that holds session keys, then zero it (the parse copies what it keeps).
+function withReply<T>(reply: Uint8Array, parse: (r: Uint8Array) => T): T {
+  try {
+    return parse(reply);
+  } finally {
+    reply.fill(0);
   }
 }
 
@@ -190,14 +209,14 @@ export class KcmCredentialCache extends BaseCache {
 
   async #credentials(n: Uint8Array): Promise<Credential[]> {
     try {
-      return readKcmCredList(await this.client.call(KcmOp.GET_CRED_LIST, n));
+      return withReply(await this.client.call(KcmOp.GET_CRED_LIST, n), readKcmCredList);
     } catch (e) {
       if (!unsupported(e)) throw e;
     }
     const out: Credential[] = [];
     for (const uuid of readKcmUuids(await this.client.call(KcmOp.GET_CRED_UUID_LIST, n))) {
       try {
-        out.push(decodeCcacheCredential(await this.client.call(KcmOp.GET_CRED_BY_UUID, n, uuid)));
+        out.push(withReply(await this.client.call(KcmOp.GET_CRED_BY_UUID, n, uuid), decodeCcacheCredential));
       } catch (e) {
         if (!missing(e)) throw e; // removed meanwhile
       }
@@ -210,7 +229,14 @@ export class KcmCredentialCache extends BaseCache {
   protected async write(c: Ccache): Promise<void> {
     const n = name0(await this.residual());
     await this.client.call(KcmOp.INITIALIZE, n, encodeCcachePrincipal(c.defaultPrincipal));
-    for (const cred of c.credentials) await this.client.call(KcmOp.STORE, n, encodeCcacheCredential(cred));
+    for (const cred of c.credentials) {
+      const bytes = encodeCcacheCredential(cred);
+      try {
+        await this.client.call(KcmOp.STORE, n, bytes);
+      } finally {
+        bytes.fill(0);
+      }
+    }
   }
 
   async destroy(): Promise<void> {
