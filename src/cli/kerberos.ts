@@ -14,8 +14,7 @@
 
 import { existsSync } from 'node:fs';
 import { userInfo } from 'node:os';
-import { dirname } from 'node:path';
-import { resolveCcacheName, resolveKeytabName, splitTypedName } from '../packages/kerberos/ccache.js';
+import { resolveCcacheName, resolveKeytabName } from '../packages/kerberos/ccache.js';
 import { getEnctype, stringToKey } from '../packages/kerberos/crypto/index.js';
 import {
   formatPrincipal,
@@ -29,8 +28,7 @@ import {
 import { ENCTYPE_NAMES, type Krb5Config, loadKrb5Config, parseDuration } from '../packages/kerberos/krb5conf.js';
 import { defaultSalt, getInitialTicket, resolvePrincipal } from '../packages/kerberos/client/as.js';
 import type { CredentialCache } from '../packages/kerberos/client/cache.js';
-import { openCredentialCache, openCredentialCollection } from '../packages/kerberos/client/open.js';
-import { DirCollection, openDirCache } from '../packages/kerberos/client/dircache.js';
+import { collectionOfCache, openCredentialCache, openCredentialCollection } from '../packages/kerberos/client/open.js';
 import { keytabKeys } from '../packages/kerberos/client/credentials.js';
 import { clientPolicy } from '../packages/kerberos/client/policy.js';
 import { getServiceTicket, renewTicket } from '../packages/kerberos/client/tgs.js';
@@ -195,7 +193,7 @@ async function kinit(argv: readonly string[], io: KerberosCommandIO, env: NodeJS
 
 /**
  * Where kinit puts the new TGT, as MIT's kinit chooses: the named or default cache; but when the
- * default is a DIR collection, the collection's cache for this principal if it has one, else (the
+ * default is a DIR or KCM collection, the collection's cache for this principal if it has one, else (the
  * primary holding someone else) a new cache; either becomes the primary once the TGT is stored.
  */
 async function kinitTarget(
@@ -386,18 +384,13 @@ async function kswitch(argv: readonly string[], io: KerberosCommandIO, env: Node
   const p = options.get('p');
   if (positionals.length > 0 || (typeof c === 'string') === (typeof p === 'string')) throw new UsageError('kswitch needs exactly one of -c CCACHE or -p PRINCIPAL');
   if (typeof c === 'string') {
-    const resolved = splitTypedName(c);
-    if (resolved.type === 'DIR') {
-      const cache = openDirCache(resolved.residual);
-      await new DirCollection(dirname(cache.path)).switchTo(cache);
-      return 0;
+    const collection = collectionOfCache(c, { config, env });
+    if (!collection) {
+      io.stderr.write(`kswitch: credential cache ${c} cannot be made primary (caches of DIR and KCM collections can)\n`);
+      return 1;
     }
-    if (resolved.type === 'KCM' && resolved.residual !== '') {
-      await openCredentialCollection('KCM:', { config, env })!.switchTo(cacheFor(c, env, config));
-      return 0;
-    }
-    io.stderr.write(`kswitch: credential cache ${c} cannot be made primary (caches of DIR and KCM collections can)\n`);
-    return 1;
+    await collection.switchTo(cacheFor(c, env, config));
+    return 0;
   }
   const principal = resolvePrincipal(p as string, config);
   const collection = openCredentialCollection(undefined, { config, env });

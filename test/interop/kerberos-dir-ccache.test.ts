@@ -4,12 +4,11 @@
 // cache for a named principal. A missing MIT binary fails these tests (createRealm).
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Readable, Writable } from 'node:stream';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createRealm, type Realm } from './lib/realm.js';
 import { run, describeFailure, type RunResult } from './lib/proc.js';
-import { kerberosCommand } from '../../src/cli/kerberos.js';
+import { kerberosCli } from '../unit/packages/kerberos/cli-helper.js';
 import { acquireKerberosCredentials } from '../../src/packages/kerberos/client/credentials.js';
 import { formatPrincipal } from '../../src/packages/kerberos/keytab.js';
 
@@ -18,12 +17,6 @@ const ALICE_PW = 'Alice-Dir-Passw0rd';
 // A principal longer than klist -l's 30-column field, to pin how the column is cut.
 const LONG = 'a-principal-name-longer-than-thirty';
 const LONG_PW = 'Long-Dir-Passw0rd';
-
-function sink(): Writable & { text: string } {
-  const w = new Writable({ write(c, _e, cb) { w.text += c.toString(); cb(); } }) as Writable & { text: string };
-  w.text = '';
-  return w;
-}
 
 describe('DIR ccache collections with MIT krb5', () => {
   let setup: Promise<Realm> | undefined;
@@ -43,12 +36,7 @@ describe('DIR ccache collections with MIT krb5', () => {
   const envFor = (realm: Realm, dir: string) => realm.childEnv({ KRB5CCNAME: `DIR:${dir}` });
   const mit = async (realm: Realm, dir: string, cmd: string, args: string[], input?: string): Promise<RunResult> =>
     run(cmd, args, { env: envFor(realm, dir), ...(input !== undefined ? { input } : {}) });
-  const ours = async (realm: Realm, dir: string, cmd: string, args: string[], input = '') => {
-    const out = sink();
-    const err = sink();
-    const code = await kerberosCommand(cmd, args, { stdin: Readable.from([input]), stdout: out, stderr: err, env: envFor(realm, dir) });
-    return { code, stdout: out.text, stderr: err.text };
-  };
+  const ours = (realm: Realm, dir: string, cmd: string, args: string[], input = '') => kerberosCli(cmd, args, { env: envFor(realm, dir), input });
   const primaryOf = (dir: string): string => readFileSync(join(dir, 'primary'), 'utf8');
 
   test('MIT kinit builds a collection: our klist, klist -l and klist -A print what MIT klist prints', T, async () => {

@@ -8,11 +8,10 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
-import { Readable, Writable } from 'node:stream';
 import { createRealm, type Realm } from './lib/realm.js';
 import { run, describeFailure, type RunResult } from './lib/proc.js';
 import { eventually } from './lib/poll.js';
-import { kerberosCommand } from '../../src/cli/kerberos.js';
+import { kerberosCli } from '../unit/packages/kerberos/cli-helper.js';
 import { acquireKerberosCredentials } from '../../src/packages/kerberos/client/credentials.js';
 import { DEFAULT_KCM_SOCKET } from '../../src/packages/kerberos/client/kcm.js';
 import { formatPrincipal } from '../../src/packages/kerberos/keytab.js';
@@ -20,12 +19,6 @@ import { formatPrincipal } from '../../src/packages/kerberos/keytab.js';
 const T = { timeout: 90_000 };
 const KCM_BIN = '/usr/sbin/kcm';
 const ALICE_PW = 'Alice-Kcm-Passw0rd';
-
-function sink(): Writable & { text: string } {
-  const w = new Writable({ write(c, _e, cb) { w.text += c.toString(); cb(); } }) as Writable & { text: string };
-  w.text = '';
-  return w;
-}
 
 const listening = (path: string): Promise<boolean> =>
   new Promise((resolve) => {
@@ -65,12 +58,7 @@ describe('KCM caches with Heimdal kcm and MIT krb5', () => {
 
   const env = () => realm.childEnv({ KRB5CCNAME: 'KCM:' });
   const mit = (cmd: string, args: string[], input?: string): Promise<RunResult> => run(cmd, args, { env: env(), ...(input !== undefined ? { input } : {}) });
-  const ours = async (cmd: string, args: string[], input = '') => {
-    const out = sink();
-    const err = sink();
-    const code = await kerberosCommand(cmd, args, { stdin: Readable.from([input]), stdout: out, stderr: err, env: env() });
-    return { code, stdout: out.text, stderr: err.text };
-  };
+  const ours = (cmd: string, args: string[], input = '') => kerberosCli(cmd, args, { env: env(), input });
 
   test('MIT kinit into KCM: our klist prints what MIT klist prints; our kvno stores there and MIT sees it', T, async () => {
     const k = await mit('kinit', ['user'], `${realm.passwords.user}\n`);

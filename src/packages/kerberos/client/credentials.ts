@@ -299,7 +299,7 @@ export async function acquireKerberosCredentials(opts: AcquireOptions = {}): Pro
     const ccName = opts.ccache === true ? undefined : opts.ccache;
     let cache = openCredentialCache(ccName, { config, env });
     const want = opts.principal !== undefined ? resolvePrincipal(opts.principal, config) : undefined;
-    // In a DIR collection a named principal is looked for in every cache, as MIT's GSS does.
+    // In a DIR or KCM collection a named principal is looked for in every cache, as MIT's GSS does.
     if (want !== undefined) cache = (await openCredentialCollection(ccName, { config, env })?.match(want)) ?? cache;
     const def = await cache.principal();
     if (!def) throw new SspiError(SecurityStatus.SEC_E_NO_CREDENTIALS, `no credential cache found (${cache.name})`);

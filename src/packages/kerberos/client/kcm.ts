@@ -104,17 +104,21 @@ export class KcmClient {
       sock = connect(this.socketPath);
       sock.on('error', (e: NodeJS.ErrnoException) => finish(noServer(this.socketPath, e.code ?? 'error')));
       sock.on('connect', () => sock!.write(req));
+      let len = -1; // the reply's length, once its 8-byte header is in
       sock.on('data', (d: Buffer) => {
         chunks.push(d);
         got += d.length;
         if (got < 8) return;
-        if (head !== undefined && head !== chunks[0]) head.fill(0);
-        head = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
-        const len = head.readUInt32BE(0);
-        if (len > MAX_REPLY) return finish(malformed(`${len} bytes is over the ${MAX_REPLY}-byte limit`));
-        const transport = head.readInt32BE(4);
-        if (transport !== 0) return finish(new KcmStatusError(transport, op));
+        if (len < 0) {
+          const h = Buffer.concat(chunks, 8);
+          len = h.readUInt32BE(0);
+          if (len > MAX_REPLY) return finish(malformed(`${len} bytes is over the ${MAX_REPLY}-byte limit`));
+          const transport = h.readInt32BE(4);
+          if (transport !== 0) return finish(new KcmStatusError(transport, op));
+        }
         if (got < 8 + len) return;
+        // Joined once, when the whole reply is in.
+        head = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, got);
         if (got > 8 + len) return finish(malformed('bytes after the reply'));
         if (len < 4) return finish(malformed('no status'));
         const status = head.readInt32BE(8);
@@ -192,8 +196,18 @@ export class KcmCredentialCache extends BaseCache {
     return this.#residual;
   }
 
+  // The default principal alone costs one call: collections ask it of every cache.
+  override async principal(): Promise<KrbPrincipal | undefined> {
+    return this.#principal(name0(await this.residual()));
+  }
+
   protected async read(): Promise<Ccache | undefined> {
     const n = name0(await this.residual());
+    const principal = await this.#principal(n);
+    return principal && { version: 0x0504, defaultPrincipal: principal, credentials: await this.#credentials(n) };
+  }
+
+  async #principal(n: Uint8Array): Promise<KrbPrincipal | undefined> {
     let reply: Uint8Array;
     try {
       reply = await this.client.call(KcmOp.GET_PRINCIPAL, n);
@@ -204,7 +218,7 @@ export class KcmCredentialCache extends BaseCache {
     if (reply.length === 0) return undefined; // Heimdal: an uninitialized cache has no principal
     const { principal, length } = decodeCcachePrincipal(reply);
     if (length !== reply.length) throw malformed('bytes after the principal');
-    return { version: 0x0504, defaultPrincipal: principal, credentials: await this.#credentials(n) };
+    return principal;
   }
 
   async #credentials(n: Uint8Array): Promise<Credential[]> {

@@ -1,6 +1,7 @@
 // Opening caches by name: FILE, MEMORY, DIR (collections of FILE caches) and KCM (a daemon's
 // caches), and the collections behind "DIR:/dir" and "KCM:".
 
+import { dirname } from 'node:path';
 import { SspiError } from '../../../sspi/error.js';
 import { SecurityStatus } from '../../../sspi/status.js';
 import { resolveCcacheName, splitTypedName } from '../ccache.js';
@@ -38,6 +39,14 @@ export function openCredentialCollection(name?: string, opts: OpenOptions = {}):
   const resolved = cacheName(name, opts);
   if (resolved.type === 'DIR' && !resolved.residual.startsWith(':')) return new DirCollection(resolved.residual);
   if (resolved.type === 'KCM' && resolved.residual === '') return new KcmCollection(kcmClient(opts.config));
+  return undefined;
+}
+
+/** The collection the named cache belongs to (any DIR or KCM name), for kswitch -c; undefined for FILE and MEMORY. */
+export function collectionOfCache(name: string, opts: OpenOptions = {}): CredentialCollection | undefined {
+  const { type, residual } = splitTypedName(name);
+  if (type === 'DIR') return new DirCollection(residual.startsWith(':') ? dirname(residual.slice(1)) : residual);
+  if (type === 'KCM') return new KcmCollection(kcmClient(opts.config));
   return undefined;
 }
 

@@ -4,11 +4,10 @@
 // The same behaviour against MIT's own tools: test/interop/kerberos-dir-ccache.test.ts.
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Readable, Writable } from 'node:stream';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { kerberosCommand } from '../../../../src/cli/kerberos.js';
+import { kerberosCli } from './cli-helper.js';
 import { UsageError } from '../../../../src/cli/args.js';
 import { getInitialTicket } from '../../../../src/packages/kerberos/client/as.js';
 import { openCredentialCache, openCredentialCollection } from '../../../../src/packages/kerberos/client/open.js';
@@ -25,20 +24,7 @@ const conf = join(root, 'krb5.conf');
 writeFileSync(conf, `[libdefaults]\n default_realm = ${REALM}\n dns_lookup_kdc = false\n`);
 const clock = testClock();
 
-function sink(): Writable & { text: string } {
-  const w = new Writable({ write(c, _e, cb) { w.text += c.toString(); cb(); } }) as Writable & { text: string };
-  w.text = '';
-  return w;
-}
-
-async function cli(dir: string, cmd: string, args: string[]) {
-  const out = sink();
-  const err = sink();
-  const code = await kerberosCommand(cmd, args, {
-    stdin: Readable.from(['']), stdout: out, stderr: err, env: { KRB5_CONFIG: conf, KRB5CCNAME: `DIR:${dir}` }, now: clock.now,
-  });
-  return { code, out: out.text, err: err.text };
-}
+const cli = (dir: string, cmd: string, args: string[]) => kerberosCli(cmd, args, { env: { KRB5_CONFIG: conf, KRB5CCNAME: `DIR:${dir}` }, now: clock.now });
 
 let tgt: KerberosTicketCredential | undefined;
 async function aTgt(): Promise<KerberosTicketCredential> {
@@ -95,8 +81,8 @@ describe('DIR ccache collections', () => {
     const long = 'a-principal-name-longer-than-thirty';
     const { dir } = await collection('listed', ['alice', long]);
     const l = await cli(dir, 'klist', ['-l']);
-    assert.equal(l.code, 0, l.err);
-    const lines = l.out.split('\n');
+    assert.equal(l.code, 0, l.stderr);
+    const lines = l.stdout.split('\n');
     assert.equal(lines[0], 'Principal name                 Cache name');
     assert.equal(lines[1], '--------------                 ----------');
     assert.equal(lines[2], `${`alice@${REALM}`.padEnd(30)} DIR::${join(dir, 'tkt')}`);
@@ -104,13 +90,13 @@ describe('DIR ccache collections', () => {
     clock.advance(11 * HOUR);
     try {
       const expired = await cli(dir, 'klist', ['-l']);
-      assert.match(expired.out.split('\n')[2]!, / \(Expired\)$/);
+      assert.match(expired.stdout.split('\n')[2]!, / \(Expired\)$/);
     } finally {
       clock.advance(-11 * HOUR);
     }
     const empty = await cli(join(root, 'nothing'), 'klist', ['-l']);
     assert.equal(empty.code, 1);
-    assert.equal(empty.out, 'Principal name                 Cache name\n--------------                 ----------\n');
+    assert.equal(empty.stdout, 'Principal name                 Cache name\n--------------                 ----------\n');
   });
 
   test('klist -A shows every initialized cache with a blank line between; an empty cache is reported, not fatal', async () => {
@@ -119,23 +105,23 @@ describe('DIR ccache collections', () => {
     const a = await cli(dir, 'klist', ['-A']);
     assert.equal(a.code, 0);
     // Directory order decides where the empty cache falls; each cache is preceded by a blank line but the first.
-    assert.match(a.out, /^Ticket cache: DIR::.*\/tkt\nDefault principal: alice@EXAMPLE\.TEST\n\nValid starting /);
-    assert.equal(a.out.match(/^Ticket cache: /gm)?.length, 2);
-    assert.match(a.out, /\n\n\n?Ticket cache: DIR::.*\/tkt\w{6}\nDefault principal: bob@EXAMPLE\.TEST\n/);
+    assert.match(a.stdout, /^Ticket cache: DIR::.*\/tkt\nDefault principal: alice@EXAMPLE\.TEST\n\nValid starting /);
+    assert.equal(a.stdout.match(/^Ticket cache: /gm)?.length, 2);
+    assert.match(a.stdout, /\n\n\n?Ticket cache: DIR::.*\/tkt\w{6}\nDefault principal: bob@EXAMPLE\.TEST\n/);
     // One blank line inside each listing, one before each of the two later caches, and the final newline's empty tail.
-    assert.equal(a.out.split('\n').filter((l) => l === '').length, 2 + 2 + 1);
-    assert.match(a.err, /^klist: No credentials cache found \(filename: .*\/tkt\w{6}\)\n$/);
+    assert.equal(a.stdout.split('\n').filter((l) => l === '').length, 2 + 2 + 1);
+    assert.match(a.stderr, /^klist: No credentials cache found \(filename: .*\/tkt\w{6}\)\n$/);
   });
 
   test('kdestroy: the primary only, saying others remain; -A: all; the primary file stays', async () => {
     const { dir, coll } = await collection('destroy', ['alice', 'bob']);
     const d = await cli(dir, 'kdestroy', []);
     assert.equal(d.code, 0);
-    assert.equal(d.err, 'Other credential caches present, use -A to destroy all\n');
+    assert.equal(d.stderr, 'Other credential caches present, use -A to destroy all\n');
     assert.equal(existsSync(join(dir, 'tkt')), false);
     assert.equal((await coll.caches()).length, 1);
     const again = await cli(dir, 'kdestroy', ['-c', `DIR::${(await coll.caches())[0]!.path}`]);
-    assert.equal(again.err, '', 'nothing left to mention');
+    assert.equal(again.stderr, '', 'nothing left to mention');
     const { dir: dir2, coll: coll2 } = await collection('destroy-all', ['alice', 'bob', 'carol']);
     assert.equal((await cli(dir2, 'kdestroy', ['-A'])).code, 0);
     assert.equal((await coll2.caches()).length, 0);
@@ -145,15 +131,15 @@ describe('DIR ccache collections', () => {
   test('kswitch -p / -c move the primary; bad uses are refused', async () => {
     const { dir, coll } = await collection('switch', ['alice', 'bob']);
     assert.equal((await cli(dir, 'kswitch', ['-p', 'bob'])).code, 0);
-    assert.match((await cli(dir, 'klist', [])).out, /Default principal: bob@EXAMPLE\.TEST/);
+    assert.match((await cli(dir, 'klist', [])).stdout, /Default principal: bob@EXAMPLE\.TEST/);
     assert.equal((await cli(dir, 'kswitch', ['-c', `DIR::${join(dir, 'tkt')}`])).code, 0);
     assert.equal(readFileSync(join(dir, 'primary'), 'utf8'), 'tkt\n');
     const nobody = await cli(dir, 'kswitch', ['-p', 'nobody']);
     assert.equal(nobody.code, 1);
-    assert.equal(nobody.err, `kswitch: Can't find client principal nobody@${REALM} in cache collection\n`);
+    assert.equal(nobody.stderr, `kswitch: Can't find client principal nobody@${REALM} in cache collection\n`);
     const file = await cli(dir, 'kswitch', ['-c', `FILE:${join(root, 'plain')}`]);
     assert.equal(file.code, 1);
-    assert.match(file.err, /cannot be made primary \(caches of DIR and KCM collections can\)/);
+    assert.match(file.stderr, /cannot be made primary \(caches of DIR and KCM collections can\)/);
     await assert.rejects(cli(dir, 'kswitch', []), UsageError);
     await assert.rejects(cli(dir, 'kswitch', ['-p', 'bob', '-c', `DIR:${dir}`]), UsageError);
     assert.equal((await coll.caches()).length, 2);
