@@ -7,7 +7,7 @@ import type { Plain, SecPkgInfo } from '../sspi/attributes.js';
 import type { SecBufferDesc } from '../sspi/buffers.js';
 import { SspiError } from '../sspi/error.js';
 import { NtStatus, SecurityStatus, type Status } from '../sspi/status.js';
-import { type CallFrame, callStorage, currentFrame } from './callContext.js';
+import { asyncEntriesOf, type CallFrame, currentFrame, requireAsyncFrames, runInFrame } from './callContext.js';
 import { LsaProtectMemory, LsaUnprotectMemory, zero } from './heap.js';
 import { LogonSessionTable } from './logonSessions.js';
 import {
@@ -44,6 +44,8 @@ export interface LoadedPackage {
   readonly table: SECPKG_FUNCTION_TABLE;
   /** Attribute levels QueryContextAttributes forwards to the LSA-mode half (SecpkgContextThunks). */
   thunks: Set<number>;
+  /** Entry points whose frame must follow them across awaits; null: all of them (callContext.ts). */
+  readonly asyncEntries: ReadonlySet<string> | null;
   unloading: boolean;
 }
 
@@ -111,6 +113,8 @@ export class Lsa {
       throw new SspiError(SecurityStatus.SEC_E_CANNOT_INSTALL, 'SpLsaModeInitialize returned no package tables');
     }
     const version = typeof init.PackageVersion === 'number' ? init.PackageVersion : SECPKG_INTERFACE_VERSION;
+    const asyncEntries = asyncEntriesOf(module);
+    if (!asyncEntries) requireAsyncFrames();
     const loaded: LoadedPackage[] = [];
     for (let index = 0; index < init.ppTables.length; index++) {
       const table = restrictTable(init.ppTables[index]!, version);
@@ -127,7 +131,7 @@ export class Lsa {
         PackageConfig: options.config ?? null,
       };
       const frame = this.systemFrame(id);
-      const info = await callStorage.run(frame, async () => {
+      const info = await runInFrame(frame, true, async () => {
         if (table.InitializePackage) {
           const r = await table.InitializePackage(id, lsaTable, null, null);
           if (!r || (r.status | 0) < 0) throw new SspiError(r?.status ?? SecurityStatus.SEC_E_CANNOT_INSTALL, 'InitializePackage failed');
@@ -146,10 +150,10 @@ export class Lsa {
       if (this.findPackage(info.Name)) {
         throw new SspiError(SecurityStatus.SEC_E_CANNOT_INSTALL, `a package named ${info.Name} is already loaded`);
       }
-      const pkg: LoadedPackage = { id, name: info.Name, info, module, tableIndex: index, version, table, thunks: new Set(), unloading: false };
+      const pkg: LoadedPackage = { id, name: info.Name, info, module, tableIndex: index, version, table, thunks: new Set(), unloading: false, asyncEntries };
       if (table.GetExtendedInformation) {
         try {
-          const ext = await callStorage.run(frame, () => table.GetExtendedInformation!(SecpkgContextThunks));
+          const ext = await runInFrame(frame, true, () => table.GetExtendedInformation!(SecpkgContextThunks));
           if (ext && (ext.status | 0) >= 0 && ext.Information?.ContextThunks) {
             for (const l of ext.Information.ContextThunks.Levels) pkg.thunks.add(l);
           }
@@ -187,7 +191,7 @@ export class Lsa {
     for (const p of this.packages) {
       if (p.table.Shutdown) {
         try {
-          await callStorage.run(this.systemFrame(p.id), () => p.table.Shutdown!());
+          await runInFrame(this.systemFrame(p.id), true, () => p.table.Shutdown!());
         } catch (e) {
           this.fault(p.name, 'Shutdown', e);
         }
@@ -207,7 +211,7 @@ export class Lsa {
    */
   async invoke<T>(pkg: LoadedPackage, entry: string, frame: CallFrame, fn: () => Promise<T> | T, onFault: (status: Status) => T): Promise<T> {
     try {
-      return await callStorage.run(frame, fn);
+      return await runInFrame(frame, pkg.asyncEntries === null || pkg.asyncEntries.has(entry), fn);
     } catch (e) {
       if (e instanceof SspiError) return onFault(e.status);
       this.fault(pkg.name, entry, e);

@@ -2,6 +2,7 @@
 // earlier ones: Kerberos before NTLM, as on Windows). Each is a SecurityPackageModule, loaded
 // through SpLsaModeInitialize like any third-party package.
 
+import { declareFrameUse } from '../lsa/callContext.js';
 import type { PackageSpec } from '../lsa/host.js';
 import { kerberosPackage } from './kerberos/package.js';
 import { negotiatePackage } from './negotiate/package.js';
@@ -13,5 +14,5 @@ export async function builtinPackages(): Promise<PackageSpec[]> {
   // The account authority opens the default store (TSLSA_STORE or the XDG data dir) lazily;
   // Kerberos reads krb5.conf (KRB5_CONFIG) when loaded and its keytab/ccache when credentials are acquired.
   // Negotiate comes first, as on Windows; it reaches the others only through the LSA.
-  return [{ module: negotiatePackage() }, { module: kerberosPackage() }, { module: ntlmPackage() }, { module: msv1_0 }];
+  return [{ module: negotiatePackage() }, { module: kerberosPackage() }, { module: ntlmPackage() }, { module: declareFrameUse(msv1_0, []) }];
 }

@@ -11,6 +11,7 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Krb5TokId, parseKrb5Token } from '../../der/gss.js';
 import type { LsaModeContextResult, LSA_SEC_HANDLE, SECPKG_FUNCTION_TABLE, SECPKG_PARAMETERS, SecurityPackageModule } from '../../lsa/types.js';
+import { declareFrameUse } from '../../lsa/callContext.js';
 import { lsaModeContextCalls, packageModule } from '../../lsa/packageKit.js';
 import type { Plain, SecPkgInfo } from '../../sspi/attributes.js';
 import { type SecBufferDesc, type SecChannelBindings, channelBindingsIn, inputToken, writeOutputToken } from '../../sspi/buffers.js';
@@ -770,7 +771,8 @@ export function kerberosPackage(config: KerberosConfig = {}): SecurityPackageMod
     },
   };
 
-  return packageModule(table, kerberosUserModeTable);
+  // No entry point asks who is calling (callContext.ts).
+  return declareFrameUse(packageModule(table, kerberosUserModeTable), []);
 }
 
 const defaultModule = kerberosPackage();

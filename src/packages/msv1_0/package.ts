@@ -27,6 +27,7 @@
 
 import { constantTimeEqual, zero } from '../../crypto/bytes.js';
 import { md4 } from '../../crypto/md4.js';
+import { declareFrameUse } from '../../lsa/callContext.js';
 import type { CallPackageResult, LSA_CLIENT_REQUEST, SECPKG_FUNCTION_TABLE, SECPKG_PARAMETERS, SecurityPackageModule } from '../../lsa/types.js';
 import type { Plain } from '../../sspi/attributes.js';
 import { SECPKG_FLAG, SECPKG_INTERFACE_VERSION } from '../../sspi/flags.js';
@@ -334,11 +335,15 @@ function makeTable(fixed: Msv1_0PackageOptions | null): SECPKG_FUNCTION_TABLE {
 /** The account authority over a given store (tests, `tslsa serve`). */
 export function msv1_0Package(options: Msv1_0PackageOptions): SecurityPackageModule {
   if (!options || !options.store) throw new SspiError(NtStatus.STATUS_INVALID_PARAMETER, 'msv1_0Package needs a store');
-  return {
-    async SpLsaModeInitialize() {
-      return { status: NtStatus.STATUS_SUCCESS, PackageVersion: SECPKG_INTERFACE_VERSION, ppTables: [makeTable(options)] };
+  // No entry point asks who is calling (callContext.ts).
+  return declareFrameUse(
+    {
+      async SpLsaModeInitialize() {
+        return { status: NtStatus.STATUS_SUCCESS, PackageVersion: SECPKG_INTERFACE_VERSION, ppTables: [makeTable(options)] };
+      },
     },
-  };
+    [],
+  );
 }
 
 /** The module entry: the store and options come from SECPKG_PARAMETERS.PackageConfig (Msv1_0PackageConfig). */

@@ -17,6 +17,7 @@ import { ASC_REQ, ISC_REQ, RPC_C_AUTHN, SECBUFFER, SECPKG_ATTR, SECPKG_CONTEXT_E
 import { NtStatus, SecurityStatus, type Status, toSecurityStatus } from '../../sspi/status.js';
 import { TIMESTAMP_INFINITE } from '../../sspi/timestamp.js';
 import { KRB5_MECH_OID, MS_KRB5_MECH_OID, NTLMSSP_MECH_OID, parseInitialContextToken } from '../../der/index.js';
+import { declareFrameUse } from '../../lsa/callContext.js';
 import { PackedReader, PackedWriter } from '../../lsa/packed.js';
 import { NegState, encodeMechTypeList, encodeNegTokenInit, encodeNegTokenResp, parseNegotiationToken, type NegTokenInit, type NegTokenResp } from './spnego.js';
 
@@ -769,9 +770,13 @@ export function negotiatePackage(config: NegotiateConfig = {}): SecurityPackageM
     },
   };
 
-  return {
-    async SpLsaModeInitialize() {
-      return { status: NtStatus.STATUS_SUCCESS, PackageVersion: SECPKG_INTERFACE_VERSION_2, ppTables: [table] };
+  // Its nested AcquireCredentialsHandle calls must carry the caller (NTLM's default credentials).
+  return declareFrameUse(
+    {
+      async SpLsaModeInitialize() {
+        return { status: NtStatus.STATUS_SUCCESS, PackageVersion: SECPKG_INTERFACE_VERSION_2, ppTables: [table] };
+      },
     },
-  };
+    ['AcquireCredentialsHandle'],
+  );
 }

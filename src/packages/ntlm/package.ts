@@ -6,6 +6,7 @@
 
 import { randomBytes } from '../../crypto/random.js';
 import type { LsaModeContextResult, LSA_SEC_HANDLE, LSA_SECPKG_FUNCTION_TABLE, SECPKG_FUNCTION_TABLE, SECPKG_PARAMETERS, SecurityPackageModule } from '../../lsa/types.js';
+import { declareFrameUse } from '../../lsa/callContext.js';
 import { lsaModeContextCalls, packageModule } from '../../lsa/packageKit.js';
 import type { Plain, SecPkgInfo } from '../../sspi/attributes.js';
 import { type SecBufferDesc, channelBindingsIn, inputToken, writeOutputToken } from '../../sspi/buffers.js';
@@ -658,7 +659,8 @@ export function ntlmPackage(config: NtlmConfig = {}): SecurityPackageModule {
     },
   };
 
-  return packageModule(table, ntlmUserModeTable);
+  // Default credentials come from the caller's logon session (GetClientInfo, after awaits).
+  return declareFrameUse(packageModule(table, ntlmUserModeTable), ['AcquireCredentialsHandle']);
 }
 
 // FILETIME (100 ns since 1601) to Unix milliseconds.
