@@ -87,7 +87,8 @@ export function runInFrame<T>(frame: CallFrame, acrossAwaits: boolean, fn: () =>
   } finally {
     syncFrame = outer;
   }
-  if (r instanceof Promise) return r.finally(asyncCallDone);
+  // Any thenable: the call is over only when it settles.
+  if (r !== null && typeof r === 'object' && typeof (r as { then?: unknown }).then === 'function') return Promise.resolve(r).finally(asyncCallDone);
   asyncCallDone();
   return r;
 }
