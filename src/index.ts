@@ -12,6 +12,7 @@ export type { InitializeSecurityContextResult, AcceptSecurityContextResult } fro
 
 export * from './lsa/types.js';
 export { Lsa, LSA_INTERFACE_VERSION, MAX_CALL_DEPTH } from './lsa/lsa.js';
+export { declareFrameUse } from './lsa/callContext.js';
 export type { LoadedPackage, LsaOptions, ClientIdentity } from './lsa/lsa.js';
 export type { LsaConnection, SecHandle, CredHandle, CtxtHandle, ContextRequest, ContextReply, UserModeEntry } from './lsa/protocol.js';
 export { SEC_INVALID_HANDLE_VALUE } from './lsa/protocol.js';
