@@ -6,7 +6,11 @@ import assert from 'node:assert/strict';
 import { setImmediate as tick } from 'node:timers/promises';
 import { describe, it } from 'node:test';
 import { asyncFramesLive, declareFrameUse } from '../../../src/lsa/callContext.js';
+import { createLsa } from '../../../src/lsa/host.js';
 import { Lsa, type LoadedPackage } from '../../../src/lsa/lsa.js';
+import { builtinPackages } from '../../../src/packages/index.js';
+import { msv1_0Package } from '../../../src/packages/msv1_0/package.js';
+import { MemoryAccountStore } from '../../../src/store/accounts.js';
 import type { LSA_SECPKG_FUNCTION_TABLE, SECPKG_FUNCTION_TABLE, SecurityPackageModule } from '../../../src/lsa/types.js';
 import { SECPKG_CALL, SECPKG_INTERFACE_VERSION } from '../../../src/sspi/flags.js';
 
@@ -105,6 +109,17 @@ describe('call frames (GetCallInfo / GetClientInfo) across awaits', () => {
       ],
     );
     assert.equal(asyncFramesLive(), false);
+  });
+
+  it('the built-in packages are all declared: loading them (and tslsa serve\'s account authority) leaves AsyncLocalStorage off', async () => {
+    const host = await createLsa({ packages: await builtinPackages() });
+    const serve = await createLsa({ packages: [{ module: msv1_0Package({ store: new MemoryAccountStore() }) }] });
+    try {
+      assert.equal(asyncFramesLive(), false);
+    } finally {
+      await host.shutdown();
+      await serve.shutdown();
+    }
   });
 
   it('an undeclared (third-party) package keeps every frame across awaits, from then on for every package', async () => {
