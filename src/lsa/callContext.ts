@@ -58,7 +58,8 @@ export function requireAsyncFrames(): void {
 }
 
 export function currentFrame(): CallFrame | undefined {
-  return syncFrame ?? (asyncCalls > 0 || alwaysAsync ? storage.getStore() : undefined);
+  // A disabled AsyncLocalStorage answers undefined.
+  return syncFrame ?? storage.getStore();
 }
 
 /**
@@ -66,7 +67,7 @@ export function currentFrame(): CallFrame | undefined {
  * own frame travels that way), else for its synchronous part only.
  */
 export function runInFrame<T>(frame: CallFrame, acrossAwaits: boolean, fn: () => Promise<T> | T): Promise<T> | T {
-  if (!acrossAwaits && !alwaysAsync && (asyncCalls === 0 || storage.getStore() === undefined)) {
+  if (!acrossAwaits && !alwaysAsync && storage.getStore() === undefined) {
     const outer = syncFrame;
     syncFrame = frame;
     try {
