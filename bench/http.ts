@@ -14,7 +14,10 @@
 // GEN_WORKERS (generator threads, each with CONC in flight; default 1), SERVER_WARM (seconds of
 // untimed load per server process before the counted run, default 3: Node compiles its hot paths
 // in the first thousands of requests, so without it tslsa's figure is partly JIT warm-up; Apache
-// gets the same, two tslsa nodes twice as long since each sees half the requests).
+// gets the same, two tslsa nodes twice as long since each sees half the requests), HTTP_ROUNDS
+// (default 1: every variant once; R > 1 runs all variants R times in a rotating order, ids marked
+// "#r", and ends each scheme with an http_ratio_rounds line: per-round ratios to Apache and their
+// median, because this kind of box drifts by tens of percent between minutes).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -52,6 +55,8 @@ export interface HttpBenchOptions {
   genWorkers: number;
   /** Seconds of untimed load per server process (node) before it is measured; default 0. */
   serverWarm?: number;
+  /** Times every variant runs, interleaved (default 1). */
+  rounds?: number;
 }
 
 /** One line of output: the bench-peers record, plus the server fields of this benchmark. */
@@ -89,10 +94,17 @@ export function httpOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): HttpBe
     gdur: num('GDUR', 1),
     genWorkers: num('GEN_WORKERS', 1),
     serverWarm: num('SERVER_WARM', 3),
+    rounds: num('HTTP_ROUNDS', 1),
   };
 }
 
 const round = (v: number, d = 3) => Number(v.toFixed(d));
+
+function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
 
 /** The bench-peers result of one load run (the server's CPU is what cpu_us_per_op means here). */
 function toResult(id: string, r: LoadResult, extra: Record<string, unknown>): Result {
@@ -217,8 +229,9 @@ interface Variant {
 }
 
 /** Runs one (server, scheme, nodes) and returns its record (an error record when it failed). */
-async function runVariant(f: Fixture, opts: HttpBenchOptions, scheme: HttpScheme, v: Variant, apache: ApacheServer | null): Promise<HttpRecord> {
-  const base = { bench: BENCH[scheme].bench, label: BENCH[scheme].label, impl: v.impl, nodes: v.nodes };
+async function runVariant(f: Fixture, opts: HttpBenchOptions, scheme: HttpScheme, v: Variant, apache: ApacheServer | null, roundNo?: number): Promise<HttpRecord> {
+  const base = { bench: BENCH[scheme].bench, label: BENCH[scheme].label, impl: v.impl, nodes: v.nodes, ...(roundNo !== undefined ? { round: roundNo } : {}) };
+  const id = roundNo !== undefined ? `${v.id} #${roundNo}` : v.id;
   const nodes: ServeNode[] = [];
   let redis: RedisServer | null = null;
   let pool: Pool | null = null;
@@ -275,7 +288,7 @@ async function runVariant(f: Fixture, opts: HttpBenchOptions, scheme: HttpScheme
       snaps.push(parts.map(([, cpu]) => cpu()));
       return total();
     };
-    process.stderr.write(`  ${v.id.padEnd(34)} ${scheme.padEnd(5)} `);
+    process.stderr.write(`  ${id.padEnd(37)} ${scheme.padEnd(5)} `);
     const r = pool ? await pool.run(serverCpu) : await runLoad(scenario, { dur: opts.dur, warm: opts.warm, conc: opts.conc, serverCpu });
     // The KDC logs a request after answering it: give it a moment before counting.
     await new Promise((res) => setTimeout(res, 300));
@@ -285,7 +298,7 @@ async function runVariant(f: Fixture, opts: HttpBenchOptions, scheme: HttpScheme
     const split = parts.length > 1 && r.ok > 0 && first && last && snaps.length >= 2
       ? Object.fromEntries(parts.map(([name], i) => [name, round((1e6 * (last[i]! - first[i]!)) / r.ok)]))
       : undefined;
-    const result = toResult(v.id, r, { legs: scheme === 'krb5' ? 2 : 4, requests_per_handshake: scheme === 'krb5' ? 1 : 2, ...(split ? { cpu_us_per_op_by_process: split } : {}) });
+    const result = toResult(id, r, { legs: scheme === 'krb5' ? 2 : 4, requests_per_handshake: scheme === 'krb5' ? 1 : 2, ...(split ? { cpu_us_per_op_by_process: split } : {}) });
     process.stderr.write(`${String(result.ops_per_s.toFixed(1)).padStart(10)} req/s  errors ${r.errors}  server ${result.cpu_us_per_op.toFixed(0)} cpu-us/req (util ${result.cpu_util.toFixed(2)})  generator util ${r.gen_cpu_util.toFixed(2)}  p99 ${r.p99_ms.toFixed(1)} ms${split ? `  split ${JSON.stringify(split)}` : ''}\n`);
     return {
       ...base,
@@ -295,7 +308,7 @@ async function runVariant(f: Fixture, opts: HttpBenchOptions, scheme: HttpScheme
     };
   } catch (e) {
     const msg = (e as Error)?.message ?? String(e);
-    process.stderr.write(`  ${v.id} ${scheme}: FAILED ${msg.split('\n')[0]}\n`);
+    process.stderr.write(`  ${id} ${scheme}: FAILED ${msg.split('\n')[0]}\n`);
     return { ...base, error: msg.slice(0, 2000) };
   } finally {
     if (pool) await pool.close();
@@ -338,13 +351,29 @@ export async function benchHttp(opts: HttpBenchOptions, out: (r: HttpRecord) => 
     }
     for (const scheme of opts.schemes) {
       process.stderr.write(`http ${scheme}: CONC=${opts.conc} DUR=${opts.dur} WARM=${opts.warm} SERVER_WARM=${opts.serverWarm ?? 0}\n`);
-      const recs: HttpRecord[] = [];
-      for (const v of variants) recs.push(await runVariant(f, opts, scheme, v, apache));
-      const ap = recs.find((r) => r.impl !== 'tslsa' && r.results)?.results?.[0];
-      for (const r of recs) {
-        const res = r.results?.[0];
-        if (ap && res && r.impl === 'tslsa' && ap.ops_per_s > 0) res.ratio_to_apache = round(res.ops_per_s / ap.ops_per_s);
-        emit(r);
+      const rounds = Math.max(1, Math.floor(opts.rounds ?? 1));
+      // Per variant id, its ratio to Apache in each round (rounds with both figures only).
+      const perRound = new Map<string, number[]>();
+      for (let k = 0; k < rounds; k++) {
+        // Rotated each round, so no variant always runs first (right after set-up) or last.
+        const order = variants.map((_, i) => variants[(i + k) % variants.length]!);
+        const recs = new Map<Variant, HttpRecord>();
+        for (const v of order) recs.set(v, await runVariant(f, opts, scheme, v, apache, rounds > 1 ? k + 1 : undefined));
+        const ap = [...recs.values()].find((r) => r.impl !== 'tslsa' && r.results)?.results?.[0];
+        for (const v of variants) {
+          const r = recs.get(v)!;
+          const res = r.results?.[0];
+          if (ap && res && r.impl === 'tslsa' && ap.ops_per_s > 0) {
+            res.ratio_to_apache = round(res.ops_per_s / ap.ops_per_s);
+            perRound.set(v.id, [...(perRound.get(v.id) ?? []), res.ratio_to_apache]);
+          }
+          emit(r);
+        }
+      }
+      if (rounds > 1 && perRound.size > 0) {
+        const ratios = Object.fromEntries([...perRound].map(([id, xs]) => [id, { per_round: xs, median: round(median(xs)) }]));
+        emit({ bench: 'http_ratio_rounds', label: BENCH[scheme].label, config: { rounds, conc: opts.conc, dur_s: opts.dur }, ratios_to_apache: ratios });
+        for (const [id, r] of Object.entries(ratios)) process.stderr.write(`  ${id} / Apache, ${rounds} interleaved rounds: ${r.per_round.map((x) => x.toFixed(2)).join(' ')}  median ${r.median.toFixed(2)}\n`);
       }
     }
     // Load after, as the peer runs print it: the box is shared, and the figures move with it.

@@ -4,7 +4,8 @@
 // WRAP_ENCTYPES (enctype numbers for the wrap group; default 18 19).
 // ONLY=http (not in the default: it starts a realm, Apache and tslsa serve, ~70 s) is the HTTP
 // sign-on benchmark against Apache httpd + mod_auth_gssapi (bench/http.ts, knobs CONC, NODES,
-// SERVER_WARM: seconds of untimed load per server before timing, default 3, the same for Apache).
+// SERVER_WARM: seconds of untimed load per server before timing, default 3, the same for Apache;
+// HTTP_ROUNDS: every server that many times, interleaved, with the median ratio to Apache).
 import { benchKerberosHandshake, benchKerberosPackageHandshake, benchKerberosWrap, benchNodeCeiling } from './kerberos.js';
 import { benchNtlm } from './ntlm.js';
 

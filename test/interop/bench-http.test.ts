@@ -90,6 +90,24 @@ describe('bench/http.ts with the generator on two threads (GEN_WORKERS=2)', () =
   });
 });
 
+describe('bench/http.ts in interleaved rounds (HTTP_ROUNDS=2)', () => {
+  it('every variant once per round, ids marked by round, per-round ratios and their median', async () => {
+    const recs = await benchHttp({ dur: 0.6, warm: 0.2, conc: 2, nodes: [1], servers: ['apache', 'tslsa'], schemes: ['krb5'], gdur: 0.1, genWorkers: 1, serverWarm: 0, rounds: 2 }, () => undefined);
+    const runs = recs.filter((r) => r.bench === 'http_negotiate_krb5');
+    assert.deepEqual(runs.map((r) => [r.round, r.impl === 'tslsa' ? 'tslsa' : 'apache']).sort(), [[1, 'apache'], [1, 'tslsa'], [2, 'apache'], [2, 'tslsa']]);
+    for (const r of runs) {
+      assert.equal(r.error, undefined, r.error);
+      assert.match(r.results![0]!.id, new RegExp(`#${r.round}$`));
+    }
+    const ours = runs.filter((r) => r.impl === 'tslsa').map((r) => r.results![0]!.ratio_to_apache as number);
+    const summary = recs.find((r) => r.bench === 'http_ratio_rounds');
+    const got = (summary?.ratios_to_apache as Record<string, { per_round: number[]; median: number }>)['tslsa serve (1 node)']!;
+    assert.deepEqual(got.per_round, ours);
+    assert.ok(Math.abs(got.median - (ours[0]! + ours[1]!) / 2) < 0.002, `median ${got.median} of ${ours.join(', ')}`);
+    assert.deepEqual(liveTrackedPids(), []);
+  });
+});
+
 describe('the load generator counts what is not a signed-on 200 as an error', () => {
   it('a server that always answers 401: no successes, every handshake an error', async () => {
     const srv = http.createServer((_req, res) => {
