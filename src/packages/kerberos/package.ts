@@ -559,16 +559,26 @@ export function kerberosPackage(config: KerberosConfig = {}): SecurityPackageMod
       }
       throw e;
     }
-    let pac: AcceptorCtx['pac'];
+    let pac: AcceptorCtx['pac'] | undefined;
     try {
       pac = pacOf(a, keys);
     } catch {
+      pac = undefined;
+    }
+    // MS-PAC 2.8: a PAC that does not parse, or whose server signature does not verify, makes the ticket worthless.
+    if (pac === undefined || (pac && !pac.verified)) {
+      dropAccepted(a, null);
       return { status: SecurityStatus.SEC_E_LOGON_DENIED };
     }
-    // MS-PAC 2.8: a PAC whose server signature does not verify makes the ticket worthless.
-    if (pac && !pac.verified) return { status: SecurityStatus.SEC_E_LOGON_DENIED };
     let delegated: AcceptorCtx['delegated'] = null;
-    if (a.delegated) delegated = { ccache: a.delegated, path: saveDelegated(a.delegated) };
+    if (a.delegated) {
+      try {
+        delegated = { ccache: a.delegated, path: saveDelegated(a.delegated) };
+      } catch (e) {
+        dropAccepted(a, { ccache: a.delegated, path: null });
+        throw e;
+      }
+    }
     const ctx: AcceptorCtx = {
       side: 'acceptor', state: 'done', req, granted: 0, accepted: a, repTime: { ctime: a.authenticator.ctime, cusec: a.authenticator.cusec },
       localSeq: a.remoteSeq, acceptorSubkey: undefined, pac, delegated, data: null,
@@ -612,13 +622,18 @@ export function kerberosPackage(config: KerberosConfig = {}): SecurityPackageMod
   }
 
   function dropAcceptor(c: AcceptorCtx): void {
-    destroyKey(c.accepted.sessionKey);
-    if (c.accepted.initiatorSubkey) destroyKey(c.accepted.initiatorSubkey);
     if (c.acceptorSubkey) destroyKey(c.acceptorSubkey);
-    c.accepted.encTicketPart.key.keyvalue.fill(0);
-    if (c.delegated) {
-      for (const x of c.delegated.ccache.credentials) x.key.keyvalue.fill(0);
-      if (c.delegated.path) rmSync(c.delegated.path, { force: true });
+    dropAccepted(c.accepted, c.delegated);
+  }
+
+  /** Zeroes what an accepted AP-REQ brought: its keys and any delegated credentials (file too). */
+  function dropAccepted(a: AcceptedApReq, delegated: AcceptorCtx['delegated']): void {
+    destroyKey(a.sessionKey);
+    if (a.initiatorSubkey) destroyKey(a.initiatorSubkey);
+    a.encTicketPart.key.keyvalue.fill(0);
+    if (delegated) {
+      for (const x of delegated.ccache.credentials) x.key.keyvalue.fill(0);
+      if (delegated.path) rmSync(delegated.path, { force: true });
     }
   }
 

@@ -16,7 +16,7 @@ import type {
   ApReq, Authenticator, AuthorizationData, EncKrbCredPart, EncTicketPart, KrbCredInfo, PrincipalName, Ticket,
 } from '../asn1/types.js';
 import type { Ccache, Credential } from '../ccache.js';
-import { decrypt, encrypt, getEnctype, prepareUsages, randomToKey } from '../crypto/index.js';
+import { decrypt, destroyKey, encrypt, getEnctype, prepareUsages, randomToKey } from '../crypto/index.js';
 import { randomConfounder } from '../crypto/random.js';
 import type { CryptoPolicy, KerberosKey } from '../crypto/types.js';
 import { findKeys, formatPrincipal, type Keytab, type KeytabEntry, type KrbPrincipal } from '../keytab.js';
@@ -114,6 +114,17 @@ function samePrincipalName(a: PrincipalName, b: PrincipalName): boolean {
 
 function toKey(k: { keytype: number; keyvalue: Uint8Array }): KerberosKey {
   return { enctype: k.keytype, keyvalue: Uint8Array.from(k.keyvalue) };
+}
+
+/**
+ * A subkey the peer chose (authenticator, RFC 4120 5.5.1; AP-REP, 5.5.2): of an enctype the
+ * policy allows (SEC_E_KDC_UNKNOWN_ETYPE / SEC_E_ALGORITHM_MISMATCH) and of that enctype's key
+ * size (SEC_E_INVALID_TOKEN). Checked here, the handshake fails instead of every later message.
+ */
+function peerSubkey(k: { keytype: number; keyvalue: Uint8Array }, policy: CryptoPolicy | undefined): KerberosKey {
+  const e = getEnctype(k.keytype, policy);
+  if (k.keyvalue.length !== e.keyBytes) throw new SspiError(SecurityStatus.SEC_E_INVALID_TOKEN, `a ${k.keyvalue.length}-byte subkey for ${e.name}`);
+  return toKey(k);
 }
 
 const MUTUAL_USAGES = [KeyUsage.AP_REQ_AUTH, KeyUsage.AP_REP_ENCPART];
@@ -287,56 +298,64 @@ export async function acceptApReq(token: Uint8Array, o: AcceptApReqOptions): Pro
     else encTicketPart = part;
   }
   const sessionKey = toKey(encTicketPart.key); // a copy: the decoded views into the plaintext stay for the caller (PAC)
-  if (apReq.authenticator.etype !== sessionKey.enctype) {
-    throw krbApError(KrbErrorCode.KDC_ERR_ETYPE_NOSUPP, 'authenticator etype differs from the session key');
-  }
-  let authenticator: Authenticator;
-  shared ??= o.sessionKeys?.get(ticketId(cipher), sessionKey);
-  const authKey = shared ?? sessionKey;
-  // A mutual handshake encrypts the AP-REP with the same key: derive both usages' keys at once.
-  if ((apReq.apOptions & ApOptions.MUTUAL_REQUIRED) !== 0) prepareUsages(authKey, MUTUAL_USAGES);
+  let initiatorSubkey: KerberosKey | undefined;
   try {
-    const plain = decrypt(authKey, KeyUsage.AP_REQ_AUTH, apReq.authenticator.cipher, o.policy);
-    authenticator = decodeAuthenticator(plain);
+    if (apReq.authenticator.etype !== sessionKey.enctype) {
+      throw krbApError(KrbErrorCode.KDC_ERR_ETYPE_NOSUPP, 'authenticator etype differs from the session key');
+    }
+    let authenticator: Authenticator;
+    shared ??= o.sessionKeys?.get(ticketId(cipher), sessionKey);
+    const authKey = shared ?? sessionKey;
+    // A mutual handshake encrypts the AP-REP with the same key: derive both usages' keys at once.
+    if ((apReq.apOptions & ApOptions.MUTUAL_REQUIRED) !== 0) prepareUsages(authKey, MUTUAL_USAGES);
+    try {
+      const plain = decrypt(authKey, KeyUsage.AP_REQ_AUTH, apReq.authenticator.cipher, o.policy);
+      authenticator = decodeAuthenticator(plain);
+    } catch (e) {
+      if (SspiError.is(e, SecurityStatus.SEC_E_MESSAGE_ALTERED)) throw krbApError(KrbErrorCode.KRB_AP_ERR_BAD_INTEGRITY, 'authenticator does not decrypt with the session key');
+      throw e;
+    }
+    if (authenticator.crealm !== encTicketPart.crealm || !samePrincipalName(authenticator.cname, encTicketPart.cname)) {
+      throw krbApError(KrbErrorCode.KRB_AP_ERR_BADMATCH, 'authenticator client differs from the ticket client');
+    }
+    if (Math.abs(now - authenticator.ctime.getTime()) > skewMs) throw krbApError(KrbErrorCode.KRB_AP_ERR_SKEW, 'authenticator time outside the allowed clock skew');
+    const start = (encTicketPart.starttime ?? encTicketPart.authtime).getTime();
+    if ((encTicketPart.flags & TicketFlags.INVALID) !== 0 || start - skewMs > now) throw krbApError(KrbErrorCode.KRB_AP_ERR_TKT_NYV, 'ticket not yet valid');
+    if (encTicketPart.endtime.getTime() + skewMs < now) throw krbApError(KrbErrorCode.KRB_AP_ERR_TKT_EXPIRED, 'ticket expired');
+
+    const cksum = authenticator.cksum;
+    if (!cksum || cksum.cksumtype !== GSS_CHECKSUM_TYPE) throw krbApError(KrbErrorCode.KRB_AP_ERR_INAPP_CKSUM, 'authenticator lacks the GSS checksum (0x8003)');
+    const checksum = decodeGssChecksum(cksum.checksum);
+    checkChannelBindings(checksum.bnd, o.channelBindings, o.requireChannelBindings ?? false);
+
+    const client = principalOf(encTicketPart.crealm, encTicketPart.cname);
+    if (o.replayCache) {
+      const key = replayKey({ server: formatPrincipal(server), authenticatorCipher: apReq.authenticator.cipher });
+      const fresh = await o.replayCache.checkAndStore(key, authenticator.ctime.getTime() + skewMs);
+      if (!fresh) throw krbApError(KrbErrorCode.KRB_AP_ERR_REPEAT, 'authenticator replayed');
+    }
+
+    if (authenticator.subkey) initiatorSubkey = peerSubkey(authenticator.subkey, o.policy);
+    const out: AcceptedApReq = {
+      apOptions: apReq.apOptions,
+      ticket, encTicketPart, server, kvno: entry.kvno, client, sessionKey, authenticator, checksum,
+      gssFlags: checksum.flags,
+      remoteSeq: authenticator.seqNumber ?? 0,
+      mutualRequired: (apReq.apOptions & ApOptions.MUTUAL_REQUIRED) !== 0 || (checksum.flags & GssFlags.GSS_C_DCE_STYLE) !== 0,
+    };
+    if (initiatorSubkey) out.initiatorSubkey = initiatorSubkey;
+    if (shared) out.sharedSessionKey = shared;
+    if (checksum.deleg) {
+      const keys = initiatorSubkey ? [initiatorSubkey, sessionKey] : [sessionKey];
+      out.delegated = delegationToCcache(checksum.deleg, keys, client, o.policy);
+    }
+    return out;
   } catch (e) {
-    if (SspiError.is(e, SecurityStatus.SEC_E_MESSAGE_ALTERED)) throw krbApError(KrbErrorCode.KRB_AP_ERR_BAD_INTEGRITY, 'authenticator does not decrypt with the session key');
+    // The key copies made here die with the call; a shared key belongs to its cache.
+    destroyKey(sessionKey);
+    if (initiatorSubkey) destroyKey(initiatorSubkey);
     throw e;
   }
-  if (authenticator.crealm !== encTicketPart.crealm || !samePrincipalName(authenticator.cname, encTicketPart.cname)) {
-    throw krbApError(KrbErrorCode.KRB_AP_ERR_BADMATCH, 'authenticator client differs from the ticket client');
-  }
-  if (Math.abs(now - authenticator.ctime.getTime()) > skewMs) throw krbApError(KrbErrorCode.KRB_AP_ERR_SKEW, 'authenticator time outside the allowed clock skew');
-  const start = (encTicketPart.starttime ?? encTicketPart.authtime).getTime();
-  if ((encTicketPart.flags & TicketFlags.INVALID) !== 0 || start - skewMs > now) throw krbApError(KrbErrorCode.KRB_AP_ERR_TKT_NYV, 'ticket not yet valid');
-  if (encTicketPart.endtime.getTime() + skewMs < now) throw krbApError(KrbErrorCode.KRB_AP_ERR_TKT_EXPIRED, 'ticket expired');
-
-  const cksum = authenticator.cksum;
-  if (!cksum || cksum.cksumtype !== GSS_CHECKSUM_TYPE) throw krbApError(KrbErrorCode.KRB_AP_ERR_INAPP_CKSUM, 'authenticator lacks the GSS checksum (0x8003)');
-  const checksum = decodeGssChecksum(cksum.checksum);
-  checkChannelBindings(checksum.bnd, o.channelBindings, o.requireChannelBindings ?? false);
-
-  const client = principalOf(encTicketPart.crealm, encTicketPart.cname);
-  if (o.replayCache) {
-    const key = replayKey({ server: formatPrincipal(server), authenticatorCipher: apReq.authenticator.cipher });
-    const fresh = await o.replayCache.checkAndStore(key, authenticator.ctime.getTime() + skewMs);
-    if (!fresh) throw krbApError(KrbErrorCode.KRB_AP_ERR_REPEAT, 'authenticator replayed');
-  }
-
-  const initiatorSubkey = authenticator.subkey ? toKey(authenticator.subkey) : undefined;
-  const out: AcceptedApReq = {
-    apOptions: apReq.apOptions,
-    ticket, encTicketPart, server, kvno: entry.kvno, client, sessionKey, authenticator, checksum,
-    gssFlags: checksum.flags,
-    remoteSeq: authenticator.seqNumber ?? 0,
-    mutualRequired: (apReq.apOptions & ApOptions.MUTUAL_REQUIRED) !== 0 || (checksum.flags & GssFlags.GSS_C_DCE_STYLE) !== 0,
-  };
-  if (initiatorSubkey) out.initiatorSubkey = initiatorSubkey;
-  if (shared) out.sharedSessionKey = shared;
-  if (checksum.deleg) {
-    const keys = initiatorSubkey ? [initiatorSubkey, sessionKey] : [sessionKey];
-    out.delegated = delegationToCcache(checksum.deleg, keys, client, o.policy);
-  }
-  return out;
 }
 
 // ---- delegation (KRB-CRED, RFC 4120 3.6 / 5.8) -------------------------------------------------
@@ -360,47 +379,76 @@ export function encodeDelegation(creds: readonly DelegatedCredential[], key: Ker
   return out;
 }
 
-const secs = (d: Date | undefined): number => (d ? Math.floor(d.getTime() / 1000) >>> 0 : 0);
+// A ccache holds a credential's enctype and address types in 16 bits and its times as unsigned
+// 32-bit seconds (MIT's FILE format); RFC 4120 allows more (Int32, KerberosTime to 9999). A
+// delegated credential outside that cannot be handed over: the token is refused, as MIT fails
+// gss_accept_sec_context when it cannot store the forwarded credentials.
+function fits16(v: number, what: string): number {
+  if (!Number.isInteger(v) || v < 0 || v > 0xffff) throw new SspiError(SecurityStatus.SEC_E_INVALID_TOKEN, `delegated KRB-CRED: ${what} ${v} does not fit a credential cache`);
+  return v;
+}
+function secs(d: Date | undefined, what: string): number {
+  if (!d) return 0;
+  const t = Math.floor(d.getTime() / 1000);
+  if (!(t >= 0 && t <= 0xffffffff)) throw new SspiError(SecurityStatus.SEC_E_INVALID_TOKEN, `delegated KRB-CRED: ${what} outside 1970-2106 does not fit a credential cache`);
+  return t;
+}
 
 /** Open a delegated KRB-CRED (usage 14 with the subkey or session key, or etype 0) into a ccache for `client`. */
 export function delegationToCcache(krbCred: Uint8Array, keys: readonly KerberosKey[], client: KrbPrincipal, policy?: CryptoPolicy): Ccache {
   const cred = decodeKrbCred(krbCred);
   let part: EncKrbCredPart | undefined;
+  // The decrypted EncKrbCredPart (keys inside): zeroed once the credentials hold copies.
+  let plain: Uint8Array | undefined;
   if (cred.encPart.etype === 0) {
     part = decodeEncKrbCredPart(cred.encPart.cipher);
   } else {
     for (const k of keys) {
       if (k.enctype !== cred.encPart.etype) continue;
       try {
-        part = decodeEncKrbCredPart(decrypt(k, KeyUsage.KRB_CRED_ENCPART, cred.encPart.cipher, policy));
+        plain = decrypt(k, KeyUsage.KRB_CRED_ENCPART, cred.encPart.cipher, policy);
+        part = decodeEncKrbCredPart(plain);
         break;
       } catch (e) {
+        plain?.fill(0);
+        plain = undefined;
         if (!SspiError.is(e, SecurityStatus.SEC_E_MESSAGE_ALTERED)) throw e;
       }
     }
     if (!part) throw new SspiError(SecurityStatus.SEC_E_MESSAGE_ALTERED, 'delegated KRB-CRED does not decrypt with the context keys');
   }
-  if (part.ticketInfo.length !== cred.tickets.length) throw new SspiError(SecurityStatus.SEC_E_INVALID_TOKEN, 'KRB-CRED ticket and ticket-info counts differ');
-  const credentials: Credential[] = cred.tickets.map((t, idx) => {
-    const info = part.ticketInfo[idx]!;
-    const c: Credential = {
-      client: info.pname ? principalOf(info.prealm ?? client.realm, info.pname) : client,
-      server: info.sname ? principalOf(info.srealm ?? t.realm, info.sname) : principalOf(t.realm, t.sname),
-      key: { enctype: info.key.keytype, keyvalue: Uint8Array.from(info.key.keyvalue) },
-      authtime: secs(info.authtime),
-      starttime: secs(info.starttime),
-      endtime: secs(info.endtime),
-      renewTill: secs(info.renewTill),
-      isSkey: false,
-      ticketFlags: (info.flags ?? 0) >>> 0,
-      addresses: (info.caddr ?? []).map((a) => ({ addrType: a.addrType, address: a.address })),
-      authdata: [],
-      ticket: encodeTicket(t),
-      secondTicket: new Uint8Array(0),
-    };
-    return c;
-  });
-  return { version: 0x0504, defaultPrincipal: client, credentials };
+  try {
+    if (part.ticketInfo.length !== cred.tickets.length) throw new SspiError(SecurityStatus.SEC_E_INVALID_TOKEN, 'KRB-CRED ticket and ticket-info counts differ');
+    const credentials: Credential[] = [];
+    try {
+      cred.tickets.forEach((t, idx) => {
+        const info = part.ticketInfo[idx]!;
+        const c: Credential = {
+          client: info.pname ? principalOf(info.prealm ?? client.realm, info.pname) : client,
+          server: info.sname ? principalOf(info.srealm ?? t.realm, info.sname) : principalOf(t.realm, t.sname),
+          key: { enctype: fits16(info.key.keytype, 'key type'), keyvalue: new Uint8Array(0) },
+          authtime: secs(info.authtime, 'authtime'),
+          starttime: secs(info.starttime, 'starttime'),
+          endtime: secs(info.endtime, 'endtime'),
+          renewTill: secs(info.renewTill, 'renew-till'),
+          isSkey: false,
+          ticketFlags: (info.flags ?? 0) >>> 0,
+          addresses: (info.caddr ?? []).map((a) => ({ addrType: fits16(a.addrType, 'address type'), address: Uint8Array.from(a.address) })),
+          authdata: [],
+          ticket: encodeTicket(t),
+          secondTicket: new Uint8Array(0),
+        };
+        c.key.keyvalue = Uint8Array.from(info.key.keyvalue);
+        credentials.push(c);
+      });
+    } catch (e) {
+      for (const c of credentials) c.key.keyvalue.fill(0);
+      throw e;
+    }
+    return { version: 0x0504, defaultPrincipal: client, credentials };
+  } finally {
+    plain?.fill(0);
+  }
 }
 
 // ---- AP-REP (RFC 4120 5.5.2) and the DCE third leg ------------------------------------------------
@@ -457,7 +505,7 @@ export function verifyApRep(token: Uint8Array, sessionKey: KerberosKey, expect: 
     throw krbApError(KrbErrorCode.KRB_AP_ERR_MUT_FAIL, 'AP-REP does not answer our authenticator');
   }
   const out: VerifiedApRep = { ctime: part.ctime, cusec: part.cusec };
-  if (part.subkey) out.subkey = toKey(part.subkey);
+  if (part.subkey) out.subkey = peerSubkey(part.subkey, policy);
   if (part.seqNumber !== undefined) out.seqNumber = part.seqNumber;
   return out;
 }

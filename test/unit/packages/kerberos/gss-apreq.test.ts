@@ -163,6 +163,45 @@ describe('AP-REQ (RFC 4121 4.1, RFC 4120 3.2)', () => {
     await assert.rejects(acceptApReq(buildApReq({ ...t, crealm: REALM, cname, gssFlags: 0, delegation: wrongKey, subkey }).token, { keytab }), code(SecurityStatus.SEC_E_MESSAGE_ALTERED));
   });
 
+  it('a subkey the peer chose must be of an allowed enctype and its key size (authenticator and AP-REP)', async () => {
+    const t = makeTicket();
+    const bad: Array<[KerberosKey, number]> = [
+      [{ enctype: 18, keyvalue: new Uint8Array(1) }, SecurityStatus.SEC_E_INVALID_TOKEN],
+      [{ enctype: 17, keyvalue: new Uint8Array(32) }, SecurityStatus.SEC_E_INVALID_TOKEN],
+      [{ enctype: 23, keyvalue: new Uint8Array(16) }, SecurityStatus.SEC_E_ALGORITHM_MISMATCH], // rc4-hmac, weak crypto off
+      [{ enctype: 999, keyvalue: new Uint8Array(16) }, SecurityStatus.SEC_E_KDC_UNKNOWN_ETYPE],
+    ];
+    for (const [subkey, status] of bad) {
+      const req = buildApReq({ ...t, crealm: REALM, cname, gssFlags: 0, subkey });
+      await assert.rejects(acceptApReq(req.token, { keytab }), code(status), `authenticator subkey ${subkey.enctype}/${subkey.keyvalue.length}`);
+      const good = buildApReq({ ...t, crealm: REALM, cname, gssFlags: FLAGS });
+      const acc = await acceptApReq(good.token, { keytab });
+      const rep = buildApRep({ sessionKey: acc.sessionKey, ctime: acc.authenticator.ctime, cusec: acc.authenticator.cusec, subkey });
+      assert.throws(() => verifyApRep(rep, t.sessionKey, good.authenticator), code(status), `AP-REP subkey ${subkey.enctype}/${subkey.keyvalue.length}`);
+    }
+    // The policy that allows rc4 allows an rc4 subkey too.
+    const rc4 = buildApReq({ ...t, crealm: REALM, cname, gssFlags: 0, subkey: { enctype: 23, keyvalue: new Uint8Array(16).fill(9) } });
+    assert.equal((await acceptApReq(rc4.token, { keytab, policy: { allowWeak: true } })).initiatorSubkey?.enctype, 23);
+  });
+
+  it('delegated credentials a credential cache cannot hold are refused as a token error (16-bit key and address types, 1970-2106 times)', async () => {
+    const t = makeTicket();
+    const fwd = makeTicket({ sname: ['krbtgt', REALM] });
+    const base = { key: { keytype: 18, keyvalue: k(18, 0x42).keyvalue }, prealm: REALM, pname: cname, srealm: REALM, sname: { nameType: 2, nameString: ['krbtgt', REALM] }, flags: TicketFlags.FORWARDED, endtime: new Date(Math.floor(Date.now() / 1000 + 3600) * 1000) };
+    const subkey = k(18, 0x31);
+    const cases = [
+      { ...base, key: { keytype: 65536, keyvalue: new Uint8Array(0) } },
+      { ...base, key: { keytype: -1, keyvalue: new Uint8Array(0) } },
+      { ...base, endtime: new Date(Date.UTC(2107, 0, 1)) },
+      { ...base, authtime: new Date(Date.UTC(1969, 11, 31)) },
+      { ...base, caddr: [{ addrType: 0x10000, address: new Uint8Array(4) }] },
+    ];
+    for (const info of cases) {
+      const req = buildApReq({ ...t, crealm: REALM, cname, gssFlags: FLAGS, delegation: encodeDelegation([{ ticket: fwd.ticket, info }], subkey), subkey });
+      await assert.rejects(acceptApReq(req.token, { keytab }), (e: unknown) => SspiError.is(e, SecurityStatus.SEC_E_INVALID_TOKEN) && /credential cache/.test((e as Error).message));
+    }
+  });
+
   it('AP-REP: wrong ctime → SEC_E_MUTUAL_AUTH_FAILED; DCE third leg round trip', async () => {
     const t = makeTicket();
     const req = buildApReq({ ...t, crealm: REALM, cname, gssFlags: FLAGS | GssFlags.GSS_C_DCE_STYLE });
