@@ -37,6 +37,8 @@ export class SequenceWindow {
    * token under replay detection, and for any out-of-order or missing token under sequence detection.
    */
   check(seq: number): GssSeqStatus {
+    // Numbers past 2^53 cannot come from a peer that started at a 32-bit value; refuse rather than round.
+    if (!Number.isSafeInteger(seq) || seq < 0) throw new SspiError(SecurityStatus.SEC_E_OUT_OF_SEQUENCE, 'SND_SEQ out of range');
     const st = this.peek(seq);
     if (!this.replay && !this.sequence) {
       this.#record(seq, st);

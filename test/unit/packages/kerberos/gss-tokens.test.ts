@@ -106,6 +106,23 @@ describe('sequence window (RFC 2743 1.2.3)', () => {
       }
     }));
   });
+
+  it('SND_SEQ past 2^53: a genuine token is out of sequence; a changed one is altered, whatever its SND_SEQ says', () => {
+    const k = key(18, 1);
+    const i = createTokenState({ initiator: true, key: k, localSeq: 2 ** 53, remoteSeq: 0, replayDetect: true, sequenceDetect: false });
+    const a = createTokenState({ initiator: false, key: k, localSeq: 0, remoteSeq: 0, replayDetect: true, sequenceDetect: false });
+    const msg = new TextEncoder().encode('hello');
+    assert.throws(() => unwrap(a, wrap(i, msg)), code(SecurityStatus.SEC_E_OUT_OF_SEQUENCE));
+    assert.throws(() => verifyMic(a, msg, getMic(i, msg)), code(SecurityStatus.SEC_E_OUT_OF_SEQUENCE));
+    // An honest token (SND_SEQ 0) whose high SND_SEQ bytes changed in transit.
+    const j = createTokenState({ initiator: true, key: k, localSeq: 0, remoteSeq: 0, replayDetect: true, sequenceDetect: false });
+    const w = wrap(j, msg);
+    w[8] = 0xff;
+    assert.throws(() => unwrap(a, w), code(SecurityStatus.SEC_E_MESSAGE_ALTERED));
+    const m = getMic(j, msg);
+    m[8] = 0xff;
+    assert.throws(() => verifyMic(a, msg, m), code(SecurityStatus.SEC_E_MESSAGE_ALTERED));
+  });
 });
 
 for (const et of [17, 18, 19, 20]) {
