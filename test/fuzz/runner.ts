@@ -38,7 +38,7 @@ export async function runCampaign(title: string, all: CampaignProperty[], opts: 
   for (const [name, prop] of props) {
     const seed = opts.seed ?? (Date.now() ^ (Math.random() * 0x7fffffff)) | 0;
     const t0 = performance.now();
-    const r = await fc.check(prop, { numRuns: Number.MAX_SAFE_INTEGER, interruptAfterTimeLimit: perMs, markInterruptAsFailure: false, seed, timeout: 10_000 });
+    const r = await fc.check(prop, { numRuns: Number.MAX_SAFE_INTEGER, interruptAfterTimeLimit: perMs, markInterruptAsFailure: false, seed, timeout: 10_000, includeErrorInReport: true });
     const ms = (performance.now() - t0).toFixed(0);
     runs += r.numRuns;
     if (r.failed) {
