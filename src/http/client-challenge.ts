@@ -45,8 +45,9 @@ export function parseChallenges(header: string | string[] | undefined): Challeng
       const sp = part.search(/\s/);
       const first = sp < 0 ? part : part.slice(0, sp);
       const rest = sp < 0 ? '' : part.slice(sp).trim();
-      // "name=value" continues the previous challenge's auth-params.
-      if (!TOKEN.test(first) || (sp < 0 && part.includes('='))) continue;
+      // "name=value", or "name = value" (RFC 9110 11.2 allows whitespace around "="), continues
+      // the previous challenge's auth-params; a token68 never starts with "=".
+      if (!TOKEN.test(first) || (sp < 0 && part.includes('=')) || rest.startsWith('=')) continue;
       if (rest.length > 0 && !TOKEN68.test(rest)) {
         out.push({ scheme: first, token: null });
         continue;

@@ -35,10 +35,19 @@ function localOffsetMs(utcMs: number): number {
   return offsetMs;
 }
 
-/** A UTC instant (Unix ms) as an SSPI expiry TimeStamp in local time. */
+// The instants a Date holds (ECMA-262 21.4.1.1), beyond which no zone offset can be asked.
+const DATE_LIMIT_MS = 8.64e15;
+
+/**
+ * A UTC instant (Unix ms) as an SSPI expiry TimeStamp in local time. Clamped to FILETIME's range:
+ * past its end (year 30828) it is "never", and before 1601 the earliest tick (already expired);
+ * 0 stays reserved for "not set". Instants come from peers' tokens and parked records too.
+ */
 export function timeStampFromUnixMs(utcMs: number): TimeStamp {
-  if (!Number.isFinite(utcMs)) return TIMESTAMP_INFINITE;
-  return fileTimeFromUnixMs(utcMs + localOffsetMs(utcMs));
+  if (!(utcMs < DATE_LIMIT_MS)) return TIMESTAMP_INFINITE; // +Infinity, NaN and past Date's range
+  if (!(utcMs > -DATE_LIMIT_MS)) return 1n;
+  const ft = fileTimeFromUnixMs(utcMs + localOffsetMs(utcMs));
+  return ft >= TIMESTAMP_INFINITE ? TIMESTAMP_INFINITE : ft < 1n ? 1n : ft;
 }
 
 /** An SSPI local-time TimeStamp back to a UTC instant (Unix ms); Infinity for "never". */

@@ -223,6 +223,12 @@ export function negotiatePackage(config: NegotiateConfig = {}): SecurityPackageM
     const m = await micContext(ctx);
     if (typeof m === 'number') return m;
     if (!m.um.VerifySignature) return SecurityStatus.SEC_E_UNSUPPORTED_FUNCTION;
+    // RFC 4178 5: the mechListMIC is one MIC token. An SSPI signature buffer may be larger than the
+    // signature (NTLM reads its first 16 bytes), so bytes past the largest signature the mechanism
+    // makes would be carried unchecked: such a mechListMIC does not verify.
+    const sizes = await m.um.QueryContextAttributes?.(m.h, SECPKG_ATTR.SIZES);
+    const max = (sizes?.Buffer as { cbMaxSignature?: unknown } | undefined)?.cbMaxSignature;
+    if (typeof max === 'number' && mic.length > max) return SecurityStatus.SEC_E_MESSAGE_ALTERED;
     const desc = secBufferDesc(secBuffer(SECBUFFER.DATA, ctx.mechTypesDer.slice()), secBuffer(SECBUFFER.TOKEN, mic.slice()));
     return toSecurityStatus(m.um.VerifySignature(m.h, desc, 0).status);
   }
@@ -734,7 +740,8 @@ export function negotiatePackage(config: NegotiateConfig = {}): SecurityPackageM
           if (isError(result.status) || typeof result.NewContextHandle !== 'bigint') return fail(isError(result.status) ? toSecurityStatus(result.status) : SecurityStatus.SEC_E_INTERNAL_ERROR);
           ctx.sub = result.NewContextHandle;
         }
-      } else if (inner.length || mechOid) {
+      } else if (inner.length || mechOid || ctx.raw) {
+        // A state with no mechanism chosen yet has no mechanism token to continue (a bare one is RAW).
         return fail(SecurityStatus.SEC_E_INVALID_TOKEN);
       }
       const h = next++;

@@ -607,7 +607,8 @@ export function ntlmPackage(config: NtlmConfig = {}): SecurityPackageModule {
       const datagram = rd.u8() === 1;
       const expiresAt = rd.f64();
       const negotiate = rd.bytes(NTLM_MAX_TOKEN);
-      if (!(expiresAt > 0)) return { status: SecurityStatus.SEC_E_INVALID_TOKEN };
+      // +Infinity (no lifetime set) or an instant a Date can hold.
+      if (!(expiresAt > 0) || (expiresAt !== Infinity && expiresAt > 8.64e15)) return { status: SecurityStatus.SEC_E_INVALID_TOKEN };
       if (expiresAt <= Date.now()) return { status: SecurityStatus.SEC_E_CONTEXT_EXPIRED };
       // The NEGOTIATE goes into the MIC: it must be one (connectionless NTLM has none).
       if (datagram && negotiate.length) return { status: SecurityStatus.SEC_E_INVALID_TOKEN };

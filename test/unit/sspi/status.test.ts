@@ -58,4 +58,12 @@ describe('TimeStamp', () => {
     assert.equal(isExpired(TIMESTAMP_INFINITE), false);
     assert.equal(isExpired(0n), false);
   });
+
+  it('instants outside FILETIME or Date range clamp instead of throwing: "never" above, the first tick (expired) below', () => {
+    for (const ms of [Infinity, NaN, 8.64e15 + 1, 1e300, 9.2e14, 8.64e15]) assert.equal(timeStampFromUnixMs(ms), TIMESTAMP_INFINITE, String(ms));
+    for (const ms of [-Infinity, -1e300, -8.64e15, -1.2e13]) {
+      assert.equal(timeStampFromUnixMs(ms), 1n, String(ms));
+      assert.equal(isExpired(timeStampFromUnixMs(ms)), true);
+    }
+  });
 });
