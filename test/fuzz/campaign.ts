@@ -3,11 +3,13 @@
 //   FUZZ_SEED     fixed seed, to reproduce a failure printed by an earlier run
 //   FUZZ_ONLY     only properties whose name contains this text
 // Campaigns: the DER layer and Kerberos ASN.1 codecs (same properties as der-campaign.ts, which
-// runs by count instead of time), the NTLM package through SSPI (ntlm-campaign.ts), and the
-// Kerberos package through SSPI with its non-DER parsers (kerberos-campaign.ts).
+// runs by count instead of time), the NTLM package through SSPI (ntlm-campaign.ts), the
+// Kerberos package through SSPI with its non-DER parsers (kerberos-campaign.ts), and Negotiate,
+// parked handshakes and the HTTP sign-on layer (negotiate-http-campaign.ts).
 import { derProperties } from '../unit/der/der.properties.js';
 import { kerberosProperties } from '../unit/packages/kerberos/asn1.properties.js';
 import { kerberosCampaignProperties, runKerberosCampaign } from './kerberos-campaign.js';
+import { negotiateHttpCampaignProperties, runNegotiateHttpCampaign } from './negotiate-http-campaign.js';
 import { ntlmCampaignProperties, runNtlmCampaign } from './ntlm-campaign.js';
 import { type CampaignSummary, optionsFromEnv, runCampaign } from './runner.js';
 
@@ -17,12 +19,14 @@ const matching = (names: string[]) => names.filter((n) => !opts.only || n.includ
 const derN = matching(der.map(([n]) => n));
 const ntlmN = matching(ntlmCampaignProperties().map(([n]) => n));
 const krbN = matching(kerberosCampaignProperties().map(([n]) => n));
-const share = opts.seconds / Math.max(1, (derN ? 1 : 0) + (ntlmN ? 1 : 0) + (krbN ? 1 : 0));
+const negN = matching(negotiateHttpCampaignProperties().map(([n]) => n));
+const share = opts.seconds / Math.max(1, [derN, ntlmN, krbN, negN].filter((n) => n > 0).length);
 const t0 = performance.now();
 const results: Array<[string, CampaignSummary]> = [];
 if (derN) results.push(['DER + Kerberos ASN.1', await runCampaign('DER + Kerberos ASN.1', der, { ...opts, seconds: share })]);
 if (ntlmN) results.push(['NTLM package', await runNtlmCampaign({ ...opts, seconds: share })]);
 if (krbN) results.push(['Kerberos package', await runKerberosCampaign({ ...opts, seconds: share })]);
+if (negN) results.push(['Negotiate + HTTP', await runNegotiateHttpCampaign({ ...opts, seconds: share })]);
 
 console.log(`\nsummary (${((performance.now() - t0) / 1000).toFixed(1)} s):`);
 let failed = 0;
