@@ -306,28 +306,14 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
   const redact = redactor(url);
   const prefix = options.keyPrefix ?? 'tslsa:';
   const commandTimeout = options.commandTimeoutMs ?? 2000;
-  let client: ReturnType<typeof createClient>;
-  try {
-    if (tls) guardTlsSockets();
-    client = createClient({
-      url: options.url,
-      disableOfflineQueue: true,
-      socket: {
-        ...(tls ? { ...options.tls, tls: true as const, [REDIS_SOCKET_MARK]: true } : {}),
-        connectTimeout: options.connectTimeoutMs ?? 2000,
-        // Capped exponential backoff with jitter; never gives up (a number, never an Error).
-        reconnectStrategy: (retries: number) => Math.min(50 * 2 ** Math.min(retries, 6), 2000) + Math.floor(Math.random() * 100),
-      },
-    });
-  } catch (e) {
-    // Its message may quote the URL: name the error only.
-    throw new SspiError(SecurityStatus.SEC_E_INVALID_PARAMETER, `the Redis client refused its options (${e instanceof Error ? e.name : 'error'})`);
-  }
+  if (tls) guardTlsSockets();
   // null until the first connection attempt ends, so that a first failure is told too.
   let up: boolean | null = null;
   let everUp = false;
   let closed = false;
   let failedAt = 0;
+  // The last sign of life: an answer from Redis, or an event of the client (connecting, failing).
+  let lastSign = Date.now();
   const waiters = new Set<(v: boolean) => void>();
   const report = (next: boolean, detail: string): void => {
     if (next === up) return;
@@ -338,29 +324,76 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
       // a logger must not break the client
     }
   };
-  // Without an 'error' listener node-redis' errors would be thrown on the process.
-  client.on('error', (e: unknown) => report(false, e instanceof Error ? connectionError(e) : 'connection error'));
-  // 'ready' only says the socket (and any AUTH/HELLO) went through: under TLS 1.3 a server that
-  // refuses our certificate says so after that, and without a password nothing was asked yet.
-  // A PING answered is what makes the store up; otherwise every backoff retry would log "up".
-  client.on('ready', () => {
-    client.sendCommand(['PING']).then(
-      () => {
-        everUp = true;
-        failedAt = 0;
-        report(true, 'connected');
-        if (options.onWarning) checkEvictionPolicy(client, options.onWarning);
-        for (const w of waiters) w(true);
-        waiters.clear();
-      },
-      (e: unknown) => {
-        if (e instanceof ErrorReply) report(false, e.message.split('\n')[0]!.slice(0, 200));
-        // a dropped connection is told by the 'error' event
-      },
-    );
-  });
-  // Never rejects with a retrying strategy; errors arrive through 'error'.
-  client.connect().catch(() => undefined);
+
+  function open(): ReturnType<typeof createClient> {
+    let c: ReturnType<typeof createClient>;
+    try {
+      c = createClient({
+        url: options.url,
+        disableOfflineQueue: true,
+        socket: {
+          ...(tls ? { ...options.tls, tls: true as const, [REDIS_SOCKET_MARK]: true } : {}),
+          connectTimeout: options.connectTimeoutMs ?? 2000,
+          // Capped exponential backoff with jitter; never gives up (a number, never an Error).
+          reconnectStrategy: (retries: number) => Math.min(50 * 2 ** Math.min(retries, 6), 2000) + Math.floor(Math.random() * 100),
+        },
+      });
+    } catch (e) {
+      // Its message may quote the URL: name the error only.
+      throw new SspiError(SecurityStatus.SEC_E_INVALID_PARAMETER, `the Redis client refused its options (${e instanceof Error ? e.name : 'error'})`);
+    }
+    // Without an 'error' listener node-redis' errors would be thrown on the process.
+    c.on('error', (e: unknown) => {
+      lastSign = Date.now();
+      report(false, e instanceof Error ? connectionError(e) : 'connection error');
+    });
+    for (const ev of ['connect', 'ready', 'reconnecting', 'end']) c.on(ev, () => (lastSign = Date.now()));
+    // 'ready' only says the socket (and any AUTH/HELLO) went through: under TLS 1.3 a server that
+    // refuses our certificate says so after that, and without a password nothing was asked yet.
+    // A PING answered is what makes the store up; otherwise every backoff retry would log "up".
+    c.on('ready', () => {
+      c.sendCommand(['PING']).then(
+        () => {
+          everUp = true;
+          failedAt = 0;
+          lastSign = Date.now();
+          report(true, 'connected');
+          if (options.onWarning) checkEvictionPolicy(c, options.onWarning);
+          for (const w of waiters) w(true);
+          waiters.clear();
+        },
+        (e: unknown) => {
+          if (e instanceof ErrorReply) report(false, e.message.split('\n')[0]!.slice(0, 200));
+          // a dropped connection is told by the 'error' event
+        },
+      );
+    });
+    // Never rejects with a retrying strategy; errors arrive through 'error'.
+    c.connect().catch(() => undefined);
+    return c;
+  }
+  let client = open();
+
+  // node-redis can be left for good with a connection that answers nothing: when a TLS server
+  // refuses our certificate in the same read as the handshake, the socket fails before node-redis
+  // listens to it and the client neither answers nor reconnects (seen in tests, one run in a few);
+  // and a peer that accepts and stays silent holds it in its connection set-up, which has no
+  // deadline. A command failing after this long without a sign of life (no answer, no client
+  // event: a Redis that is down shows its reconnect attempts) makes the store start a fresh client.
+  const stuckMs = Math.max(4 * commandTimeout, 5000);
+  function commandFailed(): void {
+    const now = Date.now();
+    if (now - lastSign >= stuckMs && !closed) {
+      lastSign = now;
+      const old = client;
+      client = open();
+      try {
+        old.destroy();
+      } catch {
+        // already closed
+      }
+    }
+  }
 
   const isReady = (): boolean => !closed && client.isReady && Date.now() - failedAt >= FAILURE_HOLD_MS;
 
@@ -371,6 +404,7 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
     return new Promise((resolve, reject) => {
       const fail = (why: string, e?: unknown): void => {
         failedAt = Date.now();
+        commandFailed();
         // Connected but refused (no password given, a wrong ACL): worth a line in the log.
         if (e instanceof ErrorReply && AUTH_FAILURES.has(why)) report(false, e.message.split('\n')[0]!.slice(0, 200));
         // The reason names the failure (offline, timeout, a Redis error), never a key or a value.
@@ -386,11 +420,13 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
       }
       sent.then(
         (v) => {
+          lastSign = Date.now();
           if (deadlines.settle(p)) resolve(v);
           // Answered after its deadline: nobody waits for it; a value it holds is not kept.
           else if (Buffer.isBuffer(v)) v.fill(0);
         },
         (e: unknown) => {
+          if (e instanceof ErrorReply) lastSign = Date.now(); // an answer, if a refusal
           if (deadlines.settle(p)) fail(failureName(e), e);
         },
       );
