@@ -342,18 +342,21 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
       // Its message may quote the URL: name the error only.
       throw new SspiError(SecurityStatus.SEC_E_INVALID_PARAMETER, `the Redis client refused its options (${e instanceof Error ? e.name : 'error'})`);
     }
-    // Without an 'error' listener node-redis' errors would be thrown on the process.
+    // Without an 'error' listener node-redis' errors would be thrown on the process. A client the
+    // watchdog below replaced says nothing more: its last events are about its own end.
     c.on('error', (e: unknown) => {
+      if (c !== client) return;
       lastSign = Date.now();
       report(false, e instanceof Error ? connectionError(e) : 'connection error');
     });
-    for (const ev of ['connect', 'ready', 'reconnecting', 'end']) c.on(ev, () => (lastSign = Date.now()));
+    for (const ev of ['connect', 'ready', 'reconnecting', 'end']) c.on(ev, () => c === client && (lastSign = Date.now()));
     // 'ready' only says the socket (and any AUTH/HELLO) went through: under TLS 1.3 a server that
     // refuses our certificate says so after that, and without a password nothing was asked yet.
     // A PING answered is what makes the store up; otherwise every backoff retry would log "up".
     c.on('ready', () => {
       c.sendCommand(['PING']).then(
         () => {
+          if (c !== client) return;
           everUp = true;
           failedAt = 0;
           lastSign = Date.now();
@@ -372,7 +375,9 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
     c.connect().catch(() => undefined);
     return c;
   }
-  let client = open();
+  // Declared before open() runs: its listeners compare their client with the current one.
+  let client!: ReturnType<typeof createClient>;
+  client = open();
 
   // node-redis can be left for good with a connection that answers nothing: when a TLS server
   // refuses our certificate in the same read as the handshake, the socket fails before node-redis
