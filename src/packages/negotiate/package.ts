@@ -562,6 +562,9 @@ export function negotiatePackage(config: NegotiateConfig = {}): SecurityPackageM
     try {
       return await fn();
     } catch (e) {
+      // Anything but an SspiError is a fault of ours: the LSA reports it (onPackageFault) and
+      // answers SEC_E_INTERNAL_ERROR, rather than it passing here as a plain failure.
+      if (!(e instanceof SspiError)) throw e;
       return fail(statusOf(e));
     }
   }
