@@ -35,8 +35,8 @@ function localOffsetMs(utcMs: number): number {
   return offsetMs;
 }
 
-// The instants a Date holds (ECMA-262 21.4.1.1), beyond which no zone offset can be asked.
-const DATE_LIMIT_MS = 8.64e15;
+/** The instants a Date holds (ECMA-262 21.4.1.1): ±this many ms; no zone offset can be asked beyond. */
+export const DATE_LIMIT_MS = 8.64e15;
 
 /**
  * A UTC instant (Unix ms) as an SSPI expiry TimeStamp in local time. Clamped to FILETIME's range:

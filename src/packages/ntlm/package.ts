@@ -13,7 +13,7 @@ import { type SecBufferDesc, channelBindingsIn, inputToken, writeOutputToken } f
 import { SspiError } from '../../sspi/error.js';
 import { ASC_REQ, ASC_RET, ISC_REQ, ISC_RET, RPC_C_AUTHN, SECPKG_ATTR, SECPKG_CRED, SECPKG_CRED_ATTR, SECPKG_FLAG, hasFlag } from '../../sspi/flags.js';
 import { NtStatus, SecurityStatus, type Status, toSecurityStatus } from '../../sspi/status.js';
-import { TIMESTAMP_INFINITE, fileTimeFromUnixMs, timeStampFromUnixMs } from '../../sspi/timestamp.js';
+import { DATE_LIMIT_MS, TIMESTAMP_INFINITE, fileTimeFromUnixMs, timeStampFromUnixMs } from '../../sspi/timestamp.js';
 import { concat, constantTimeEqual, zero } from '../../crypto/bytes.js';
 import { MSV1_0_ALLOW_LM, MSV1_0_ALLOW_NTLMV1, MSV1_0_PACKAGE_NAME, MSV1_0_PRIMARY_KEY, decodePassthroughResponse, decodePrimaryCredential, encodePassthroughRequest } from '../msv1_0/protocol.js';
 import { parseAvPairs, avChannelBindings, avFlags, avString, avTargetName, avTimestamp, avPairsByName, MsvAvDnsComputerName, MsvAvDnsDomainName, MsvAvNbComputerName, MsvAvNbDomainName, setAvPair, writeAvPairs, type AvPairList } from './avpairs.js';
@@ -608,7 +608,7 @@ export function ntlmPackage(config: NtlmConfig = {}): SecurityPackageModule {
       const expiresAt = rd.f64();
       const negotiate = rd.bytes(NTLM_MAX_TOKEN);
       // +Infinity (no lifetime set) or an instant a Date can hold.
-      if (!(expiresAt > 0) || (expiresAt !== Infinity && expiresAt > 8.64e15)) return { status: SecurityStatus.SEC_E_INVALID_TOKEN };
+      if (!(expiresAt > 0) || (expiresAt !== Infinity && expiresAt > DATE_LIMIT_MS)) return { status: SecurityStatus.SEC_E_INVALID_TOKEN };
       if (expiresAt <= Date.now()) return { status: SecurityStatus.SEC_E_CONTEXT_EXPIRED };
       // The NEGOTIATE goes into the MIC: it must be one (connectionless NTLM has none).
       if (datagram && negotiate.length) return { status: SecurityStatus.SEC_E_INVALID_TOKEN };

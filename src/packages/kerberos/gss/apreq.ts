@@ -419,32 +419,26 @@ export function delegationToCcache(krbCred: Uint8Array, keys: readonly KerberosK
   }
   try {
     if (part.ticketInfo.length !== cred.tickets.length) throw new SspiError(SecurityStatus.SEC_E_INVALID_TOKEN, 'KRB-CRED ticket and ticket-info counts differ');
-    const credentials: Credential[] = [];
-    try {
-      cred.tickets.forEach((t, idx) => {
-        const info = part.ticketInfo[idx]!;
-        const c: Credential = {
-          client: info.pname ? principalOf(info.prealm ?? client.realm, info.pname) : client,
-          server: info.sname ? principalOf(info.srealm ?? t.realm, info.sname) : principalOf(t.realm, t.sname),
-          key: { enctype: fits16(info.key.keytype, 'key type'), keyvalue: new Uint8Array(0) },
-          authtime: secs(info.authtime, 'authtime'),
-          starttime: secs(info.starttime, 'starttime'),
-          endtime: secs(info.endtime, 'endtime'),
-          renewTill: secs(info.renewTill, 'renew-till'),
-          isSkey: false,
-          ticketFlags: (info.flags ?? 0) >>> 0,
-          addresses: (info.caddr ?? []).map((a) => ({ addrType: fits16(a.addrType, 'address type'), address: Uint8Array.from(a.address) })),
-          authdata: [],
-          ticket: encodeTicket(t),
-          secondTicket: new Uint8Array(0),
-        };
-        c.key.keyvalue = Uint8Array.from(info.key.keyvalue);
-        credentials.push(c);
-      });
-    } catch (e) {
-      for (const c of credentials) c.key.keyvalue.fill(0);
-      throw e;
-    }
+    // Every field is checked before any key is copied, so a refusal leaves no copy behind.
+    const credentials: Credential[] = cred.tickets.map((t, idx) => {
+      const info = part.ticketInfo[idx]!;
+      return {
+        client: info.pname ? principalOf(info.prealm ?? client.realm, info.pname) : client,
+        server: info.sname ? principalOf(info.srealm ?? t.realm, info.sname) : principalOf(t.realm, t.sname),
+        key: { enctype: fits16(info.key.keytype, 'key type'), keyvalue: info.key.keyvalue },
+        authtime: secs(info.authtime, 'authtime'),
+        starttime: secs(info.starttime, 'starttime'),
+        endtime: secs(info.endtime, 'endtime'),
+        renewTill: secs(info.renewTill, 'renew-till'),
+        isSkey: false,
+        ticketFlags: (info.flags ?? 0) >>> 0,
+        addresses: (info.caddr ?? []).map((a) => ({ addrType: fits16(a.addrType, 'address type'), address: Uint8Array.from(a.address) })),
+        authdata: [],
+        ticket: encodeTicket(t),
+        secondTicket: new Uint8Array(0),
+      };
+    });
+    for (const c of credentials) c.key.keyvalue = Uint8Array.from(c.key.keyvalue);
     return { version: 0x0504, defaultPrincipal: client, credentials };
   } finally {
     plain?.fill(0);
