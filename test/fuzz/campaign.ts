@@ -8,26 +8,22 @@
 // parked handshakes and the HTTP sign-on layer (negotiate-http-campaign.ts).
 import { derProperties } from '../unit/der/der.properties.js';
 import { kerberosProperties } from '../unit/packages/kerberos/asn1.properties.js';
-import { kerberosCampaignProperties, runKerberosCampaign } from './kerberos-campaign.js';
-import { negotiateHttpCampaignProperties, runNegotiateHttpCampaign } from './negotiate-http-campaign.js';
-import { ntlmCampaignProperties, runNtlmCampaign } from './ntlm-campaign.js';
+import { kerberosCampaign } from './kerberos-campaign.js';
+import { negotiateHttpCampaign } from './negotiate-http-campaign.js';
+import { ntlmCampaign } from './ntlm-campaign.js';
 import { type CampaignSummary, optionsFromEnv, runCampaign } from './runner.js';
 
 const opts = optionsFromEnv();
 const der = [...derProperties(), ...kerberosProperties()];
 const matching = (names: string[]) => names.filter((n) => !opts.only || n.includes(opts.only)).length;
 const derN = matching(der.map(([n]) => n));
-const ntlmN = matching(ntlmCampaignProperties().map(([n]) => n));
-const krbN = matching(kerberosCampaignProperties().map(([n]) => n));
-const negN = matching(negotiateHttpCampaignProperties().map(([n]) => n));
-const share = opts.seconds / Math.max(1, [derN, ntlmN, krbN, negN].filter((n) => n > 0).length);
+const packages = ([['NTLM package', ntlmCampaign], ['Kerberos package', kerberosCampaign], ['Negotiate + HTTP', negotiateHttpCampaign]] as const)
+  .filter(([, c]) => matching(c.properties().map(([n]) => n)) > 0);
+const share = opts.seconds / Math.max(1, (derN ? 1 : 0) + packages.length);
 const t0 = performance.now();
 const results: Array<[string, CampaignSummary]> = [];
 if (derN) results.push(['DER + Kerberos ASN.1', await runCampaign('DER + Kerberos ASN.1', der, { ...opts, seconds: share })]);
-if (ntlmN) results.push(['NTLM package', await runNtlmCampaign({ ...opts, seconds: share })]);
-if (krbN) results.push(['Kerberos package', await runKerberosCampaign({ ...opts, seconds: share })]);
-if (negN) results.push(['Negotiate + HTTP', await runNegotiateHttpCampaign({ ...opts, seconds: share })]);
-
+for (const [name, c] of packages) results.push([name, await c.run({ ...opts, seconds: share })]);
 console.log(`\nsummary (${((performance.now() - t0) / 1000).toFixed(1)} s):`);
 let failed = 0;
 for (const [name, s] of results) {

@@ -30,6 +30,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as fc from 'fast-check';
+import { type ByteMutation, type Range, byteMutationArb, mutateBytes } from './bytes.js';
 import { Credentials } from '../../src/credentials.js';
 import { KRB5_MECH_OID, Krb5TokId, parseKrb5Token, wrapKrb5Token } from '../../src/der/gss.js';
 import { createLsa, type LsaHost } from '../../src/lsa/host.js';
@@ -381,70 +382,6 @@ export function assertWorkingPair(w: World, p: { client: SecHandle; server: SecH
     const got = receive(w, to, 'seal', sent.wire, 'stream', sent.tokenLength);
     assert.equal(statusName(got.status), 'SEC_E_OK', `${where}: a sealed message between the two sides`);
     assert.ok(same(got.data!, m), `${where}: the message came out different`);
-  }
-}
-
-// ---- byte mutations ------------------------------------------------------------------------------
-
-/** A half-open byte range [start, end) of a token. */
-type Range = readonly [number, number];
-
-export type ByteMutation =
-  | { kind: 'flip'; region: number; at: number; bit: number }
-  | { kind: 'set'; region: number; at: number; value: number }
-  | { kind: 'many'; region: number; edits: Array<{ at: number; value: number }> }
-  | { kind: 'truncate'; to: number }
-  | { kind: 'append'; bytes: Uint8Array }
-  | { kind: 'insert'; region: number; at: number; bytes: Uint8Array }
-  | { kind: 'delete'; region: number; at: number; count: number };
-
-export const byteMutationArb: fc.Arbitrary<ByteMutation> = fc.oneof(
-  { weight: 4, arbitrary: fc.record({ kind: fc.constant('flip' as const), region: fc.nat(), at: fc.nat(), bit: fc.integer({ min: 0, max: 7 }) }) },
-  { weight: 3, arbitrary: fc.record({ kind: fc.constant('set' as const), region: fc.nat(), at: fc.nat(), value: fc.oneof(fc.constantFrom(0, 0x7f, 0x80, 0x81, 0x82, 0xff), fc.integer({ min: 0, max: 255 })) }) },
-  { weight: 2, arbitrary: fc.record({ kind: fc.constant('many' as const), region: fc.nat(), edits: fc.array(fc.record({ at: fc.nat(), value: fc.integer({ min: 0, max: 255 }) }), { minLength: 2, maxLength: 8 }) }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('truncate' as const), to: fc.nat() }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('append' as const), bytes: fc.uint8Array({ minLength: 1, maxLength: 40 }) }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('insert' as const), region: fc.nat(), at: fc.nat(), bytes: fc.uint8Array({ minLength: 1, maxLength: 16 }) }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('delete' as const), region: fc.nat(), at: fc.nat(), count: fc.integer({ min: 1, max: 16 }) }) },
-);
-
-/**
- * Apply `m` to `b`; byte edits land in `regions[m.region % regions.length]` (so that a
- * property can aim at the clear fields as often as at the long ciphertexts). May return `b` unchanged.
- */
-export function mutateBytes(b: Uint8Array, m: ByteMutation, regions: readonly Range[] = [[0, b.length]]): Uint8Array {
-  if (b.length === 0) return m.kind === 'append' || m.kind === 'insert' ? Uint8Array.from(m.bytes) : b;
-  const pick = (region: number): Range => {
-    const r = regions[region % regions.length]!;
-    return r[1] > r[0] ? r : [0, b.length];
-  };
-  const pos = (region: number, at: number, inclusiveEnd = false): number => {
-    const [s, e] = pick(region);
-    return s + (at % (e - s + (inclusiveEnd ? 1 : 0)));
-  };
-  const out = copy(b);
-  switch (m.kind) {
-    case 'flip':
-      out[pos(m.region, m.at)]! ^= 1 << m.bit;
-      return out;
-    case 'set':
-      out[pos(m.region, m.at)] = m.value;
-      return out;
-    case 'many':
-      for (const e of m.edits) out[pos(m.region, e.at)] = e.value;
-      return out;
-    case 'truncate':
-      return out.slice(0, m.to % b.length);
-    case 'append':
-      return concat(out, m.bytes);
-    case 'insert': {
-      const at = pos(m.region, m.at, true);
-      return concat(out.subarray(0, at), m.bytes, out.subarray(at));
-    }
-    case 'delete': {
-      const at = pos(m.region, m.at);
-      return concat(out.subarray(0, at), out.subarray(Math.min(b.length, at + m.count)));
-    }
   }
 }
 

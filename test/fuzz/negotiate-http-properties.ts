@@ -38,6 +38,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as fc from 'fast-check';
+import { type ByteMutation, byteMutationArb, mutateBytes } from './bytes.js';
 import { Credentials } from '../../src/credentials.js';
 import { KRB5_MECH_OID, MS_KRB5_MECH_OID, NTLMSSP_MECH_OID, SPNEGO_MECH_OID } from '../../src/der/index.js';
 import { type AuthFailure, type Authenticator, createAuthenticator, HANDSHAKE_COOKIE } from '../../src/http/server.js';
@@ -281,47 +282,6 @@ export async function inSession<T>(fn: (s: Session) => Promise<T>): Promise<T> {
 }
 
 // ---- mutations of SPNEGO tokens ------------------------------------------------------------------
-
-export type ByteMutation =
-  | { kind: 'flip'; at: number; bit: number }
-  | { kind: 'set'; at: number; value: number }
-  | { kind: 'truncate'; to: number }
-  | { kind: 'append'; bytes: Uint8Array }
-  | { kind: 'insert'; at: number; bytes: Uint8Array }
-  | { kind: 'many'; edits: Array<{ at: number; value: number }> };
-
-export const byteMutationArb: fc.Arbitrary<ByteMutation> = fc.oneof(
-  fc.record({ kind: fc.constant('flip' as const), at: fc.nat(), bit: fc.integer({ min: 0, max: 7 }) }),
-  fc.record({ kind: fc.constant('set' as const), at: fc.nat(), value: fc.integer({ min: 0, max: 255 }) }),
-  fc.record({ kind: fc.constant('truncate' as const), to: fc.nat() }),
-  fc.record({ kind: fc.constant('append' as const), bytes: fc.uint8Array({ minLength: 1, maxLength: 24 }) }),
-  fc.record({ kind: fc.constant('insert' as const), at: fc.nat(), bytes: fc.uint8Array({ minLength: 1, maxLength: 12 }) }),
-  fc.record({ kind: fc.constant('many' as const), edits: fc.array(fc.record({ at: fc.nat(), value: fc.integer({ min: 0, max: 255 }) }), { minLength: 2, maxLength: 6 }) }),
-);
-
-export function mutateBytes(msg: Uint8Array, m: ByteMutation): Uint8Array {
-  const b = msg.slice();
-  if (b.length === 0) return m.kind === 'append' || m.kind === 'insert' ? m.bytes.slice() : b;
-  switch (m.kind) {
-    case 'flip':
-      b[m.at % b.length]! ^= 1 << m.bit;
-      return b;
-    case 'set':
-      b[m.at % b.length] = m.value;
-      return b;
-    case 'truncate':
-      return b.slice(0, m.to % b.length);
-    case 'append':
-      return concatBytes(b, m.bytes);
-    case 'insert': {
-      const at = m.at % (b.length + 1);
-      return concatBytes(b.subarray(0, at), m.bytes, b.subarray(at));
-    }
-    case 'many':
-      for (const e of m.edits) b[e.at % b.length] = e.value;
-      return b;
-  }
-}
 
 function concatBytes(...parts: Uint8Array[]): Uint8Array {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));

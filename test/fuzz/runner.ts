@@ -1,5 +1,6 @@
 // Runs fast-check properties for a time budget each and prints one line per property and a
-// summary: the shared runner of campaign.ts and ntlm-campaign.ts.
+// summary: the shared runner of campaign.ts and the per-package campaigns (*-campaign.ts).
+import { fileURLToPath } from 'node:url';
 import * as fc from 'fast-check';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -49,4 +50,33 @@ export async function runCampaign(title: string, all: CampaignProperty[], opts: 
     }
   }
   return { properties: props.length, failed, runs };
+}
+
+/** A package campaign: its properties over a world that `close` tears down after the run. */
+export interface Campaign {
+  title: string;
+  properties: () => CampaignProperty[];
+  run(opts: CampaignOptions): Promise<CampaignSummary>;
+}
+
+export function defineCampaign(title: string, properties: () => CampaignProperty[], close: () => Promise<void>): Campaign {
+  return {
+    title,
+    properties,
+    async run(opts) {
+      try {
+        return await runCampaign(title, properties(), opts);
+      } finally {
+        await close();
+      }
+    },
+  };
+}
+
+/** Runs `c` with the FUZZ_* settings when `moduleUrl` is the script node was started with. */
+export async function runIfMain(moduleUrl: string, c: Campaign): Promise<void> {
+  if (!process.argv[1] || fileURLToPath(moduleUrl) !== process.argv[1]) return;
+  const s = await c.run(optionsFromEnv());
+  console.log(s.failed ? `${s.failed} of ${s.properties} properties failed` : `all ${s.properties} properties held (${s.runs} runs)`);
+  process.exitCode = s.failed ? 1 : 0;
 }

@@ -4,25 +4,19 @@
 // test/fuzz/kerberos-properties.ts (shared with the long campaign, test/fuzz/kerberos-campaign.ts);
 // here each runs for a bounded time so the whole file stays within a few seconds.
 import * as assert from 'node:assert/strict';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import * as fc from 'fast-check';
 import { decodeApReq } from '../../../../src/packages/kerberos/asn1/index.js';
 import { buildApReq, unframeApReq } from '../../../../src/packages/kerberos/gss/apreq.js';
 import { statusName } from '../../../../src/sspi/status.js';
 import {
   REALM, REQ, apReqOf, apReqRegions, buildPac, checkAcceptedApReq, closeWorld, establish, getWorld, inSession, kerberosPackageProperties,
-  makeTicket, mutateBytes, pacAuthorizationData, receive, rerotate, rewriteApReq, send,
+  makeTicket, pacAuthorizationData, receive, rerotate, rewriteApReq, send,
 } from '../../../fuzz/kerberos-properties.js';
+import { mutateBytes } from '../../../fuzz/bytes.js';
+import { guardFuzzFile } from '../../../fuzz/suite.js';
 
-const rejections: unknown[] = [];
-const onRejection = (e: unknown) => rejections.push(e);
-process.on('unhandledRejection', onRejection);
-
-after(async () => {
-  await closeWorld();
-  process.off('unhandledRejection', onRejection);
-  assert.deepEqual(rejections, [], 'no unhandled rejection');
-});
+guardFuzzFile(closeWorld);
 
 const budget = { numRuns: 1_000_000, interruptAfterTimeLimit: 600, markInterruptAsFailure: false, timeout: 5_000 };
 

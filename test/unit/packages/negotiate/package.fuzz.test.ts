@@ -5,7 +5,7 @@
 // test/fuzz/negotiate-http-campaign.ts); here each runs for a bounded time so the file stays
 // within a few seconds. The bugs the campaign found keep their minimal reproductions below.
 import * as assert from 'node:assert/strict';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import * as fc from 'fast-check';
 import { parseChallenges } from '../../../../src/http/client-challenge.js';
 import { encodeNegTokenInit, parseNegotiationToken } from '../../../../src/packages/negotiate/spnego.js';
@@ -27,15 +27,9 @@ import {
   sendAuthorization,
   signOnOverHttp,
 } from '../../../fuzz/negotiate-http-properties.js';
+import { guardFuzzFile } from '../../../fuzz/suite.js';
 
-const onRejection = (e: unknown) => rejections.push(e);
-process.on('unhandledRejection', onRejection);
-
-after(async () => {
-  await closeWorld();
-  process.off('unhandledRejection', onRejection);
-  assert.deepEqual(rejections, [], 'no unhandled rejection');
-});
+guardFuzzFile(closeWorld, rejections);
 
 const rec = (v: unknown) => (v === null ? 0 : (v as number));
 

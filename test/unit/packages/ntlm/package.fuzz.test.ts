@@ -3,21 +3,14 @@
 // properties live in test/fuzz/ntlm-properties.ts (shared with the long campaign, npm run fuzz);
 // here each runs for a bounded time so the whole file stays within a few seconds.
 import * as assert from 'node:assert/strict';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import * as fc from 'fast-check';
 import { parseAuthenticateMessage } from '../../../../src/packages/ntlm/messages.js';
 import { statusName } from '../../../../src/sspi/status.js';
 import { closeWorld, getWorld, inSession, mutate, ntlmPackageProperties } from '../../../fuzz/ntlm-properties.js';
+import { guardFuzzFile } from '../../../fuzz/suite.js';
 
-const rejections: unknown[] = [];
-const onRejection = (e: unknown) => rejections.push(e);
-process.on('unhandledRejection', onRejection);
-
-after(async () => {
-  await closeWorld();
-  process.off('unhandledRejection', onRejection);
-  assert.deepEqual(rejections, [], 'no unhandled rejection');
-});
+guardFuzzFile(closeWorld);
 
 describe('NTLM package fuzzing through SSPI', () => {
   for (const [name, prop] of ntlmPackageProperties()) {
