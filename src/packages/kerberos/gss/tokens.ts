@@ -452,6 +452,23 @@ function unsealSha1(st: GssTokenState, key: KerberosKey, usage: number, token: U
   const uk = sealKeys(st, key, usage, false);
   if (blen < AES_BLOCK_SIZE + SHA1_MAC) throw new SspiError(SecurityStatus.SEC_E_INVALID_TOKEN, `${key.enctype === 17 ? 'aes128' : 'aes256'}-cts-hmac-sha1-96 ciphertext is too short`);
   const clen = blen - SHA1_MAC;
+  // A short message is decrypted inside the AES engine and checked where it lies there: only the
+  // data leaves it, and the rest is wiped.
+  const at = uk.ke.decryptInEngine(src, off, clen);
+  if (at >= 0) {
+    const m = uk.ke.engineMemory;
+    try {
+      if (!uk.ki.verifyRange(m, at, clen, src, off + clen, SHA1_MAC)) throw altered();
+      const dlen = clen - AES_BLOCK_SIZE - ec - HEADER;
+      if (dlen < 0) throw altered();
+      if (!innerHeaderMatches(m, at + clen - HEADER, token)) throw altered();
+      const data = Buffer.allocUnsafe(dlen);
+      for (let i = 0, d = at + AES_BLOCK_SIZE; i < dlen; i++) data[i] = m[d + i]!;
+      return { data, conf: true, seqStatus: st.recv.check(seq) };
+    } finally {
+      uk.ke.wipeEngine(clen);
+    }
+  }
   const p = uk.ke.decryptAt(src, off, clen);
   if (!uk.ki.verifyRange(p, 0, clen, src, off + clen, SHA1_MAC)) {
     p.fill(0);
@@ -460,13 +477,16 @@ function unsealSha1(st: GssTokenState, key: KerberosKey, usage: number, token: U
   // p = confounder || data || filler(ec) || header copy.
   const dlen = clen - AES_BLOCK_SIZE - ec - HEADER;
   if (dlen < 0) throw altered();
-  const h = clen - HEADER;
-  // The encrypted header copy must match the outer one, RRC excepted (it is 0 inside).
+  if (!innerHeaderMatches(p, clen - HEADER, token)) throw altered();
+  return { data: view(p, AES_BLOCK_SIZE, dlen), conf: true, seqStatus: st.recv.check(seq) };
+}
+
+/** The encrypted header copy at p[h..h+16) matches the token's own, RRC excepted (0 inside). */
+function innerHeaderMatches(p: Uint8Array, h: number, token: Uint8Array): boolean {
   let diff = p[h + 6]! | p[h + 7]!;
   for (let i = 0; i < 6; i++) diff |= p[h + i]! ^ token[i]!;
   for (let i = 8; i < HEADER; i++) diff |= p[h + i]! ^ token[i]!;
-  if (diff !== 0) throw altered();
-  return { data: view(p, AES_BLOCK_SIZE, dlen), conf: true, seqStatus: st.recv.check(seq) };
+  return diff === 0;
 }
 
 /** Bytes a Sealed Wrap token adds to `n` bytes of data (for SECPKG_ATTR_SIZES cbSecurityTrailer and friends). */
