@@ -21,7 +21,7 @@
 // engine against node:crypto, before first use; on any mismatch (or no SIMD) it stays off.
 
 import { createCipheriv } from 'node:crypto';
-import { buildModule, FunctionBody, I32, instantiate, Op, Simd, V128, type WasmMemory } from './wasm.js';
+import { buildModule, FunctionBody, I32, instantiate, Op, Simd, V128, type ValType, type WasmMemory } from './wasm.js';
 
 /** Messages of at most this many blocks go through the engine (measured crossover, see bench). */
 export const SIMD_MAX_BLOCKS = 8;
@@ -189,6 +189,7 @@ const IO_BYTES = 16 + 16 * SIMD_MAX_BLOCKS;
 // One block for a raw AES^-1 (CBC with the zero IV kept before it, never written).
 const SPARE = IO + IO_BYTES + 16;
 const KEYS = 2048;
+if (16 * TABLE_COUNT > IO || SPARE + 16 > KEYS) throw new Error('aes-simd memory layout overlaps'); // tables, I/O, spare, keys
 const SLOT = 512; // encryption schedule at +0, decryption schedule at +256 (15 round keys max each)
 const DEC = 256;
 
@@ -198,8 +199,8 @@ class Emitter {
   readonly f: FunctionBody;
   readonly t: Record<keyof typeof T, Loc>;
 
-  constructor(params: number[], results: number[] = []) {
-    this.f = new FunctionBody(params as (typeof I32)[], results as (typeof I32)[]);
+  constructor(params: readonly ValType[], results: readonly ValType[] = []) {
+    this.f = new FunctionBody(params, results);
     const t = {} as Record<keyof typeof T, Loc>;
     for (const name of Object.keys(T) as (keyof typeof T)[]) {
       t[name] = this.f.local(V128);

@@ -4,7 +4,7 @@
 
 export const I32 = 0x7f;
 export const V128 = 0x7b;
-type ValType = typeof I32 | typeof V128;
+export type ValType = typeof I32 | typeof V128;
 
 function uleb(out: number[], n: number): void {
   do {
