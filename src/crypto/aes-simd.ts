@@ -62,9 +62,8 @@ const affine = (v: number): number => v ^ rotl8(v, 1) ^ rotl8(v, 2) ^ rotl8(v, 3
 interface Tables {
   /** All tables, 16 bytes each, in TABLE order. */
   bytes: Uint8Array;
-  /** AES byte -> tower byte (encryption state) and -> decryption state, as 8 basis images. */
+  /** AES byte -> tower byte, as the images of its 8 bits (for the check of the core). */
   toTower: number[];
-  toInvTower: number[];
 }
 
 // Table slots in memory (16 bytes each, from offset 0).
@@ -147,7 +146,6 @@ function deriveTables(): Tables {
   return {
     bytes,
     toTower: basis,
-    toInvTower: Array.from({ length: 8 }, (_, b) => psi(1 << b)),
   };
 }
 
@@ -188,8 +186,11 @@ const IO = 1024;
 const IO_BYTES = 16 + 16 * SIMD_MAX_BLOCKS;
 // One block for a raw AES^-1 (CBC with the zero IV kept before it, never written).
 const SPARE = IO + IO_BYTES + 16;
+// Where a key is expanded (15 round keys at most); zeroed before the set-up returns.
+const STAGE = SPARE + 16;
+const STAGE_BYTES = 240;
 const KEYS = 2048;
-if (16 * TABLE_COUNT > IO || SPARE + 16 > KEYS) throw new Error('aes-simd memory layout overlaps'); // tables, I/O, spare, keys
+if (16 * TABLE_COUNT > IO || STAGE + STAGE_BYTES > KEYS) throw new Error('aes-simd memory layout overlaps'); // tables, I/O, spare, stage, keys
 const SLOT = 512; // encryption schedule at +0, decryption schedule at +256 (15 round keys max each)
 const DEC = 256;
 
@@ -390,17 +391,86 @@ function wipeKernel(): FunctionBody {
   return f;
 }
 
-/** The S-box on each byte of a 32-bit word (key expansion): (word) -> word. */
-function subWordKernel(): FunctionBody {
-  const e = new Emitter([I32], [I32]);
+/**
+ * Key set-up for a `nk`-word key placed at STAGE: (slot). FIPS-197 5.2's expansion runs in STAGE
+ * (the S-box through the same core, on a splat word: no lookups by key bytes), then every round key
+ * is written to the slot in the form its kernel reads, and STAGE is zeroed.
+ *   encryption: T(w0), T(w_r ^ 63) for r = 1..Nr-1, w_Nr ^ 63 (AES form, as the last round's tables)
+ *   decryption (equivalent inverse cipher): U(w_Nr ^ 63), U(InvMixColumns(w_r) ^ 63) for
+ *   r = Nr-1..1, w_0; U is the decryption state's map.
+ */
+function keyKernel(nk: number): FunctionBody {
+  const rounds = nk + 6;
+  const e = new Emitter([I32]);
   const { f, t } = e;
+  const slot = 0;
+  const tmp = e.temps();
+  const word = f.local(I32);
   const s = e.v(), io = e.v(), jo = e.v(), hi = e.v(), lo = e.v();
-  f.get(0).simd(Simd.i32x4Splat).set(s);
-  e.map(s, t.inH, t.inL, s, hi, lo);
-  e.core(io, jo, s, e.temps());
-  e.pair(s, t.f1, t.f2, io, jo);
-  f.get(s).simd(Simd.i32x4ExtractLane).code.push(0);
-  f.i32(0x63636363).op(0x73); // i32.xor
+  const c63 = e.v(), c1b = e.v(), x = e.v(), x2 = e.v(), x4 = e.v(), x8 = e.v(), acc = e.v();
+  f.i32(0x63636363).simd(Simd.i32x4Splat).set(c63);
+  f.i32(0x1b1b1b1b).simd(Simd.i32x4Splat).set(c1b);
+  // Expansion: word i at STAGE + 4i (little-endian, so RotWord is a rotate right by 8).
+  let rcon = 1;
+  for (let i = nk; i < 4 * (rounds + 1); i++) {
+    f.i32(STAGE).i32Load(4 * (i - 1)).set(word);
+    if (i % nk === 0) f.get(word).i32(8).op(Op.i32Rotr).set(word);
+    if (i % nk === 0 || (nk > 6 && i % nk === 4)) {
+      f.get(word).simd(Simd.i32x4Splat).set(s);
+      e.map(s, t.inH, t.inL, s, hi, lo);
+      e.core(io, jo, s, tmp);
+      e.pair(s, t.f1, t.f2, io, jo);
+      f.get(s).simd(Simd.i32x4ExtractLane).code.push(0);
+      f.i32(0x63636363 ^ (i % nk === 0 ? rcon : 0)).op(Op.i32Xor).set(word);
+      if (i % nk === 0) rcon = ((rcon << 1) ^ (rcon & 0x80 ? 0x1b : 0)) & 0xff; // public constants
+    }
+    f.i32(STAGE).i32(STAGE).i32Load(4 * (i - nk)).get(word).op(Op.i32Xor).i32Store(4 * i);
+  }
+  const roundKey = (r: number): void => void f.i32(STAGE).v128Load(16 * r).set(x);
+  const store = (off: number): void => void f.get(slot).get(x).v128Store(off);
+  // Encryption schedule.
+  for (let r = 0; r <= rounds; r++) {
+    roundKey(r);
+    if (r > 0) f.get(x).get(c63).simd(Simd.xor).set(x);
+    if (r < rounds) e.map(x, t.inH, t.inL, x, hi, lo);
+    store(16 * r);
+  }
+  // Decryption schedule. InvMixColumns(a) = 14a ^ 11a' ^ 13a'' ^ 9a''' (rows rotated within
+  // columns), from doublings without branches: xtime(v) = (v + v) ^ (0x1b where the top bit was set).
+  const xtime = (d: Loc, v: Loc): void => {
+    f.get(v).get(v).simd(Simd.i8x16Add);
+    f.get(v).i32(7).simd(Simd.i8x16ShrS).get(c1b).simd(Simd.and);
+    f.simd(Simd.xor).set(d);
+  };
+  const rot = (k: number): number[] => lanes((c, r) => 4 * c + ((r + k) % 4));
+  const multiple = (parts: Loc[], k: number, first: boolean): void => {
+    f.get(parts[0]!);
+    for (const p of parts.slice(1)) f.get(p).simd(Simd.xor);
+    f.set(acc);
+    f.get(acc).get(acc).shuffle(rot(k));
+    if (!first) f.simd(Simd.xor);
+  };
+  for (let r = 0; r <= rounds; r++) {
+    roundKey(rounds - r);
+    if (r > 0 && r < rounds) {
+      xtime(x2, x);
+      xtime(x4, x2);
+      xtime(x8, x4);
+      multiple([x8, x4, x2], 0, true); // 14
+      multiple([x8, x2, x], 1, false); // 11
+      multiple([x8, x4, x], 2, false); // 13
+      multiple([x8, x], 3, false); // 9
+      f.set(x);
+    }
+    if (r < rounds) {
+      f.get(x).get(c63).simd(Simd.xor).set(x);
+      e.map(x, t.uH, t.uL, x, hi, lo);
+    }
+    store(DEC + 16 * r);
+  }
+  // Leave no key material behind.
+  f.i32(0).simd(Simd.i32x4Splat).set(x);
+  for (let o = 0; o < STAGE_BYTES; o += 16) f.i32(STAGE).get(x).v128Store(o);
   return f;
 }
 
@@ -412,7 +482,8 @@ interface Exports {
   enc14(key: number, p: number, end: number, swap: number): void;
   dec10(key: number, p: number, end: number, swap: number): void;
   dec14(key: number, p: number, end: number, swap: number): void;
-  subWord(w: number): number;
+  key4(slot: number): void;
+  key8(slot: number): void;
   wipe(p: number, end: number): void;
 }
 
@@ -421,8 +492,6 @@ class Engine {
   #u8: Uint8Array;
   readonly #free: number[] = [];
   #slots = 0;
-  readonly #toTower: number[];
-  readonly #toInvTower: number[];
 
   constructor(tables: Tables) {
     const bytes = buildModule(1, [
@@ -430,7 +499,8 @@ class Engine {
       { name: 'enc14', body: encryptKernel(14) },
       { name: 'dec10', body: decryptKernel(10) },
       { name: 'dec14', body: decryptKernel(14) },
-      { name: 'subWord', body: subWordKernel() },
+      { name: 'key4', body: keyKernel(4) },
+      { name: 'key8', body: keyKernel(8) },
       { name: 'wipe', body: wipeKernel() },
     ]);
     const exports = instantiate(bytes);
@@ -438,8 +508,6 @@ class Engine {
     this.x = exports as unknown as Exports;
     this.#u8 = new Uint8Array(this.x.memory.buffer);
     this.#u8.set(tables.bytes, 0);
-    this.#toTower = tables.toTower;
-    this.#toInvTower = tables.toInvTower;
   }
 
   get u8(): Uint8Array {
@@ -471,80 +539,11 @@ class Engine {
     this.#free.push(slot);
   }
 
-  /** Expand `key` (FIPS-197 5.2) into the slot, in the representations the kernels use. */
+  /** Expand `key` (FIPS-197 5.2) into the slot, in the forms the kernels read (keyKernel). */
   schedule(slot: number, key: Uint8Array): void {
-    const nk = key.length / 4;
-    const rounds = nk + 6;
-    const w = new Uint8Array(16 * (rounds + 1));
-    w.set(key);
-    let rcon = 1;
-    for (let i = nk; i < 4 * (rounds + 1); i++) {
-      const q = 4 * (i - 1);
-      let t0 = w[q]!, t1 = w[q + 1]!, t2 = w[q + 2]!, t3 = w[q + 3]!;
-      if (i % nk === 0 || (nk > 6 && i % nk === 4)) {
-        if (i % nk === 0) [t0, t1, t2, t3] = [t1, t2, t3, t0];
-        const s = this.x.subWord(t0 | (t1 << 8) | (t2 << 16) | (t3 << 24));
-        t0 = s & 0xff;
-        t1 = (s >>> 8) & 0xff;
-        t2 = (s >>> 16) & 0xff;
-        t3 = s >>> 24;
-        if (i % nk === 0) {
-          t0 ^= rcon;
-          rcon = gf256Mul(rcon, 2);
-        }
-      }
-      const o = 4 * i, b = 4 * (i - nk);
-      w[o] = w[b]! ^ t0;
-      w[o + 1] = w[b + 1]! ^ t1;
-      w[o + 2] = w[b + 2]! ^ t2;
-      w[o + 3] = w[b + 3]! ^ t3;
-    }
-    const m = this.#u8;
-    // Encryption: round 0 in tower form; rounds 1..Nr-1 in tower form with the S-box constant;
-    // the last round in AES form with the constant.
-    for (let j = 0; j < 16; j++) m[slot + j] = linearCt(this.#toTower, w[j]!);
-    for (let r = 1; r < rounds; r++) {
-      for (let j = 0; j < 16; j++) m[slot + 16 * r + j] = linearCt(this.#toTower, w[16 * r + j]! ^ 0x63);
-    }
-    for (let j = 0; j < 16; j++) m[slot + 16 * rounds + j] = w[16 * rounds + j]! ^ 0x63;
-    // Decryption (equivalent inverse cipher): w[Nr] first, then InvMixColumns(w[r]) for r = Nr-1..1,
-    // all in the decryption state's form with the inverse S-box's 0x63; w[0] last, as is.
-    const d = slot + DEC;
-    for (let j = 0; j < 16; j++) m[d + j] = linearCt(this.#toInvTower, w[16 * rounds + j]! ^ 0x63);
-    const col = new Uint8Array(16);
-    for (let r = 1; r < rounds; r++) {
-      invMixColumns(w, 16 * (rounds - r), col);
-      for (let j = 0; j < 16; j++) m[d + 16 * r + j] = linearCt(this.#toInvTower, col[j]! ^ 0x63);
-    }
-    for (let j = 0; j < 16; j++) m[d + 16 * rounds + j] = w[j]!;
-    w.fill(0);
-    col.fill(0);
-  }
-}
-
-/** A GF(2)-linear map of a secret byte, by its basis images, without branches or lookups. */
-function linearCt(cols: readonly number[], x: number): number {
-  let o = 0;
-  for (let b = 0; b < 8; b++) o ^= -((x >> b) & 1) & cols[b]!;
-  return o & 0xff;
-}
-
-/** Multiplication by 2 in GF(2^8) on a secret byte, without branches. */
-const xtimeCt = (x: number): number => ((x << 1) ^ (-(x >> 7) & 0x1b)) & 0xff;
-
-function invMixColumns(w: Uint8Array, off: number, out: Uint8Array): void {
-  for (let c = 0; c < 4; c++) {
-    const a = [w[off + 4 * c]!, w[off + 4 * c + 1]!, w[off + 4 * c + 2]!, w[off + 4 * c + 3]!];
-    for (let r = 0; r < 4; r++) {
-      const x0 = a[r]!, x1 = a[(r + 1) % 4]!, x2 = a[(r + 2) % 4]!, x3 = a[(r + 3) % 4]!;
-      // 14 x0 + 11 x1 + 13 x2 + 9 x3, from doublings: 14 = 8+4+2, 11 = 8+2+1, 13 = 8+4+1, 9 = 8+1.
-      const d0 = xtimeCt(x0), q0 = xtimeCt(d0), o0 = xtimeCt(q0);
-      const d1 = xtimeCt(x1), o1 = xtimeCt(xtimeCt(d1));
-      const q2 = xtimeCt(xtimeCt(x2)), o2 = xtimeCt(q2);
-      const o3 = xtimeCt(xtimeCt(xtimeCt(x3)));
-      out[4 * c + r] = o0 ^ q0 ^ d0 ^ o1 ^ d1 ^ x1 ^ o2 ^ q2 ^ x2 ^ o3 ^ x3;
-    }
-    a.fill(0);
+    this.#u8.set(key, STAGE);
+    if (key.length === 16) this.x.key4(slot);
+    else this.x.key8(slot);
   }
 }
 

@@ -149,6 +149,8 @@ export const Op = {
   i32LtU: 0x49,
   i32GtU: 0x4b,
   i32GeU: 0x4f,
+  i32Xor: 0x73,
+  i32Rotr: 0x78,
 } as const;
 
 export const Simd = {
@@ -157,6 +159,8 @@ export const Simd = {
   i32x4ExtractLane: 0x1b,
   and: 0x4e,
   xor: 0x51,
+  i8x16ShrS: 0x6c,
+  i8x16Add: 0x6e,
   i16x8ShrU: 0x8d,
 } as const;
 

@@ -116,6 +116,22 @@ describe('WebAssembly SIMD AES engine', () => {
     again.destroy();
   });
 
+  it('leaves the raw key nowhere but in its own slot once set up (the expansion area is zeroed)', () => {
+    for (const kl of [16, 32]) {
+      const key = randomBytes(kl);
+      const k = simdKey(key);
+      const mem = Buffer.from(k.memory.buffer, k.memory.byteOffset, k.memory.byteLength);
+      for (let part = 0; part < kl; part += 16) {
+        const needle = key.subarray(part, part + 16);
+        for (let at = mem.indexOf(needle); at >= 0; at = mem.indexOf(needle, at + 1)) {
+          assert.ok(at >= k.slot && at < k.slot + 512, `key bytes ${part}.. found at ${at}, outside slot ${k.slot}`);
+        }
+      }
+      k.destroy();
+      for (let part = 0; part < kl; part += 16) assert.equal(mem.indexOf(key.subarray(part, part + 16)), -1);
+    }
+  });
+
   it('refuses block counts the I/O area cannot hold', () => {
     const k = simdKey(randomBytes(16));
     for (const n of [0, -1, 1.5, SIMD_MAX_BLOCKS + 1]) assert.throws(() => k.encrypt(n), RangeError);
