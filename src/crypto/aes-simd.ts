@@ -23,8 +23,13 @@
 import { createCipheriv } from 'node:crypto';
 import { buildModule, FunctionBody, I32, instantiate, Op, Simd, V128, type ValType, type WasmMemory } from './wasm.js';
 
-/** Messages of at most this many blocks go through the engine (measured crossover, see bench). */
-export const SIMD_MAX_BLOCKS = 8;
+/**
+ * Messages of at most this many blocks go through the engine. Measured on whole aes256-sha1
+ * Wrap+Unwrap pairs against node:crypto (x86-64, Node 20): ahead up to 6 blocks, behind from 7
+ * (CBC encryption is one serial chain at ~140 ns a block here; node adds ~10 ns a block to its
+ * ~0.6 µs a call).
+ */
+export const SIMD_MAX_BLOCKS = 6;
 
 // ---- Field arithmetic (all at load time, on public constants) ----
 
