@@ -156,8 +156,13 @@ function deriveTables(): Tables {
 
 /** The S-box by its definition (inverse, then affine), to check the tables against. */
 function sboxByDefinition(x: number): number {
-  let inv = 0;
-  for (let y = 1; y < 256 && x !== 0; y++) if (gf256Mul(x, y) === 1) inv = y;
+  // x^254 is x's inverse in GF(2^8) (and 0 for 0): x^2, x^4, ..., x^128, all multiplied together.
+  let inv = 1;
+  let p = x;
+  for (let i = 1; i < 8; i++) {
+    p = gf256Mul(p, p);
+    inv = gf256Mul(inv, p);
+  }
   return affine(inv) ^ 0x63;
 }
 
@@ -182,9 +187,11 @@ function checkCore(t: Tables): boolean {
 const lanes = (f: (c: number, r: number) => number): number[] => Array.from({ length: 16 }, (_, b) => f(b >> 2, b & 3));
 const SHIFT = lanes((c, r) => 4 * ((c + r) % 4) + r);
 const INV_SHIFT = lanes((c, r) => 4 * ((c - r + 4) % 4) + r);
-/** ShiftRows, then row r of each column takes row r + k: MixColumns' rotations. */
-const shiftRot = (k: number): number[] => lanes((c, r) => SHIFT[4 * c + ((r + k) % 4)]!);
-const invShiftRot = (k: number): number[] => lanes((c, r) => INV_SHIFT[4 * c + ((r + k) % 4)]!);
+/** ShiftRows, then row r of each column takes row r + k: MixColumns' rotations (k = 0..3). */
+const SHIFT_ROT = [0, 1, 2, 3].map((k) => lanes((c, r) => SHIFT[4 * c + ((r + k) % 4)]!));
+const INV_SHIFT_ROT = [0, 1, 2, 3].map((k) => lanes((c, r) => INV_SHIFT[4 * c + ((r + k) % 4)]!));
+/** Rows rotated within each column, no ShiftRows (InvMixColumns of round keys). */
+const ROT = [0, 1, 2, 3].map((k) => lanes((c, r) => 4 * c + ((r + k) % 4)));
 
 // Memory: tables at 0, the I/O area (IV, then blocks) at IO, key slots from KEYS.
 const IO = 1024;
@@ -291,30 +298,36 @@ class Emitter {
 }
 
 /**
- * CBC encryption in place of the blocks at [p, end), IV at p - 16: (key, p, end, swap). With swap
- * set, the last two blocks trade places afterwards: ciphertext stealing's (CS3) order.
+ * CBC encryption in place of the blocks at [p, end), IV at p - 16: (key, p, end, swap, rounds).
+ * With swap set, the last two blocks trade places afterwards: ciphertext stealing's (CS3) order.
+ * The rounds are a loop over the round keys (unrolled, the module was ten times the size and
+ * took ~20 ms of cold JS to emit, for no measurable speed).
  */
-function encryptKernel(rounds: number): FunctionBody {
-  const e = new Emitter([I32, I32, I32, I32]);
+function encryptKernel(): FunctionBody {
+  const e = new Emitter([I32, I32, I32, I32, I32]);
   const { f, t } = e;
-  const [key, p, end, swap] = [0, 1, 2, 3];
+  const [key, p, end, swap, rounds] = [0, 1, 2, 3, 4];
+  const kp = f.local(I32), kend = f.local(I32);
   const prev = e.v(), s = e.v(), io = e.v(), jo = e.v(), sv = e.v(), dv = e.v(), ev = e.v(), hi = e.v(), lo = e.v();
   const tmp = e.temps();
+  f.get(key).get(rounds).i32(4).op(Op.i32Shl).op(Op.i32Add).set(kend);
   f.get(p).i32(16).op(Op.i32Sub).v128Load().set(prev);
   f.loop();
   f.get(p).v128Load().get(prev).simd(Simd.xor).set(s);
   e.map(s, t.inH, t.inL, s, hi, lo);
   f.get(s).get(key).v128Load(0).simd(Simd.xor).set(s);
-  for (let r = 1; r < rounds; r++) {
-    e.core(io, jo, s, tmp);
-    e.pair(sv, t.s1, t.s2, io, jo);
-    e.pair(dv, t.d1, t.d2, io, jo);
-    e.pair(ev, t.e1, t.e2, io, jo); // 3S from its own tables rather than 2S ^ S: one step less
-    e.mix(s, [[dv, shiftRot(0)], [ev, shiftRot(1)], [sv, shiftRot(2)], [sv, shiftRot(3)]], key, 16 * r);
-  }
+  f.get(key).i32(16).op(Op.i32Add).set(kp);
+  f.loop();
+  e.core(io, jo, s, tmp);
+  e.pair(sv, t.s1, t.s2, io, jo);
+  e.pair(dv, t.d1, t.d2, io, jo);
+  e.pair(ev, t.e1, t.e2, io, jo); // 3S from its own tables rather than 2S ^ S: one step less
+  e.mix(s, [[dv, SHIFT_ROT[0]!], [ev, SHIFT_ROT[1]!], [sv, SHIFT_ROT[2]!], [sv, SHIFT_ROT[3]!]], kp, 0);
+  f.get(kp).i32(16).op(Op.i32Add).tee(kp).get(kend).op(Op.i32LtU).brIf(0);
+  f.end();
   e.core(io, jo, s, tmp);
   e.pair(sv, t.f1, t.f2, io, jo);
-  e.mix(prev, [[sv, SHIFT]], key, 16 * rounds);
+  e.mix(prev, [[sv, SHIFT]], kend, 0);
   f.get(p).get(prev).v128Store();
   f.get(p).i32(16).op(Op.i32Add).tee(p).get(end).op(Op.i32LtU).brIf(0);
   f.end();
@@ -323,17 +336,19 @@ function encryptKernel(rounds: number): FunctionBody {
 }
 
 /**
- * CBC decryption in place of the blocks at [p, end), IV at p - 16: (key, p, end, swap); with swap
- * set, the last two blocks first trade places (from CS3 order back to CBC order). The blocks are
- * independent, so WIDTH of them run side by side (one round of each in turn): one block's rounds
- * are a chain of dependent instructions, and the others fill the gaps. The rest go by 2, then 1.
+ * CBC decryption in place of the blocks at [p, end), IV at p - 16: (key, p, end, swap, rounds);
+ * with swap set, the last two blocks first trade places (from CS3 order back to CBC order). The
+ * blocks are independent, so WIDTH of them run side by side (one round of each in turn): one
+ * block's rounds are a chain of dependent instructions, and the others fill the gaps. The rest
+ * go by 2, then 1.
  */
 const WIDTH = 3;
 
-function decryptKernel(rounds: number): FunctionBody {
-  const e = new Emitter([I32, I32, I32, I32]);
+function decryptKernel(): FunctionBody {
+  const e = new Emitter([I32, I32, I32, I32, I32]);
   const { f, t } = e;
-  const [key, p, end, swap] = [0, 1, 2, 3];
+  const [key, p, end, swap, rounds] = [0, 1, 2, 3, 4];
+  const kp = f.local(I32), kend = f.local(I32);
   e.swapLast(swap, end);
   const lane = () => ({
     c: e.v(), s: e.v(), io: e.v(), jo: e.v(), hi: e.v(), lo: e.v(),
@@ -347,29 +362,34 @@ function decryptKernel(rounds: number): FunctionBody {
     e.map(l.s, t.uH, t.uL, l.c, l.hi, l.lo);
     f.get(l.s).get(key).v128Load(DEC).simd(Simd.xor).set(l.s);
   };
-  const round = (l: Lane, r: number): void => {
+  const round = (l: Lane): void => {
     e.core(l.io, l.jo, l.s, l.tmp);
     e.pair(l.m14, t.m14a, t.m14b, l.io, l.jo);
     e.pair(l.m11, t.m11a, t.m11b, l.io, l.jo);
     e.pair(l.m13, t.m13a, t.m13b, l.io, l.jo);
     e.pair(l.m9, t.m9a, t.m9b, l.io, l.jo);
-    e.mix(l.s, [[l.m14, invShiftRot(0)], [l.m11, invShiftRot(1)], [l.m13, invShiftRot(2)], [l.m9, invShiftRot(3)]], key, DEC + 16 * r);
+    e.mix(l.s, [[l.m14, INV_SHIFT_ROT[0]!], [l.m11, INV_SHIFT_ROT[1]!], [l.m13, INV_SHIFT_ROT[2]!], [l.m9, INV_SHIFT_ROT[3]!]], kp, 0);
   };
   const last = (l: Lane): void => {
     e.core(l.io, l.jo, l.s, l.tmp);
     e.pair(l.s, t.v1, t.v2, l.io, l.jo);
-    e.mix(l.s, [[l.s, INV_SHIFT]], key, DEC + 16 * rounds);
+    e.mix(l.s, [[l.s, INV_SHIFT]], kend, 0);
   };
   // k blocks side by side from p, each XORed with the ciphertext before it; p moves past them.
   const group = (k: number): void => {
     const ls = blocks.slice(0, k);
     ls.forEach((l, i) => first(l, 16 * i));
-    for (let r = 1; r < rounds; r++) for (const l of ls) round(l, r);
+    f.get(key).i32(DEC + 16).op(Op.i32Add).set(kp);
+    f.loop();
+    for (const l of ls) round(l);
+    f.get(kp).i32(16).op(Op.i32Add).tee(kp).get(kend).op(Op.i32LtU).brIf(0);
+    f.end();
     for (const l of ls) last(l);
     ls.forEach((l, i) => f.get(p).get(l.s).get(i === 0 ? prev : ls[i - 1]!.c).simd(Simd.xor).v128Store(16 * i));
     f.get(ls[k - 1]!.c).set(prev);
     f.get(p).i32(16 * k).op(Op.i32Add).set(p);
   };
+  f.get(key).i32(DEC).op(Op.i32Add).get(rounds).i32(4).op(Op.i32Shl).op(Op.i32Add).set(kend);
   f.get(p).i32(16).op(Op.i32Sub).v128Load().set(prev);
   f.block().loop();
   f.get(p).i32(16 * WIDTH).op(Op.i32Add).get(end).op(Op.i32GtU).brIf(1);
@@ -447,12 +467,11 @@ function keyKernel(nk: number): FunctionBody {
     f.get(v).i32(7).simd(Simd.i8x16ShrS).get(c1b).simd(Simd.and);
     f.simd(Simd.xor).set(d);
   };
-  const rot = (k: number): number[] => lanes((c, r) => 4 * c + ((r + k) % 4));
   const multiple = (parts: Loc[], k: number, first: boolean): void => {
     f.get(parts[0]!);
     for (const p of parts.slice(1)) f.get(p).simd(Simd.xor);
     f.set(acc);
-    f.get(acc).get(acc).shuffle(rot(k));
+    f.get(acc).get(acc).shuffle(ROT[k]!);
     if (!first) f.simd(Simd.xor);
   };
   for (let r = 0; r <= rounds; r++) {
@@ -483,10 +502,8 @@ function keyKernel(nk: number): FunctionBody {
 
 interface Exports {
   memory: WasmMemory;
-  enc10(key: number, p: number, end: number, swap: number): void;
-  enc14(key: number, p: number, end: number, swap: number): void;
-  dec10(key: number, p: number, end: number, swap: number): void;
-  dec14(key: number, p: number, end: number, swap: number): void;
+  enc(key: number, p: number, end: number, swap: number, rounds: number): void;
+  dec(key: number, p: number, end: number, swap: number, rounds: number): void;
   key4(slot: number): void;
   key8(slot: number): void;
   wipe(p: number, end: number): void;
@@ -500,10 +517,8 @@ class Engine {
 
   constructor(tables: Tables) {
     const bytes = buildModule(1, [
-      { name: 'enc10', body: encryptKernel(10) },
-      { name: 'enc14', body: encryptKernel(14) },
-      { name: 'dec10', body: decryptKernel(10) },
-      { name: 'dec14', body: decryptKernel(14) },
+      { name: 'enc', body: encryptKernel() },
+      { name: 'dec', body: decryptKernel() },
       { name: 'key4', body: keyKernel(4) },
       { name: 'key8', body: keyKernel(8) },
       { name: 'wipe', body: wipeKernel() },
@@ -614,8 +629,7 @@ const slots = new FinalizationRegistry<{ e: Engine; slot: number }>(({ e, slot }
 export class SimdAes {
   readonly #e: Engine;
   #slot: number;
-  readonly #enc: (key: number, p: number, end: number, swap: number) => void;
-  readonly #dec: (key: number, p: number, end: number, swap: number) => void;
+  readonly #rounds: number;
   readonly #token = {};
 
   static readonly ioOffset = IO;
@@ -627,8 +641,7 @@ export class SimdAes {
     this.#e = e;
     this.#slot = e.alloc();
     e.schedule(this.#slot, key);
-    this.#enc = key.length === 16 ? e.x.enc10 : e.x.enc14;
-    this.#dec = key.length === 16 ? e.x.dec10 : e.x.dec14;
+    this.#rounds = key.length === 16 ? 10 : 14;
     slots.register(this, { e, slot: this.#slot }, this.#token);
   }
 
@@ -654,18 +667,18 @@ export class SimdAes {
    */
   encrypt(n: number, swap = false): void {
     checkBlocks(n, swap);
-    this.#enc(this.#live(), IO + 16, IO + 16 + 16 * n, swap ? 1 : 0);
+    this.#e.x.enc(this.#live(), IO + 16, IO + 16 + 16 * n, swap ? 1 : 0, this.#rounds);
   }
 
   /** CBC-decrypt n blocks of the I/O area in place; with `swap`, the last two first trade places. */
   decrypt(n: number, swap = false): void {
     checkBlocks(n, swap);
-    this.#dec(this.#live(), IO + 16, IO + 16 + 16 * n, swap ? 1 : 0);
+    this.#e.x.dec(this.#live(), IO + 16, IO + 16 + 16 * n, swap ? 1 : 0, this.#rounds);
   }
 
   /** Raw AES^-1 of the block at spareOffset, in place. */
   decryptSpare(): void {
-    this.#dec(this.#live(), SPARE, SPARE + 16, 0);
+    this.#e.x.dec(this.#live(), SPARE, SPARE + 16, 0, this.#rounds);
   }
 
   /** Zero the I/O area's first `bytes` bytes (rounded up to blocks) and the spare block. */

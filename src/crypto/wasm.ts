@@ -120,24 +120,54 @@ export class FunctionBody {
     return this;
   }
 
-  encode(): number[] {
-    const out: number[] = [];
-    // Locals as runs of one type.
+  /** The function's entry in the code section: size, locals (as runs of one type), code, end. */
+  encode(out: Writer): void {
+    const body = new Writer();
     const runs: [number, ValType][] = [];
     for (const t of this.#locals) {
       const last = runs[runs.length - 1];
       if (last !== undefined && last[1] === t) last[0]++;
       else runs.push([1, t]);
     }
-    uleb(out, runs.length);
-    for (const [n, t] of runs) {
-      uleb(out, n);
-      out.push(t);
+    body.uleb(runs.length);
+    for (const [n, t] of runs) body.uleb(n).byte(t);
+    body.bytes(this.code).byte(0x0b);
+    out.uleb(body.length).bytes(body.finish());
+  }
+}
+
+/** Bytes appended to a growable buffer (the module is tens of KiB: no per-byte arrays or spreads). */
+class Writer {
+  #buf = new Uint8Array(256);
+  #len = 0;
+
+  get length(): number {
+    return this.#len;
+  }
+  byte(b: number): this {
+    if (this.#len === this.#buf.length) {
+      const bigger = new Uint8Array(2 * this.#buf.length);
+      bigger.set(this.#buf);
+      this.#buf = bigger;
     }
-    out.push(...this.code, 0x0b);
-    const sized: number[] = [];
-    uleb(sized, out.length);
-    return sized.concat(out);
+    this.#buf[this.#len++] = b;
+    return this;
+  }
+  uleb(n: number): this {
+    const o: number[] = [];
+    uleb(o, n);
+    return this.bytes(o);
+  }
+  bytes(src: ArrayLike<number>): this {
+    for (let i = 0; i < src.length; i++) this.byte(src[i]!);
+    return this;
+  }
+  name(s: string): this {
+    const b = new TextEncoder().encode(s);
+    return this.uleb(b.length).bytes(b);
+  }
+  finish(): Uint8Array {
+    return this.#buf.subarray(0, this.#len);
   }
 }
 
@@ -150,6 +180,7 @@ export const Op = {
   i32GtU: 0x4b,
   i32GeU: 0x4f,
   i32Xor: 0x73,
+  i32Shl: 0x74,
   i32Rotr: 0x78,
 } as const;
 
@@ -166,46 +197,32 @@ export const Simd = {
 
 /** A module with one exported memory (`memory`, `pages` pages of 64 KiB) and exported functions. */
 export function buildModule(pages: number, functions: readonly { name: string; body: FunctionBody }[]): Uint8Array {
-  const out: number[] = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00];
-  const section = (id: number, content: number[]): void => {
-    out.push(id);
-    uleb(out, content.length);
-    out.push(...content);
-  };
-  const vec = <T>(items: readonly T[], each: (o: number[], item: T) => void): number[] => {
-    const o: number[] = [];
-    uleb(o, items.length);
-    for (const it of items) each(o, it);
-    return o;
+  const out = new Writer().bytes([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]);
+  const section = (id: number, fill: (w: Writer) => void): void => {
+    const w = new Writer();
+    fill(w);
+    out.byte(id).uleb(w.length).bytes(w.finish());
   };
   // One type per function (duplicates are allowed and keep the indices trivial).
-  section(
-    1,
-    vec(functions, (o, f) => {
-      o.push(0x60);
-      uleb(o, f.body.params.length);
-      o.push(...f.body.params);
-      uleb(o, f.body.results.length);
-      o.push(...f.body.results);
-    }),
-  );
-  section(
-    3,
-    vec(functions, (o, _f) => uleb(o, functions.indexOf(_f))),
-  );
-  section(5, [1, 0x00, ...(() => { const o: number[] = []; uleb(o, pages); return o; })()]);
-  const exports: [string, number, number][] = [['memory', 0x02, 0], ...functions.map((f, i): [string, number, number] => [f.name, 0x00, i])];
-  section(
-    7,
-    vec(exports, (o, [name, kind, index]) => {
-      const bytes = new TextEncoder().encode(name);
-      uleb(o, bytes.length);
-      o.push(...bytes, kind);
-      uleb(o, index);
-    }),
-  );
-  section(10, vec(functions, (o, f) => o.push(...f.body.encode())));
-  return Uint8Array.from(out);
+  section(1, (w) => {
+    w.uleb(functions.length);
+    for (const { body } of functions) w.byte(0x60).uleb(body.params.length).bytes(body.params).uleb(body.results.length).bytes(body.results);
+  });
+  section(3, (w) => {
+    w.uleb(functions.length);
+    functions.forEach((_, i) => w.uleb(i));
+  });
+  section(5, (w) => w.uleb(1).byte(0x00).uleb(pages));
+  section(7, (w) => {
+    w.uleb(functions.length + 1);
+    w.name('memory').byte(0x02).uleb(0);
+    functions.forEach((f, i) => w.name(f.name).byte(0x00).uleb(i));
+  });
+  section(10, (w) => {
+    w.uleb(functions.length);
+    for (const f of functions) f.body.encode(w);
+  });
+  return out.finish();
 }
 
 /** The parts of a module's memory the kernels' hosts use. */
