@@ -4,10 +4,12 @@
 //   FUZZ_ONLY     only properties whose name contains this text
 // Campaigns: the DER layer and Kerberos ASN.1 codecs (same properties as der-campaign.ts, which
 // runs by count instead of time), the NTLM package through SSPI (ntlm-campaign.ts), the
-// Kerberos package through SSPI with its non-DER parsers (kerberos-campaign.ts), and Negotiate,
-// parked handshakes and the HTTP sign-on layer (negotiate-http-campaign.ts).
+// Kerberos package through SSPI with its non-DER parsers (kerberos-campaign.ts), Negotiate,
+// parked handshakes and the HTTP sign-on layer (negotiate-http-campaign.ts), and AES-CTS with the
+// SIMD engine against node:crypto (aes-campaign.ts).
 import { derProperties } from '../unit/der/der.properties.js';
 import { kerberosProperties } from '../unit/packages/kerberos/asn1.properties.js';
+import { aesCampaign } from './aes-campaign.js';
 import { kerberosCampaign } from './kerberos-campaign.js';
 import { negotiateHttpCampaign } from './negotiate-http-campaign.js';
 import { ntlmCampaign } from './ntlm-campaign.js';
@@ -17,7 +19,7 @@ const opts = optionsFromEnv();
 const der = [...derProperties(), ...kerberosProperties()];
 const matching = (names: string[]) => names.filter((n) => !opts.only || n.includes(opts.only)).length;
 const derN = matching(der.map(([n]) => n));
-const packages = ([['NTLM package', ntlmCampaign], ['Kerberos package', kerberosCampaign], ['Negotiate + HTTP', negotiateHttpCampaign]] as const)
+const packages = ([['NTLM package', ntlmCampaign], ['Kerberos package', kerberosCampaign], ['Negotiate + HTTP', negotiateHttpCampaign], ['AES-CTS', aesCampaign]] as const)
   .filter(([, c]) => matching(c.properties().map(([n]) => n)) > 0);
 const share = opts.seconds / Math.max(1, (derN ? 1 : 0) + packages.length);
 const t0 = performance.now();
