@@ -645,10 +645,18 @@ export class SimdAes {
     slots.register(this, { e, slot: this.#slot }, this.#token);
   }
 
+  /** A key in the engine; undefined where the engine is off, or when its memory cannot grow. */
   static create(key: Uint8Array): SimdAes | undefined {
     const e = getEngine();
     if (e === null || (key.length !== 16 && key.length !== 32)) return undefined;
-    return new SimdAes(key, e);
+    try {
+      return new SimdAes(key, e);
+    } catch (err) {
+      // memory.grow refused (the 4 GiB ceiling, or the host out of memory): node:crypto serves
+      // this key instead, rather than a message call failing.
+      if (err instanceof RangeError) return undefined;
+      throw err;
+    }
   }
 
   /** The engine's whole memory (changes when it grows: fetch it per message). */

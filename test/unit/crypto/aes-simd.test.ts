@@ -102,6 +102,35 @@ describe('WebAssembly SIMD AES engine', () => {
     for (const k of ks) k.destroy();
   });
 
+  it('falls back to node:crypto for new keys when the engine memory cannot grow', () => {
+    const proto = (globalThis as unknown as { WebAssembly: { Memory: { prototype: { grow: (n: number) => number } } } }).WebAssembly.Memory.prototype;
+    const grow = proto.grow;
+    proto.grow = () => {
+      throw new RangeError('WebAssembly.Memory.grow(): Maximum memory size exceeded');
+    };
+    const made: SimdAes[] = [];
+    try {
+      let refused = 0;
+      for (let i = 0; i < 20_000 && refused === 0; i++) {
+        const k = SimdAes.create(randomBytes(16));
+        if (k === undefined) refused++;
+        else made.push(k);
+      }
+      assert.equal(refused, 1, "a key past the last slot is refused, not thrown");
+      assert.ok(made.length >= 100, `${made.length} keys before the refusal`);
+      // AesCts with such a key still answers right, through node:crypto.
+      const key = randomBytes(32), iv = randomBytes(16), pt = randomBytes(45);
+      const c = new AesCts(key);
+      const ct = c.encrypt(pt, iv);
+      assert.deepEqual(Buffer.from(c.decrypt(ct, iv)), pt);
+      assert.deepEqual(Buffer.from(ct).subarray(0, 32), swapLast(nodeCbc('enc', key, iv, Buffer.concat([pt, Buffer.alloc(3)]))).subarray(0, 32));
+      c.destroy();
+    } finally {
+      proto.grow = grow;
+      for (const k of made) k.destroy();
+    }
+  });
+
   it('zeroes a key schedule on destroy and reuses the slot', () => {
     const k = simdKey(randomBytes(32));
     const slot = k.slot;
