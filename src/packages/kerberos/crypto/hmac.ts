@@ -138,6 +138,46 @@ export class HmacKey {
   }
 
   /**
+   * The first `n` bytes of HMAC(a || src[off..off+len)) to out[outOff..outOff+n): a message and a
+   * token header that lies inside the token (RFC 4121 MIC), without a view of it.
+   */
+  macParts(a: Uint8Array, src: Uint8Array, off: number, len: number, out: Uint8Array, outOff: number, n: number): void {
+    const st = this.#partsSha1(a, src, off, len);
+    if (st === undefined) {
+      this.macInto(a, new Uint8Array(src.buffer, src.byteOffset + off, len), out, outOff, n);
+      return;
+    }
+    for (let i = 0; i < n; i++) out[outOff + i] = st[i >> 2]! >>> (24 - 8 * (i & 3));
+  }
+
+  /** Whether received[rOff..rOff+n) is the first n bytes of HMAC(a || src[off..off+len)), in constant time. */
+  verifyParts(a: Uint8Array, src: Uint8Array, off: number, len: number, received: Uint8Array, rOff: number, n: number): boolean {
+    if (n === 0 || n > this.size) return false;
+    const st = this.#partsSha1(a, src, off, len);
+    if (st === undefined) {
+      return this.verify(a, new Uint8Array(src.buffer, src.byteOffset + off, len), new Uint8Array(received.buffer, received.byteOffset + rOff, n));
+    }
+    let diff = 0;
+    for (let i = 0; i < n; i++) diff |= ((st[i >> 2]! >>> (24 - 8 * (i & 3))) ^ received[rOff + i]!) & 0xff;
+    return diff === 0;
+  }
+
+  // SHA-1 state words of HMAC(a || src[off..off+len)) (valid until the next call): the parts are
+  // joined in the scratch by loops (cheaper than views and set() at MIC sizes), hashed where they
+  // lie, and wiped. Undefined for other hashes or past the JS path.
+  #partsSha1(a: Uint8Array, src: Uint8Array, off: number, len: number): Int32Array | undefined {
+    const total = a.length + len;
+    if (this.hash !== 'sha1' || total > JS_MAX_RANGE_SHA1) return undefined;
+    const buf = joined;
+    const al = a.length;
+    for (let i = 0; i < al; i++) buf[i] = a[i]!;
+    for (let i = 0; i < len; i++) buf[al + i] = src[off + i]!;
+    const st = this.#rangeSha1(buf, 0, total);
+    for (let i = 0; i < total; i++) buf[i] = 0; // the message was here
+    return st;
+  }
+
+  /**
    * Whether `received` is the first received.length bytes of HMAC(a || b), compared in constant
    * time (no early exit; the length, public, is checked first). Nothing is allocated on the JS path.
    */

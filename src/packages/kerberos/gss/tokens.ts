@@ -147,21 +147,24 @@ function aesKc(key: KerberosKey, usage: number): HmacKey | undefined {
   }
 }
 
-/** Checksum over a || b with the enctype's mandatory checksum, into out[off..off+n). AES keys use the cached Kc without a concat. */
-function checksumInto(key: KerberosKey, usage: number, a: Uint8Array, b: Uint8Array, out: Uint8Array, off: number, n: number, policy?: CryptoPolicy): void {
+/**
+ * Checksum over a || hdr[hOff..hOff+16) (data, then a token header) with the enctype's mandatory
+ * checksum, into out[off..off+n). AES keys use the cached Kc, with neither a concat nor a view.
+ */
+function checksumInto(key: KerberosKey, usage: number, a: Uint8Array, hdr: Uint8Array, hOff: number, out: Uint8Array, off: number, n: number, policy?: CryptoPolicy): void {
   const kc = aesKc(key, usage);
   if (kc !== undefined) {
-    kc.macInto(a, b, out, off, n);
+    kc.macParts(a, hdr, hOff, HEADER, out, off, n);
     return;
   }
-  out.set(makeChecksum(key, usage, concat2(a, b), undefined, policy), off);
+  out.set(makeChecksum(key, usage, concat2(a, view(hdr, hOff, HEADER)), undefined, policy), off);
 }
 
-/** Whether `received` is the checksum over a || b, compared in constant time. */
-function checksumVerify(key: KerberosKey, usage: number, a: Uint8Array, b: Uint8Array, received: Uint8Array, policy?: CryptoPolicy): boolean {
+/** Whether received[rOff..rOff+n) is the checksum over a || hdr[hOff..hOff+16), compared in constant time. */
+function checksumVerify(key: KerberosKey, usage: number, a: Uint8Array, hdr: Uint8Array, hOff: number, received: Uint8Array, rOff: number, n: number, policy?: CryptoPolicy): boolean {
   const kc = aesKc(key, usage);
-  if (kc !== undefined) return kc.verify(a, b, received);
-  return macEquals(makeChecksum(key, usage, concat2(a, b), undefined, policy), received);
+  if (kc !== undefined) return kc.verifyParts(a, hdr, hOff, HEADER, received, rOff, n);
+  return macEquals(makeChecksum(key, usage, concat2(a, view(hdr, hOff, HEADER)), undefined, policy), view(received, rOff, n));
 }
 
 function concat2(a: Uint8Array, b: Uint8Array): Uint8Array {
@@ -190,11 +193,13 @@ function receiveKey(st: GssTokenState, flags: number): KerberosKey {
 export function getMic(st: GssTokenState, data: Uint8Array): Uint8Array {
   const { key, flags } = sendKey(st);
   const n = checksumSize(key, st.policy);
-  const tok = new Uint8Array(HEADER + n);
+  // From the token pool: a fresh 28-byte Uint8Array lives on V8's heap, and the header view below
+  // would move it off-heap into a backing store of its own (measured: most of a 16-byte MIC).
+  const tok = tokenBuffer(HEADER + n);
   tok[0] = 0x04; tok[1] = 0x04; tok[2] = flags;
-  tok.fill(0xff, 3, 8);
+  for (let i = 3; i < 8; i++) tok[i] = 0xff;
   writeSeq(tok, 8, nextSeq(st));
-  checksumInto(key, signUsage(!st.initiator), data, tok.subarray(0, HEADER), tok, HEADER, n, st.policy);
+  checksumInto(key, signUsage(!st.initiator), data, tok, 0, tok, HEADER, n, st.policy);
   return tok;
 }
 
@@ -208,7 +213,7 @@ export function verifyMic(st: GssTokenState, data: Uint8Array, token: Uint8Array
   const key = receiveKey(st, flags);
   const n = checksumSize(key, st.policy);
   if (token.length !== HEADER + n) throw invalid(`MIC token is ${token.length} bytes, expected ${HEADER + n}`);
-  if (!checksumVerify(key, signUsage(st.initiator), data, view(token, 0, HEADER), view(token, HEADER, n), st.policy)) throw altered();
+  if (!checksumVerify(key, signUsage(st.initiator), data, token, 0, token, HEADER, n, st.policy)) throw altered();
   return st.recv.check(readSeq(token, 8));
 }
 
@@ -257,7 +262,7 @@ export function wrap(st: GssTokenState, data: Uint8Array, opts?: WrapOptions): U
     tok[0] = 0x05; tok[1] = 0x04; tok[2] = flags; tok[3] = 0xff;
     writeSeq(tok, 8, seq);
     // The checksum covers the header with EC = RRC = 0, so it is computed before they are set.
-    checksumInto(key, sealUsage(!st.initiator), data, view(tok, 0, HEADER), tok, HEADER + data.length, n, st.policy);
+    checksumInto(key, sealUsage(!st.initiator), data, tok, 0, tok, HEADER + data.length, n, st.policy);
     tok[4] = n >>> 8; tok[5] = n & 0xff;
     tok[6] = rrc >>> 8; tok[7] = rrc & 0xff;
     tok.set(data, HEADER);
@@ -429,7 +434,7 @@ export function unwrap(st: GssTokenState, token: Uint8Array): UnwrapResult {
   const data = body.subarray(0, body.length - n);
   const hdr = Uint8Array.from(token.subarray(0, HEADER));
   hdr[4] = hdr[5] = hdr[6] = hdr[7] = 0;
-  if (!checksumVerify(key, sealUsage(fromAcceptor), data, hdr, body.subarray(body.length - n), st.policy)) throw altered();
+  if (!checksumVerify(key, sealUsage(fromAcceptor), data, hdr, 0, body, body.length - n, n, st.policy)) throw altered();
   return { data, conf: false, seqStatus: st.recv.check(seq) };
 }
 
