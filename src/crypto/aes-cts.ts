@@ -242,13 +242,7 @@ export class AesCts {
    * The plaintext is a new buffer of `len` bytes owned by the caller.
    */
   decryptAt(src: Uint8Array, off: number, len: number, iv: Uint8Array = ZERO_IV): Uint8Array {
-    this.#live();
-    checkIv(iv);
-    if (len < AES_BLOCK_SIZE) {
-      throw new SspiError(SecurityStatus.SEC_E_INVALID_TOKEN, `CTS ciphertext must be at least one block, got ${len} bytes`);
-    }
-    if (off < 0 || off + len > src.length) throw new SspiError(SecurityStatus.SEC_E_INVALID_PARAMETER, 'CTS ciphertext range out of bounds');
-    const n = Math.ceil(len / AES_BLOCK_SIZE);
+    const n = this.#ciphertextBlocks(src, off, len, iv);
     const simd = n <= SIMD_MAX_BLOCKS ? this.#small() : null;
     if (simd !== null) {
       this.#decryptSmall(simd, src, off, len, n, iv);
@@ -303,17 +297,22 @@ export class AesCts {
    * and must then call wipeEngine(len).
    */
   decryptInEngine(src: Uint8Array, off: number, len: number, iv: Uint8Array = ZERO_IV): number {
+    const n = this.#ciphertextBlocks(src, off, len, iv);
+    const simd = n <= SIMD_MAX_BLOCKS ? this.#small() : null;
+    if (simd === null) return -1;
+    this.#decryptSmall(simd, src, off, len, n, iv);
+    return SimdAes.ioOffset + AES_BLOCK_SIZE;
+  }
+
+  // The checks every decryption makes first; answers the block count.
+  #ciphertextBlocks(src: Uint8Array, off: number, len: number, iv: Uint8Array): number {
     this.#live();
     checkIv(iv);
     if (len < AES_BLOCK_SIZE) {
       throw new SspiError(SecurityStatus.SEC_E_INVALID_TOKEN, `CTS ciphertext must be at least one block, got ${len} bytes`);
     }
     if (off < 0 || off + len > src.length) throw new SspiError(SecurityStatus.SEC_E_INVALID_PARAMETER, 'CTS ciphertext range out of bounds');
-    const n = Math.ceil(len / AES_BLOCK_SIZE);
-    const simd = n <= SIMD_MAX_BLOCKS ? this.#small() : null;
-    if (simd === null) return -1;
-    this.#decryptSmall(simd, src, off, len, n, iv);
-    return SimdAes.ioOffset + AES_BLOCK_SIZE;
+    return Math.ceil(len / AES_BLOCK_SIZE);
   }
 
   /** The engine's memory, where decryptInEngine leaves a plaintext (fetch it after each call). */

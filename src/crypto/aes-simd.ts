@@ -33,32 +33,26 @@ export const SIMD_MAX_BLOCKS = 6;
 
 // ---- Field arithmetic (all at load time, on public constants) ----
 
-function gf16Mul(a: number, b: number): number {
+// Multiplication in GF(2^bits) modulo `poly` (which includes the x^bits term).
+function gfMul(a: number, b: number, bits: number, poly: number): number {
   let r = 0;
-  for (let i = 0; i < 4; i++) {
+  for (let i = 0; i < bits; i++) {
     if (b & 1) r ^= a;
     b >>= 1;
     a <<= 1;
-    if (a & 0x10) a ^= 0x13; // z^4 + z + 1
+    if (a & (1 << bits)) a ^= poly;
   }
   return r;
 }
+
+const gf16Mul = (a: number, b: number): number => gfMul(a, b, 4, 0x13); // z^4 + z + 1
 
 function gf16Inv(a: number): number {
   for (let b = 1; b < 16; b++) if (gf16Mul(a, b) === 1) return b;
   return 0;
 }
 
-function gf256Mul(a: number, b: number): number {
-  let r = 0;
-  for (let i = 0; i < 8; i++) {
-    if (b & 1) r ^= a;
-    b >>= 1;
-    a <<= 1;
-    if (a & 0x100) a ^= 0x11b; // AES: x^8 + x^4 + x^3 + x + 1
-  }
-  return r;
-}
+const gf256Mul = (a: number, b: number): number => gfMul(a, b, 8, 0x11b); // AES: x^8 + x^4 + x^3 + x + 1
 
 const rotl8 = (v: number, n: number): number => ((v << n) | (v >> (8 - n))) & 0xff;
 /** The linear part of the S-box's affine map (FIPS-197 5.1.1); the constant is 0x63. */

@@ -41,17 +41,16 @@ export class FunctionBody {
   }
 
   get(i: number): this {
-    this.code.push(0x20);
-    uleb(this.code, i);
-    return this;
+    return this.#index(0x20, i);
   }
   set(i: number): this {
-    this.code.push(0x21);
-    uleb(this.code, i);
-    return this;
+    return this.#index(0x21, i);
   }
   tee(i: number): this {
-    this.code.push(0x22);
+    return this.#index(0x22, i);
+  }
+  #index(opcode: number, i: number): this {
+    this.code.push(opcode);
     uleb(this.code, i);
     return this;
   }
@@ -60,9 +59,9 @@ export class FunctionBody {
     sleb(this.code, n | 0);
     return this;
   }
-  /** A plain opcode (i32.add = 0x6a, ...). */
-  op(opcode: number): this {
-    this.code.push(opcode);
+  /** Plain opcodes, or raw bytes (i32.add = 0x6a; block = 0x02, 0x40; br_if = 0x0d, depth). */
+  op(...bytes: number[]): this {
+    for (const b of bytes) this.code.push(b);
     return this;
   }
   loop(): this {
@@ -88,12 +87,21 @@ export class FunctionBody {
     return this;
   }
   i32Load(offset = 0): this {
-    this.code.push(0x28, 2);
-    uleb(this.code, offset);
-    return this;
+    return this.#memory([0x28], 2, offset);
   }
   i32Store(offset = 0): this {
-    this.code.push(0x36, 2);
+    return this.#memory([0x36], 2, offset);
+  }
+  /** i32.load8_u */
+  i32Load8(offset = 0): this {
+    return this.#memory([0x2d], 0, offset);
+  }
+  i32Store8(offset = 0): this {
+    return this.#memory([0x3a], 0, offset);
+  }
+  // An access with its memarg: the alignment exponent (a hint), then the static offset.
+  #memory(opcode: number[], align: number, offset: number): this {
+    this.code.push(...opcode, align);
     uleb(this.code, offset);
     return this;
   }
@@ -104,14 +112,10 @@ export class FunctionBody {
     return this;
   }
   v128Load(offset = 0): this {
-    this.simd(0x00).code.push(0);
-    uleb(this.code, offset);
-    return this;
+    return this.#memory([0xfd, 0x00], 0, offset);
   }
   v128Store(offset = 0): this {
-    this.simd(0x0b).code.push(0);
-    uleb(this.code, offset);
-    return this;
+    return this.#memory([0xfd, 0x0b], 0, offset);
   }
   /** i8x16.shuffle of the two operands on the stack: lanes 0-15 pick from the first, 16-31 the second. */
   shuffle(lanes: readonly number[]): this {

@@ -14,6 +14,7 @@
 // Secrets in the module's memory (the RC4 S-box, MD5 states) are wiped after every call.
 
 import type { RC4 } from '../../crypto/rc4.js';
+import { buildModule, FunctionBody, I32, instantiate } from '../../crypto/wasm.js';
 import { SspiError } from '../../sspi/error.js';
 import { SecurityStatus } from '../../sspi/status.js';
 
@@ -28,73 +29,11 @@ const CHUNK = 16384; // a multiple of 64; window + chunk + 128 bytes of padding 
 const PAGE = 65536;
 
 // ---------------------------------------------------------------------------------------------
-// A minimal WebAssembly encoder: just the opcodes the three functions below use.
-const I32 = 0x7f;
+// Opcodes the three functions below use as raw bytes (the emitter is crypto/wasm.ts).
 const OP = {
   block: 0x02, loop: 0x03, br: 0x0c, br_if: 0x0d, end: 0x0b,
-  get: 0x20, set: 0x21, tee: 0x22,
-  load: 0x28, load8: 0x2d, store: 0x36, store8: 0x3a, const: 0x41,
   eqz: 0x45, add: 0x6a, sub: 0x6b, and: 0x71, or: 0x72, xor: 0x73, shl: 0x74, rotl: 0x77,
 } as const;
-
-function uleb(v: number, out: number[]): void {
-  do {
-    let b = v & 0x7f;
-    v >>>= 7;
-    if (v !== 0) b |= 0x80;
-    out.push(b);
-  } while (v !== 0);
-}
-
-function sleb(v: number, out: number[]): void {
-  v |= 0;
-  for (;;) {
-    const b = v & 0x7f;
-    v >>= 7;
-    if ((v === 0 && (b & 0x40) === 0) || (v === -1 && (b & 0x40) !== 0)) {
-      out.push(b);
-      return;
-    }
-    out.push(b | 0x80);
-  }
-}
-
-class Body {
-  readonly b: number[] = [];
-  op(...codes: number[]): this {
-    this.b.push(...codes);
-    return this;
-  }
-  get(l: number): this { this.b.push(OP.get); uleb(l, this.b); return this; }
-  set(l: number): this { this.b.push(OP.set); uleb(l, this.b); return this; }
-  tee(l: number): this { this.b.push(OP.tee); uleb(l, this.b); return this; }
-  i32(v: number): this { this.b.push(OP.const); sleb(v, this.b); return this; }
-  // memarg: alignment exponent, then the static offset.
-  load(off: number): this { this.b.push(OP.load, 2); uleb(off, this.b); return this; }
-  load8(off: number): this { this.b.push(OP.load8, 0); uleb(off, this.b); return this; }
-  store(off: number): this { this.b.push(OP.store, 2); uleb(off, this.b); return this; }
-  store8(off: number): this { this.b.push(OP.store8, 0); uleb(off, this.b); return this; }
-}
-
-function section(id: number, payload: number[], out: number[]): void {
-  out.push(id);
-  uleb(payload.length, out);
-  out.push(...payload);
-}
-
-function vec(items: number[][]): number[] {
-  const out: number[] = [];
-  uleb(items.length, out);
-  for (const it of items) out.push(...it);
-  return out;
-}
-
-function name(s: string): number[] {
-  const out: number[] = [];
-  uleb(s.length, out);
-  for (let i = 0; i < s.length; i++) out.push(s.charCodeAt(i));
-  return out;
-}
 
 // ---------------------------------------------------------------------------------------------
 // The functions. Locals are numbered: parameters first, then the declared i32 locals.
@@ -115,8 +54,8 @@ const BLOCK_LOCALS = 9; // 3..11
 // One MD5 step: a = b + rotl(a + f(b, c, d) + x[k] + T[s], shift). The sum is ordered so that only
 // the part of f that needs b (the previous step's result) is on the serial chain: a + x[k] + T[s]
 // and the b-free terms are ready before b is, leaving one or two operations before the add.
-function md5Step(f: Body, s: number, [a, b, c, d]: readonly [number, number, number, number]): void {
-  f.get(a).get(P).load(4 * md5Word(s)).op(OP.add).i32(MD5_T[s]!).op(OP.add);
+function md5Step(f: FunctionBody, s: number, [a, b, c, d]: readonly [number, number, number, number]): void {
+  f.get(a).get(P).i32Load(4 * md5Word(s)).op(OP.add).i32(MD5_T[s]!).op(OP.add);
   switch (s >> 4) {
     case 0: f.get(d).get(b).get(c).get(d).op(OP.xor, OP.and, OP.xor); break; // F = d ^ (b & (c ^ d))
     case 1: // G = (b & d) | (c & ~d), as a sum of its two disjoint halves
@@ -128,15 +67,15 @@ function md5Step(f: Body, s: number, [a, b, c, d]: readonly [number, number, num
 }
 
 // RC4 keystream byte number k (0..63) of the 64 at Q; every fourth byte, XOR the word at Q+k-3.
-function rc4Step(f: Body, k: number): void {
-  f.get(RI).i32(1).op(OP.add).i32(255).op(OP.and).tee(RI).load8(S_BOX).tee(SI);
-  f.get(RJ).op(OP.add).i32(255).op(OP.and).tee(RJ).load8(S_BOX).set(SJ);
-  f.get(RI).get(SJ).store8(S_BOX);
-  f.get(RJ).get(SI).store8(S_BOX);
-  f.get(SI).get(SJ).op(OP.add).i32(255).op(OP.and).load8(S_BOX);
+function rc4Step(f: FunctionBody, k: number): void {
+  f.get(RI).i32(1).op(OP.add).i32(255).op(OP.and).tee(RI).i32Load8(S_BOX).tee(SI);
+  f.get(RJ).op(OP.add).i32(255).op(OP.and).tee(RJ).i32Load8(S_BOX).set(SJ);
+  f.get(RI).get(SJ).i32Store8(S_BOX);
+  f.get(RJ).get(SI).i32Store8(S_BOX);
+  f.get(SI).get(SJ).op(OP.add).i32(255).op(OP.and).i32Load8(S_BOX);
   if ((k & 3) === 0) f.set(KS);
   else f.i32(8 * (k & 3)).op(OP.shl).get(KS).op(OP.or).set(KS);
-  if ((k & 3) === 3) f.get(Q).get(Q).load(k - 3).get(KS).op(OP.xor).store(k - 3);
+  if ((k & 3) === 3) f.get(Q).get(Q).i32Load(k - 3).get(KS).op(OP.xor).i32Store(k - 3);
 }
 
 // blocks(P, Q, NB): NB MD5 blocks from P into STATE; with `withRc4`, also 64 RC4 bytes at Q per
@@ -144,10 +83,11 @@ function rc4Step(f: Body, k: number): void {
 // (UNSEAL: decrypt, then hash), or Q = P - 60 (SEAL: the RC4 bytes written while block P is
 // hashed are the previous block's last 60 and this block's word 0, whose last read, step 48,
 // comes before step 63's write).
-function blocksFn(withRc4: boolean): number[] {
-  const f = new Body();
-  for (let k = 0; k < 4; k++) f.i32(0).load(STATE + 4 * k).set(A + k);
-  if (withRc4) f.i32(0).load(RC4_IJ).set(RI).i32(0).load(RC4_IJ + 4).set(RJ);
+function blocksFn(withRc4: boolean): FunctionBody {
+  const f = new FunctionBody([I32, I32, I32]);
+  for (let i = 0; i < BLOCK_LOCALS; i++) f.local(I32);
+  for (let k = 0; k < 4; k++) f.i32(0).i32Load(STATE + 4 * k).set(A + k);
+  if (withRc4) f.i32(0).i32Load(RC4_IJ).set(RI).i32(0).i32Load(RC4_IJ + 4).set(RJ);
   f.op(OP.block, 0x40, OP.loop, 0x40);
   f.get(NB).op(OP.eqz, OP.br_if, 1);
   const order = [A, B, C, D];
@@ -156,59 +96,42 @@ function blocksFn(withRc4: boolean): number[] {
     md5Step(f, s, [order[r]!, order[(r + 1) & 3]!, order[(r + 2) & 3]!, order[(r + 3) & 3]!]);
     if (withRc4) rc4Step(f, s);
   }
-  for (let k = 0; k < 4; k++) f.i32(0).get(A + k).i32(0).load(STATE + 4 * k).op(OP.add).tee(A + k).store(STATE + 4 * k);
+  for (let k = 0; k < 4; k++) f.i32(0).get(A + k).i32(0).i32Load(STATE + 4 * k).op(OP.add).tee(A + k).i32Store(STATE + 4 * k);
   f.get(P).i32(64).op(OP.add).set(P);
   if (withRc4) f.get(Q).i32(64).op(OP.add).set(Q);
   f.get(NB).i32(1).op(OP.sub).set(NB);
   f.op(OP.br, 0, OP.end, OP.end);
-  if (withRc4) f.i32(0).get(RI).store(RC4_IJ).i32(0).get(RJ).store(RC4_IJ + 4);
-  f.op(OP.end);
-  return code([[BLOCK_LOCALS, I32]], f.b);
+  if (withRc4) f.i32(0).get(RI).i32Store(RC4_IJ).i32(0).get(RJ).i32Store(RC4_IJ + 4);
+  return f;
 }
 
 // rc4(Q, N): N RC4 bytes at Q, in place, one at a time (the few bytes around the fused runs).
-function rc4Fn(): number[] {
+function rc4Fn(): FunctionBody {
   const q = 0, n = 1, i = 2, j = 3, si = 4, sj = 5;
-  const f = new Body();
-  f.i32(0).load(RC4_IJ).set(i).i32(0).load(RC4_IJ + 4).set(j);
+  const f = new FunctionBody([I32, I32]);
+  for (let l = 0; l < 4; l++) f.local(I32);
+  f.i32(0).i32Load(RC4_IJ).set(i).i32(0).i32Load(RC4_IJ + 4).set(j);
   f.op(OP.block, 0x40, OP.loop, 0x40);
   f.get(n).op(OP.eqz, OP.br_if, 1);
-  f.get(i).i32(1).op(OP.add).i32(255).op(OP.and).tee(i).load8(S_BOX).tee(si);
-  f.get(j).op(OP.add).i32(255).op(OP.and).tee(j).load8(S_BOX).set(sj);
-  f.get(i).get(sj).store8(S_BOX);
-  f.get(j).get(si).store8(S_BOX);
-  f.get(q).get(q).load8(0).get(si).get(sj).op(OP.add).i32(255).op(OP.and).load8(S_BOX).op(OP.xor).store8(0);
+  f.get(i).i32(1).op(OP.add).i32(255).op(OP.and).tee(i).i32Load8(S_BOX).tee(si);
+  f.get(j).op(OP.add).i32(255).op(OP.and).tee(j).i32Load8(S_BOX).set(sj);
+  f.get(i).get(sj).i32Store8(S_BOX);
+  f.get(j).get(si).i32Store8(S_BOX);
+  f.get(q).get(q).i32Load8(0).get(si).get(sj).op(OP.add).i32(255).op(OP.and).i32Load8(S_BOX).op(OP.xor).i32Store8(0);
   f.get(q).i32(1).op(OP.add).set(q);
   f.get(n).i32(1).op(OP.sub).set(n);
   f.op(OP.br, 0, OP.end, OP.end);
-  f.i32(0).get(i).store(RC4_IJ).i32(0).get(j).store(RC4_IJ + 4);
-  f.op(OP.end);
-  return code([[4, I32]], f.b);
+  f.i32(0).get(i).i32Store(RC4_IJ).i32(0).get(j).i32Store(RC4_IJ + 4);
+  return f;
 }
 
-function code(locals: [number, number][], body: number[]): number[] {
-  const decl: number[] = [];
-  uleb(locals.length, decl);
-  for (const [n, t] of locals) {
-    uleb(n, decl);
-    decl.push(t);
-  }
-  const fn = [...decl, ...body];
-  const out: number[] = [];
-  uleb(fn.length, out);
-  out.push(...fn);
-  return out;
-}
-
-function buildModule(): Uint8Array {
-  const out = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00];
-  // Types: 0 = (i32, i32, i32) -> (), 1 = (i32, i32) -> ().
-  section(1, vec([[0x60, 3, I32, I32, I32, 0], [0x60, 2, I32, I32, 0]]), out);
-  section(3, vec([[0], [0], [1]]), out);
-  section(5, vec([[0x00, 1]]), out); // one page, not growable past what is declared
-  section(7, vec([[...name('fused'), 0, 0], [...name('md5'), 0, 1], [...name('rc4'), 0, 2], [...name('memory'), 2, 0]]), out);
-  section(10, vec([blocksFn(true), blocksFn(false), rc4Fn()]), out);
-  return new Uint8Array(out);
+function kernelModule(): Uint8Array {
+  // One page: the module has no memory.grow, so the views below stay valid.
+  return buildModule(1, [
+    { name: 'fused', body: blocksFn(true) },
+    { name: 'md5', body: blocksFn(false) },
+    { name: 'rc4', body: rc4Fn() },
+  ]);
 }
 
 interface Exports {
@@ -218,20 +141,13 @@ interface Exports {
   memory: { readonly buffer: ArrayBuffer };
 }
 
-// The part of the WebAssembly global used here (the project's lib has no DOM/wasm typings).
-interface WasmApi {
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object, imports: object) => { readonly exports: unknown };
-}
-const wasm = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
-
 let kernel: { x: Exports; mem: Uint8Array; m32: Int32Array } | null = null;
 
 function instance(): { x: Exports; mem: Uint8Array; m32: Int32Array } {
   if (kernel) return kernel;
-  if (!wasm) throw new SspiError(SecurityStatus.SEC_E_UNSUPPORTED_FUNCTION, 'no WebAssembly in this runtime');
-  const inst = new wasm.Instance(new wasm.Module(buildModule()), {});
-  const x = inst.exports as unknown as Exports;
+  const exports = instantiate(kernelModule());
+  if (exports === undefined) throw new SspiError(SecurityStatus.SEC_E_UNSUPPORTED_FUNCTION, 'no WebAssembly in this runtime');
+  const x = exports as unknown as Exports;
   // The memory cannot grow (no memory.grow in the module), so these views stay valid.
   kernel = { x, mem: new Uint8Array(x.memory.buffer, 0, PAGE), m32: new Int32Array(x.memory.buffer, 0, PAGE / 4) };
   return kernel;
