@@ -35,6 +35,7 @@ import { Credentials } from '../../src/credentials.js';
 import { KRB5_MECH_OID, Krb5TokId, parseKrb5Token, wrapKrb5Token } from '../../src/der/gss.js';
 import { createLsa, type LsaHost } from '../../src/lsa/host.js';
 import type { SecHandle } from '../../src/lsa/protocol.js';
+import { SspiSession, withSession } from './session.js';
 import {
   AdType, ApOptions, KeyUsage, TicketFlags,
   decodeApRep, decodeApReq, decodeAsReq, decodeAuthenticator, decodeEncTicketPart, decodeTgsReq,
@@ -211,23 +212,16 @@ export const REQ = {
 } as const;
 
 /** Contexts made during one property run, deleted afterwards. */
-export class Session {
-  private readonly handles: SecHandle[] = [];
+export class Session extends SspiSession<World> {
   /**
    * Every parameter these calls pass is valid, so SEC_E_INVALID_PARAMETER would blame the caller for
    * the peer's bytes; a property that knows of such a src bug (see the unit test file) turns this off.
    */
   peerFaultIsCallerFault = false;
-  constructor(readonly w: World) {}
 
   private checkPeerStatus(status: number, where: string, token: Uint8Array | null): void {
     if (this.peerFaultIsCallerFault) return;
     assert.notEqual(statusName(status), 'SEC_E_INVALID_PARAMETER', `${where} blamed the caller for the peer's token ${token ? hex(token) : '(none)'}`);
-  }
-
-  track(h: SecHandle | null | undefined): SecHandle | null {
-    if (h && !this.handles.some((x) => x.dwUpper === h.dwUpper && x.dwLower === h.dwLower)) this.handles.push(h);
-    return h ?? null;
   }
 
   async accept(ctx: SecHandle | null, token: Uint8Array): Promise<Leg> {
@@ -257,20 +251,11 @@ export class Session {
     assert.equal(r.status >>> 0, SEC_E_OK, `NAMES: ${statusName(r.status)}`);
     return (r.pBuffer as { sUserName: string }).sUserName;
   }
-
-  async close(): Promise<void> {
-    for (const h of this.handles.splice(0)) await this.w.sspi.DeleteSecurityContext(h);
-  }
 }
 
 /** Run `fn` in a session whose contexts are deleted afterwards. */
 export async function inSession<T>(fn: (s: Session) => Promise<T>): Promise<T> {
-  const s = new Session(await getWorld());
-  try {
-    return await fn(s);
-  } finally {
-    await s.close();
-  }
+  return withSession(new Session(await getWorld()), fn);
 }
 
 /** An honest first leg: the initiator's AP-REQ (framed, RFC 4121 4.1). */

@@ -47,6 +47,7 @@ import { type Challenge, parseChallenges } from '../../src/http/client-challenge
 import { createLsa, type LsaHost } from '../../src/lsa/host.js';
 import { PackedReader, PackedWriter } from '../../src/lsa/packed.js';
 import type { SecHandle } from '../../src/lsa/protocol.js';
+import { SspiSession, withSession } from './session.js';
 import {
   decodeApReq, decodeAsReq, decodeEncTicketPart, decodeTgsReq, encodeAsRep, encodeEncASRepPart, encodeEncTGSRepPart, encodeEncTicketPart, encodeKrbError, encodeTgsRep,
   type KdcReq,
@@ -227,15 +228,7 @@ const ISC_FLAGS = ISC_REQ.ALLOCATE_MEMORY | ISC_REQ.CONFIDENTIALITY | ISC_REQ.IN
 const ASC_FLAGS = ASC_REQ.ALLOCATE_MEMORY | ASC_REQ.CONFIDENTIALITY | ASC_REQ.INTEGRITY;
 
 /** Contexts made during one property run, deleted afterwards. */
-export class Session {
-  private readonly handles: SecHandle[] = [];
-  constructor(readonly w: World) {}
-
-  track(h: SecHandle | null | undefined): SecHandle | null {
-    if (h && !this.handles.some((x) => x.dwUpper === h.dwUpper && x.dwLower === h.dwLower)) this.handles.push(h);
-    return h ?? null;
-  }
-
+export class Session extends SspiSession<World> {
   async accept(cred: Credentials, ctx: SecHandle | null, token: Uint8Array | null): Promise<Leg> {
     const out = secBufferDesc(secBuffer(SECBUFFER.TOKEN, null));
     const input = token ? secBufferDesc(secBuffer(SECBUFFER.TOKEN, token.slice())) : null;
@@ -262,10 +255,6 @@ export class Session {
     assertDefined(this.w, info.status, 'QueryContextAttributes(PACKAGE_INFO)');
     return { name: (names.pBuffer as { sUserName?: string } | null)?.sUserName ?? '', pkg: (info.pBuffer as { PackageInfo?: { Name?: string } } | null)?.PackageInfo?.Name ?? '' };
   }
-
-  async close(): Promise<void> {
-    for (const h of this.handles.splice(0)) await this.w.sspi.DeleteSecurityContext(h);
-  }
 }
 
 /** Run `fn` in a session whose contexts are deleted afterwards. */
@@ -273,12 +262,7 @@ export async function inSession<T>(fn: (s: Session) => Promise<T>): Promise<T> {
   const w = await getWorld();
   // A fault belongs to the run that caused it: the next run (a shrink step) starts clean.
   w.faults.length = 0;
-  const s = new Session(w);
-  try {
-    return await fn(s);
-  } finally {
-    await s.close();
-  }
+  return withSession(new Session(w), fn);
 }
 
 // ---- mutations of SPNEGO tokens ------------------------------------------------------------------

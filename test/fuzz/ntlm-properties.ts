@@ -19,6 +19,7 @@ import { Credentials } from '../../src/credentials.js';
 import { SecurityContext } from '../../src/context.js';
 import { createLsa, type LsaHost } from '../../src/lsa/host.js';
 import type { SecHandle } from '../../src/lsa/protocol.js';
+import { SspiSession, withSession } from './session.js';
 import { msv1_0Package } from '../../src/packages/msv1_0/package.js';
 import { type AvPair, avFlags } from '../../src/packages/ntlm/avpairs.js';
 import { NTOWFv1 } from '../../src/packages/ntlm/crypto.js';
@@ -103,15 +104,7 @@ interface Leg {
 }
 
 /** Contexts made during one property run, deleted afterwards. */
-export class Session {
-  private readonly handles: SecHandle[] = [];
-  constructor(readonly w: World) {}
-
-  private track(h: SecHandle | null | undefined): SecHandle | null {
-    if (h && !this.handles.some((x) => x.dwUpper === h.dwUpper && x.dwLower === h.dwLower)) this.handles.push(h);
-    return h ?? null;
-  }
-
+export class Session extends SspiSession<World> {
   async accept(ctx: SecHandle | null, token: Uint8Array | null): Promise<Leg> {
     const out = secBufferDesc(secBuffer(SECBUFFER.TOKEN, null));
     const input = token ? secBufferDesc(secBuffer(SECBUFFER.TOKEN, token.slice())) : null;
@@ -136,20 +129,11 @@ export class Session {
   adopt(...hs: Array<SecHandle | null>): void {
     for (const h of hs) this.track(h);
   }
-
-  async close(): Promise<void> {
-    for (const h of this.handles.splice(0)) await this.w.sspi.DeleteSecurityContext(h);
-  }
 }
 
 /** Run `fn` in a session whose contexts are deleted afterwards. */
 export async function inSession<T>(fn: (s: Session) => Promise<T>): Promise<T> {
-  const s = new Session(await getWorld());
-  try {
-    return await fn(s);
-  } finally {
-    await s.close();
-  }
+  return withSession(new Session(await getWorld()), fn);
 }
 
 // ---- generators --------------------------------------------------------------------------------
