@@ -1075,7 +1075,7 @@ export const messageCaseArb: fc.Arbitrary<MessageCase> = fc.record({
   direction: fc.constantFrom('c2s' as const, 's2c' as const),
   op: fc.constantFrom('seal' as const, 'sealNoConf' as const, 'sign' as const),
   layout: fc.constantFrom<Layout>('stream', 'split', 'multi'),
-  message: fc.uint8Array({ maxLength: 120 }),
+  message: fc.uint8Array({ maxLength: 120, size: 'max' }),
   change: fc.oneof(
     { weight: 6, arbitrary: fc.record({ kind: fc.constant('bytes' as const), mutation: byteMutationArb, target: fc.constantFrom('token' as const, 'token' as const, 'message' as const) }) },
     { weight: 1, arbitrary: fc.record({ kind: fc.constant('random' as const), bytes: fc.oneof(fc.uint8Array({ maxLength: 120 }), fc.uint8Array({ minLength: 14, maxLength: 120 }).map((b) => Uint8Array.from([0x05, 0x04, ...b.subarray(2)])), fc.uint8Array({ minLength: 14, maxLength: 40 }).map((b) => Uint8Array.from([0x04, 0x04, ...b.subarray(2)]))) }) },

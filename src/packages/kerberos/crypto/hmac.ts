@@ -19,6 +19,9 @@ const JS_MAX_RANGE_SHA1 = 1024;
 const BLOCK = 64;
 const scratch = new Uint8Array(JS_MAX + 2 * BLOCK);
 const joined = new Uint8Array(JS_MAX_RANGE_SHA1);
+// Parts up to this many bytes are copied by loops, longer ones by set() (one native call).
+const LOOP_COPY = 64;
+const EMPTY = new Uint8Array(0);
 const W = new Int32Array(80);
 
 const SHA1_IV = [0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476, 0xc3d2e1f0];
@@ -122,19 +125,8 @@ export class HmacKey {
       for (let i = 0; i < n; i++) out[off + i] = h[i]!;
       return;
     }
-    const st = len > JS_MAX ? this.#joinedSha1(a, b, len) : this.#small(a, b, len);
+    const st = len > JS_MAX ? this.#partsSha1(a, b ?? EMPTY, 0, len - a.length)! : this.#small(a, b, len);
     for (let i = 0; i < n; i++) out[off + i] = st[i >> 2]! >>> (24 - 8 * (i & 3));
-  }
-
-  // SHA-1 over a || b past the #small size (MIC tokens up to ~1 KiB): the two parts are set side
-  // by side in a scratch buffer (two memcpy calls) and hashed there, then the copy is wiped.
-  #joinedSha1(a: Uint8Array, b: Uint8Array | undefined, len: number): Int32Array {
-    const buf = joined;
-    buf.set(a, 0);
-    if (b !== undefined) buf.set(b, a.length);
-    const st = this.#rangeSha1(buf, 0, len);
-    buf.fill(0, 0, len); // the plaintext was here
-    return st;
   }
 
   /**
@@ -163,17 +155,21 @@ export class HmacKey {
   }
 
   // SHA-1 state words of HMAC(a || src[off..off+len)) (valid until the next call): the parts are
-  // joined in the scratch by loops (cheaper than views and set() at MIC sizes), hashed where they
-  // lie, and wiped. Undefined for other hashes or past the JS path.
+  // joined in a scratch buffer (loops for short parts, cheaper than a view and set() at MIC sizes;
+  // set() for long ones), hashed where they lie, and wiped. Undefined for other hashes or past the
+  // JS path.
   #partsSha1(a: Uint8Array, src: Uint8Array, off: number, len: number): Int32Array | undefined {
     const total = a.length + len;
     if (this.hash !== 'sha1' || total > JS_MAX_RANGE_SHA1) return undefined;
     const buf = joined;
     const al = a.length;
-    for (let i = 0; i < al; i++) buf[i] = a[i]!;
-    for (let i = 0; i < len; i++) buf[al + i] = src[off + i]!;
+    if (al > LOOP_COPY) buf.set(a);
+    else for (let i = 0; i < al; i++) buf[i] = a[i]!;
+    if (len > LOOP_COPY) buf.set(src.subarray(off, off + len), al);
+    else for (let i = 0; i < len; i++) buf[al + i] = src[off + i]!;
     const st = this.#rangeSha1(buf, 0, total);
-    for (let i = 0; i < total; i++) buf[i] = 0; // the message was here
+    if (total > LOOP_COPY) buf.fill(0, 0, total); // the message was here
+    else for (let i = 0; i < total; i++) buf[i] = 0;
     return st;
   }
 
@@ -186,7 +182,7 @@ export class HmacKey {
     if (n === 0 || n > this.size) return false;
     const len = a.length + (b === undefined ? 0 : b.length);
     if (this.#compress === undefined || len > (this.hash === 'sha1' ? JS_MAX_RANGE_SHA1 : JS_MAX)) return constantTimeEqual(this.mac(a, b).subarray(0, n), received);
-    const st = len > JS_MAX ? this.#joinedSha1(a, b, len) : this.#small(a, b, len);
+    const st = len > JS_MAX ? this.#partsSha1(a, b ?? EMPTY, 0, len - a.length)! : this.#small(a, b, len);
     let diff = 0;
     for (let i = 0; i < n; i++) diff |= ((st[i >> 2]! >>> (24 - 8 * (i & 3))) ^ received[i]!) & 0xff;
     return diff === 0;
