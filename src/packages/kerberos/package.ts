@@ -631,10 +631,10 @@ export function kerberosPackage(config: KerberosConfig = {}): SecurityPackageMod
     destroyKey(a.sessionKey);
     if (a.initiatorSubkey) destroyKey(a.initiatorSubkey);
     a.encTicketPart.key.keyvalue.fill(0);
-    if (delegated) {
-      for (const x of delegated.ccache.credentials) x.key.keyvalue.fill(0);
-      if (delegated.path) rmSync(delegated.path, { force: true });
-    }
+    // Refused before its credentials were saved (a PAC that fails): the delegated keys are only in memory.
+    const ccache = delegated?.ccache ?? a.delegated;
+    if (ccache) for (const x of ccache.credentials) x.key.keyvalue.fill(0);
+    if (delegated?.path) rmSync(delegated.path, { force: true });
   }
 
   function dropInitiator(c: InitiatorCtx): void {

@@ -4,7 +4,7 @@ import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import * as fc from 'fast-check';
-import { mkdtempSync, rmSync, existsSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, existsSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Credentials } from '../../../../src/credentials.js';
@@ -20,6 +20,7 @@ import type { KerberosKey } from '../../../../src/packages/kerberos/crypto/types
 import { type KeytabEntry, writeKeytabFile } from '../../../../src/packages/kerberos/keytab.js';
 import { parseKrb5Conf } from '../../../../src/packages/kerberos/krb5conf.js';
 import { parseCcache } from '../../../../src/packages/kerberos/ccache.js';
+import { MemoryReplayCache, type ReplayCache } from '../../../../src/packages/kerberos/replay.js';
 import { kerberosPackage, targetPrincipal, TSLSA_KERB_ATTR, type KerberosConfig } from '../../../../src/packages/kerberos/package.js';
 import { packContextData, unpackContextData } from '../../../../src/packages/kerberos/contextData.js';
 import { kerberosUserModeTable } from '../../../../src/packages/kerberos/usermode.js';
@@ -514,6 +515,58 @@ describe('Kerberos package: refusals', () => {
     const again = await accept(s, t);
     assert.equal(again.status, SecurityStatus.SEC_E_LOGON_DENIED);
     assert.equal(again.out[0], 0x60, 'a framed KRB-ERROR');
+  });
+
+  /** The TOK_ID of a framed RFC 4121 token (after 0x60, its length and the mech OID). */
+  function tokId(t: Uint8Array): number {
+    let i = 1 + ((t[1]! & 0x80) !== 0 ? 1 + (t[1]! & 0x7f) : 1);
+    assert.equal(t[i], 0x06, 'mech OID');
+    i += 2 + t[i + 1]!;
+    return (t[i]! << 8) | t[i + 1]!;
+  }
+
+  /** A replay cache that answers later, as Redis does: a MemoryReplayCache behind a timer, or a failure. */
+  function laterCache(): { cache: ReplayCache; fail: (why: Error | null) => void; asked: () => number } {
+    const inner = new MemoryReplayCache();
+    let failure: Error | null = null;
+    let n = 0;
+    const cache: ReplayCache = {
+      checkAndStore(key, expiresAt) {
+        n++;
+        return new Promise((resolve, reject) => setTimeout(() => (failure ? reject(failure) : resolve(inner.checkAndStore(key, expiresAt) as boolean)), 5));
+      },
+    };
+    return { cache, fail: (e) => (failure = e), asked: () => n };
+  }
+
+  test('a replay cache that answers later (Redis): fresh → AP-REP; replay → KRB_AP_ERR_REPEAT with a KRB-ERROR and nothing kept; a failed cache refuses', async () => {
+    const later = laterCache();
+    const s = await setup({ config: { replayCache: later.cache } });
+    const unhandled: unknown[] = [];
+    const onUnhandled = (e: unknown): void => void unhandled.push(e);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const t = await firstLeg(s, ['MUTUAL_AUTH', 'DELEGATE']);
+      const ok = await accept(s, t);
+      assert.equal(ok.status, SecurityStatus.SEC_E_OK);
+      assert.equal(tokId(ok.out), 0x0200, 'an AP-REP');
+      const saved = readdirSync(s.dir).filter((f) => f.startsWith('krb5cc_tslsa_')).length;
+      assert.equal(saved, 1, 'the delegated credentials of the fresh AP-REQ');
+      // The same AP-REQ again, refused once the cache has answered.
+      const again = await accept(s, t);
+      assert.equal(again.status, SecurityStatus.SEC_E_LOGON_DENIED);
+      assert.equal(tokId(again.out), 0x0300, 'a KRB-ERROR, not an AP-REP');
+      assert.equal(readdirSync(s.dir).filter((f) => f.startsWith('krb5cc_tslsa_')).length, saved, 'a replay saves no delegated credentials');
+      // The cache cannot answer: the AP-REQ fails, never passes unchecked.
+      later.fail(new SspiError(SecurityStatus.SEC_E_INTERNAL_ERROR, 'replay cache: unavailable'));
+      const down = await accept(s, await firstLeg(s));
+      assert.equal(down.status, SecurityStatus.SEC_E_INTERNAL_ERROR);
+      assert.equal(later.asked(), 3, 'every AP-REQ asked the cache');
+      await new Promise((r) => setTimeout(r, 20));
+      assert.deepEqual(unhandled, []);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
   });
 
   test('clock skew → SEC_E_TIME_SKEW, and the initiator maps the KRB-ERROR the same way', async () => {
