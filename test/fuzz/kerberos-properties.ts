@@ -615,7 +615,7 @@ export const hostileArb: fc.Arbitrary<HostileChoice> = fc.record({
   flags: fc.oneof(fc.constantFrom(0, 0x3e, 0x1002, 0x1003, 0x7fff, 0xffffffff), uint32),
   bnd: fc.constantFrom('zero' as const, 'random' as const),
   deleg: fc.option(delegArb, { freq: 2 }),
-  exts: fc.array(fc.record({ type: uint32, data: fc.uint8Array({ maxLength: 24 }) }), { maxLength: 2 }),
+  exts: fc.array(fc.record({ type: uint32, data: fc.uint8Array({ maxLength: 24, size: 'max' }) }), { maxLength: 2 }),
   checksumMutation: fc.option(byteMutationArb, { freq: 3 }),
   subkey: fc.oneof(
     { weight: 3, arbitrary: fc.constant('good' as const) },
@@ -1078,7 +1078,7 @@ export const messageCaseArb: fc.Arbitrary<MessageCase> = fc.record({
   message: fc.uint8Array({ maxLength: 120, size: 'max' }),
   change: fc.oneof(
     { weight: 6, arbitrary: fc.record({ kind: fc.constant('bytes' as const), mutation: byteMutationArb, target: fc.constantFrom('token' as const, 'token' as const, 'message' as const) }) },
-    { weight: 1, arbitrary: fc.record({ kind: fc.constant('random' as const), bytes: fc.oneof(fc.uint8Array({ maxLength: 120 }), fc.uint8Array({ minLength: 14, maxLength: 120 }).map((b) => Uint8Array.from([0x05, 0x04, ...b.subarray(2)])), fc.uint8Array({ minLength: 14, maxLength: 40 }).map((b) => Uint8Array.from([0x04, 0x04, ...b.subarray(2)]))) }) },
+    { weight: 1, arbitrary: fc.record({ kind: fc.constant('random' as const), bytes: fc.oneof(fc.uint8Array({ maxLength: 120, size: 'max' }), fc.uint8Array({ minLength: 14, maxLength: 120, size: 'max' }).map((b) => Uint8Array.from([0x05, 0x04, ...b.subarray(2)])), fc.uint8Array({ minLength: 14, maxLength: 40, size: 'max' }).map((b) => Uint8Array.from([0x04, 0x04, ...b.subarray(2)]))) }) },
     { weight: 1, arbitrary: fc.record({ kind: fc.constant('rerotate' as const), by: fc.nat(0xffff) }) },
   ),
 });
@@ -1162,9 +1162,9 @@ export function kerberosPackageProperties(): CampaignProperty[] {
   add('AcceptSecurityContext: a changed AP-REQ (framed or bare) is refused unless only clear fields changed, never as another client; a refused one burns nothing', apReqCaseArb, (s, c) => runApReqCase(s, c));
 
   add('AcceptSecurityContext: random bytes, and random bytes behind AP-REQ framing, give a defined error', fc.oneof(
-    fc.uint8Array({ maxLength: 400 }),
-    fc.uint8Array({ maxLength: 400 }).map((b) => wrapKrb5Token(Krb5TokId.KRB_AP_REQ, b, KRB5_MECH_OID)),
-    fc.uint8Array({ maxLength: 400 }).map((b) => Uint8Array.from([0x6e, 0x82, b.length >> 8, b.length & 0xff, ...b])),
+    fc.uint8Array({ maxLength: 400, size: 'max' }),
+    fc.uint8Array({ maxLength: 400, size: 'max' }).map((b) => wrapKrb5Token(Krb5TokId.KRB_AP_REQ, b, KRB5_MECH_OID)),
+    fc.uint8Array({ maxLength: 400, size: 'max' }).map((b) => Uint8Array.from([0x6e, 0x82, b.length >> 8, b.length & 0xff, ...b])),
   ), async (s, bytes) => {
     if (bytes.length === 0) return;
     const r = await s.accept(null, bytes);

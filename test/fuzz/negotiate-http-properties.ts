@@ -437,8 +437,8 @@ const negHintsArb: fc.Arbitrary<NegHints> = fc.record(
 
 export const fieldEditArb: fc.Arbitrary<FieldEdit> = fc.oneof(
   fc.record({ f: fc.constant('mechTypes' as const), op: fc.constantFrom('drop' as const, 'swap' as const, 'prepend' as const, 'append' as const, 'replace' as const, 'clear' as const), index: fc.nat(), oid: oidArb }),
-  fc.record({ f: fc.constant('token' as const), op: fc.constantFrom('drop' as const, 'empty' as const, 'replace' as const, 'bytes' as const), bytes: fc.uint8Array({ maxLength: 64 }), m: byteMutationArb }),
-  fc.record({ f: fc.constant('mechListMIC' as const), op: fc.constantFrom('drop' as const, 'replace' as const, 'bytes' as const), bytes: fc.uint8Array({ maxLength: 32 }), m: byteMutationArb }),
+  fc.record({ f: fc.constant('token' as const), op: fc.constantFrom('drop' as const, 'empty' as const, 'replace' as const, 'bytes' as const), bytes: fc.uint8Array({ maxLength: 64, size: 'max' }), m: byteMutationArb }),
+  fc.record({ f: fc.constant('mechListMIC' as const), op: fc.constantFrom('drop' as const, 'replace' as const, 'bytes' as const), bytes: fc.uint8Array({ maxLength: 32, size: 'max' }), m: byteMutationArb }),
   fc.record({ f: fc.constant('negState' as const), value: fc.option(fc.integer({ min: 0, max: 3 }), { nil: undefined }) }),
   fc.record({ f: fc.constant('supportedMech' as const), oid: fc.option(oidArb, { nil: undefined }) }),
   fc.record({ f: fc.constant('reqFlags' as const), value: fc.option(fc.integer({ min: 0, max: 255 }), { nil: undefined }) }),
@@ -633,7 +633,7 @@ const randomDer: fc.Arbitrary<RandomDer> = fc.letrec<{ node: RandomDer; leaf: Ra
   leaf: fc.record({
     tag: fc.constantFrom(0x04, 0x06, 0x0a, 0x03, 0x1b, 0x02, 0x05, 0x01, 0x30),
     content: fc.oneof(
-      fc.uint8Array({ maxLength: 24 }),
+      fc.uint8Array({ maxLength: 24, size: 'max' }),
       // a valid mechanism OID or ContextFlags content now and then
       fc.constantFrom(Uint8Array.of(0x2b, 6, 1, 4, 1, 0x82, 0x37, 2, 2, 10), Uint8Array.of(0x2a, 0x86, 0x48, 0x86, 0xf7, 0x12, 1, 2, 2), Uint8Array.of(1, 0x7e), Uint8Array.of(0)),
     ),
@@ -650,14 +650,14 @@ const SPNEGO_OID_TLV = Uint8Array.of(0x06, 0x06, 0x2b, 0x06, 0x01, 0x05, 0x05, 0
 
 /** Random bytes, random DER trees as NegotiationTokens, GSS-framed ones, and NTLMSSP-looking ones. */
 export const spnegoishBytes: fc.Arbitrary<Uint8Array> = fc.oneof(
-  fc.uint8Array({ maxLength: 200 }),
+  fc.uint8Array({ maxLength: 200, size: 'max' }),
   fc.tuple(fc.constantFrom(0xa0, 0xa1), fc.array(randomDer, { maxLength: 5 })).map(([tag, kids]) => randomDerBytes({ tag, children: [{ tag: 0x30, children: kids }] })),
   fc.tuple(fc.constantFrom(0xa0, 0xa1), fc.array(randomDer, { maxLength: 5 })).map(([tag, kids]) => {
     const inner = randomDerBytes({ tag, children: [{ tag: 0x30, children: kids }] });
     return randomDerBytes({ tag: 0x60, content: concatBytes(SPNEGO_OID_TLV, inner) });
   }),
-  fc.uint8Array({ maxLength: 120 }).map((rest) => randomDerBytes({ tag: 0x60, content: concatBytes(SPNEGO_OID_TLV, rest) })),
-  fc.tuple(fc.constantFrom(1, 2, 3), fc.uint8Array({ maxLength: 120 })).map(([type, rest]) => concatBytes(Buffer.from('NTLMSSP\0', 'latin1'), Uint8Array.of(type, 0, 0, 0), rest)),
+  fc.uint8Array({ maxLength: 120, size: 'max' }).map((rest) => randomDerBytes({ tag: 0x60, content: concatBytes(SPNEGO_OID_TLV, rest) })),
+  fc.tuple(fc.constantFrom(1, 2, 3), fc.uint8Array({ maxLength: 120, size: 'max' })).map(([type, rest]) => concatBytes(Buffer.from('NTLMSSP\0', 'latin1'), Uint8Array.of(type, 0, 0, 0), rest)),
 );
 
 // ---- handshakes with a leg changed in transit ----------------------------------------------------
@@ -1360,7 +1360,7 @@ async function assertHttpServes(s: Session, auth: Authenticator | 'real', who: H
 
 // ---- generators for the HTTP properties ----------------------------------------------------------
 
-const printable = fc.string({ unit: fc.integer({ min: 0x20, max: 0x7e }).map((n) => String.fromCharCode(n)), maxLength: 200 });
+const printable = fc.string({ unit: fc.integer({ min: 0x20, max: 0x7e }).map((n) => String.fromCharCode(n)), maxLength: 200, size: 'max' });
 const schemeArb = fc.oneof(fc.constantFrom('Negotiate', 'NTLM', 'negotiate', 'ntlm', 'NEGOTIATE', 'Ntlm', 'Kerberos', 'Basic', 'Bearer', 'Negotiate,', 'NTLM:', '', 'Nego tiate'), printable.map((p) => p.slice(0, 12)));
 const sepArb = fc.constantFrom(' ', '  ', '\t', '', ' \t ', '\u00a0', '   ');
 const trailerArb = fc.constantFrom('', ' ', '\t', ',', ', NTLM', ' x', '=', '==', '\r\n', '\u0000');
@@ -1383,7 +1383,7 @@ export type HeaderCase =
     };
 
 export const headerCaseArb: fc.Arbitrary<HeaderCase> = fc.oneof(
-  fc.record({ kind: fc.constant('text' as const), value: fc.oneof(printable, fc.string({ unit: 'binary', maxLength: 200 })) }),
+  fc.record({ kind: fc.constant('text' as const), value: fc.oneof(printable, fc.string({ unit: 'binary', maxLength: 200, size: 'max' })) }),
   fc.record({
     kind: fc.constant('huge' as const),
     scheme: fc.constantFrom('Negotiate', 'NTLM', 'Basic'),
@@ -1482,7 +1482,7 @@ interface WrittenChallenge {
 
 const challengeArb = (equals: readonly string[]): fc.Arbitrary<WrittenChallenge> => fc.oneof(
   tokenArb.map((scheme) => ({ text: scheme, scheme, token: null })),
-  fc.tuple(tokenArb, fc.uint8Array({ minLength: 1, maxLength: 120 }), fc.boolean()).map(([scheme, b, pad]) => {
+  fc.tuple(tokenArb, fc.uint8Array({ minLength: 1, maxLength: 120, size: 'max' }), fc.boolean()).map(([scheme, b, pad]) => {
     const t = Buffer.from(b).toString('base64');
     return { text: `${scheme} ${pad ? t : t.replace(/=+$/, '')}`, scheme, token: b };
   }),
@@ -1542,7 +1542,7 @@ const wellFormedHints: fc.Arbitrary<NegHints> = fc.record(
   { hintName: fc.oneof(fc.constant('not_defined_in_RFC4178@please_ignore'), fc.string({ unit: 'grapheme', maxLength: 40 })), hintAddress: fc.uint8Array({ maxLength: 16 }) },
   { requiredKeys: [] },
 );
-const bigOrSmallBytes = fc.oneof({ weight: 9, arbitrary: fc.uint8Array({ maxLength: 300 }) }, { weight: 1, arbitrary: fc.integer({ min: 0, max: 70_000 }).map((n) => new Uint8Array(n).fill(0x5a)) });
+const bigOrSmallBytes = fc.oneof({ weight: 9, arbitrary: fc.uint8Array({ maxLength: 300, size: 'max' }) }, { weight: 1, arbitrary: fc.integer({ min: 0, max: 70_000 }).map((n) => new Uint8Array(n).fill(0x5a)) });
 
 const initFieldsArb: fc.Arbitrary<NegTokenInitFields> = fc.record(
   { mechTypes: fc.array(oidArb, { maxLength: 5 }), reqFlags: fc.integer({ min: 0, max: 255 }), mechToken: bigOrSmallBytes, negHints: wellFormedHints, mechListMIC: fc.uint8Array({ maxLength: 40 }) },
@@ -1781,7 +1781,7 @@ export function negotiateHttpProperties(): CampaignProperty[] {
   addSync(
     'parseChallenges (WWW-Authenticate / Proxy-Authenticate): any value gives well-formed challenges, never a throw',
     fc.oneof(
-      fc.string({ unit: 'binary', maxLength: 300 }),
+      fc.string({ unit: 'binary', maxLength: 300, size: 'max' }),
       challengeishArb,
       fc.array(fc.oneof(challengeishArb, fc.string({ maxLength: 40 })), { maxLength: 4 }),
       fc.tuple(challengeishArb, fc.integer({ min: 1000, max: 20_000 })).map(([p, n]) => (p || 'a,').repeat(Math.ceil(n / Math.max(1, p.length)))),

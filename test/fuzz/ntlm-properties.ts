@@ -142,9 +142,9 @@ const SIGNATURE = Buffer.from('NTLMSSP\0', 'latin1');
 
 /** Random bytes, and random bytes behind a valid signature and MessageType (to reach the parsers). */
 export const ntlmishBytes: fc.Arbitrary<Uint8Array> = fc.oneof(
-  fc.uint8Array({ maxLength: 300 }),
+  fc.uint8Array({ maxLength: 300, size: 'max' }),
   fc
-    .tuple(fc.constantFrom(1, 2, 3, 4, 0, 0xffffffff), fc.uint8Array({ maxLength: 400 }))
+    .tuple(fc.constantFrom(1, 2, 3, 4, 0, 0xffffffff), fc.uint8Array({ maxLength: 400, size: 'max' }))
     .map(([type, rest]) => {
       const b = new Uint8Array(12 + rest.length);
       b.set(SIGNATURE, 0);
@@ -409,8 +409,8 @@ const byteMutation: fc.Arbitrary<Mutation> = fc.oneof(
 
 const messageCase: fc.Arbitrary<MessageCase> = fc.record({
   op: fc.constantFrom('verify' as const, 'decrypt' as const),
-  message: fc.uint8Array({ minLength: 1, maxLength: 64 }),
-  random: fc.option(fc.uint8Array({ maxLength: 64 }), { freq: 3 }),
+  message: fc.uint8Array({ minLength: 1, maxLength: 64, size: 'max' }),
+  random: fc.option(fc.uint8Array({ maxLength: 64, size: 'max' }), { freq: 3 }),
   target: fc.constantFrom('token' as const, 'message' as const),
   mutation: byteMutation,
 });

@@ -47,7 +47,7 @@ describe('md4', () => {
 
   it('reads only the view it is given and leaves the input untouched', () => {
     fc.assert(
-      fc.property(fc.uint8Array({ maxLength: 200 }), fc.nat(16), fc.nat(16), (data, pre, post) => {
+      fc.property(fc.uint8Array({ maxLength: 200, size: 'max' }), fc.nat(16), fc.nat(16), (data, pre, post) => {
         const big = new Uint8Array(pre + data.length + post).fill(0xee);
         big.set(data, pre);
         const view = big.subarray(pre, pre + data.length);

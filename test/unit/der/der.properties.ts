@@ -37,14 +37,14 @@ const consTag = fc.tuple(fc.constantFrom(0x00, 0x40, 0x80, 0xc0), lowTag).map(([
 export const nodeArb: fc.Arbitrary<Node> = fc.letrec<{ node: Node }>((tie) => ({
   node: fc.oneof(
     { depthSize: 'small', withCrossShrink: true },
-    fc.tuple(primTag, fc.uint8Array({ maxLength: 200 })).map(([tag, content]): Node => ({ tag, content })),
+    fc.tuple(primTag, fc.uint8Array({ maxLength: 200, size: 'max' })).map(([tag, content]): Node => ({ tag, content })),
     fc.tuple(consTag, fc.array(tie('node'), { maxLength: 5 })).map(([tag, children]): Node => ({ tag, children })),
   ),
 })).node;
 
 /** Bytes that look like DER often enough to get past the first header. */
 export const derishBytes = fc.oneof(
-  fc.uint8Array({ maxLength: 64 }),
+  fc.uint8Array({ maxLength: 64, size: 'max' }),
   nodeArb.map((n) => derEncode((w) => writeAny(w, n))),
   fc
     .tuple(nodeArb, fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 4 }), fc.nat())
@@ -107,7 +107,7 @@ export function derProperties(): Array<[string, fc.IProperty<any>]> {
     [
       'strings, times, flags, booleans, OIDs and bit strings round-trip',
       fc.property(
-        fc.string({ unit: 'grapheme', maxLength: 40 }),
+        fc.string({ unit: 'grapheme', maxLength: 40, size: 'max' }),
         fc.integer({ min: -62167219200, max: 253402300799 }),
         fc.integer({ min: 0, max: 0xffffffff }),
         fc.boolean(),

@@ -249,7 +249,7 @@ describe('garbage Authorization headers', () => {
   it('property: any header value gets 400 or 401 and the server keeps serving', async () => {
     const c = new Client(srv.url);
     const printable = fc.string({ unit: fc.integer({ min: 0x20, max: 0x7e }).map((n) => String.fromCharCode(n)), maxLength: 200 });
-    const tokenish = fc.tuple(fc.constantFrom('NTLM', 'Negotiate', 'ntlm', 'NEGOTIATE', 'Kerberos', 'Basic'), fc.uint8Array({ maxLength: 300 }), fc.constantFrom(0x60, 0xa1, 0x4e, 0x6e)).map(([s, b, first]) => {
+    const tokenish = fc.tuple(fc.constantFrom('NTLM', 'Negotiate', 'ntlm', 'NEGOTIATE', 'Kerberos', 'Basic'), fc.uint8Array({ maxLength: 300, size: 'max' }), fc.constantFrom(0x60, 0xa1, 0x4e, 0x6e)).map(([s, b, first]) => {
       const bytes = Buffer.from(b);
       if (bytes.length) bytes[0] = first;
       if (first === 0x4e && bytes.length >= 12) {

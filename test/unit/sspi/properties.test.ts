@@ -11,7 +11,7 @@ import { TOY_NAME, toyPackage } from '../lsa/fixtures/toy.js';
 const bufferArb = fc.record({
   BufferType: fc.oneof(fc.integer({ min: 0, max: 30 }), fc.integer({ min: 0, max: 30 }).map((t) => (t | 0x80000000) >>> 0), fc.integer()),
   cbBuffer: fc.oneof(fc.nat(300), fc.integer()),
-  pvBuffer: fc.oneof(fc.constant(null), fc.uint8Array({ maxLength: 300 })),
+  pvBuffer: fc.oneof(fc.constant(null), fc.uint8Array({ maxLength: 300, size: 'max' })),
 });
 const descArb = fc.oneof(
   fc.constant(null),

@@ -88,7 +88,7 @@ describe('Kerberos decode: bad input', () => {
     }
   };
   it('random bytes give a tree or SEC_E_INVALID_TOKEN (property)', () => {
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 200 }), (b) => typed(() => decodeKerberosToken(b))), { numRuns: 1000 });
+    fc.assert(fc.property(fc.uint8Array({ maxLength: 200, size: 'max' }), (b) => typed(() => decodeKerberosToken(b))), { numRuns: 1000 });
   });
   it('mutated MIT tokens give a tree or SEC_E_INVALID_TOKEN (property)', () => {
     const keys = ['krb5_ap_req', 'krb_error_preauth', 'as_rep_nopreauth', 'spnego_init_krb5', 'rc4_wrap', 'krb5_wrap'];

@@ -213,9 +213,9 @@ describe('KCM client (fake daemon)', () => {
       await fc.assert(
         fc.asyncProperty(
           fc.oneof(
-            fc.uint8Array({ maxLength: 64 }).map((b) => Buffer.from(b)),
-            fc.uint8Array({ maxLength: 200 }).map((b) => frame(0, b)),
-            fc.uint8Array({ maxLength: 200 }).map((b) => frame(0, Buffer.concat([Buffer.from([0, 0, 0, 1, 0, 0, 0, b.length]), b]))),
+            fc.uint8Array({ maxLength: 64, size: 'max' }).map((b) => Buffer.from(b)),
+            fc.uint8Array({ maxLength: 200, size: 'max' }).map((b) => frame(0, b)),
+            fc.uint8Array({ maxLength: 200, size: 'max' }).map((b) => frame(0, Buffer.concat([Buffer.from([0, 0, 0, 1, 0, 0, 0, b.length]), b]))),
           ),
           fc.constantFrom('principal', 'list', 'collection'),
           async (bytes, what) => {

@@ -395,9 +395,9 @@ describe('MIC', () => {
     fc.assert(
       fc.property(
         fc.uint8Array({ minLength: 16, maxLength: 16 }),
-        fc.uint8Array({ maxLength: 60 }),
-        fc.uint8Array({ maxLength: 120 }),
-        fc.uint8Array({ minLength: AUTHENTICATE_MIC_OFFSET + 16, maxLength: 200 }),
+        fc.uint8Array({ maxLength: 60, size: 'max' }),
+        fc.uint8Array({ maxLength: 120, size: 'max' }),
+        fc.uint8Array({ minLength: AUTHENTICATE_MIC_OFFSET + 16, maxLength: 200, size: 'max' }),
         (key, neg, chal, auth) => {
           const before = auth.slice();
           const mic = computeMIC(key, neg, chal, auth, AUTHENTICATE_MIC_OFFSET);
@@ -449,7 +449,7 @@ describe('properties', () => {
       fc.property(
         fc.string({ maxLength: 20 }), fc.string({ maxLength: 10 }), fc.string({ maxLength: 10 }),
         fc.uint8Array({ minLength: 8, maxLength: 8 }), fc.uint8Array({ minLength: 8, maxLength: 8 }),
-        fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }), fc.uint8Array({ maxLength: 64 }),
+        fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }), fc.uint8Array({ maxLength: 64, size: 'max' }),
         (pw, user, dom, sc, cc, time, av) => {
           const K = NTOWFv2(pw, user, dom);
           const r = ComputeResponseNTLMv2({ ResponseKeyNT: K, ResponseKeyLM: K, ServerChallenge: sc, ClientChallenge: cc, Time: time, ServerName: av });

@@ -63,7 +63,7 @@ describe('seal kernel', () => {
 
   it('property: seal then unseal restores the message; both MACs equal HMAC_MD5(SeqNum || message)', () => {
     fc.assert(
-      fc.property(fc.uint8Array({ minLength: 0, maxLength: 40000 }), fc.uint8Array({ minLength: 16, maxLength: 16 }), fc.nat({ max: 0xffffffff }), (msg, key, seq) => {
+      fc.property(fc.uint8Array({ minLength: 0, maxLength: 40000, size: 'max' }), fc.uint8Array({ minLength: 16, maxLength: 16 }), fc.nat({ max: 0xffffffff }), (msg, key, seq) => {
         const states = hmacMd5States(key);
         const ref = reference(key, key, seq, msg);
         const data = msg.slice();

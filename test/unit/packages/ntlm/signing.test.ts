@@ -115,7 +115,7 @@ describe('NtlmSealingState', () => {
       fc.property(
         fc.uint8Array({ minLength: 16, maxLength: 16 }),
         securityArb,
-        fc.array(fc.record({ fromClient: fc.boolean(), seal: fc.boolean(), data: fc.uint8Array({ maxLength: 300 }) }), { minLength: 1, maxLength: 8 }),
+        fc.array(fc.record({ fromClient: fc.boolean(), seal: fc.boolean(), data: fc.uint8Array({ maxLength: 300, size: 'max' }) }), { minLength: 1, maxLength: 8 }),
         (key, f, msgs) => {
           const client = new NtlmSealingState(key, f, 'Client');
           const server = new NtlmSealingState(key, f, 'Server');
@@ -147,7 +147,7 @@ describe('NtlmSealingState', () => {
       fc.property(
         fc.uint8Array({ minLength: 16, maxLength: 16 }),
         securityArb.map((f) => ({ ...f, datagram: false })),
-        fc.array(fc.uint8Array({ maxLength: 100 }), { minLength: 1, maxLength: 5 }),
+        fc.array(fc.uint8Array({ maxLength: 100, size: 'max' }), { minLength: 1, maxLength: 5 }),
         fc.array(fc.boolean(), { minLength: 5, maxLength: 5 }),
         (key, f, parts, signOnlyRaw) => {
           const whole = Uint8Array.from(parts.flatMap((p) => [...p]));
@@ -196,7 +196,7 @@ describe('NtlmSealingState', () => {
       fc.property(
         fc.uint8Array({ minLength: 16, maxLength: 16 }),
         securityArb.map((f) => ({ ...f, datagram: false })),
-        fc.uint8Array({ minLength: 1, maxLength: 64 }),
+        fc.uint8Array({ minLength: 1, maxLength: 64, size: 'max' }),
         fc.nat(),
         fc.integer({ min: 0, max: 7 }),
         fc.boolean(),
