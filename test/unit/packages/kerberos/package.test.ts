@@ -50,6 +50,8 @@ interface FakeKdcOptions {
   lifetimeMs?: number;
   /** Session key enctype of service tickets. */
   sessionEnctype?: number;
+  /** An AD-WIN2K-PAC element to put in service tickets, as given (signed or not). */
+  pac?: Uint8Array;
 }
 
 /** A KDC for alice@EXAMPLE.TEST (no pre-authentication), krbtgt and two HTTP services. */
@@ -62,7 +64,7 @@ function fakeKdc(o: FakeKdcOptions = {}) {
   };
   const log: KdcReq[] = [];
   const cname = { nameType: 1, nameString: ['alice'] };
-  const issue = (req: KdcReq, replyKey: KerberosKey, ticketKey: KerberosKey, kvno: number, tgs: boolean, flags: number, lifetimeMs: number, etype: number) => {
+  const issue = (req: KdcReq, replyKey: KerberosKey, ticketKey: KerberosKey, kvno: number, tgs: boolean, flags: number, lifetimeMs: number, etype: number, pac?: Uint8Array) => {
     const sk = randomToKey(etype, randomBytes(etype === 19 || etype === 23 ? 16 : 32), { allowWeak: true });
     const now = Date.now();
     const sname = req.reqBody.sname!;
@@ -71,6 +73,7 @@ function fakeKdc(o: FakeKdcOptions = {}) {
     const encTicket = encodeEncTicketPart({
       flags, key: { keytype: sk.enctype, keyvalue: sk.keyvalue }, crealm: REALM, cname,
       transited: { trType: 1, contents: new Uint8Array(0) }, authtime, endtime,
+      ...(pac ? { authorizationData: [{ adType: 128, adData: pac }] } : {}),
     });
     const ticket: Ticket = { realm: REALM, sname, encPart: { etype: ticketKey.enctype, kvno, cipher: encrypt(ticketKey, 2, encTicket) } };
     const part = { key: { keytype: sk.enctype, keyvalue: sk.keyvalue }, lastReq: [], nonce: req.reqBody.nonce, flags, authtime, endtime, srealm: REALM, sname };
@@ -101,7 +104,7 @@ function fakeKdc(o: FakeKdcOptions = {}) {
     }
     const key = sname[0] === 'HTTP' ? svcKeys[sname[1]!] : undefined;
     if (!key) return err(7);
-    return issue(req, skey, key, o.kvno ?? 3, true, 0, o.lifetimeMs ?? 3600_000, o.sessionEnctype ?? 18);
+    return issue(req, skey, key, o.kvno ?? 3, true, 0, o.lifetimeMs ?? 3600_000, o.sessionEnctype ?? 18, o.pac);
   };
   const keytab: KeytabEntry[] = Object.entries(svcKeys).map(([host, key]) => ({
     principal: { realm: REALM, components: ['HTTP', host], nameType: 2 }, timestamp: 0, kvno: 3, kvno8: 3, key,
@@ -567,6 +570,18 @@ describe('Kerberos package: refusals', () => {
     } finally {
       process.off('unhandledRejection', onUnhandled);
     }
+  });
+
+  test('a ticket whose PAC does not parse → SEC_E_LOGON_DENIED (MS-PAC 2.8), and its delegated credentials are not saved', async () => {
+    const s = await setup({ kdc: { pac: Uint8Array.of(4, 0, 0, 0, 0, 0, 0, 0, 0xff) } });
+    const t = await firstLeg(s, ['MUTUAL_AUTH', 'DELEGATE']);
+    const r = await accept(s, t);
+    assert.equal(r.status, SecurityStatus.SEC_E_LOGON_DENIED);
+    assert.deepEqual(readdirSync(s.dir).filter((f) => f.startsWith('krb5cc_tslsa_')), []);
+    // The same client without the PAC problem is accepted, delegation and all.
+    const ok = await setup();
+    assert.equal((await accept(ok, await firstLeg(ok, ['MUTUAL_AUTH', 'DELEGATE']))).status, SecurityStatus.SEC_E_OK);
+    assert.equal(readdirSync(ok.dir).filter((f) => f.startsWith('krb5cc_tslsa_')).length, 1);
   });
 
   test('clock skew → SEC_E_TIME_SKEW, and the initiator maps the KRB-ERROR the same way', async () => {
