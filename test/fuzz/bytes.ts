@@ -23,8 +23,8 @@ export const byteMutationArb: fc.Arbitrary<ByteMutation> = fc.oneof(
   { weight: 3, arbitrary: fc.record({ kind: fc.constant('set' as const), region: fc.nat(), at: fc.nat(), value: fc.oneof(fc.constantFrom(0, 0x7f, 0x80, 0x81, 0x82, 0xff), fc.integer({ min: 0, max: 255 })) }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('many' as const), region: fc.nat(), edits: fc.array(fc.record({ at: fc.nat(), value: fc.integer({ min: 0, max: 255 }) }), { minLength: 2, maxLength: 8 }) }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('truncate' as const), to: fc.nat() }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('append' as const), bytes: fc.uint8Array({ minLength: 1, maxLength: 40 }) }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('insert' as const), region: fc.nat(), at: fc.nat(), bytes: fc.uint8Array({ minLength: 1, maxLength: 16 }) }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('append' as const), bytes: fc.uint8Array({ minLength: 1, maxLength: 40, size: 'max' }) }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('insert' as const), region: fc.nat(), at: fc.nat(), bytes: fc.uint8Array({ minLength: 1, maxLength: 16, size: 'max' }) }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('delete' as const), region: fc.nat(), at: fc.nat(), count: fc.integer({ min: 1, max: 16 }) }) },
 );
 

@@ -439,7 +439,7 @@ const uint32 = fc.oneof(fc.constantFrom(0, 1, 2, 3, 4, 259, 0xffffffff), fc.inte
 export const apReqRewriteArb: fc.Arbitrary<ApReqRewrite> = fc.oneof(
   fc.record({ kind: fc.constant('apOptions' as const), value: fc.oneof(fc.constantFrom(0, ApOptions.MUTUAL_REQUIRED, ApOptions.USE_SESSION_KEY, 0x80000000, 0xffffffff), uint32) }),
   fc.record({ kind: fc.constant('ticketRealm' as const), realm: fc.constantFrom('', 'example.test', 'OTHER.TEST', `${REALM}.`, 'EXAMPLE.TESt') }),
-  fc.record({ kind: fc.constant('ticketSname' as const), nameType: int32, names: fc.oneof(fc.constantFrom<string[]>(['HTTP', 'e18.example.test'], ['HTTP', 'e17.example.test'], ['http', 'e18.example.test'], ['HTTP'], ['HTTP', 'e18.example.test', ''], ['krbtgt', REALM]), fc.array(fc.string({ maxLength: 20 }), { maxLength: 3 })) }),
+  fc.record({ kind: fc.constant('ticketSname' as const), nameType: int32, names: fc.oneof(fc.constantFrom<string[]>(['HTTP', 'e18.example.test'], ['HTTP', 'e17.example.test'], ['http', 'e18.example.test'], ['HTTP'], ['HTTP', 'e18.example.test', ''], ['krbtgt', REALM]), fc.array(fc.string({ maxLength: 20, size: 'max' }), { maxLength: 3 })) }),
   fc.record({ kind: fc.constant('ticketEtype' as const), etype: int32 }),
   fc.record({ kind: fc.constant('ticketKvno' as const), kvno: fc.option(uint32, { nil: undefined }) }),
   fc.record({ kind: fc.constant('authEtype' as const), etype: int32 }),
@@ -561,9 +561,9 @@ const credInfoArb: fc.Arbitrary<CredInfoChoice> = fc.record({
   keytype: fc.oneof(fc.constantFrom(18, 17, 23, 0, -1, 65535, 65536, 0x7fffffff), int32),
   keyLength: fc.oneof(fc.constantFrom(0, 16, 32), fc.integer({ min: 0, max: 70 })),
   pnameType: int32,
-  pname: fc.oneof(fc.constant<string[]>(['alice']), fc.array(fc.string({ maxLength: 12 }), { maxLength: 3 })),
+  pname: fc.oneof(fc.constant<string[]>(['alice']), fc.array(fc.string({ maxLength: 12, size: 'max' }), { maxLength: 3 })),
   snameType: int32,
-  sname: fc.oneof(fc.constant<string[]>(['krbtgt', REALM]), fc.array(fc.string({ maxLength: 12 }), { maxLength: 3 })),
+  sname: fc.oneof(fc.constant<string[]>(['krbtgt', REALM]), fc.array(fc.string({ maxLength: 12, size: 'max' }), { maxLength: 3 })),
   flags: uint32,
   times: fc.array(fc.oneof(fc.constantFrom(0, 1, 0x7fffffff, 0xffffffff, 0x100000000, 253402300799, -1), fc.integer({ min: 0, max: 0xffffffff })), { minLength: 2, maxLength: 2 }),
 });
@@ -821,7 +821,7 @@ const defaultLogon: LogonInfoChoice = { names: ['alice', 'Alice Liddell'], group
 
 const sidArb = fc.array(fc.nat(), { minLength: 0, maxLength: 6 });
 export const logonInfoArb: fc.Arbitrary<LogonInfoChoice> = fc.record({
-  names: fc.array(fc.string({ maxLength: 12 }), { maxLength: 6 }),
+  names: fc.array(fc.string({ maxLength: 12, size: 'max' }), { maxLength: 6 }),
   groups: fc.array(fc.nat(), { maxLength: 5 }),
   domainSid: sidArb,
   extraSids: fc.array(sidArb, { maxLength: 3 }),

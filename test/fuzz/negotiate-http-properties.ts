@@ -352,7 +352,7 @@ export const treeMutationArb: fc.Arbitrary<TreeMutation> = fc.oneof(
     kind: fc.constant('content' as const),
     node: fc.nat(),
     bytes: fc.oneof(
-      fc.uint8Array({ maxLength: 12 }),
+      fc.uint8Array({ maxLength: 12, size: 'max' }),
       // ENUMERATED/INTEGER edge values, OID edge encodings
       fc.constantFrom(Uint8Array.of(), Uint8Array.of(0), Uint8Array.of(4), Uint8Array.of(0xff), Uint8Array.of(0, 1), Uint8Array.of(0x80), Uint8Array.of(0x2b, 0x80, 1), Uint8Array.of(0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f)),
     ),
@@ -431,7 +431,7 @@ export type FieldEdit =
   | { f: 'kind' };
 
 const negHintsArb: fc.Arbitrary<NegHints> = fc.record(
-  { hintName: fc.oneof(fc.constant('not_defined_in_RFC4178@please_ignore'), fc.string({ maxLength: 40 })), hintAddress: fc.uint8Array({ maxLength: 16 }) },
+  { hintName: fc.oneof(fc.constant('not_defined_in_RFC4178@please_ignore'), fc.string({ maxLength: 40, size: 'max' })), hintAddress: fc.uint8Array({ maxLength: 16, size: 'max' }) },
   { requiredKeys: [] },
 );
 
@@ -869,7 +869,7 @@ export type PartialMutation =
   /** NTLM's expiry (an f64 of Unix ms, +Infinity without a context lifetime) set to an edge value. */
   | { at: 'ntlmExpiry'; value: number };
 
-const smallText = fc.oneof(fc.constantFrom('', 'NTLM', 'ntlm', 'Kerberos', 'KERBEROS', 'Negotiate', 'Schannel', 'NTLM\0', 'é'), fc.string({ maxLength: 12 }));
+const smallText = fc.oneof(fc.constantFrom('', 'NTLM', 'ntlm', 'Kerberos', 'KERBEROS', 'Negotiate', 'Schannel', 'NTLM\0', 'é'), fc.string({ maxLength: 12, size: 'max' }));
 
 export const partialMutationArb: fc.Arbitrary<PartialMutation> = fc.oneof(
   fc.record({ at: fc.constant('bytes' as const), m: byteMutationArb }),
@@ -879,7 +879,7 @@ export const partialMutationArb: fc.Arbitrary<PartialMutation> = fc.oneof(
   fc.record({
     at: fc.constant('negotiate' as const),
     field: fc.constant('mechTypesDer' as const),
-    value: fc.oneof(fc.uint8Array({ maxLength: 40 }), fc.array(oidArb, { maxLength: 4 }).map((l) => encodeMechTypeList(l))),
+    value: fc.oneof(fc.uint8Array({ maxLength: 40, size: 'max' }), fc.array(oidArb, { maxLength: 4 }).map((l) => encodeMechTypeList(l))),
   }),
   fc.record({ at: fc.constant('inner' as const), m: fc.option(byteMutationArb) }),
   fc.record({
@@ -1470,8 +1470,8 @@ export const httpPlanArb: fc.Arbitrary<HttpPlan> = fc
 // ---- WWW-Authenticate (client side) --------------------------------------------------------------
 
 const TCHAR = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-const tokenArb = fc.string({ unit: fc.constantFrom(...'!#$%&\'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz'.split('')), minLength: 1, maxLength: 12 });
-const quotedArb = fc.string({ unit: fc.constantFrom(...'ab ,=;\\"\t'.split('')), maxLength: 12 }).map((v) => `"${v.replace(/[\\"]/g, (c) => `\\${c}`)}"`);
+const tokenArb = fc.string({ unit: fc.constantFrom(...'!#$%&\'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz'.split('')), minLength: 1, maxLength: 12, size: 'max' });
+const quotedArb = fc.string({ unit: fc.constantFrom(...'ab ,=;\\"\t'.split('')), maxLength: 12, size: 'max' }).map((v) => `"${v.replace(/[\\"]/g, (c) => `\\${c}`)}"`);
 
 /** A challenge as a server writes it (RFC 9110 11.6.1), with what the client must read from it. */
 interface WrittenChallenge {
@@ -1495,7 +1495,7 @@ const challengeArb = (equals: readonly string[]): fc.Arbitrary<WrittenChallenge>
 
 /** Header values that look like challenge lists: tokens, token68s, params, quotes, commas. */
 const challengeishArb: fc.Arbitrary<string> = fc
-  .array(fc.oneof(tokenArb, quotedArb, fc.constantFrom(',', ' ', '=', '==', '"', '\\', '\t', 'Negotiate', 'NTLM', 'YWJj', 'YWJj=', 'Y', '-_', '\u00e9', '\u0000')), { maxLength: 30 })
+  .array(fc.oneof(tokenArb, quotedArb, fc.constantFrom(',', ' ', '=', '==', '"', '\\', '\t', 'Negotiate', 'NTLM', 'YWJj', 'YWJj=', 'Y', '-_', '\u00e9', '\u0000')), { maxLength: 30, size: 'max' })
   .map((parts) => parts.join(''));
 
 // ---- properties ----------------------------------------------------------------------------------
@@ -1539,17 +1539,17 @@ function canon(v: unknown): string {
 }
 
 const wellFormedHints: fc.Arbitrary<NegHints> = fc.record(
-  { hintName: fc.oneof(fc.constant('not_defined_in_RFC4178@please_ignore'), fc.string({ unit: 'grapheme', maxLength: 40 })), hintAddress: fc.uint8Array({ maxLength: 16 }) },
+  { hintName: fc.oneof(fc.constant('not_defined_in_RFC4178@please_ignore'), fc.string({ unit: 'grapheme', maxLength: 40, size: 'max' })), hintAddress: fc.uint8Array({ maxLength: 16, size: 'max' }) },
   { requiredKeys: [] },
 );
 const bigOrSmallBytes = fc.oneof({ weight: 9, arbitrary: fc.uint8Array({ maxLength: 300, size: 'max' }) }, { weight: 1, arbitrary: fc.integer({ min: 0, max: 70_000 }).map((n) => new Uint8Array(n).fill(0x5a)) });
 
 const initFieldsArb: fc.Arbitrary<NegTokenInitFields> = fc.record(
-  { mechTypes: fc.array(oidArb, { maxLength: 5 }), reqFlags: fc.integer({ min: 0, max: 255 }), mechToken: bigOrSmallBytes, negHints: wellFormedHints, mechListMIC: fc.uint8Array({ maxLength: 40 }) },
+  { mechTypes: fc.array(oidArb, { maxLength: 5 }), reqFlags: fc.integer({ min: 0, max: 255 }), mechToken: bigOrSmallBytes, negHints: wellFormedHints, mechListMIC: fc.uint8Array({ maxLength: 40, size: 'max' }) },
   { requiredKeys: ['mechTypes'] },
 );
 const respFieldsArb: fc.Arbitrary<Omit<NegTokenResp, 'kind'>> = fc.record(
-  { negState: fc.constantFrom(0 as const, 1 as const, 2 as const, 3 as const), supportedMech: oidArb, responseToken: bigOrSmallBytes, mechListMIC: fc.uint8Array({ maxLength: 40 }) },
+  { negState: fc.constantFrom(0 as const, 1 as const, 2 as const, 3 as const), supportedMech: oidArb, responseToken: bigOrSmallBytes, mechListMIC: fc.uint8Array({ maxLength: 40, size: 'max' }) },
   { requiredKeys: [] },
 );
 const validTokenArb: fc.Arbitrary<Uint8Array> = fc.oneof(initFieldsArb.map(encodeNegTokenInit), respFieldsArb.map(encodeNegTokenResp));
@@ -1581,7 +1581,7 @@ export function negotiateHttpProperties(): CampaignProperty[] {
     assert.equal(hex(encodeToken(t)), hex(bytes), 'written again, other bytes');
   });
 
-  addSync('SPNEGO encoders: a value DER cannot carry is SEC_E_INVALID_PARAMETER', fc.tuple(fc.oneof(oidArb, fc.string({ maxLength: 30 }), fc.constantFrom('1', '3.1', '1.40', '1.2.9007199254740992', '')), fc.boolean()), ([oid, init]) => {
+  addSync('SPNEGO encoders: a value DER cannot carry is SEC_E_INVALID_PARAMETER', fc.tuple(fc.oneof(oidArb, fc.string({ maxLength: 30, size: 'max' }), fc.constantFrom('1', '3.1', '1.40', '1.2.9007199254740992', '')), fc.boolean()), ([oid, init]) => {
     try {
       if (init) parseChecked(encodeNegTokenInit({ mechTypes: [NTLMSSP_MECH_OID, oid] }));
       else parseChecked(encodeNegTokenResp({ supportedMech: oid }));
@@ -1637,7 +1637,7 @@ export function negotiateHttpProperties(): CampaignProperty[] {
 
   add(
     'Negotiate over NTLM: a mechListMIC with bytes after the 16-byte signature is refused on either side (it is exactly the GSS MIC token, RFC 4178 4.2.1)',
-    fc.record({ side: fc.constantFrom('acceptor' as const, 'initiator' as const), serverInitiated: fc.boolean(), extra: fc.uint8Array({ minLength: 1, maxLength: 16 }) }),
+    fc.record({ side: fc.constantFrom('acceptor' as const, 'initiator' as const), serverInitiated: fc.boolean(), extra: fc.uint8Array({ minLength: 1, maxLength: 16, size: 'max' }) }),
     async (s, v) => {
       // The NTLM flow: [hint], NegTokenInit, CHALLENGE, AUTHENTICATE + MIC, accept-completed + MIC.
       const leg = (v.serverInitiated ? 1 : 0) + (v.side === 'acceptor' ? 2 : 3);
@@ -1783,7 +1783,7 @@ export function negotiateHttpProperties(): CampaignProperty[] {
     fc.oneof(
       fc.string({ unit: 'binary', maxLength: 300, size: 'max' }),
       challengeishArb,
-      fc.array(fc.oneof(challengeishArb, fc.string({ maxLength: 40 })), { maxLength: 4 }),
+      fc.array(fc.oneof(challengeishArb, fc.string({ maxLength: 40, size: 'max' })), { maxLength: 4 }),
       fc.tuple(challengeishArb, fc.integer({ min: 1000, max: 20_000 })).map(([p, n]) => (p || 'a,').repeat(Math.ceil(n / Math.max(1, p.length)))),
     ),
     (value) => {

@@ -84,7 +84,7 @@ export function derProperties(): Array<[string, fc.IProperty<any>]> {
     ],
     [
       'random content under every primitive reader: a value or INVALID_TOKEN',
-      fc.property(fc.nat(primitiveReaders.length - 1), fc.uint8Array({ maxLength: 20 }), fc.boolean(), (i, c, framed) => {
+      fc.property(fc.nat(primitiveReaders.length - 1), fc.uint8Array({ maxLength: 20, size: 'max' }), fc.boolean(), (i, c, framed) => {
         const [tag, read] = primitiveReaders[i]!;
         const bytes = framed ? derEncode((w) => w.writeOctetString(c, tag)) : c;
         decodesOrInvalid(() => derDecode(bytes, read));
@@ -112,7 +112,7 @@ export function derProperties(): Array<[string, fc.IProperty<any>]> {
         fc.integer({ min: 0, max: 0xffffffff }),
         fc.boolean(),
         fc.tuple(fc.integer({ min: 0, max: 2 }), fc.integer({ min: 0, max: 39 }), fc.array(fc.nat(), { maxLength: 8 })),
-        fc.uint8Array({ maxLength: 16 }),
+        fc.uint8Array({ maxLength: 16, size: 'max' }),
         fc.integer({ min: 0, max: 7 }),
         (s, secs, flags, bool, [a0, a1, rest], bits, unused) => {
           const oid = [a0, a0 === 2 ? a1 * 7 : a1, ...rest].join('.');

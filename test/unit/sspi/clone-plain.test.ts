@@ -11,7 +11,7 @@ const plain = fc.letrec((tie) => ({
     fc.double(),
     fc.bigInt(),
     fc.string(),
-    fc.uint8Array({ maxLength: 16 }),
+    fc.uint8Array({ maxLength: 16, size: 'max' }),
     fc.date({ noInvalidDate: true }),
     fc.array(tie('value'), { maxLength: 4 }),
     fc.dictionary(fc.string({ maxLength: 6 }), tie('value'), { maxKeys: 4 }),

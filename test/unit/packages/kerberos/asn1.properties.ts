@@ -17,7 +17,7 @@ const int32 = fc.integer({ min: -0x80000000, max: 0x7fffffff });
 const uint32 = fc.integer({ min: 0, max: 0xffffffff });
 const usec = fc.integer({ min: 0, max: 999999 });
 const flags = uint32;
-const str = fc.string({ unit: 'grapheme', maxLength: 16 });
+const str = fc.string({ unit: 'grapheme', maxLength: 16, size: 'max' });
 const octets = fc.uint8Array({ maxLength: 48, size: 'max' });
 const time = fc.integer({ min: -62167219200, max: 253402300799 }).map((s) => new Date(s * 1000));
 

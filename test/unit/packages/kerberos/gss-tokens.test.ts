@@ -32,7 +32,7 @@ describe('0x8003 authenticator checksum (RFC 4121 4.1.1)', () => {
   });
   it('round-trips delegation and extensions (property)', () => {
     fc.assert(fc.property(fc.uint8Array({ minLength: 16, maxLength: 16 }), fc.integer({ min: 0, max: 0x7ffe }), fc.option(fc.uint8Array({ maxLength: 300, size: 'max' }), { nil: undefined }),
-      fc.array(fc.record({ type: fc.nat(), data: fc.uint8Array({ maxLength: 20 }) }), { maxLength: 3 }), (bnd, f, deleg, exts) => {
+      fc.array(fc.record({ type: fc.nat(), data: fc.uint8Array({ maxLength: 20, size: 'max' }) }), { maxLength: 3 }), (bnd, f, deleg, exts) => {
         const flags = (f << 1) | (deleg ? 1 : 0);
         const v = { bnd, flags, ...(deleg ? { deleg } : {}), ...(exts.length ? { exts: exts.map((e) => ({ type: e.type, data: e.data })) } : {}) };
         const enc = encodeGssChecksum(v);

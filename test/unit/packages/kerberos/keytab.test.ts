@@ -187,7 +187,7 @@ describe('keytab: files', () => {
   });
 });
 
-const arbName = fc.string({ maxLength: 12 });
+const arbName = fc.string({ maxLength: 12, size: 'max' });
 const arbEntry: fc.Arbitrary<KeytabEntry> = fc
   .record({
     realm: arbName,

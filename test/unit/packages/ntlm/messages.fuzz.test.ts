@@ -161,7 +161,7 @@ const avPair: fc.Arbitrary<AvPair> = fc.oneof(
     const Value = Trailing ? { Size, Z4, CustomData, MachineID, Trailing } : { Size, Z4, CustomData, MachineID };
     return { kind: 'singleHost', AvId: MsvAvSingleHost, Value };
   }),
-  fc.tuple(fc.integer({ min: 11, max: 0xffff }), fc.uint8Array({ maxLength: 12 })).map(([AvId, Value]): AvPair => ({ kind: 'unknown', AvId, Value })),
+  fc.tuple(fc.integer({ min: 11, max: 0xffff }), fc.uint8Array({ maxLength: 12, size: 'max' })).map(([AvId, Value]): AvPair => ({ kind: 'unknown', AvId, Value })),
 );
 const avList: fc.Arbitrary<AvPairList> = fc.array(avPair, { maxLength: 8 }).map((pairs) => {
   const seen = new Set<number>();
