@@ -388,42 +388,55 @@ export function kerberosPackage(config: KerberosConfig = {}): SecurityPackageMod
       const policy = cfg.clientCrypto;
       let gss = gssFlagsFor(req);
       const subkey = generateSubkey(ticket.sessionKey.enctype, policy);
-      let delegation: Uint8Array | undefined;
-      if (hasFlag(req, ISC_REQ.DELEGATE)) {
-        const fwd = await forwardedTgt(c, ticket);
-        if (fwd) {
-          // RFC 4120 5.8: the KRB-CRED is encrypted with the authenticator subkey (as MIT does).
-          delegation = encodeDelegation([{
-            ticket: fwd.ticketBytes,
-            info: {
-              key: { keytype: fwd.sessionKey.enctype, keyvalue: fwd.sessionKey.keyvalue },
-              prealm: fwd.client.realm, pname: toPrincipalName(fwd.client), flags: fwd.flags, authtime: fwd.authtime,
-              ...(fwd.starttime ? { starttime: fwd.starttime } : {}), endtime: fwd.endtime, ...(fwd.renewTill ? { renewTill: fwd.renewTill } : {}),
-              srealm: fwd.server.realm, sname: toPrincipalName(fwd.server),
-            },
-          }], subkey, policy);
-          fwd.sessionKey.keyvalue.fill(0);
-          gss |= GssFlags.GSS_C_DELEG_FLAG;
+      // Until the context holds them, the subkey and the ticket's key copy die with a failure here.
+      let kept = false;
+      try {
+        let delegation: Uint8Array | undefined;
+        if (hasFlag(req, ISC_REQ.DELEGATE)) {
+          const fwd = await forwardedTgt(c, ticket);
+          if (fwd) {
+            try {
+              // RFC 4120 5.8: the KRB-CRED is encrypted with the authenticator subkey (as MIT does).
+              delegation = encodeDelegation([{
+                ticket: fwd.ticketBytes,
+                info: {
+                  key: { keytype: fwd.sessionKey.enctype, keyvalue: fwd.sessionKey.keyvalue },
+                  prealm: fwd.client.realm, pname: toPrincipalName(fwd.client), flags: fwd.flags, authtime: fwd.authtime,
+                  ...(fwd.starttime ? { starttime: fwd.starttime } : {}), endtime: fwd.endtime, ...(fwd.renewTill ? { renewTill: fwd.renewTill } : {}),
+                  srealm: fwd.server.realm, sname: toPrincipalName(fwd.server),
+                },
+              }], subkey, policy);
+            } finally {
+              fwd.sessionKey.keyvalue.fill(0);
+            }
+            gss |= GssFlags.GSS_C_DELEG_FLAG;
+          }
+        }
+        const sharedKey = cred.sessionKeys.get(ticket.ticketBytes, ticket.sessionKey);
+        const apReq = buildApReq({
+          ticket: ticket.ticketBytes, sessionKey: sharedKey, crealm: c.principal.realm, cname: toPrincipalName(c.principal),
+          gssFlags: gss, channelBindings: channelBindingsIn(input), ...(delegation ? { delegation } : {}), subkey, policy,
+        });
+        const st = writeOutputToken(output, apReq.token, allocate);
+        if (st !== SecurityStatus.SEC_E_OK) return { status: st };
+        const h = next++;
+        const ctx: InitiatorCtx = { side: 'initiator', state: 'ap-req-sent', req, granted: 0, cred: c, target: sname, ticket, apReq, sharedKey, delegated: delegation !== undefined, data: null };
+        ctx.granted = iscGranted(req, gss, ctx.delegated, allocate);
+        ctxs.set(h, ctx);
+        kept = true;
+        if (apReq.mutual) {
+          return { status: SecurityStatus.SEC_I_CONTINUE_NEEDED, NewContextHandle: h, ContextAttributes: ctx.granted, ExpirationTime: expiry(ticket.endtime.getTime()) };
+        }
+        // No AP-REP: the acceptor numbers its tokens from our sequence number (RFC 4121 4.2.3 as MIT does).
+        ctx.state = 'done';
+        ctx.data = initiatorData(ctx, undefined, apReq.seqNumber);
+        return { status: SecurityStatus.SEC_E_OK, NewContextHandle: h, ContextAttributes: ctx.granted, ExpirationTime: expiry(ticket.endtime.getTime()), MappedContext: true, ContextData: packContextData(ctx.data) };
+      } finally {
+        if (!kept) {
+          destroyKey(subkey);
+          destroyKey(ticket.sessionKey);
         }
       }
-      const sharedKey = cred.sessionKeys.get(ticket.ticketBytes, ticket.sessionKey);
-      const apReq = buildApReq({
-        ticket: ticket.ticketBytes, sessionKey: sharedKey, crealm: c.principal.realm, cname: toPrincipalName(c.principal),
-        gssFlags: gss, channelBindings: channelBindingsIn(input), ...(delegation ? { delegation } : {}), subkey, policy,
-      });
-      const st = writeOutputToken(output, apReq.token, allocate);
-      if (st !== SecurityStatus.SEC_E_OK) return { status: st };
-      const h = next++;
-      const ctx: InitiatorCtx = { side: 'initiator', state: 'ap-req-sent', req, granted: 0, cred: c, target: sname, ticket, apReq, sharedKey, delegated: delegation !== undefined, data: null };
-      ctx.granted = iscGranted(req, gss, ctx.delegated, allocate);
-      ctxs.set(h, ctx);
-      if (apReq.mutual) {
-        return { status: SecurityStatus.SEC_I_CONTINUE_NEEDED, NewContextHandle: h, ContextAttributes: ctx.granted, ExpirationTime: expiry(ticket.endtime.getTime()) };
-      }
-      // No AP-REP: the acceptor numbers its tokens from our sequence number (RFC 4121 4.2.3 as MIT does).
-      ctx.state = 'done';
-      ctx.data = initiatorData(ctx, undefined, apReq.seqNumber);
-      return { status: SecurityStatus.SEC_E_OK, NewContextHandle: h, ContextAttributes: ctx.granted, ExpirationTime: expiry(ticket.endtime.getTime()), MappedContext: true, ContextData: packContextData(ctx.data) };
     }
     if (existing.side !== 'initiator' || existing.state !== 'ap-req-sent') return { status: SecurityStatus.SEC_E_OUT_OF_SEQUENCE };
     const ctx = existing;

@@ -584,6 +584,22 @@ describe('Kerberos package: refusals', () => {
     assert.equal(readdirSync(ok.dir).filter((f) => f.startsWith('krb5cc_tslsa_')).length, 1);
   });
 
+  test('an AP-REQ that does not fit the caller\'s buffer → SEC_E_BUFFER_TOO_SMALL, no context; the credential and its ticket still work', async () => {
+    const s = await setup();
+    const cred = await clientCred(s);
+    const small = outputBuffer(SECBUFFER.TOKEN, 10);
+    const r = await cred.sspi.InitializeSecurityContext(cred.handle, null, SPN, ISC_REQ.MUTUAL_AUTH | ISC_REQ.DELEGATE, 0, SECURITY_NATIVE_DREP, null, 0, null, secBufferDesc(small));
+    assert.equal(r.status, SecurityStatus.SEC_E_BUFFER_TOO_SMALL);
+    assert.equal(r.phNewContext ?? null, null);
+    // The failed attempt zeroed its own key copies, not the cached ticket's key: the next AP-REQ is good.
+    const tgs = s.kdc.log.length;
+    const client = SecurityContext.client(cred, { target: SPN, flags: ['MUTUAL_AUTH'] });
+    const server = SecurityContext.server(await serverCred(s), {});
+    await handshake(client, server);
+    assert.equal(s.kdc.log.length, tgs, 'the cached service ticket was used');
+    messagesBothWays(client, server);
+  });
+
   test('clock skew → SEC_E_TIME_SKEW, and the initiator maps the KRB-ERROR the same way', async () => {
     const s = await setup({ config: { now: () => new Date(Date.now() + 20 * 60_000) } });
     const c = SecurityContext.client(await clientCred(s), { target: SPN, flags: ['MUTUAL_AUTH'] });
