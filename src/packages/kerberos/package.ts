@@ -653,6 +653,8 @@ export function kerberosPackage(config: KerberosConfig = {}): SecurityPackageMod
   function dropInitiator(c: InitiatorCtx): void {
     if (c.apReq.subkey) destroyKey(c.apReq.subkey);
     destroyKey(c.ticket.sessionKey);
+    // The acceptor's subkey from its AP-REP lives only in the context data.
+    if (c.data?.acceptorSubkey) destroyKey(c.data.acceptorSubkey);
   }
 
   function ticketInfo(c: Ctx): Plain {

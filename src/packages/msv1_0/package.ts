@@ -192,7 +192,12 @@ export async function validateNetworkLogon(store: AccountStore, info: NetworkLog
       sessionKey.fill(0);
       return failure(NtStatus.STATUS_PASSWORD_EXPIRED);
     }
-    await store.recordLogon(account.domain, account.user, true, now);
+    try {
+      await store.recordLogon(account.domain, account.user, true, now);
+    } catch (e) {
+      sessionKey.fill(0);
+      throw e;
+    }
     return {
       status: NtStatus.STATUS_SUCCESS,
       validation: { EffectiveName: account.user, LogonDomainName: account.domain, UserSessionKey: sessionKey, LanmanSessionKey: new Uint8Array(8), UserFlags: 0 },

@@ -274,6 +274,8 @@ export function ntlmPackage(config: NtlmConfig = {}): SecurityPackageModule {
       resp = ComputeResponseNTLMv1({ ResponseKeyNT: new Uint8Array(16), ServerChallenge: challenge.ServerChallenge, extendedSessionSecurity: ess, anonymous: true });
       KeyExchangeKey = resp.SessionBaseKey.slice();
     } else if (cfg.lmCompatibilityLevel >= 3) {
+      // Read before the key exists: malformed bindings throw SEC_E_BAD_BINDINGS.
+      const bindings = bindingsOf(input) ?? NO_BINDINGS;
       const ResponseKeyNT = NTOWFv2(cred.ntHash!, cred.user, cred.domain);
       // Target info, amended as MS-NLMP 3.1.5.1.2 says: MIC flag, timestamp, target name, bindings.
       let pairs: AvPairList = challenge.TargetInfoPairs ?? { pairs: [] };
@@ -281,7 +283,7 @@ export function ntlmPackage(config: NtlmConfig = {}): SecurityPackageModule {
       pairs = setAvPair(pairs, avFlags((avPairsByName(pairs).MsvAvFlags ?? 0) | F.MSV_AV_FLAGS_MIC_PRESENT));
       if (serverTime === undefined) pairs = setAvPair(pairs, avTimestamp(fileTimeFromUnixMs(Date.now())));
       if (ctx.target) pairs = setAvPair(pairs, avTargetName(ctx.target));
-      pairs = setAvPair(pairs, avChannelBindings(bindingsOf(input) ?? NO_BINDINGS));
+      pairs = setAvPair(pairs, avChannelBindings(bindings));
       const serverName = writeAvPairs(pairs);
       const time = serverTime ?? fileTimeFromUnixMs(Date.now());
       resp = ComputeResponseNTLMv2({ ResponseKeyNT, ResponseKeyLM: ResponseKeyNT, ServerChallenge: challenge.ServerChallenge, ClientChallenge: randomBytes(8), Time: time, ServerName: concat(serverName, new Uint8Array(4)), omitLMv2Response: serverTime !== undefined });
@@ -319,13 +321,20 @@ export function ntlmPackage(config: NtlmConfig = {}): SecurityPackageModule {
       Version: NTLM_VERSION,
       MIC: new Uint8Array(16),
     };
-    const withZeroMic = writeAuthenticateMessage(auth);
-    const mic = computeMIC(exported, ctx.negotiate, challenge.raw ?? tok, withZeroMic);
-    const final = withZeroMic.slice();
-    final.set(mic, F.AUTHENTICATE_MIC_OFFSET);
-    zero(resp.SessionBaseKey);
-    const st = writeOutputToken(output, final, allocate);
-    if (st !== SecurityStatus.SEC_E_OK) return { status: st };
+    // The context keeps the session key only once the AUTHENTICATE is in the caller's buffer.
+    let sent = false;
+    try {
+      const withZeroMic = writeAuthenticateMessage(auth);
+      const mic = computeMIC(exported, ctx.negotiate, challenge.raw ?? tok, withZeroMic);
+      const final = withZeroMic.slice();
+      final.set(mic, F.AUTHENTICATE_MIC_OFFSET);
+      const st = writeOutputToken(output, final, allocate);
+      if (st !== SecurityStatus.SEC_E_OK) return { status: st };
+      sent = true;
+    } finally {
+      zero(resp.SessionBaseKey);
+      if (!sent) zero(exported);
+    }
     ctx.state = 'done';
     ctx.flags = u32(flags);
     ctx.sessionKey = exported;
@@ -416,6 +425,8 @@ export function ntlmPackage(config: NtlmConfig = {}): SecurityPackageModule {
     const v2 = auth.NtChallengeResponse.length > 24 ? parseV2(auth.NtChallengeResponse) : null;
     const early = checkResponsePairs(v2);
     if (early !== SecurityStatus.SEC_E_OK) return { status: early };
+    // Malformed bindings throw SEC_E_BAD_BINDINGS here, before any key exists.
+    const expected = bindingsOf(input);
     // The authority validates the response; this package never sees a password hash.
     const submit = encodePassthroughRequest({
       LogonDomainName: auth.DomainName,
@@ -434,37 +445,43 @@ export function ntlmPackage(config: NtlmConfig = {}): SecurityPackageModule {
     const v = call.ProtocolReturnBuffer ? decodePassthroughResponse(call.ProtocolReturnBuffer) : null;
     lsa.FreeReturnBuffer(call.ProtocolReturnBuffer);
     if (!v) return { status: SecurityStatus.SEC_E_LOGON_DENIED };
-    // KXKEY (MS-NLMP 3.4.5.1): identity for NTLMv2 and anonymous, the ESS/v1 variants otherwise.
-    const KeyExchangeKey = KXKEY({
-      SessionBaseKey: v.UserSessionKey,
-      LmChallengeResponse: auth.LmChallengeResponse,
-      ServerChallenge: ctx.serverChallenge,
-      ntlmv2: v2 !== null || anonymous,
-      extendedSessionSecurity: (flags & F.NTLMSSP_NEGOTIATE_EXTENDED_SESSIONSECURITY) !== 0,
-    });
-    let exported: Uint8Array = KeyExchangeKey;
-    if (flags & F.NTLMSSP_NEGOTIATE_KEY_EXCH && auth.EncryptedRandomSessionKey.length) {
-      exported = decryptRandomSessionKey(KeyExchangeKey, auth.EncryptedRandomSessionKey);
-      zero(KeyExchangeKey);
-    }
-    zero(v.UserSessionKey);
-    // MS-NLMP 3.2.5.1.2: a response that flags a MIC must carry a valid one; a MIC is required
-    // outright unless the acceptor allows clients without (see NtlmConfig.allowMissingMic).
-    const blob = v2 ? avPairsByName(v2.ClientChallenge.AvPairs) : null;
-    const micFlag = ((blob?.MsvAvFlags ?? 0) & F.MSV_AV_FLAGS_MIC_PRESENT) !== 0;
-    const fail = (status: Status): LsaModeContextResult => {
-      zero(exported);
-      return { status };
-    };
-    if (micFlag || !cfg.allowMissingMic) {
-      if (!auth.MIC || auth.MicOffset === undefined) return fail(SecurityStatus.SEC_E_INVALID_TOKEN);
-      const want = computeMIC(exported, ctx.negotiate, ctx.challenge, auth.raw ?? tok, auth.MicOffset);
-      if (!constantTimeEqual(want, auth.MIC)) return fail(SecurityStatus.SEC_E_MESSAGE_ALTERED);
-    }
-    const expected = bindingsOf(input);
-    if (expected) {
-      const got = blob?.MsvAvChannelBindings;
-      if (!got || !constantTimeEqual(got, expected)) return fail(SecurityStatus.SEC_E_BAD_BINDINGS);
+    // Every way out before the context holds the session key zeroes it (and the keys it came from).
+    let exported: Uint8Array | null = null;
+    let kept = false;
+    try {
+      // KXKEY (MS-NLMP 3.4.5.1): identity for NTLMv2 and anonymous, the ESS/v1 variants otherwise.
+      const KeyExchangeKey = KXKEY({
+        SessionBaseKey: v.UserSessionKey,
+        LmChallengeResponse: auth.LmChallengeResponse,
+        ServerChallenge: ctx.serverChallenge,
+        ntlmv2: v2 !== null || anonymous,
+        extendedSessionSecurity: (flags & F.NTLMSSP_NEGOTIATE_EXTENDED_SESSIONSECURITY) !== 0,
+      });
+      exported = KeyExchangeKey;
+      if (flags & F.NTLMSSP_NEGOTIATE_KEY_EXCH && auth.EncryptedRandomSessionKey.length) {
+        try {
+          exported = decryptRandomSessionKey(KeyExchangeKey, auth.EncryptedRandomSessionKey);
+        } finally {
+          zero(KeyExchangeKey);
+        }
+      }
+      // MS-NLMP 3.2.5.1.2: a response that flags a MIC must carry a valid one; a MIC is required
+      // outright unless the acceptor allows clients without (see NtlmConfig.allowMissingMic).
+      const blob = v2 ? avPairsByName(v2.ClientChallenge.AvPairs) : null;
+      const micFlag = ((blob?.MsvAvFlags ?? 0) & F.MSV_AV_FLAGS_MIC_PRESENT) !== 0;
+      if (micFlag || !cfg.allowMissingMic) {
+        if (!auth.MIC || auth.MicOffset === undefined) return { status: SecurityStatus.SEC_E_INVALID_TOKEN };
+        const want = computeMIC(exported, ctx.negotiate, ctx.challenge, auth.raw ?? tok, auth.MicOffset);
+        if (!constantTimeEqual(want, auth.MIC)) return { status: SecurityStatus.SEC_E_MESSAGE_ALTERED };
+      }
+      if (expected) {
+        const got = blob?.MsvAvChannelBindings;
+        if (!got || !constantTimeEqual(got, expected)) return { status: SecurityStatus.SEC_E_BAD_BINDINGS };
+      }
+      kept = true;
+    } finally {
+      zero(v.UserSessionKey);
+      if (!kept && exported) zero(exported);
     }
     ctx.state = 'done';
     // The user-mode half reads NTLMSSP_NEGOTIATE_ANONYMOUS: no session security (MS-NLMP 3.4).

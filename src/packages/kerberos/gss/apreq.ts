@@ -283,6 +283,8 @@ export async function acceptApReq(token: Uint8Array, o: AcceptApReqOptions): Pro
   // A ticket's AP-REQs share one key object: the ticket cache's, else the session-key cache's (by
   // the ticket's MAC, public; the bytes are compared too).
   let shared: KerberosKey | undefined;
+  // The opened ticket when no cache took it: ours to zero if the AP-REQ is refused.
+  let ownPlainTicket: Uint8Array | undefined;
   const opened = o.tickets?.lookup(serviceKey, cipher, now - skewMs);
   if (opened) ({ encTicketPart, sharedSessionKey: shared } = opened);
   else {
@@ -293,17 +295,26 @@ export async function acceptApReq(token: Uint8Array, o: AcceptApReqOptions): Pro
       if (SspiError.is(e, SecurityStatus.SEC_E_MESSAGE_ALTERED)) throw krbApError(KrbErrorCode.KRB_AP_ERR_MODIFIED, 'ticket does not decrypt with the service key');
       throw e;
     }
-    const part = decodeEncTicketPart(plainTicket);
+    let part: EncTicketPart;
+    try {
+      part = decodeEncTicketPart(plainTicket);
+    } catch (e) {
+      plainTicket.fill(0);
+      throw e;
+    }
     if (o.tickets) ({ encTicketPart, sharedSessionKey: shared } = o.tickets.store(serviceKey, cipher, plainTicket, part));
-    else encTicketPart = part;
+    else {
+      encTicketPart = part;
+      ownPlainTicket = plainTicket;
+    }
   }
   const sessionKey = toKey(encTicketPart.key); // a copy: the decoded views into the plaintext stay for the caller (PAC)
   let initiatorSubkey: KerberosKey | undefined;
+  let authenticator: Authenticator | undefined;
   try {
     if (apReq.authenticator.etype !== sessionKey.enctype) {
       throw krbApError(KrbErrorCode.KDC_ERR_ETYPE_NOSUPP, 'authenticator etype differs from the session key');
     }
-    let authenticator: Authenticator;
     shared ??= o.sessionKeys?.get(ticketId(cipher), sessionKey);
     const authKey = shared ?? sessionKey;
     // A mutual handshake encrypts the AP-REP with the same key: derive both usages' keys at once.
@@ -335,7 +346,14 @@ export async function acceptApReq(token: Uint8Array, o: AcceptApReqOptions): Pro
       if (!fresh) throw krbApError(KrbErrorCode.KRB_AP_ERR_REPEAT, 'authenticator replayed');
     }
 
-    if (authenticator.subkey) initiatorSubkey = peerSubkey(authenticator.subkey, o.policy);
+    if (authenticator.subkey) {
+      // Our own copy; the decoded field is a view into the decrypted authenticator.
+      try {
+        initiatorSubkey = peerSubkey(authenticator.subkey, o.policy);
+      } finally {
+        authenticator.subkey.keyvalue.fill(0);
+      }
+    }
     const out: AcceptedApReq = {
       apOptions: apReq.apOptions,
       ticket, encTicketPart, server, kvno: entry.kvno, client, sessionKey, authenticator, checksum,
@@ -354,6 +372,9 @@ export async function acceptApReq(token: Uint8Array, o: AcceptApReqOptions): Pro
     // The key copies made here die with the call; a shared key belongs to its cache.
     destroyKey(sessionKey);
     if (initiatorSubkey) destroyKey(initiatorSubkey);
+    encTicketPart.key.keyvalue.fill(0);
+    ownPlainTicket?.fill(0);
+    authenticator?.subkey?.keyvalue.fill(0);
     throw e;
   }
 }
@@ -488,20 +509,26 @@ export function verifyApRep(token: Uint8Array, sessionKey: KerberosKey, expect: 
   const body = token.length > 0 && token[0] === 0x6f ? token : parseKrb5Token(token, Krb5TokId.KRB_AP_REP).body;
   const apRep = decodeApRep(body);
   if (apRep.encPart.etype !== sessionKey.enctype) throw krbApError(KrbErrorCode.KRB_AP_ERR_MUT_FAIL, 'AP-REP etype differs from the session key');
-  let part;
+  let plain: Uint8Array;
   try {
-    part = decodeEncApRepPart(decrypt(sessionKey, KeyUsage.AP_REP_ENCPART, apRep.encPart.cipher, policy));
+    plain = decrypt(sessionKey, KeyUsage.AP_REP_ENCPART, apRep.encPart.cipher, policy);
   } catch (e) {
     if (SspiError.is(e, SecurityStatus.SEC_E_MESSAGE_ALTERED)) throw krbApError(KrbErrorCode.KRB_AP_ERR_MUT_FAIL, 'AP-REP does not decrypt with the session key');
     throw e;
   }
-  if (part.ctime.getTime() !== expect.ctime.getTime() || part.cusec !== expect.cusec) {
-    throw krbApError(KrbErrorCode.KRB_AP_ERR_MUT_FAIL, 'AP-REP does not answer our authenticator');
+  // The plaintext holds the acceptor's subkey: zeroed on every way out, the caller gets a copy.
+  try {
+    const part = decodeEncApRepPart(plain);
+    if (part.ctime.getTime() !== expect.ctime.getTime() || part.cusec !== expect.cusec) {
+      throw krbApError(KrbErrorCode.KRB_AP_ERR_MUT_FAIL, 'AP-REP does not answer our authenticator');
+    }
+    const out: VerifiedApRep = { ctime: part.ctime, cusec: part.cusec };
+    if (part.subkey) out.subkey = peerSubkey(part.subkey, policy);
+    if (part.seqNumber !== undefined) out.seqNumber = part.seqNumber;
+    return out;
+  } finally {
+    plain.fill(0);
   }
-  const out: VerifiedApRep = { ctime: part.ctime, cusec: part.cusec };
-  if (part.subkey) out.subkey = peerSubkey(part.subkey, policy);
-  if (part.seqNumber !== undefined) out.seqNumber = part.seqNumber;
-  return out;
 }
 
 /**
@@ -515,7 +542,9 @@ export function buildDceThirdLeg(sessionKey: KerberosKey, acceptorApRep: { ctime
 
 /** Acceptor check of the DCE third leg: must echo the ctime/cusec we sent; returns the initiator's seq. */
 export function verifyDceThirdLeg(token: Uint8Array, sessionKey: KerberosKey, sent: { ctime: Date; cusec: number }, policy?: CryptoPolicy): number | undefined {
-  return verifyApRep(token, sessionKey, sent, policy).seqNumber;
+  const v = verifyApRep(token, sessionKey, sent, policy);
+  if (v.subkey) destroyKey(v.subkey); // MS-KILE: none is expected here, and none is used
+  return v.seqNumber;
 }
 
 /** The acceptor's AP-REP timestamp: the answered authenticator's, or for DCE style a fresh one. */

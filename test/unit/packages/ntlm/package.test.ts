@@ -6,7 +6,9 @@ import { createLsa } from '../../../../src/lsa/host.js';
 import { ntlmPackage } from '../../../../src/packages/ntlm/package.js';
 import { parseAuthenticateMessage, parseChallengeMessage, parseNegotiateMessage } from '../../../../src/packages/ntlm/messages.js';
 import { SspiError } from '../../../../src/sspi/error.js';
-import { SECPKG_ATTR } from '../../../../src/sspi/flags.js';
+import { ISC_REQ, SECBUFFER, SECPKG_ATTR, SECURITY_NATIVE_DREP } from '../../../../src/sspi/flags.js';
+import { bufferBytes, outputBuffer, secBuffer, secBufferDesc } from '../../../../src/sspi/buffers.js';
+import { SecurityStatus } from '../../../../src/sspi/status.js';
 import { realAuthority } from '../../../fixtures/authority.js';
 
 async function setup(clientPassword = 'Passw0rd', cb?: { c?: Uint8Array; s?: Uint8Array }) {
@@ -48,6 +50,32 @@ describe('NTLM package through the LSA', () => {
     assert.throws(() => server.unwrap(t), (e: SspiError) => e.code === 'SEC_E_MESSAGE_ALTERED');
     await client.delete();
     await server.delete();
+    await host.shutdown();
+  });
+
+  it('an AUTHENTICATE that does not fit the caller\'s buffer → SEC_E_BUFFER_TOO_SMALL; the same call with room then completes', async () => {
+    const host = await createLsa({ domainName: 'EXAMPLE', packages: [ntlmPackage(), await realAuthority({ alice: 'Passw0rd' }, 'EXAMPLE')] });
+    const sspi = host.sspi();
+    const cc = await Credentials.acquire(sspi, { package: 'NTLM', use: 'outbound', authData: { User: 'alice', Domain: 'EXAMPLE', Password: 'Passw0rd' } });
+    const server = SecurityContext.server(await Credentials.acquire(sspi, { package: 'NTLM', use: 'inbound' }), { flags: ['INTEGRITY'] });
+    const req = ISC_REQ.INTEGRITY | ISC_REQ.CONFIDENTIALITY;
+    const isc = (ctx: Parameters<typeof sspi.InitializeSecurityContext>[1], input: Uint8Array | null, room: number) => {
+      const out = outputBuffer(SECBUFFER.TOKEN, room);
+      const r = sspi.InitializeSecurityContext(cc.handle, ctx, 'HTTP/web.example.test', req, 0, SECURITY_NATIVE_DREP, input ? secBufferDesc(secBuffer(SECBUFFER.TOKEN, input)) : null, 0, null, secBufferDesc(out));
+      return r.then((x) => ({ ...x, token: bufferBytes(out) }));
+    };
+    const first = await isc(null, null, 4096);
+    assert.equal(first.status, SecurityStatus.SEC_I_CONTINUE_NEEDED);
+    const challenge = (await server.step(first.token))!;
+    const cramped = await isc(first.phNewContext, challenge, 16);
+    assert.equal(cramped.status, SecurityStatus.SEC_E_BUFFER_TOO_SMALL);
+    const roomy = await isc(first.phNewContext, challenge, 4096);
+    assert.equal(roomy.status, SecurityStatus.SEC_E_OK);
+    assert.equal(await server.step(roomy.token), null);
+    const ck = await sspi.QueryContextAttributes(first.phNewContext!, SECPKG_ATTR.SESSION_KEY);
+    const sk = await server.query<{ SessionKey: Uint8Array }>(SECPKG_ATTR.SESSION_KEY);
+    assert.deepEqual((ck.pBuffer as { SessionKey: Uint8Array }).SessionKey, sk.SessionKey);
+    assert.ok(sk.SessionKey.some((b) => b !== 0));
     await host.shutdown();
   });
 
