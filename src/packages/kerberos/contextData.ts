@@ -123,10 +123,21 @@ export function unpackContextData(bytes: Uint8Array): KerberosContextData {
   const [key, o1] = getKey(b, dv, 32);
   let off = o1;
   let acceptorSubkey: KerberosKey | undefined;
-  if (flags & F_ACCEPTOR_SUBKEY) [acceptorSubkey, off] = getKey(b, dv, off);
-  const [client, o2] = getString(b, dv, off);
-  const [server, o3] = getString(b, dv, o2);
-  if (o3 !== b.length) throw malformed();
+  let client: string;
+  let server: string;
+  try {
+    if (flags & F_ACCEPTOR_SUBKEY) [acceptorSubkey, off] = getKey(b, dv, off);
+    let o2: number;
+    let o3: number;
+    [client, o2] = getString(b, dv, off);
+    [server, o3] = getString(b, dv, o2);
+    if (o3 !== b.length) throw malformed();
+  } catch (e) {
+    // The key copies made above die with malformed input.
+    key.keyvalue.fill(0);
+    acceptorSubkey?.keyvalue.fill(0);
+    throw e;
+  }
   return {
     side: b[1] === 1 ? 'initiator' : 'acceptor',
     replayDetect: (flags & F_REPLAY) !== 0,

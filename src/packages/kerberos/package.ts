@@ -719,8 +719,8 @@ export function kerberosPackage(config: KerberosConfig = {}): SecurityPackageMod
     async AcquireCredentialsHandle(principal, use, _logonId, authData: Plain) {
       const a = authData && typeof authData === 'object' && !(authData instanceof Uint8Array) && !Array.isArray(authData) ? (authData as Record<string, unknown>) : null;
       if (configError) return { status: configError.status };
+      const cred: Credential = { use, outbound: null, inbound: null, sessionKeys: new SessionKeyCache(SHARED_SESSION_KEYS) };
       try {
-        const cred: Credential = { use, outbound: null, inbound: null, sessionKeys: new SessionKeyCache(SHARED_SESSION_KEYS) };
         if (use & SECPKG_CRED.OUTBOUND) {
           cred.outbound = await outboundCredential(principal, a);
         }
@@ -731,6 +731,8 @@ export function kerberosPackage(config: KerberosConfig = {}): SecurityPackageMod
         const exp = cred.outbound ? expiry(cred.outbound.tgt.endtime.getTime()) : TIMESTAMP_INFINITE;
         return { status: SecurityStatus.SEC_E_OK, CredentialHandle: h, ExpirationTime: exp };
       } catch (e) {
+        // BOTH with no usable keytab: the outbound half already acquired (TGT, keys) goes too.
+        if (cred.outbound) await cred.outbound.destroy().catch(() => undefined);
         if (e instanceof SspiError) return { status: e.status };
         throw e;
       }

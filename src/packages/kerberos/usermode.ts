@@ -95,18 +95,25 @@ export function kerberosUserModeTable(): SECPKG_USER_FUNCTION_TABLE {
 
   function build(packed: Uint8Array): UserContext {
     const data = unpackContextData(packed);
-    const state = createTokenState({
-      initiator: data.side === 'initiator',
-      key: data.key,
-      ...(data.acceptorSubkey ? { acceptorSubkey: data.acceptorSubkey } : {}),
-      localSeq: data.sendSeq,
-      remoteSeq: data.recvSeq,
-      replayDetect: data.replayDetect,
-      sequenceDetect: data.sequenceDetect,
-      ...(data.allowWeak ? { policy: { allowWeak: true } } : {}),
-    });
-    const mac = getEnctype(tokenKey(data).enctype, { allowWeak: true }).macBytes;
-    return { data, state, mac };
+    try {
+      const state = createTokenState({
+        initiator: data.side === 'initiator',
+        key: data.key,
+        ...(data.acceptorSubkey ? { acceptorSubkey: data.acceptorSubkey } : {}),
+        localSeq: data.sendSeq,
+        remoteSeq: data.recvSeq,
+        replayDetect: data.replayDetect,
+        sequenceDetect: data.sequenceDetect,
+        ...(data.allowWeak ? { policy: { allowWeak: true } } : {}),
+      });
+      const mac = getEnctype(tokenKey(data).enctype, { allowWeak: true }).macBytes;
+      return { data, state, mac };
+    } catch (e) {
+      // Data the package cannot use (an unknown enctype in an imported context): its keys go too.
+      destroyKey(data.key);
+      if (data.acceptorSubkey) destroyKey(data.acceptorSubkey);
+      throw e;
+    }
   }
 
   function usable(u: UserContext): Status {

@@ -5,7 +5,7 @@
 
 import { randomInt } from 'node:crypto';
 import { SspiError } from '../../../sspi/error.js';
-import { SecurityStatus } from '../../../sspi/status.js';
+import { SecurityStatus, type Status } from '../../../sspi/status.js';
 import { KdcOptions, KeyUsage, KrbErrorCode, NameType, PaDataType } from '../asn1/constants.js';
 import { decodeAsRep, decodeEncASRepPart, decodeEncTGSRepPart, decodeKrbError, encodeAsReq } from '../asn1/messages.js';
 import {
@@ -101,10 +101,16 @@ export function openKdcRep(
   const enc = label === 'AS-REP' ? decodeEncASRepPart(plain) : decodeEncTGSRepPart(plain);
   const sessionKey = { enctype: enc.key.keytype, keyvalue: Uint8Array.from(enc.key.keyvalue) };
   plain.fill(0);
-  if (enc.nonce !== nonce) throw new SspiError(SecurityStatus.SEC_E_INVALID_TOKEN, `${label} nonce does not match the request`);
+  if (enc.nonce !== nonce) refuseReply(sessionKey, SecurityStatus.SEC_E_INVALID_TOKEN, `${label} nonce does not match the request`);
   const crep = fromPrincipalName(r.cname, r.crealm);
-  if (!principalEquals(crep, client)) throw new SspiError(SecurityStatus.SEC_E_WRONG_PRINCIPAL, `${label} is for another client`);
+  if (!principalEquals(crep, client)) refuseReply(sessionKey, SecurityStatus.SEC_E_WRONG_PRINCIPAL, `${label} is for another client`);
   return { enc, sessionKey, client: crep };
+}
+
+/** A KDC reply refused after its session key was copied out: the copy is zeroed, then the error thrown. */
+function refuseReply(sessionKey: { keyvalue: Uint8Array }, status: Status, why: string): never {
+  sessionKey.keyvalue.fill(0);
+  throw new SspiError(status, why);
 }
 
 export function fromPrincipalName(n: PrincipalName, realm: string): KrbPrincipal {
@@ -210,9 +216,9 @@ export async function getInitialTicket(opts: InitialTicketOptions): Promise<Init
         error: 'the AS-REP does not decrypt with the client key',
       });
       const srep = fromPrincipalName(enc.sname, enc.srealm);
-      if (!principalEquals(srep, service)) throw new SspiError(SecurityStatus.SEC_E_WRONG_PRINCIPAL, 'AS-REP is for another service');
+      if (!principalEquals(srep, service)) refuseReply(sessionKey, SecurityStatus.SEC_E_WRONG_PRINCIPAL, 'AS-REP is for another service');
       if (!policy.permitted.includes(enc.key.keytype) && opts.enctypes === undefined) {
-        throw new SspiError(SecurityStatus.SEC_E_KDC_UNKNOWN_ETYPE, `session key enctype ${enc.key.keytype} is not permitted`);
+        refuseReply(sessionKey, SecurityStatus.SEC_E_KDC_UNKNOWN_ETYPE, `session key enctype ${enc.key.keytype} is not permitted`);
       }
       const result: InitialTicketResult = {
         credential: ticketCredential(crep, srep, r.ticket, enc, sessionKey),

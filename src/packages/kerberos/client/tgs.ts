@@ -228,8 +228,10 @@ async function foreignTgt(x: Exchange, local: KerberosTicketCredential, target: 
       continue;
     }
     const realm = krbtgtTarget(got.server);
-    if (realm === undefined) throw new SspiError(SecurityStatus.SEC_E_INVALID_TOKEN, `asked for a TGT, the KDC of ${tgtRealm(cur)} sent ${formatPrincipal(got.server)}`);
-    if (seen.has(realm)) throw loop(realm, what);
+    if (realm === undefined || seen.has(realm)) {
+      got.sessionKey.keyvalue.fill(0); // refused before it could be kept or used
+      throw realm === undefined ? new SspiError(SecurityStatus.SEC_E_INVALID_TOKEN, `asked for a TGT, the KDC of ${tgtRealm(cur)} sent ${formatPrincipal(got.server)}`) : loop(realm, what);
+    }
     seen.add(realm);
     cur = got;
     const idx = path.indexOf(realm, curIdx + 1);
@@ -256,9 +258,9 @@ async function offPathTgt(x: Exchange, start: KerberosTicketCredential, target: 
       if (e instanceof KdcError) throw new SspiError(SecurityStatus.SEC_E_KDC_UNABLE_TO_REFER, `no ${what} through ${tgtRealm(cur)}: ${e.krbErrorName}`, { cause: e });
       throw e;
     }
+    x.transient.push(got);
     const realm = krbtgtTarget(got.server);
     if (realm === undefined) throw new SspiError(SecurityStatus.SEC_E_INVALID_TOKEN, `asked for a TGT, the KDC of ${tgtRealm(cur)} sent ${formatPrincipal(got.server)}`);
-    x.transient.push(got);
     if (seen.has(realm)) throw loop(realm, what);
     seen.add(realm);
     cur = got;
