@@ -397,10 +397,14 @@ export class SecurityFunctionTable {
     const pkg = await this.loadUserPackage(pszPackage);
     if (!pkg?.table.ImportContext) return { status: SecurityStatus.SEC_E_UNSUPPORTED_FUNCTION, phContext: null };
     let r: { status: Status; ContextHandle?: LSA_SEC_HANDLE };
+    // The package rebuilds the context from its own copy of the keys: ours is zeroed after.
+    const packed = pPackedContext.slice();
     try {
-      r = await pkg.table.ImportContext(pPackedContext.slice());
+      r = await pkg.table.ImportContext(packed);
     } catch (e) {
       return { status: statusOf(e), phContext: null };
+    } finally {
+      packed.fill(0);
     }
     const status = toSecurityStatus(r.status);
     if ((status | 0) < 0 || typeof r.ContextHandle !== 'bigint') return { status: (status | 0) < 0 ? status : SecurityStatus.SEC_E_INTERNAL_ERROR, phContext: null };

@@ -203,7 +203,13 @@ export function negotiatePackage(config: NegotiateConfig = {}): SecurityPackageM
     const data = ctx.result?.ContextData;
     const um = await ctx.mech!.dispatch.UserModeTable();
     if (!um || !(data instanceof Uint8Array)) return SecurityStatus.SEC_E_UNSUPPORTED_FUNCTION;
-    const st = await um.InitUserModeContext(ctx.sub, data.slice());
+    const copy = data.slice();
+    let st: Status;
+    try {
+      st = await um.InitUserModeContext(ctx.sub, copy);
+    } finally {
+      copy.fill(0); // the user-mode half keeps its own copy of the keys
+    }
     if (isError(st)) return toSecurityStatus(st);
     ctx.mic = { um, h: ctx.sub };
     return ctx.mic;
@@ -260,6 +266,8 @@ export function negotiatePackage(config: NegotiateConfig = {}): SecurityPackageM
     const after = await endMicContext(ctx, true);
     if (typeof after === 'number') return fail(after);
     ctx.state = 'done';
+    // The caller continues from the MIC copy's state: the sub-package's own data (keys) is spent.
+    if (after && r.ContextData instanceof Uint8Array && r.ContextData !== after) r.ContextData.fill(0);
     return {
       status: SecurityStatus.SEC_E_OK,
       ContextAttributes: r.ContextAttributes ?? 0,
@@ -575,6 +583,8 @@ export function negotiatePackage(config: NegotiateConfig = {}): SecurityPackageM
     ctxs.delete(h);
     await endMicContext(c, false);
     if (c.mech && c.sub) await c.mech.dispatch.DeleteContext(c.sub);
+    // The sub-package's packed keys, kept for the mechListMIC copies (finished or not).
+    if (c.result?.ContextData instanceof Uint8Array) c.result.ContextData.fill(0);
   }
 
   const table: SECPKG_FUNCTION_TABLE = {
