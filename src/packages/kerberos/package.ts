@@ -306,11 +306,21 @@ export function kerberosPackage(config: KerberosConfig = {}): SecurityPackageMod
     const keytab = readKeytabFile(name);
     const pname = typeof a.principal === 'string' ? a.principal : principal;
     let restrict: KrbPrincipal | undefined;
-    if (pname) {
-      restrict = parsePrincipal(pname, cfg.krb5.defaultRealm ?? '', NameType.NT_SRV_INST);
-      if (findKeys(keytab, restrict).length === 0) throw new SspiError(SecurityStatus.SEC_E_NO_CREDENTIALS, `keytab ${name} has no key for ${formatPrincipal(restrict)}`);
-    } else if (keytab.entries.length === 0) throw new SspiError(SecurityStatus.SEC_E_NO_CREDENTIALS, `keytab ${name} is empty`);
+    try {
+      if (pname) {
+        restrict = parsePrincipal(pname, cfg.krb5.defaultRealm ?? '', NameType.NT_SRV_INST);
+        if (findKeys(keytab, restrict).length === 0) throw new SspiError(SecurityStatus.SEC_E_NO_CREDENTIALS, `keytab ${name} has no key for ${formatPrincipal(restrict)}`);
+      } else if (keytab.entries.length === 0) throw new SspiError(SecurityStatus.SEC_E_NO_CREDENTIALS, `keytab ${name} is empty`);
+    } catch (e) {
+      destroyKeytab(keytab);
+      throw e;
+    }
     return { name, keytab, principal: restrict, tickets: new AcceptedTicketCache(ACCEPTOR_TICKETS) };
+  }
+
+  /** The service keys a credential read: zeroed when it is freed or could not be used. */
+  function destroyKeytab(keytab: Keytab): void {
+    for (const e of keytab.entries) destroyKey(e.key);
   }
 
   // ---- initiator ----
@@ -750,6 +760,7 @@ export function kerberosPackage(config: KerberosConfig = {}): SecurityPackageMod
       creds.delete(h);
       c.sessionKeys.clear();
       c.inbound?.tickets.clear();
+      if (c.inbound) destroyKeytab(c.inbound.keytab);
       // Contexts hold copies of their keys, so they outlive the handle (as on Windows).
       // The credential zeroes the keys it keeps for refreshing and empties its own cache (password,
       // keytab); a user's ccache is left alone.
