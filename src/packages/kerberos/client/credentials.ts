@@ -17,7 +17,7 @@ import { type CredentialCache, MemoryCredentialCache } from './cache.js';
 import { openCredentialCache, openCredentialCollection } from './open.js';
 import { krbErrorToStatus } from './errors.js';
 import { getServiceTicket, renewTicket, type ServiceTicketOptions } from './tgs.js';
-import { type KerberosTicketCredential, isCurrent, isRenewable, isTgtFor } from './types.js';
+import { type KerberosTicketCredential, destroyTicketCredential, isCurrent, isRenewable, isTgtFor } from './types.js';
 
 /** The AS exchange settings a TGT request passes on to getInitialTicket as they are. */
 type AsExchangeOptions = Pick<
@@ -364,6 +364,7 @@ export async function acquireKerberosCredentials(opts: AcquireOptions = {}): Pro
     await cache.store(first);
   } catch (e) {
     forget();
+    destroyTicketCredential(first); // the TGT nobody will hold
     throw e;
   }
   return new RefreshingCredentials(opts.password !== undefined ? 'password' : 'keytab', principal, first, cache, config, tgs, initial, ownsCache, forget);
