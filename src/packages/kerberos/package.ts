@@ -382,72 +382,75 @@ export function kerberosPackage(config: KerberosConfig = {}): SecurityPackageMod
     return { realm: p.realm, components: [...p.components], nameType: p.nameType };
   }
 
+  /** InitializeSecurityContext, first call: the AP-REQ (RFC 4121 4.1) for `target`. */
+  async function firstInitLeg(credH: LSA_SEC_HANDLE, target: string | null, req: number, input: SecBufferDesc | null, output: SecBufferDesc | null, allocate: boolean): Promise<LsaModeContextResult> {
+    const cred = creds.get(credH);
+    if (!cred) return { status: SecurityStatus.SEC_E_INVALID_HANDLE };
+    if (!(cred.use & SECPKG_CRED.OUTBOUND) || !cred.outbound) return { status: SecurityStatus.SEC_E_NO_CREDENTIALS };
+    if (target === null || target === '') return { status: SecurityStatus.SEC_E_TARGET_UNKNOWN };
+    const c = cred.outbound;
+    const sname = targetOf(target, c.principal.realm);
+    const cached = await c.getServiceTicket(sname);
+    // The context's own copy of the session key: the credential's cache may be zeroed first.
+    const ticket: KerberosTicketCredential = { ...cached, sessionKey: { enctype: cached.sessionKey.enctype, keyvalue: Uint8Array.from(cached.sessionKey.keyvalue) } };
+    const policy = cfg.clientCrypto;
+    let gss = gssFlagsFor(req);
+    const subkey = generateSubkey(ticket.sessionKey.enctype, policy);
+    // Until the context holds them, the subkey and the ticket's key copy die with a failure here.
+    let kept = false;
+    try {
+      let delegation: Uint8Array | undefined;
+      if (hasFlag(req, ISC_REQ.DELEGATE)) {
+        const fwd = await forwardedTgt(c, ticket);
+        if (fwd) {
+          try {
+            // RFC 4120 5.8: the KRB-CRED is encrypted with the authenticator subkey (as MIT does).
+            delegation = encodeDelegation([{
+              ticket: fwd.ticketBytes,
+              info: {
+                key: { keytype: fwd.sessionKey.enctype, keyvalue: fwd.sessionKey.keyvalue },
+                prealm: fwd.client.realm, pname: toPrincipalName(fwd.client), flags: fwd.flags, authtime: fwd.authtime,
+                ...(fwd.starttime ? { starttime: fwd.starttime } : {}), endtime: fwd.endtime, ...(fwd.renewTill ? { renewTill: fwd.renewTill } : {}),
+                srealm: fwd.server.realm, sname: toPrincipalName(fwd.server),
+              },
+            }], subkey, policy);
+          } finally {
+            fwd.sessionKey.keyvalue.fill(0);
+          }
+          gss |= GssFlags.GSS_C_DELEG_FLAG;
+        }
+      }
+      const sharedKey = cred.sessionKeys.get(ticket.ticketBytes, ticket.sessionKey);
+      const apReq = buildApReq({
+        ticket: ticket.ticketBytes, sessionKey: sharedKey, crealm: c.principal.realm, cname: toPrincipalName(c.principal),
+        gssFlags: gss, channelBindings: channelBindingsIn(input), ...(delegation ? { delegation } : {}), subkey, policy,
+      });
+      const st = writeOutputToken(output, apReq.token, allocate);
+      if (st !== SecurityStatus.SEC_E_OK) return { status: st };
+      const h = next++;
+      const ctx: InitiatorCtx = { side: 'initiator', state: 'ap-req-sent', req, granted: 0, cred: c, target: sname, ticket, apReq, sharedKey, delegated: delegation !== undefined, data: null };
+      ctx.granted = iscGranted(req, gss, ctx.delegated, allocate);
+      ctxs.set(h, ctx);
+      kept = true;
+      if (apReq.mutual) {
+        return { status: SecurityStatus.SEC_I_CONTINUE_NEEDED, NewContextHandle: h, ContextAttributes: ctx.granted, ExpirationTime: expiry(ticket.endtime.getTime()) };
+      }
+      // No AP-REP: the acceptor numbers its tokens from our sequence number (RFC 4121 4.2.3 as MIT does).
+      ctx.state = 'done';
+      ctx.data = initiatorData(ctx, undefined, apReq.seqNumber);
+      return { status: SecurityStatus.SEC_E_OK, NewContextHandle: h, ContextAttributes: ctx.granted, ExpirationTime: expiry(ticket.endtime.getTime()), MappedContext: true, ContextData: packContextData(ctx.data) };
+    } finally {
+      if (!kept) {
+        destroyKey(subkey);
+        destroyKey(ticket.sessionKey);
+      }
+    }
+  }
+
   async function initContext(credH: LSA_SEC_HANDLE, ctxH: LSA_SEC_HANDLE, target: string | null, req: number, input: SecBufferDesc | null, output: SecBufferDesc | null): Promise<LsaModeContextResult> {
     const allocate = hasFlag(req, ISC_REQ.ALLOCATE_MEMORY);
     const existing = ctxs.get(ctxH);
-    if (!existing) {
-      const cred = creds.get(credH);
-      if (!cred) return { status: SecurityStatus.SEC_E_INVALID_HANDLE };
-      if (!(cred.use & SECPKG_CRED.OUTBOUND) || !cred.outbound) return { status: SecurityStatus.SEC_E_NO_CREDENTIALS };
-      if (target === null || target === '') return { status: SecurityStatus.SEC_E_TARGET_UNKNOWN };
-      const c = cred.outbound;
-      const sname = targetOf(target, c.principal.realm);
-      const cached = await c.getServiceTicket(sname);
-      // The context's own copy of the session key: the credential's cache may be zeroed first.
-      const ticket: KerberosTicketCredential = { ...cached, sessionKey: { enctype: cached.sessionKey.enctype, keyvalue: Uint8Array.from(cached.sessionKey.keyvalue) } };
-      const policy = cfg.clientCrypto;
-      let gss = gssFlagsFor(req);
-      const subkey = generateSubkey(ticket.sessionKey.enctype, policy);
-      // Until the context holds them, the subkey and the ticket's key copy die with a failure here.
-      let kept = false;
-      try {
-        let delegation: Uint8Array | undefined;
-        if (hasFlag(req, ISC_REQ.DELEGATE)) {
-          const fwd = await forwardedTgt(c, ticket);
-          if (fwd) {
-            try {
-              // RFC 4120 5.8: the KRB-CRED is encrypted with the authenticator subkey (as MIT does).
-              delegation = encodeDelegation([{
-                ticket: fwd.ticketBytes,
-                info: {
-                  key: { keytype: fwd.sessionKey.enctype, keyvalue: fwd.sessionKey.keyvalue },
-                  prealm: fwd.client.realm, pname: toPrincipalName(fwd.client), flags: fwd.flags, authtime: fwd.authtime,
-                  ...(fwd.starttime ? { starttime: fwd.starttime } : {}), endtime: fwd.endtime, ...(fwd.renewTill ? { renewTill: fwd.renewTill } : {}),
-                  srealm: fwd.server.realm, sname: toPrincipalName(fwd.server),
-                },
-              }], subkey, policy);
-            } finally {
-              fwd.sessionKey.keyvalue.fill(0);
-            }
-            gss |= GssFlags.GSS_C_DELEG_FLAG;
-          }
-        }
-        const sharedKey = cred.sessionKeys.get(ticket.ticketBytes, ticket.sessionKey);
-        const apReq = buildApReq({
-          ticket: ticket.ticketBytes, sessionKey: sharedKey, crealm: c.principal.realm, cname: toPrincipalName(c.principal),
-          gssFlags: gss, channelBindings: channelBindingsIn(input), ...(delegation ? { delegation } : {}), subkey, policy,
-        });
-        const st = writeOutputToken(output, apReq.token, allocate);
-        if (st !== SecurityStatus.SEC_E_OK) return { status: st };
-        const h = next++;
-        const ctx: InitiatorCtx = { side: 'initiator', state: 'ap-req-sent', req, granted: 0, cred: c, target: sname, ticket, apReq, sharedKey, delegated: delegation !== undefined, data: null };
-        ctx.granted = iscGranted(req, gss, ctx.delegated, allocate);
-        ctxs.set(h, ctx);
-        kept = true;
-        if (apReq.mutual) {
-          return { status: SecurityStatus.SEC_I_CONTINUE_NEEDED, NewContextHandle: h, ContextAttributes: ctx.granted, ExpirationTime: expiry(ticket.endtime.getTime()) };
-        }
-        // No AP-REP: the acceptor numbers its tokens from our sequence number (RFC 4121 4.2.3 as MIT does).
-        ctx.state = 'done';
-        ctx.data = initiatorData(ctx, undefined, apReq.seqNumber);
-        return { status: SecurityStatus.SEC_E_OK, NewContextHandle: h, ContextAttributes: ctx.granted, ExpirationTime: expiry(ticket.endtime.getTime()), MappedContext: true, ContextData: packContextData(ctx.data) };
-      } finally {
-        if (!kept) {
-          destroyKey(subkey);
-          destroyKey(ticket.sessionKey);
-        }
-      }
-    }
+    if (!existing) return firstInitLeg(credH, target, req, input, output, allocate);
     if (existing.side !== 'initiator' || existing.state !== 'ap-req-sent') return { status: SecurityStatus.SEC_E_OUT_OF_SEQUENCE };
     const ctx = existing;
     const tok = inputToken(input);
