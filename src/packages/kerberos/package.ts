@@ -526,7 +526,11 @@ export function kerberosPackage(config: KerberosConfig = {}): SecurityPackageMod
       } catch {
         throw e;
       }
+      // The old keys go now: an AP-REQ opens its ticket before its first await, so none in flight
+      // still needs them, and the ticket cache only matches the live key objects of the new keytab.
+      const old = keys.keytab;
       keys.keytab = fresh;
+      destroyKeytab(old);
       return acceptApReq(token, { ...opts, keytab: fresh });
     }
   }

@@ -104,12 +104,21 @@ function fakeKdc(o: FakeKdcOptions = {}) {
     }
     const key = sname[0] === 'HTTP' ? svcKeys[sname[1]!] : undefined;
     if (!key) return err(7);
-    return issue(req, skey, key, o.kvno ?? 3, true, 0, o.lifetimeMs ?? 3600_000, o.sessionEnctype ?? 18, o.pac);
+    return issue(req, skey, key, issuedKvno, true, 0, o.lifetimeMs ?? 3600_000, o.sessionEnctype ?? 18, o.pac);
   };
-  const keytab: KeytabEntry[] = Object.entries(svcKeys).map(([host, key]) => ({
-    principal: { realm: REALM, components: ['HTTP', host], nameType: 2 }, timestamp: 0, kvno: 3, kvno8: 3, key,
-  }));
-  return { send, log, keytab };
+  const entry = (host: string, key: KerberosKey, kvno: number): KeytabEntry => ({
+    principal: { realm: REALM, components: ['HTTP', host], nameType: 2 }, timestamp: 0, kvno, kvno8: kvno, key,
+  });
+  const keytab: KeytabEntry[] = Object.entries(svcKeys).map(([host, key]) => entry(host, key, 3));
+  let issuedKvno = o.kvno ?? 3;
+  /** A new key for web.example.test at the next kvno; returns the keytab with the old and new keys. */
+  const rotate = (): KeytabEntry[] => {
+    const old = entry('web.example.test', svcKeys['web.example.test']!, issuedKvno);
+    svcKeys['web.example.test'] = randomToKey(18, randomBytes(32));
+    issuedKvno++;
+    return [old, entry('web.example.test', svcKeys['web.example.test'], issuedKvno)];
+  };
+  return { send, log, keytab, rotate };
 }
 
 const dirs: string[] = [];
@@ -598,6 +607,22 @@ describe('Kerberos package: refusals', () => {
     await handshake(client, server);
     assert.equal(s.kdc.log.length, tgs, 'the cached service ticket was used');
     messagesBothWays(client, server);
+  });
+
+  test('a rotated service key (new kvno): one inbound handle reads the keytab again, and a ticket under the old key still opens', async () => {
+    const s = await setup();
+    const inbound = await serverCred(s);
+    const early = await clientCred(s); // keeps its kvno 3 service ticket
+    const session = async (client: Credentials): Promise<void> => {
+      const c = SecurityContext.client(client, { target: SPN, flags: ['MUTUAL_AUTH', 'CONFIDENTIALITY', 'INTEGRITY'] });
+      const v = SecurityContext.server(inbound, {});
+      await handshake(c, v);
+      messagesBothWays(c, v);
+    };
+    await session(early);
+    writeKeytabFile(s.keytabPath, s.kdc.rotate());
+    await session(await clientCred(s)); // kvno 4: not in the handle's keytab until it reads it again
+    await session(early); // kvno 3 again, under the re-read keytab's copy of the old key
   });
 
   test('clock skew → SEC_E_TIME_SKEW, and the initiator maps the KRB-ERROR the same way', async () => {
