@@ -68,7 +68,8 @@ function parse(argv: readonly string[]): FetchArgs {
       else a.help = true;
       continue;
     }
-    if (!VALUE.has(name)) throw new UsageError(`fetch: unknown option ${arg}`);
+    // Only the option's name is echoed: what follows it may be a secret typed in the wrong place.
+    if (!VALUE.has(name)) throw new UsageError(`fetch: unknown option ${arg.startsWith('--') ? arg.slice(0, eq > 0 ? eq : undefined) : arg.slice(0, 2)}`);
     const value = eq > 0 ? arg.slice(eq + 1) : argv[++i];
     if (value === undefined) throw new UsageError(`fetch: ${arg} needs a value`);
     switch (name) {
@@ -83,7 +84,7 @@ function parse(argv: readonly string[]): FetchArgs {
         break;
       case 'H': {
         const c = value.indexOf(':');
-        if (c <= 0) throw new UsageError(`fetch: -H wants 'Name: value', got '${value}'`);
+        if (c <= 0) throw new UsageError(`fetch: -H wants 'Name: value' (the one given has no name before a colon)`);
         a.headers.push([value.slice(0, c).trim(), value.slice(c + 1).trim()]);
         break;
       }
@@ -129,9 +130,11 @@ export async function fetchCommand(argv: readonly string[], io: FetchCommandIO):
   try {
     url = new URL(a.url);
   } catch {
-    throw new UsageError(`fetch: not a URL: ${a.url}`);
+    throw new UsageError('fetch: the argument is not a URL (http://host/path or https://host/path)');
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UsageError('fetch: only http: and https: URLs');
+  // Never echoed: the URL would carry the password into logs.
+  if (url.username || url.password) throw new UsageError('fetch: the URL carries a user name or password; use -u DOMAIN\\USER --password-stdin (passwords are never taken from the command line)');
   if (a.passwordStdin && a.user === undefined) throw new UsageError('fetch: --password-stdin needs -u');
   if (a.user !== undefined && !a.passwordStdin) throw new UsageError('fetch: -u needs --password-stdin (passwords are never taken from the command line)');
   const credentials = a.user !== undefined ? account(a.user, await readPasswordLine(io.stdin)) : 'default';

@@ -85,6 +85,13 @@ describe('tslsa fetch', () => {
     await assert.rejects(run(['ftp://localhost/']), UsageError);
     await assert.rejects(run([]), UsageError);
     await assert.rejects(run(['http://localhost/', '--package', 'Kerberos']), UsageError);
+    // Secrets typed in the wrong place are refused without being echoed.
+    const silent = (secret: string) => (e: unknown): boolean => e instanceof UsageError && !e.message.includes(secret);
+    await assert.rejects(run(['http://alice:S3cret-in-url@localhost/']), silent('S3cret-in-url'));
+    await assert.rejects(run(['http://alice:S3cret-in-url@[bad/']), silent('S3cret-in-url'));
+    await assert.rejects(run(['http://localhost/', '--password=S3cret-opt']), silent('S3cret-opt'));
+    await assert.rejects(run(['http://localhost/', '-pS3cret-short']), silent('S3cret-short'));
+    await assert.rejects(run(['http://localhost/', '-H', 'Authorization Basic c2VjcmV0LWhkcg==']), silent('c2VjcmV0LWhkcg'));
     const err = new PassThrough();
     const e: Buffer[] = [];
     err.on('data', (c: Buffer) => e.push(c));
