@@ -41,15 +41,16 @@ export class FunctionBody {
   }
 
   get(i: number): this {
-    return this.#index(0x20, i);
+    return this.#withIndex(0x20, i);
   }
   set(i: number): this {
-    return this.#index(0x21, i);
+    return this.#withIndex(0x21, i);
   }
   tee(i: number): this {
-    return this.#index(0x22, i);
+    return this.#withIndex(0x22, i);
   }
-  #index(opcode: number, i: number): this {
+  // An opcode and its one unsigned LEB128 immediate (a local, a branch depth, a SIMD sub-opcode).
+  #withIndex(opcode: number, i: number): this {
     this.code.push(opcode);
     uleb(this.code, i);
     return this;
@@ -77,14 +78,10 @@ export class FunctionBody {
     return this;
   }
   br(depth: number): this {
-    this.code.push(0x0c);
-    uleb(this.code, depth);
-    return this;
+    return this.#withIndex(0x0c, depth);
   }
   brIf(depth: number): this {
-    this.code.push(0x0d);
-    uleb(this.code, depth);
-    return this;
+    return this.#withIndex(0x0d, depth);
   }
   i32Load(offset = 0): this {
     return this.#memory([0x28], 2, offset);
@@ -107,9 +104,7 @@ export class FunctionBody {
   }
   /** A SIMD opcode (0xfd prefix). */
   simd(opcode: number): this {
-    this.code.push(0xfd);
-    uleb(this.code, opcode);
-    return this;
+    return this.#withIndex(0xfd, opcode);
   }
   v128Load(offset = 0): this {
     return this.#memory([0xfd, 0x00], 0, offset);

@@ -22,7 +22,7 @@ function tsFiles(dir: string): string[] {
 const OPTIONS = /\{[^{}]*\bmaxLength:\s*([0-9_]+)[^{}]*\}/g;
 
 /** Options objects whose maxLength (above 10) the default size cannot reach. */
-export function unsizedOptions(source: string): string[] {
+function unsizedOptions(source: string): string[] {
   const found: string[] = [];
   for (const m of source.matchAll(OPTIONS)) {
     const body = m[0];

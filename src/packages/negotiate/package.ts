@@ -267,7 +267,7 @@ export function negotiatePackage(config: NegotiateConfig = {}): SecurityPackageM
     if (typeof after === 'number') return fail(after);
     ctx.state = 'done';
     // The caller continues from the MIC copy's state: the sub-package's own data (keys) is spent.
-    if (after && r.ContextData instanceof Uint8Array && r.ContextData !== after) r.ContextData.fill(0);
+    if (after && r.ContextData instanceof Uint8Array) r.ContextData.fill(0);
     return {
       status: SecurityStatus.SEC_E_OK,
       ContextAttributes: r.ContextAttributes ?? 0,

@@ -108,7 +108,7 @@ export function openKdcRep(
 }
 
 /** A KDC reply refused after its session key was copied out: the copy is zeroed, then the error thrown. */
-function refuseReply(sessionKey: { keyvalue: Uint8Array }, status: Status, why: string): never {
+export function refuseReply(sessionKey: { keyvalue: Uint8Array }, status: Status, why: string): never {
   sessionKey.keyvalue.fill(0);
   throw new SspiError(status, why);
 }

@@ -29,7 +29,7 @@ import type { KdcReqBody } from '../asn1/types.js';
 import { encrypt, getEnctype, isEnctypeSupported, makeChecksum } from '../crypto/index.js';
 import type { Krb5Config } from '../krb5conf.js';
 import { formatPrincipal, type KrbPrincipal, principalEquals } from '../keytab.js';
-import { fromPrincipalName, newNonce, openKdcRep, parseKdcReply, resolvePrincipal, toPrincipalName } from './as.js';
+import { fromPrincipalName, newNonce, openKdcRep, parseKdcReply, refuseReply, resolvePrincipal, toPrincipalName } from './as.js';
 import type { CredentialCache } from './cache.js';
 import { KdcError, kdcErrorFrom, krbErrorToStatus } from './errors.js';
 import { type ClientPolicy, clientPolicy } from './policy.js';
@@ -151,13 +151,9 @@ async function tgsExchange(
     error: 'the TGS-REP does not decrypt with the TGT session key',
   });
   const srep = fromPrincipalName(enc.sname, enc.srealm);
-  const fail = (status: number, detail: string): never => {
-    sessionKey.keyvalue.fill(0);
-    throw new SspiError(status, detail);
-  };
   // Whatever it names, a ticket from this KDC is a ticket of this realm.
-  if (srep.realm !== realm) fail(SecurityStatus.SEC_E_INVALID_TOKEN, `the KDC of ${realm} issued a ticket for realm ${srep.realm}`);
-  if (!isEnctypeSupported(enc.key.keytype, policy.crypto)) fail(SecurityStatus.SEC_E_KDC_UNKNOWN_ETYPE, `session key enctype ${enc.key.keytype} is not permitted`);
+  if (srep.realm !== realm) refuseReply(sessionKey, SecurityStatus.SEC_E_INVALID_TOKEN, `the KDC of ${realm} issued a ticket for realm ${srep.realm}`);
+  if (!isEnctypeSupported(enc.key.keytype, policy.crypto)) refuseReply(sessionKey, SecurityStatus.SEC_E_KDC_UNKNOWN_ETYPE, `session key enctype ${enc.key.keytype} is not permitted`);
   return ticketCredential(client, srep, r.ticket, enc, sessionKey);
 }
 

@@ -20,6 +20,7 @@ import type { KerberosKey } from '../../../../src/packages/kerberos/crypto/types
 import { type KeytabEntry, writeKeytabFile } from '../../../../src/packages/kerberos/keytab.js';
 import { parseKrb5Conf } from '../../../../src/packages/kerberos/krb5conf.js';
 import { parseCcache } from '../../../../src/packages/kerberos/ccache.js';
+import { Krb5TokId, parseKrb5Token } from '../../../../src/der/gss.js';
 import { MemoryReplayCache, type ReplayCache } from '../../../../src/packages/kerberos/replay.js';
 import { kerberosPackage, targetPrincipal, TSLSA_KERB_ATTR, type KerberosConfig } from '../../../../src/packages/kerberos/package.js';
 import { packContextData, unpackContextData } from '../../../../src/packages/kerberos/contextData.js';
@@ -63,6 +64,7 @@ function fakeKdc(o: FakeKdcOptions = {}) {
     'other.example.test': randomToKey(18, randomBytes(32)),
   };
   const log: KdcReq[] = [];
+  let issuedKvno = o.kvno ?? 3; // rotate() moves it on
   const cname = { nameType: 1, nameString: ['alice'] };
   const issue = (req: KdcReq, replyKey: KerberosKey, ticketKey: KerberosKey, kvno: number, tgs: boolean, flags: number, lifetimeMs: number, etype: number, pac?: Uint8Array) => {
     const sk = randomToKey(etype, randomBytes(etype === 19 || etype === 23 ? 16 : 32), { allowWeak: true });
@@ -110,7 +112,6 @@ function fakeKdc(o: FakeKdcOptions = {}) {
     principal: { realm: REALM, components: ['HTTP', host], nameType: 2 }, timestamp: 0, kvno, kvno8: kvno, key,
   });
   const keytab: KeytabEntry[] = Object.entries(svcKeys).map(([host, key]) => entry(host, key, 3));
-  let issuedKvno = o.kvno ?? 3;
   /** A new key for web.example.test at the next kvno; returns the keytab with the old and new keys. */
   const rotate = (): KeytabEntry[] => {
     const old = entry('web.example.test', svcKeys['web.example.test']!, issuedKvno);
@@ -529,14 +530,6 @@ describe('Kerberos package: refusals', () => {
     assert.equal(again.out[0], 0x60, 'a framed KRB-ERROR');
   });
 
-  /** The TOK_ID of a framed RFC 4121 token (after 0x60, its length and the mech OID). */
-  function tokId(t: Uint8Array): number {
-    let i = 1 + ((t[1]! & 0x80) !== 0 ? 1 + (t[1]! & 0x7f) : 1);
-    assert.equal(t[i], 0x06, 'mech OID');
-    i += 2 + t[i + 1]!;
-    return (t[i]! << 8) | t[i + 1]!;
-  }
-
   /** A replay cache that answers later, as Redis does: a MemoryReplayCache behind a timer, or a failure. */
   function laterCache(): { cache: ReplayCache; fail: (why: Error | null) => void; asked: () => number } {
     const inner = new MemoryReplayCache();
@@ -561,13 +554,13 @@ describe('Kerberos package: refusals', () => {
       const t = await firstLeg(s, ['MUTUAL_AUTH', 'DELEGATE']);
       const ok = await accept(s, t);
       assert.equal(ok.status, SecurityStatus.SEC_E_OK);
-      assert.equal(tokId(ok.out), 0x0200, 'an AP-REP');
+      assert.equal(parseKrb5Token(ok.out).tokId, Krb5TokId.KRB_AP_REP, 'an AP-REP');
       const saved = readdirSync(s.dir).filter((f) => f.startsWith('krb5cc_tslsa_')).length;
       assert.equal(saved, 1, 'the delegated credentials of the fresh AP-REQ');
       // The same AP-REQ again, refused once the cache has answered.
       const again = await accept(s, t);
       assert.equal(again.status, SecurityStatus.SEC_E_LOGON_DENIED);
-      assert.equal(tokId(again.out), 0x0300, 'a KRB-ERROR, not an AP-REP');
+      assert.equal(parseKrb5Token(again.out).tokId, Krb5TokId.KRB_ERROR, 'a KRB-ERROR, not an AP-REP');
       assert.equal(readdirSync(s.dir).filter((f) => f.startsWith('krb5cc_tslsa_')).length, saved, 'a replay saves no delegated credentials');
       // The cache cannot answer: the AP-REQ fails, never passes unchecked.
       later.fail(new SspiError(SecurityStatus.SEC_E_INTERNAL_ERROR, 'replay cache: unavailable'));
