@@ -9,7 +9,12 @@
 // during the runs). One JSON line per (server, scheme, nodes) in the bench-peers shape: every
 // variant of a scheme shares the label, so summarize.js lists them as rows of one table; the
 // generator's own token rate, the environment and the KDC check have lines of their own.
-// Knobs: DUR, WARM (seconds), CONC (handshakes in flight), NODES ("1 2"), HTTP_SERVERS
+// Load levels: CONC lists the handshakes kept in flight (default "8 32"), and every level is a
+// table of its own. 8 is a light load, where a server's latency (a Redis round trip) sets the rate;
+// 32 keeps every server's CPU busy, so the rate there is its capacity. Each scheme ends with an
+// http_peak line: every server's best rate over the levels (the median of its rounds at a level)
+// and the ratio of those peaks to Apache's.
+// Knobs: DUR, WARM (seconds), CONC (load levels), NODES ("1 2"), HTTP_SERVERS
 // ("apache tslsa"), HTTP_SCHEMES ("krb5 ntlm"), GDUR (seconds of each generator-only loop),
 // GEN_WORKERS (generator threads, each with CONC in flight; default 1), SERVER_WARM (seconds of
 // untimed load per server process before the counted run, default 3: Node compiles its hot paths
@@ -44,14 +49,15 @@ export type HttpServerKind = 'apache' | 'tslsa';
 export interface HttpBenchOptions {
   dur: number;
   warm: number;
-  conc: number;
+  /** Load levels: handshakes in flight; every variant runs at each. */
+  conc: number[];
   /** tslsa node counts to measure (1, 2). */
   nodes: number[];
   servers: HttpServerKind[];
   schemes: HttpScheme[];
   /** Seconds of each generator-only loop. */
   gdur: number;
-  /** Generator threads (each with CONC handshakes in flight); 1 = the main thread only. */
+  /** Generator threads (each with the level's handshakes in flight); 1 = the main thread only. */
   genWorkers: number;
   /** Seconds of untimed load per server process (node) before it is measured; default 0. */
   serverWarm?: number;
@@ -87,7 +93,7 @@ export function httpOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): HttpBe
   return {
     dur: num('DUR', 3),
     warm: num('WARM', 0.5),
-    conc: num('CONC', 8),
+    conc: list('CONC', '8 32').map(Number),
     nodes: list('NODES', '1 2').map(Number),
     servers: list('HTTP_SERVERS', 'apache tslsa') as HttpServerKind[],
     schemes: list('HTTP_SCHEMES', 'krb5 ntlm') as HttpScheme[],
@@ -99,6 +105,35 @@ export function httpOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): HttpBe
 }
 
 const round = (v: number, d = 3) => Number(v.toFixed(d));
+
+/** A table per scheme and load level: summarize.js groups rows by label. */
+const labelOf = (scheme: HttpScheme, conc: number): string => `${BENCH[scheme].label}, ${conc} in flight`;
+
+/** A server at one load level: the median rate of its rounds, and its failed handshakes in all of them. */
+export interface LevelRate {
+  ops_per_s: number;
+  errors: number;
+}
+
+export interface Peak extends LevelRate {
+  conc: number;
+  ratio_to_apache?: number;
+}
+
+/**
+ * Every server's best rate over the load levels (each level's figure being the median of its
+ * rounds), and its ratio to Apache's best: capacity against capacity, wherever each one peaks.
+ */
+export function peaks(rates: ReadonlyMap<string, ReadonlyMap<number, LevelRate>>, apacheId: string | undefined): Record<string, Peak> | undefined {
+  const best = new Map<string, Peak>();
+  for (const [id, byConc] of rates) {
+    for (const [conc, r] of byConc) if (r.ops_per_s > (best.get(id)?.ops_per_s ?? 0)) best.set(id, { ops_per_s: round(r.ops_per_s), errors: r.errors, conc });
+  }
+  if (best.size === 0) return undefined;
+  const ap = apacheId === undefined ? undefined : best.get(apacheId);
+  if (ap) for (const [id, p] of best) if (id !== apacheId) p.ratio_to_apache = round(p.ops_per_s / ap.ops_per_s);
+  return Object.fromEntries(best);
+}
 
 function median(xs: readonly number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -229,8 +264,8 @@ interface Variant {
 }
 
 /** Runs one (server, scheme, nodes) and returns its record (an error record when it failed). */
-async function runVariant(f: Fixture, opts: HttpBenchOptions, scheme: HttpScheme, v: Variant, apache: ApacheServer | null, roundNo?: number): Promise<HttpRecord> {
-  const base = { bench: BENCH[scheme].bench, label: BENCH[scheme].label, impl: v.impl, nodes: v.nodes, ...(roundNo !== undefined ? { round: roundNo } : {}) };
+async function runVariant(f: Fixture, opts: HttpBenchOptions, scheme: HttpScheme, conc: number, v: Variant, apache: ApacheServer | null, roundNo?: number): Promise<HttpRecord> {
+  const base = { bench: BENCH[scheme].bench, label: labelOf(scheme, conc), impl: v.impl, nodes: v.nodes, ...(roundNo !== undefined ? { round: roundNo } : {}) };
   const id = roundNo !== undefined ? `${v.id} #${roundNo}` : v.id;
   const nodes: ServeNode[] = [];
   let redis: RedisServer | null = null;
@@ -272,12 +307,12 @@ async function runVariant(f: Fixture, opts: HttpBenchOptions, scheme: HttpScheme
     for (const u of urls) await handshakeOnce(scenario, u);
     // Untimed load, the same per process for every server: the counted window is its steady state.
     const serverWarm = (opts.serverWarm ?? 0) * urls.length;
-    if (serverWarm > 0) await runLoad(scenario, { dur: serverWarm, warm: 0, conc: opts.conc });
+    if (serverWarm > 0) await runLoad(scenario, { dur: serverWarm, warm: 0, conc });
     if (opts.genWorkers > 1) {
       const cred: CredSpec = scheme === 'krb5'
         ? { kind: 'krb5', krb5Conf: f.realm.krb5ConfPath, user: 'user', realm: f.realm.realm, password: f.realm.passwords.user! }
         : { kind: 'ntlm', user: NTLM_USER, domain: DOMAIN, password: NTLM_PASSWORD };
-      pool = await startPool(opts.genWorkers, { scheme: scenario.scheme, cred, target: TARGET, urls, path, check, dur: opts.dur, warm: opts.warm, conc: opts.conc });
+      pool = await startPool(opts.genWorkers, { scheme: scenario.scheme, cred, target: TARGET, urls, path, check, dur: opts.dur, warm: opts.warm, conc });
     }
     const kdc0 = kdcRequests(f.realm);
     // The load runner samples serverCpu at the start and the end of its counted window: the
@@ -289,7 +324,7 @@ async function runVariant(f: Fixture, opts: HttpBenchOptions, scheme: HttpScheme
       return total();
     };
     process.stderr.write(`  ${id.padEnd(37)} ${scheme.padEnd(5)} `);
-    const r = pool ? await pool.run(serverCpu) : await runLoad(scenario, { dur: opts.dur, warm: opts.warm, conc: opts.conc, serverCpu });
+    const r = pool ? await pool.run(serverCpu) : await runLoad(scenario, { dur: opts.dur, warm: opts.warm, conc, serverCpu });
     // The KDC logs a request after answering it: give it a moment before counting.
     await new Promise((res) => setTimeout(res, 300));
     const kdcDuring = kdcRequests(f.realm) - kdc0;
@@ -302,7 +337,7 @@ async function runVariant(f: Fixture, opts: HttpBenchOptions, scheme: HttpScheme
     process.stderr.write(`${String(result.ops_per_s.toFixed(1)).padStart(10)} req/s  errors ${r.errors}  server ${result.cpu_us_per_op.toFixed(0)} cpu-us/req (util ${result.cpu_util.toFixed(2)})  generator util ${r.gen_cpu_util.toFixed(2)}  p99 ${r.p99_ms.toFixed(1)} ms${split ? `  split ${JSON.stringify(split)}` : ''}\n`);
     return {
       ...base,
-      config: { ...config, dur_s: opts.dur, warm_s: opts.warm, server_warm_s: (opts.serverWarm ?? 0) * (v.server === 'tslsa' ? v.nodes : 1), conc: opts.conc, gen_workers: Math.max(1, opts.genWorkers), connection: 'new TCP connection per handshake', generator: 'bench/lib/loadgen.ts (node:http, our initiator)' },
+      config: { ...config, dur_s: opts.dur, warm_s: opts.warm, server_warm_s: (opts.serverWarm ?? 0) * (v.server === 'tslsa' ? v.nodes : 1), conc, gen_workers: Math.max(1, opts.genWorkers), connection: 'new TCP connection per handshake', generator: 'bench/lib/loadgen.ts (node:http, our initiator)' },
       checks: { identity_checked: true, mutual_auth_checked: scheme === 'krb5', kdc_requests_during_run: kdcDuring, errors: r.errors, ...(r.errors ? { error_kinds: r.errorKinds } : {}) },
       results: [result],
     };
@@ -336,9 +371,9 @@ export async function benchHttp(opts: HttpBenchOptions, out: (r: HttpRecord) => 
     emit(await benchGenerator(f, opts, opts.schemes));
     if (opts.servers.includes('apache')) {
       try {
-        apache = await startApache({ keytab: f.realm.httpKeytab, krb5Conf: f.realm.krb5ConfPath, ntlmUsers: `${DOMAIN}:${NTLM_USER}:${NTLM_PASSWORD}\n`, env: cleanEnv() });
+        apache = await startApache({ keytab: f.realm.httpKeytab, krb5Conf: f.realm.krb5ConfPath, ntlmUsers: `${DOMAIN}:${NTLM_USER}:${NTLM_PASSWORD}\n`, env: cleanEnv(), connections: Math.max(...opts.conc) * Math.max(1, opts.genWorkers) });
       } catch (e) {
-        for (const s of opts.schemes) emit({ bench: BENCH[s].bench, label: BENCH[s].label, impl: 'apache2 mod_auth_gssapi', error: (e as Error).message.slice(0, 2000) });
+        for (const s of opts.schemes) for (const c of opts.conc) emit({ bench: BENCH[s].bench, label: labelOf(s, c), impl: 'apache2 mod_auth_gssapi', error: (e as Error).message.slice(0, 2000) });
       }
     }
     const variants: Variant[] = [];
@@ -349,31 +384,48 @@ export async function benchHttp(opts: HttpBenchOptions, out: (r: HttpRecord) => 
     if (opts.servers.includes('tslsa')) {
       for (const n of opts.nodes) variants.push({ server: 'tslsa', nodes: n, impl: 'tslsa', id: n === 1 ? 'tslsa serve (1 node)' : `tslsa serve (${n} nodes, Redis)` });
     }
+    const rounds = Math.max(1, Math.floor(opts.rounds ?? 1));
     for (const scheme of opts.schemes) {
-      process.stderr.write(`http ${scheme}: CONC=${opts.conc} DUR=${opts.dur} WARM=${opts.warm} SERVER_WARM=${opts.serverWarm ?? 0}\n`);
-      const rounds = Math.max(1, Math.floor(opts.rounds ?? 1));
-      // Per variant id, its ratio to Apache in each round (rounds with both figures only).
-      const perRound = new Map<string, number[]>();
-      for (let k = 0; k < rounds; k++) {
-        // Rotated each round, so no variant always runs first (right after set-up) or last.
-        const order = variants.map((_, i) => variants[(i + k) % variants.length]!);
-        const recs = new Map<Variant, HttpRecord>();
-        for (const v of order) recs.set(v, await runVariant(f, opts, scheme, v, apache, rounds > 1 ? k + 1 : undefined));
-        const ap = [...recs.values()].find((r) => r.impl !== 'tslsa' && r.results)?.results?.[0];
-        for (const v of variants) {
-          const r = recs.get(v)!;
-          const res = r.results?.[0];
-          if (ap && res && r.impl === 'tslsa' && ap.ops_per_s > 0) {
-            res.ratio_to_apache = round(res.ops_per_s / ap.ops_per_s);
-            perRound.set(v.id, [...(perRound.get(v.id) ?? []), res.ratio_to_apache]);
+      // Per variant id, the median of its rates over the rounds at each level.
+      const rates = new Map<string, Map<number, LevelRate>>();
+      for (const conc of opts.conc) {
+        process.stderr.write(`http ${scheme}: CONC=${conc} DUR=${opts.dur} WARM=${opts.warm} SERVER_WARM=${opts.serverWarm ?? 0}\n`);
+        // Per variant id, its ratio to Apache in each round (rounds with both figures only).
+        const perRound = new Map<string, number[]>();
+        const ops = new Map<string, number[]>();
+        const errors = new Map<string, number>();
+        for (let k = 0; k < rounds; k++) {
+          // Rotated each round, so no variant always runs first (right after set-up) or last.
+          const order = variants.map((_, i) => variants[(i + k) % variants.length]!);
+          const recs = new Map<Variant, HttpRecord>();
+          for (const v of order) recs.set(v, await runVariant(f, opts, scheme, conc, v, apache, rounds > 1 ? k + 1 : undefined));
+          const ap = [...recs.values()].find((r) => r.impl !== 'tslsa' && r.results)?.results?.[0];
+          for (const v of variants) {
+            const r = recs.get(v)!;
+            const res = r.results?.[0];
+            // A rate counts signed-on requests only; failed handshakes still cost the server its CPU.
+            if (res) {
+              ops.set(v.id, [...(ops.get(v.id) ?? []), res.ops_per_s]);
+              errors.set(v.id, (errors.get(v.id) ?? 0) + Number(res.errors ?? 0));
+            }
+            if (ap && res && r.impl === 'tslsa' && ap.ops_per_s > 0) {
+              res.ratio_to_apache = round(res.ops_per_s / ap.ops_per_s);
+              perRound.set(v.id, [...(perRound.get(v.id) ?? []), res.ratio_to_apache]);
+            }
+            emit(r);
           }
-          emit(r);
+        }
+        for (const [id, xs] of ops) rates.set(id, (rates.get(id) ?? new Map()).set(conc, { ops_per_s: median(xs), errors: errors.get(id) ?? 0 }));
+        if (rounds > 1 && perRound.size > 0) {
+          const ratios = Object.fromEntries([...perRound].map(([id, xs]) => [id, { per_round: xs, median: round(median(xs)) }]));
+          emit({ bench: 'http_ratio_rounds', label: labelOf(scheme, conc), config: { rounds, conc, dur_s: opts.dur }, ratios_to_apache: ratios });
+          for (const [id, r] of Object.entries(ratios)) process.stderr.write(`  ${id} / Apache, ${rounds} interleaved rounds: ${r.per_round.map((x) => x.toFixed(2)).join(' ')}  median ${r.median.toFixed(2)}\n`);
         }
       }
-      if (rounds > 1 && perRound.size > 0) {
-        const ratios = Object.fromEntries([...perRound].map(([id, xs]) => [id, { per_round: xs, median: round(median(xs)) }]));
-        emit({ bench: 'http_ratio_rounds', label: BENCH[scheme].label, config: { rounds, conc: opts.conc, dur_s: opts.dur }, ratios_to_apache: ratios });
-        for (const [id, r] of Object.entries(ratios)) process.stderr.write(`  ${id} / Apache, ${rounds} interleaved rounds: ${r.per_round.map((x) => x.toFixed(2)).join(' ')}  median ${r.median.toFixed(2)}\n`);
+      const peak = peaks(rates, variants.find((v) => v.server === 'apache')?.id);
+      if (peak) {
+        emit({ bench: 'http_peak', label: BENCH[scheme].label, config: { conc: opts.conc, rounds, dur_s: opts.dur }, peaks: peak });
+        for (const [id, p] of Object.entries(peak)) process.stderr.write(`  peak ${id}: ${p.ops_per_s.toFixed(1)} req/s at ${p.conc} in flight${p.errors ? ` (${p.errors} failed handshakes)` : ''}${p.ratio_to_apache !== undefined ? `, ${p.ratio_to_apache.toFixed(2)}x Apache's peak` : ''}\n`);
       }
     }
     // Load after, as the peer runs print it: the box is shared, and the figures move with it.

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { apacheCheck, benchHttp, tslsaCheck, type HttpRecord } from '../../bench/http.js';
+import { apacheCheck, benchHttp, peaks, tslsaCheck, type HttpRecord, type Peak } from '../../bench/http.js';
 import { runLoad, type HttpResponse } from '../../bench/lib/loadgen.js';
 import { Credentials } from '../../src/credentials.js';
 import { createLsa } from '../../src/lsa/host.js';
@@ -18,7 +18,7 @@ const SCHEMES = ['http_negotiate_krb5', 'http_ntlm'] as const;
 let records: HttpRecord[] = [];
 
 before(async () => {
-  records = await benchHttp({ dur: 1, warm: 0.3, conc: 4, nodes: [1, 2], servers: ['apache', 'tslsa'], schemes: ['krb5', 'ntlm'], gdur: 0.3, genWorkers: 1 }, () => undefined);
+  records = await benchHttp({ dur: 1, warm: 0.3, conc: [4], nodes: [1, 2], servers: ['apache', 'tslsa'], schemes: ['krb5', 'ntlm'], gdur: 0.3, genWorkers: 1 }, () => undefined);
 }, { timeout: 300_000 });
 
 after(() => {
@@ -80,7 +80,7 @@ describe('bench/http.ts: every variant serves authenticated requests', () => {
 
 describe('bench/http.ts with the generator on two threads (GEN_WORKERS=2)', () => {
   it('NTLM against one tslsa node: the workers\' counts add up, no errors', async () => {
-    const recs = await benchHttp({ dur: 1, warm: 0.3, conc: 2, nodes: [1], servers: ['tslsa'], schemes: ['ntlm'], gdur: 0.1, genWorkers: 2 }, () => undefined);
+    const recs = await benchHttp({ dur: 1, warm: 0.3, conc: [2], nodes: [1], servers: ['tslsa'], schemes: ['ntlm'], gdur: 0.1, genWorkers: 2 }, () => undefined);
     const r = recs.find((x) => x.bench === 'http_ntlm');
     assert.equal(r?.error, undefined, r?.error);
     const res = r!.results![0]!;
@@ -90,21 +90,63 @@ describe('bench/http.ts with the generator on two threads (GEN_WORKERS=2)', () =
   });
 });
 
-describe('bench/http.ts in interleaved rounds (HTTP_ROUNDS=2)', () => {
-  it('every variant once per round, ids marked by round, per-round ratios and their median', async () => {
-    const recs = await benchHttp({ dur: 0.6, warm: 0.2, conc: 2, nodes: [1], servers: ['apache', 'tslsa'], schemes: ['krb5'], gdur: 0.1, genWorkers: 1, serverWarm: 0, rounds: 2 }, () => undefined);
-    const runs = recs.filter((r) => r.bench === 'http_negotiate_krb5');
-    assert.deepEqual(runs.map((r) => [r.round, r.impl === 'tslsa' ? 'tslsa' : 'apache']).sort(), [[1, 'apache'], [1, 'tslsa'], [2, 'apache'], [2, 'tslsa']]);
-    for (const r of runs) {
-      assert.equal(r.error, undefined, r.error);
-      assert.match(r.results![0]!.id, new RegExp(`#${r.round}$`));
+describe('bench/http.ts in interleaved rounds (HTTP_ROUNDS=2) at two load levels', () => {
+  it('per level: a table of its own, every variant once per round, per-round ratios and their median; then each server\'s peak', async () => {
+    const recs = await benchHttp({ dur: 0.6, warm: 0.2, conc: [1, 3], nodes: [1], servers: ['apache', 'tslsa'], schemes: ['krb5'], gdur: 0.1, genWorkers: 1, serverWarm: 0, rounds: 2 }, () => undefined);
+    const medians = new Map<string, Map<number, number>>();
+    for (const conc of [1, 3]) {
+      const label = `HTTP Negotiate (SPNEGO/Kerberos), new connection per handshake, ${conc} in flight`;
+      const runs = recs.filter((r) => r.bench === 'http_negotiate_krb5' && r.label === label);
+      assert.deepEqual(runs.map((r) => [r.round, r.impl === 'tslsa' ? 'tslsa' : 'apache']).sort(), [[1, 'apache'], [1, 'tslsa'], [2, 'apache'], [2, 'tslsa']]);
+      for (const r of runs) {
+        assert.equal(r.error, undefined, r.error);
+        assert.equal(r.config?.conc, conc);
+        assert.match(r.results![0]!.id, new RegExp(`#${r.round}$`));
+        const id = r.impl === 'tslsa' ? 'tslsa serve (1 node)' : 'apache2 mod_auth_gssapi (mpm_event)';
+        const m = medians.get(id) ?? new Map<number, number>();
+        // two rounds: their median is the mean
+        m.set(conc, (m.get(conc) ?? 0) + r.results![0]!.ops_per_s / 2);
+        medians.set(id, m);
+      }
+      const ours = runs.filter((r) => r.impl === 'tslsa').map((r) => r.results![0]!.ratio_to_apache as number);
+      const summary = recs.find((r) => r.bench === 'http_ratio_rounds' && r.label === label);
+      assert.equal(summary?.config?.conc, conc);
+      const got = (summary?.ratios_to_apache as Record<string, { per_round: number[]; median: number }>)['tslsa serve (1 node)']!;
+      assert.deepEqual(got.per_round, ours);
+      assert.ok(Math.abs(got.median - (ours[0]! + ours[1]!) / 2) < 0.002, `median ${got.median} of ${ours.join(', ')}`);
     }
-    const ours = runs.filter((r) => r.impl === 'tslsa').map((r) => r.results![0]!.ratio_to_apache as number);
-    const summary = recs.find((r) => r.bench === 'http_ratio_rounds');
-    const got = (summary?.ratios_to_apache as Record<string, { per_round: number[]; median: number }>)['tslsa serve (1 node)']!;
-    assert.deepEqual(got.per_round, ours);
-    assert.ok(Math.abs(got.median - (ours[0]! + ours[1]!) / 2) < 0.002, `median ${got.median} of ${ours.join(', ')}`);
+    const peak = recs.find((r) => r.bench === 'http_peak')?.peaks as Record<string, Peak>;
+    assert.ok(peak, 'an http_peak line');
+    const best = (id: string) => [...medians.get(id)!].reduce((a, b) => (b[1] > a[1] ? b : a));
+    const [apConc, apOps] = best('apache2 mod_auth_gssapi (mpm_event)');
+    const [ourConc, ourOps] = best('tslsa serve (1 node)');
+    assert.equal(peak['apache2 mod_auth_gssapi (mpm_event)']!.conc, apConc);
+    assert.equal(peak['tslsa serve (1 node)']!.conc, ourConc);
+    assert.ok(Math.abs(peak['tslsa serve (1 node)']!.ops_per_s - ourOps) < 0.01);
+    assert.ok(Math.abs(peak['tslsa serve (1 node)']!.ratio_to_apache! - ourOps / apOps) < 0.002);
+    assert.equal(peak['apache2 mod_auth_gssapi (mpm_event)']!.ratio_to_apache, undefined);
     assert.deepEqual(liveTrackedPids(), []);
+  });
+});
+
+describe('peaks(): each server at its best load level', () => {
+  it('takes the highest level figure per server and divides by Apache\'s own best', () => {
+    const at = (ops_per_s: number, errors = 0) => ({ ops_per_s, errors });
+    const rates = new Map([
+      ['apache', new Map([[8, at(2000)], [32, at(2500, 7)]])],
+      ['one', new Map([[8, at(3000)], [32, at(2900)]])],
+      ['two', new Map([[8, at(1900, 1)], [32, at(2750)]])],
+    ]);
+    assert.deepEqual(peaks(rates, 'apache'), {
+      apache: { ops_per_s: 2500, errors: 7, conc: 32 },
+      one: { ops_per_s: 3000, errors: 0, conc: 8, ratio_to_apache: 1.2 },
+      two: { ops_per_s: 2750, errors: 0, conc: 32, ratio_to_apache: 1.1 },
+    });
+  });
+
+  it('without Apache: peaks and no ratios; with nothing measured: undefined', () => {
+    assert.deepEqual(peaks(new Map([['one', new Map([[8, { ops_per_s: 10, errors: 0 }], [32, { ops_per_s: 12, errors: 0 }]])]]), undefined), { one: { ops_per_s: 12, errors: 0, conc: 32 } });
+    assert.equal(peaks(new Map(), 'apache'), undefined);
   });
 });
 
