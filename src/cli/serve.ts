@@ -67,7 +67,8 @@ Options:
                         Default $TSLSA_REDIS_URL (unset: a single node). With a password:
                         redis://:PASSWORD@host or redis://USER:PASSWORD@host (never logged;
                         but ps shows a command line: put it in $TSLSA_REDIS_URL or use
-                        --redis-password-file). TLS: rediss://host:6379
+                        --redis-password-file). TLS: rediss://host:6379. A Redis on this
+                        host's socket: unix:///run/redis/redis.sock[?db=N&user=U]
   --redis-password-file FILE
                         the Redis password is the first line of FILE (for requirepass, or
                         the user in the URL: redis://USER@host); the URL must hold none
@@ -203,8 +204,10 @@ function withRedisPassword(url: string, password: string, from: string): string 
   // Not a URL: left to createRedisStore, which says so.
   if (!URL.canParse(url)) return url;
   const u = new URL(url);
-  if (u.password) throw new UsageError(`${from} already holds a password: give it there or in --redis-password-file, not both`);
-  u.password = encodeURIComponent(password);
+  const unix = u.protocol === 'unix:';
+  if (unix ? u.searchParams.has('password') : u.password) throw new UsageError(`${from} already holds a password: give it there or in --redis-password-file, not both`);
+  if (unix) u.searchParams.set('password', password);
+  else u.password = encodeURIComponent(password);
   return u.href;
 }
 
@@ -246,7 +249,7 @@ export async function serveCommand(argv: readonly string[], io: ServeIO): Promis
     if (o.redis !== undefined) {
       const u = URL.canParse(o.redis) ? new URL(o.redis) : null;
       // Logs name the server, never the password in the URL.
-      redisShown = u ? `${u.protocol}//${u.host}` : '';
+      redisShown = !u ? '' : u.protocol === 'unix:' ? `unix://${u.pathname}` : `${u.protocol}//${u.host}`;
       let url = o.redis;
       if (o.redisPasswordFile !== undefined) {
         let password: string | undefined;

@@ -28,7 +28,11 @@ import { SspiError } from '../sspi/error.js';
 import { SecurityStatus } from '../sspi/status.js';
 
 export interface RedisStoreOptions {
-  /** redis://[[user]:password@]host[:port][/db] or rediss://... (TLS). The password never reaches a log. */
+  /**
+   * redis://[[user]:password@]host[:port][/db], rediss://... (TLS), or unix:///path/to/redis.sock
+   * [?db=N][&user=U][&password=P] for a Redis on this host (its unixsocket; query values
+   * percent-encoded). The password never reaches a log.
+   */
   url: string;
   /**
    * TLS settings for a rediss:// URL (refused with redis://): `ca` to trust a private CA (PEM),
@@ -209,6 +213,56 @@ class Deadlines {
 const FAILURE_HOLD_MS = 1000;
 const BUFFER_REPLIES = { typeMapping: { [RESP_TYPES.BLOB_STRING]: Buffer } };
 
+/** A unix:// URL's query: what node-redis takes as options (it reads only redis:// URLs). */
+interface UnixSocket {
+  path: string;
+  database?: number;
+  username?: string;
+  password?: string;
+}
+
+const UNIX_PARAMS = new Set(['db', 'user', 'password']);
+
+function checkUnixUrl(u: URL): UnixSocket {
+  const bad = (why: string): never => {
+    throw new SspiError(SecurityStatus.SEC_E_INVALID_PARAMETER, `the Redis URL ${why}`);
+  };
+  // unix://host/path would read as a path on another machine: only unix:///path is local.
+  if (u.host || u.username || u.password) bad('unix:///path takes no host or user before the path (give user= and password= after ?)');
+  if (u.hash) bad('has a #fragment');
+  let path: string;
+  try {
+    path = decodeURIComponent(u.pathname);
+  } catch {
+    bad('path is not percent-encoded right');
+  }
+  if (path! === '' || path! === '/' || path!.endsWith('/')) bad('names no socket: unix:///path/to/redis.sock');
+  const q = u.searchParams;
+  const out: UnixSocket = { path: path! };
+  for (const k of new Set(q.keys())) {
+    if (!UNIX_PARAMS.has(k)) bad(`has an unknown parameter (db, user and password are known)`);
+    if (q.getAll(k).length > 1) bad(`gives ${k} twice`);
+  }
+  const db = q.get('db');
+  if (db !== null) {
+    if (!/^\d{1,9}$/.test(db)) bad('db must be a database number');
+    out.database = Number(db);
+  }
+  const user = q.get('user');
+  const password = q.get('password');
+  if (user !== null) {
+    if (!user) bad('has an empty user');
+    out.username = user;
+  }
+  if (password !== null) {
+    if (!password) bad('has an empty password');
+    out.password = password;
+  }
+  // node-redis would send AUTH user <nothing>
+  if (out.username !== undefined && out.password === undefined) bad('has a user but no password');
+  return out;
+}
+
 function checkUrl(url: string): URL {
   let u: URL;
   try {
@@ -216,7 +270,11 @@ function checkUrl(url: string): URL {
   } catch {
     throw new SspiError(SecurityStatus.SEC_E_INVALID_PARAMETER, 'the Redis URL is not a URL');
   }
-  if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') throw new SspiError(SecurityStatus.SEC_E_INVALID_PARAMETER, 'the Redis URL must be redis:// or rediss://');
+  if (u.protocol === 'unix:') {
+    checkUnixUrl(u);
+    return u;
+  }
+  if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') throw new SspiError(SecurityStatus.SEC_E_INVALID_PARAMETER, 'the Redis URL must be redis://, rediss:// or unix://');
   if (!u.hostname) throw new SspiError(SecurityStatus.SEC_E_INVALID_PARAMETER, 'the Redis URL has no host');
   if (u.pathname && u.pathname !== '/' && !/^\/\d+$/.test(u.pathname)) throw new SspiError(SecurityStatus.SEC_E_INVALID_PARAMETER, 'the Redis URL path must be a database number');
   try {
@@ -266,8 +324,10 @@ function checkEvictionPolicy(client: { sendCommand(args: string[]): Promise<unkn
 
 /** Masks the URL's password (as written and percent-decoded) in a text bound for a log. */
 function redactor(u: URL): (text: string) => string {
-  if (!u.password) return (text) => text;
-  const secrets = [...new Set([u.password, decodeURIComponent(u.password)])].sort((x, y) => y.length - x.length);
+  const written = u.protocol === 'unix:' ? (/[?&]password=([^&]*)/.exec(u.search)?.[1] ?? '') : u.password;
+  const decoded = u.protocol === 'unix:' ? (u.searchParams.get('password') ?? '') : decodeURIComponent(u.password);
+  if (!written && !decoded) return (text) => text;
+  const secrets = [...new Set([written, decoded])].filter(Boolean).sort((x, y) => y.length - x.length);
   return (text) => secrets.reduce((t, s) => t.split(s).join('***'), text);
 }
 
@@ -303,6 +363,7 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
   const url = checkUrl(options.url);
   const tls = url.protocol === 'rediss:';
   if (options.tls && !tls) throw new SspiError(SecurityStatus.SEC_E_INVALID_PARAMETER, 'TLS options need a rediss:// URL');
+  const unix = url.protocol === 'unix:' ? checkUnixUrl(url) : null;
   const redact = redactor(url);
   const prefix = options.keyPrefix ?? 'tslsa:';
   const commandTimeout = options.commandTimeoutMs ?? 2000;
@@ -329,10 +390,11 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
     let c: ReturnType<typeof createClient>;
     try {
       c = createClient({
-        url: options.url,
+        ...(unix ? { database: unix.database, username: unix.username, password: unix.password } : { url: options.url }),
         disableOfflineQueue: true,
         socket: {
           ...(tls ? { ...options.tls, tls: true as const, [REDIS_SOCKET_MARK]: true } : {}),
+          ...(unix ? { path: unix.path } : {}),
           connectTimeout: options.connectTimeoutMs ?? 2000,
           // Capped exponential backoff with jitter; never gives up (a number, never an Error).
           reconnectStrategy: (retries: number) => Math.min(50 * 2 ** Math.min(retries, 6), 2000) + Math.floor(Math.random() * 100),

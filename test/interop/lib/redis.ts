@@ -19,6 +19,8 @@ export interface RedisOptions {
   tls?: { cert: string; key: string; ca: string; authClients: 'yes' | 'no' | 'optional' };
   /** maxmemory-policy (Redis' default: noeviction). */
   maxmemoryPolicy?: string;
+  /** Listen on a unix socket too (`socketPath`, mode 0700), beside the TCP port. */
+  unixSocket?: boolean;
 }
 
 export interface RedisServer {
@@ -27,6 +29,8 @@ export interface RedisServer {
   readonly url: string;
   /** PID of the running redis-server; undefined while stopped. */
   readonly pid: number | undefined;
+  /** The unix socket, with `unixSocket` (else ''). */
+  readonly socketPath: string;
   /** Starts it again on the same port (after kill()). */
   start(): Promise<void>;
   /** SIGKILL: Redis dies without a goodbye, as in a crash. */
@@ -50,6 +54,10 @@ class RedisProcess implements RedisServer {
     return `${this.options.tls ? 'rediss' : 'redis'}://${LOOPBACK}:${this.port}`;
   }
 
+  get socketPath(): string {
+    return this.options.unixSocket ? join(this.dir, 'redis.sock') : '';
+  }
+
   /** The arguments that listen, and the secrets, in a config file (not on a command line `ps` shows). */
   private args(): string[] {
     const o = this.options;
@@ -62,7 +70,8 @@ class RedisProcess implements RedisServer {
     if (o.maxmemoryPolicy !== undefined) conf.push(`maxmemory-policy ${o.maxmemoryPolicy}`);
     const file = join(this.dir, 'redis.conf');
     writeFileSync(file, conf.join('\n') + '\n', { mode: 0o600 });
-    return [file, '--save', '', '--appendonly', 'no', ...listen, '--bind', LOOPBACK, '--dir', this.dir];
+    const unix = o.unixSocket ? ['--unixsocket', this.socketPath, '--unixsocketperm', '700'] : [];
+    return [file, '--save', '', '--appendonly', 'no', ...listen, ...unix, '--bind', LOOPBACK, '--dir', this.dir];
   }
 
   get pid(): number | undefined {

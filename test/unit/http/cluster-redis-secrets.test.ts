@@ -149,7 +149,7 @@ describe('tslsa serve: TSLSA_REDIS_URL and --redis-password-file mistakes', () =
     { name: 'a password in the URL and a file', args: () => ['--redis', `redis://:${encodeURIComponent(SECRET)}@${hostPort()}`, '--redis-password-file', passwordFile('both.txt', `${ACL_SECRET}\n`)], code: 2, says: /--redis already holds a password/ },
     { name: 'the same, the URL from the environment', args: () => ['--redis-password-file', passwordFile('both2.txt', `${ACL_SECRET}\n`)], env: () => ({ TSLSA_REDIS_URL: `redis://:${encodeURIComponent(SECRET)}@${hostPort()}` }), code: 2, says: /TSLSA_REDIS_URL already holds a password/ },
     { name: 'a file and no URL', args: () => ['--redis-password-file', passwordFile('alone.txt', `${SECRET}\n`)], code: 2, says: /--redis-password-file needs --redis \(or TSLSA_REDIS_URL\)/ },
-    { name: 'a bad TSLSA_REDIS_URL', args: () => [], env: () => ({ TSLSA_REDIS_URL: `http://:${ACL_SECRET}@127.0.0.1:6379` }), code: 2, says: /^tslsa: TSLSA_REDIS_URL: the Redis URL must be redis:\/\/ or rediss:\/\// },
+    { name: 'a bad TSLSA_REDIS_URL', args: () => [], env: () => ({ TSLSA_REDIS_URL: `http://:${ACL_SECRET}@127.0.0.1:6379` }), code: 2, says: /^tslsa: TSLSA_REDIS_URL: the Redis URL must be redis:\/\/, rediss:\/\/ or unix:\/\// },
     { name: 'a bad TSLSA_REDIS_URL password encoding', args: () => [], env: () => ({ TSLSA_REDIS_URL: `redis://:${ACL_SECRET}%zz@127.0.0.1:6379` }), code: 2, says: /TSLSA_REDIS_URL: .*percent-encoded/ },
     { name: '--redis-ca with neither', args: () => ['--redis-ca', join(dir, 'ca.pem')], code: 2, says: /need --redis \(or TSLSA_REDIS_URL\)/ },
   ];
