@@ -6,8 +6,8 @@
 // Servers: `tslsa serve` (1 node; 2 nodes sharing a redis-server, requests round-robin, when
 // NODES has 2), Apache (mpm_event; Kerberos through MIT krb5, NTLM through gss-ntlmssp). Tickets
 // come from a private MIT realm, fetched before timing (the KDC log proves none are asked for
-// during the runs). One JSON line per (server, scheme, nodes) in the bench-peers shape: every
-// variant of a scheme shares the label, so summarize.js lists them as rows of one table; the
+// during the runs). One JSON line per (server, scheme, nodes, load level) in the bench-peers shape:
+// every variant of a scheme at one level shares the label, so summarize.js lists them as rows of one table; the
 // generator's own token rate, the environment and the KDC check have lines of their own.
 // Load levels: CONC lists the handshakes kept in flight (default "8 32"), and every level is a
 // table of its own. 8 is a light load, where a server's latency (a Redis round trip) sets the rate;
@@ -93,7 +93,10 @@ export function httpOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): HttpBe
   return {
     dur: num('DUR', 3),
     warm: num('WARM', 0.5),
-    conc: list('CONC', '8 32').map(Number),
+    conc: list('CONC', '8 32').map((c) => {
+      if (!/^[1-9]\d{0,3}$/.test(c)) throw new Error(`CONC: ${JSON.stringify(c)} is not a number of handshakes in flight (1-9999)`);
+      return Number(c);
+    }),
     nodes: list('NODES', '1 2').map(Number),
     servers: list('HTTP_SERVERS', 'apache tslsa') as HttpServerKind[],
     schemes: list('HTTP_SCHEMES', 'krb5 ntlm') as HttpScheme[],
