@@ -79,7 +79,7 @@ describe('the parked-handshake record', () => {
 });
 
 describe('createRedisStore', () => {
-  it('refuses a URL that is not redis:// or rediss:// with SEC_E_INVALID_PARAMETER', () => {
+  it('refuses a URL that is not redis://, rediss:// or unix:// with SEC_E_INVALID_PARAMETER', () => {
     for (const url of ['http://127.0.0.1:6379', 'not a url', 'redis://', 'redis://h/x']) {
       assert.throws(() => createRedisStore({ url }), (e: unknown) => SspiError.is(e, SecurityStatus.SEC_E_INVALID_PARAMETER), url);
     }

@@ -29,7 +29,7 @@ async function serve(args: string[]) {
 
 describe('tslsa serve: options', () => {
   for (const [args, msg] of [
-    [['--redis', 'http://127.0.0.1:6379'], /--redis: the Redis URL must be redis:\/\/ or rediss:\/\//],
+    [['--redis', 'http://127.0.0.1:6379'], /--redis: the Redis URL must be redis:\/\/, rediss:\/\/ or unix:\/\//],
     [['--redis'], /--redis needs a value/],
     [['--port', 'x'], /not a TCP port/],
     [['--tls-cert', 'a.pem'], /go together/],
