@@ -263,17 +263,15 @@ function checkUnixUrl(u: URL): UnixSocket {
   return out;
 }
 
-function checkUrl(url: string): URL {
+/** The URL, checked; and for unix:// what it asks of node-redis. */
+function checkUrl(url: string): { url: URL; unix: UnixSocket | null } {
   let u: URL;
   try {
     u = new URL(url);
   } catch {
     throw new SspiError(SecurityStatus.SEC_E_INVALID_PARAMETER, 'the Redis URL is not a URL');
   }
-  if (u.protocol === 'unix:') {
-    checkUnixUrl(u);
-    return u;
-  }
+  if (u.protocol === 'unix:') return { url: u, unix: checkUnixUrl(u) };
   if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') throw new SspiError(SecurityStatus.SEC_E_INVALID_PARAMETER, 'the Redis URL must be redis://, rediss:// or unix://');
   if (!u.hostname) throw new SspiError(SecurityStatus.SEC_E_INVALID_PARAMETER, 'the Redis URL has no host');
   if (u.pathname && u.pathname !== '/' && !/^\/\d+$/.test(u.pathname)) throw new SspiError(SecurityStatus.SEC_E_INVALID_PARAMETER, 'the Redis URL path must be a database number');
@@ -284,7 +282,7 @@ function checkUrl(url: string): URL {
     // node-redis would throw a URIError; the message must not echo the password
     throw new SspiError(SecurityStatus.SEC_E_INVALID_PARAMETER, "the Redis URL's user or password is not percent-encoded right (write % as %25)");
   }
-  return u;
+  return { url: u, unix: null };
 }
 
 /** Redis' error code (NOAUTH, WRONGPASS, NOPERM, ERR...) of a reply, or the error's name: never a key or a value. */
@@ -360,10 +358,9 @@ export function guardTlsSockets(): void {
  * the background, and until it is up every operation fails with an SspiError.
  */
 export function createRedisStore(options: RedisStoreOptions): RedisStore {
-  const url = checkUrl(options.url);
+  const { url, unix } = checkUrl(options.url);
   const tls = url.protocol === 'rediss:';
   if (options.tls && !tls) throw new SspiError(SecurityStatus.SEC_E_INVALID_PARAMETER, 'TLS options need a rediss:// URL');
-  const unix = url.protocol === 'unix:' ? checkUnixUrl(url) : null;
   const redact = redactor(url);
   const prefix = options.keyPrefix ?? 'tslsa:';
   const commandTimeout = options.commandTimeoutMs ?? 2000;
