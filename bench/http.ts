@@ -15,7 +15,8 @@
 // http_peak line: every server's best rate over the levels (the median of its rounds at a level)
 // and the ratio of those peaks to Apache's.
 // Knobs: DUR, WARM (seconds), CONC (load levels), NODES ("1 2"), HTTP_SERVERS
-// ("apache tslsa"), HTTP_SCHEMES ("krb5 ntlm"), GDUR (seconds of each generator-only loop),
+// ("apache tslsa"), REDIS_LINKS ("tcp"; "tcp unix" adds two nodes reaching Redis on its unix
+// socket, as on one host), HTTP_SCHEMES ("krb5 ntlm"), GDUR (seconds of each generator-only loop),
 // GEN_WORKERS (generator threads, each with CONC in flight; default 1), SERVER_WARM (seconds of
 // untimed load per server process before the counted run, default 3: Node compiles its hot paths
 // in the first thousands of requests, so without it tslsa's figure is partly JIT warm-up; Apache
@@ -45,6 +46,7 @@ import { measure, type Result } from './measure.js';
 
 export type HttpScheme = 'krb5' | 'ntlm';
 export type HttpServerKind = 'apache' | 'tslsa';
+export type RedisLink = 'tcp' | 'unix';
 
 export interface HttpBenchOptions {
   dur: number;
@@ -53,6 +55,8 @@ export interface HttpBenchOptions {
   conc: number[];
   /** tslsa node counts to measure (1, 2). */
   nodes: number[];
+  /** How several nodes reach their Redis: loopback TCP (a cluster's link), a unix socket (one host); default tcp. */
+  redisLinks?: RedisLink[];
   servers: HttpServerKind[];
   schemes: HttpScheme[];
   /** Seconds of each generator-only loop. */
@@ -98,6 +102,10 @@ export function httpOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): HttpBe
       return Number(c);
     }),
     nodes: list('NODES', '1 2').map(Number),
+    redisLinks: list('REDIS_LINKS', 'tcp').map((l) => {
+      if (l !== 'tcp' && l !== 'unix') throw new Error(`REDIS_LINKS: ${JSON.stringify(l)} is neither tcp nor unix`);
+      return l;
+    }),
     servers: list('HTTP_SERVERS', 'apache tslsa') as HttpServerKind[],
     schemes: list('HTTP_SCHEMES', 'krb5 ntlm') as HttpScheme[],
     gdur: num('GDUR', 1),
@@ -264,6 +272,8 @@ interface Variant {
   nodes: number;
   impl: string;
   id: string;
+  /** Several nodes: how they reach Redis. */
+  link?: RedisLink;
 }
 
 /** Runs one (server, scheme, nodes) and returns its record (an error record when it failed). */
@@ -292,7 +302,7 @@ async function runVariant(f: Fixture, opts: HttpBenchOptions, scheme: HttpScheme
     } else {
       const args = ['--store', f.store, '--domain', DOMAIN, '--keytab', f.realm.httpKeytab, '--spn', 'HTTP/localhost'];
       if (v.nodes > 1) {
-        redis = await startRedis(f.dir);
+        redis = await startRedis(f.dir, v.link === 'unix');
         args.push('--redis', redis.url);
       }
       for (let i = 0; i < v.nodes; i++) nodes.push(await startServeNode(args, f.realm.childEnv(), f.dir, `serve-${scheme}-${v.nodes}-${i}`));
@@ -303,7 +313,7 @@ async function runVariant(f: Fixture, opts: HttpBenchOptions, scheme: HttpScheme
       serverCpu = () => nodes.reduce((s, n) => s + n.cpuSeconds(), 0) + (r ? r.cpuSeconds() : 0);
       parts = nodes.map((n, i) => [`node${i}`, () => n.cpuSeconds()] as [string, () => number]);
       if (r) parts.push(['redis', () => r.cpuSeconds()]);
-      config = { node: process.version, processes: v.nodes, ...(r ? { store: 'redis-server (handshake state, replay cache)', spread: 'round-robin per handshake' } : { replay_cache: 'MemoryReplayCache' }), response: '/whoami JSON', access_log: 'file (stdout)' };
+      config = { node: process.version, processes: v.nodes, ...(r ? { store: 'redis-server (handshake state, replay cache)', redis_link: v.link === 'unix' ? 'unix socket' : 'loopback TCP', spread: 'round-robin per handshake' } : { replay_cache: 'MemoryReplayCache' }), response: '/whoami JSON', access_log: 'file (stdout)' };
     }
     const scenario: Scenario = { scheme: scheme === 'krb5' ? 'Negotiate' : 'NTLM', credentials: scheme === 'krb5' ? f.krbCred : f.ntlmCred, target: TARGET, urls, path, check: checkFor(check) };
     // One handshake first: a misconfigured server fails here with its reason, not as a rate of 0.
@@ -385,7 +395,10 @@ export async function benchHttp(opts: HttpBenchOptions, out: (r: HttpRecord) => 
       variants.push({ server: 'apache', nodes: 1, impl, id: 'apache2 mod_auth_gssapi (mpm_event)' });
     }
     if (opts.servers.includes('tslsa')) {
-      for (const n of opts.nodes) variants.push({ server: 'tslsa', nodes: n, impl: 'tslsa', id: n === 1 ? 'tslsa serve (1 node)' : `tslsa serve (${n} nodes, Redis)` });
+      for (const n of opts.nodes) {
+        if (n === 1) variants.push({ server: 'tslsa', nodes: n, impl: 'tslsa', id: 'tslsa serve (1 node)' });
+        else for (const link of opts.redisLinks ?? ['tcp']) variants.push({ server: 'tslsa', nodes: n, impl: 'tslsa', link, id: `tslsa serve (${n} nodes, Redis${link === 'unix' ? ' on a unix socket' : ''})` });
+      }
     }
     const rounds = Math.max(1, Math.floor(opts.rounds ?? 1));
     for (const scheme of opts.schemes) {

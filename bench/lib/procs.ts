@@ -111,15 +111,19 @@ export interface RedisServer {
   stop(): Promise<void>;
 }
 
-/** A throwaway redis-server on loopback: no persistence, stopped by PID. */
-export async function startRedis(dir: string): Promise<RedisServer> {
+/**
+ * A throwaway redis-server on loopback: no persistence, stopped by PID. With `unixSocket` it also
+ * listens on a socket in `dir`, and `url` names that (unix:///...).
+ */
+export async function startRedis(dir: string, unixSocket = false): Promise<RedisServer> {
   let lastErr = '';
   for (let attempt = 1; attempt <= 3; attempt++) {
     const port = await freeTcpPort();
     const log = openSync(join(dir, 'redis.log'), 'a');
     let child: ChildProcess;
     try {
-      child = spawnTracked('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--daemonize', 'no'], { stdio: ['ignore', log, log] });
+      const unix = unixSocket ? ['--unixsocket', join(dir, `redis-${port}.sock`), '--unixsocketperm', '700'] : [];
+      child = spawnTracked('redis-server', ['--port', String(port), '--bind', '127.0.0.1', ...unix, '--save', '', '--appendonly', 'no', '--dir', dir, '--daemonize', 'no'], { stdio: ['ignore', log, log] });
     } finally {
       closeSync(log);
     }
@@ -131,7 +135,8 @@ export async function startRedis(dir: string): Promise<RedisServer> {
     const pid = child.pid!;
     if (up) {
       return {
-        url: `redis://127.0.0.1:${port}`,
+        // Ready on TCP means ready on its socket too: redis-server opens both before it serves.
+        url: unixSocket ? `unix://${join(dir, `redis-${port}.sock`)}` : `redis://127.0.0.1:${port}`,
         pid,
         cpuSeconds: () => processCpuSeconds(pid),
         stop: () => killPid(pid),

@@ -90,6 +90,20 @@ describe('bench/http.ts with the generator on two threads (GEN_WORKERS=2)', () =
   });
 });
 
+describe('bench/http.ts with two nodes reaching Redis on its unix socket (REDIS_LINKS=unix)', () => {
+  it('Kerberos: both nodes serve, no errors, the record says how they reached Redis', async () => {
+    const recs = await benchHttp({ dur: 0.6, warm: 0.2, conc: [2], nodes: [2], redisLinks: ['unix'], servers: ['tslsa'], schemes: ['krb5'], gdur: 0.1, genWorkers: 1, serverWarm: 0 }, () => undefined);
+    const r = recs.find((x) => x.bench === 'http_negotiate_krb5');
+    assert.equal(r?.error, undefined, r?.error);
+    assert.equal(r!.config?.redis_link, 'unix socket');
+    const res = r!.results![0]!;
+    assert.equal(res.id, 'tslsa serve (2 nodes, Redis on a unix socket)');
+    assert.ok(res.n > 0 && res.errors === 0, JSON.stringify(res));
+    assert.ok((res.per_node_ok as number[]).every((n) => n > 0), `both nodes served: ${String(res.per_node_ok)}`);
+    assert.deepEqual(liveTrackedPids(), []);
+  });
+});
+
 describe('bench/http.ts in interleaved rounds (HTTP_ROUNDS=2) at two load levels', () => {
   it('per level: a table of its own, every variant once per round, per-round ratios and their median; then each server\'s peak', async () => {
     const recs = await benchHttp({ dur: 0.6, warm: 0.2, conc: [1, 3], nodes: [1], servers: ['apache', 'tslsa'], schemes: ['krb5'], gdur: 0.1, genWorkers: 1, serverWarm: 0, rounds: 2 }, () => undefined);
