@@ -42,12 +42,15 @@ export interface CredentialCache {
 const secs = (d: Date | undefined): number => (d ? Math.max(0, Math.min(0xffffffff, Math.floor(d.getTime() / 1000))) : 0);
 const date = (s: number): Date | undefined => (s === 0 ? undefined : new Date(s * 1000));
 
-/** A ticket as an MIT ccache credential. */
+/**
+ * A ticket as an MIT ccache credential, with a copy of its session key: what a cache keeps is its
+ * own, so the ticket's holder may zero its key (a credential being freed) without touching the cache.
+ */
 export function toCcacheCredential(c: KerberosTicketCredential): Credential {
   return {
     client: c.client,
     server: c.server,
-    key: { enctype: c.sessionKey.enctype, keyvalue: c.sessionKey.keyvalue },
+    key: { enctype: c.sessionKey.enctype, keyvalue: Uint8Array.from(c.sessionKey.keyvalue) },
     authtime: secs(c.authtime),
     starttime: secs(c.starttime),
     endtime: secs(c.endtime),
@@ -254,12 +257,19 @@ export class MemoryCredentialCache extends LocalCache {
     this.name = `MEMORY:${name}`;
   }
 
+  // Tickets handed out carry copies of the keys, as a FILE cache's do: their holders may zero them.
   protected load(): Ccache | undefined {
-    return this.data;
+    return this.data && copyKeys(this.data);
   }
 
   protected save(c: Ccache): void {
+    // Entries kept from a load are copies: the ones they replace are zeroed, not left to GC.
+    const old = this.data;
     this.data = c;
+    if (old) {
+      const kept = new Set(c.credentials.map((x) => x.key.keyvalue));
+      for (const x of old.credentials) if (!kept.has(x.key.keyvalue)) x.key.keyvalue.fill(0);
+    }
   }
 
   async destroy(): Promise<void> {

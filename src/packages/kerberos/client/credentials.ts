@@ -52,7 +52,7 @@ export interface KerberosCredentials {
   currentTgt(): Promise<KerberosTicketCredential>;
   /** A service ticket from the cache, or from the KDC (then stored in the cache). */
   getServiceTicket(server: KrbPrincipal | string, opts?: { enctypes?: readonly number[] }): Promise<KerberosTicketCredential>;
-  /** Zeroes the long-term keys held for refreshing and removes a private cache; the handle is unusable afterwards. */
+  /** Zeroes the keys it holds (long-term keys kept for refreshing, its TGT) and removes a private cache; a cache of the caller's keeps its own copies. The handle is unusable afterwards. */
   destroy(): Promise<void>;
 }
 
@@ -217,10 +217,10 @@ class RefreshingCredentials extends BaseCredentials {
     this.destroyed = true;
     this.forget();
     if (this.#retired) this.#retired.sessionKey.keyvalue.fill(0);
-    if (this.ownsCache) {
-      await this.cache.destroy().catch(() => undefined);
-      this.#tgt.sessionKey.keyvalue.fill(0);
-    }
+    // A cache keeps its own copy of what was stored in it (toCcacheCredential): a cache given to
+    // us (storeIn) keeps its TGT for its other users while ours is zeroed.
+    this.#tgt.sessionKey.keyvalue.fill(0);
+    if (this.ownsCache) await this.cache.destroy().catch(() => undefined);
   }
 }
 
@@ -264,7 +264,9 @@ class CcacheCredentials extends BaseCredentials {
 
   async destroy(): Promise<void> {
     // The cache is the user's: left alone (as FreeCredentialsHandle leaves a logon session's tickets).
+    // The TGT last read from it is our copy (caches hand out copies of their keys): zeroed.
     this.destroyed = true;
+    this.#last?.sessionKey.keyvalue.fill(0);
   }
 }
 

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { acquireKerberosCredentials, refreshTime, REFRESH_RETRY_MS } from '../../../../src/packages/kerberos/client/credentials.js';
 import { getInitialTicket } from '../../../../src/packages/kerberos/client/as.js';
 import { renewTicket } from '../../../../src/packages/kerberos/client/tgs.js';
-import { FileCredentialCache } from '../../../../src/packages/kerberos/client/cache.js';
+import { FileCredentialCache, MemoryCredentialCache, type CredentialCache } from '../../../../src/packages/kerberos/client/cache.js';
 import type { KerberosTicketCredential } from '../../../../src/packages/kerberos/client/types.js';
 import { writeKeytabFile } from '../../../../src/packages/kerberos/keytab.js';
 import { SspiError } from '../../../../src/sspi/error.js';
@@ -223,6 +223,52 @@ describe('password credentials', () => {
   });
 });
 
+describe("a cache of the caller's (storeIn): it keeps its own copy of the TGT", () => {
+  for (const [kind, make] of [
+    ['MEMORY', () => new MemoryCredentialCache(`storein-${++seq}`)],
+    ['FILE', () => new FileCredentialCache(fresh('storein'))],
+  ] as Array<[string, () => CredentialCache]>) {
+    test(`${kind}: freeing the credential zeroes its TGT; the cache's TGT stays good and still gets tickets`, async () => {
+      const { kdc, common } = setup();
+      const cache = make();
+      const cred = await acquireKerberosCredentials({ ...common, principal: 'alice', password: PASSWORD, storeIn: cache });
+      const ours = cred.tgt.sessionKey.keyvalue;
+      const want = Uint8Array.from(ours);
+      assert.ok(want.some((b) => b !== 0));
+      await cred.destroy();
+      assert.ok(ours.every((b) => b === 0), "the credential's TGT session key is zeroed");
+      const kept = await cache.tgt(undefined, common.now());
+      assert.deepEqual(kept && [...kept.sessionKey.keyvalue], [...want], "the cache's TGT is intact");
+      // Another credential over that cache signs on with it (a zeroed key would fail the TGS exchange).
+      if (kind === 'FILE') {
+        const again = await acquireKerberosCredentials({ ...common, ccache: cache.name });
+        const t = await again.getServiceTicket('HTTP/a.example.test');
+        assert.ok(t.sessionKey.keyvalue.some((b) => b !== 0));
+        assert.equal(kdc.counts.as, 1, 'no new AS exchange: the TGT came from the cache');
+        await again.destroy();
+      }
+      await cache.destroy();
+    });
+  }
+
+  test('MEMORY: a ticket stored, then zeroed by its holder, is still whole in the cache; so is one handed out and zeroed', async () => {
+    const { common } = setup();
+    const r = await getInitialTicket({ ...common, principal: 'alice', password: PASSWORD });
+    const cache = new MemoryCredentialCache(`copies-${++seq}`);
+    await cache.initialize(r.credential.client);
+    await cache.store(r.credential);
+    const want = [...r.credential.sessionKey.keyvalue];
+    r.credential.sessionKey.keyvalue.fill(0);
+    const a = await cache.tgt(undefined, common.now());
+    assert.deepEqual(a && [...a.sessionKey.keyvalue], want);
+    a!.sessionKey.keyvalue.fill(0);
+    const b = await cache.tgt(undefined, common.now());
+    assert.deepEqual(b && [...b.sessionKey.keyvalue], want);
+    await cache.destroy();
+    assert.ok(b!.sessionKey.keyvalue.some((x) => x !== 0), "a copy handed out is its holder's: the cache's destroy leaves it");
+  });
+});
+
 describe('ccache credentials', () => {
   async function kinit(path: string, common: ReturnType<typeof setup>['common'], lifetime?: number): Promise<KerberosTicketCredential> {
     const r = await getInitialTicket({ ...common, principal: 'alice', password: PASSWORD, ...(lifetime ? { lifetime } : {}) });
@@ -248,8 +294,12 @@ describe('ccache credentials', () => {
     assert.equal(kdc.tgsTgtEndtimes.at(-1), renewed.endtime.getTime(), 'the TGS-REQ carried the TGT the external kinit wrote');
     assert.equal(cred.tgt.endtime.getTime(), renewed.endtime.getTime());
     assert.ok(t.endtime.getTime() > clock.ms);
+    const last = cred.tgt.sessionKey.keyvalue;
     await cred.destroy();
+    assert.ok(last.every((b) => b === 0), 'the TGT last read is zeroed with the handle');
     assert.ok((await new FileCredentialCache(path).principal()) !== undefined, "freeing the handle leaves the user's cache");
+    const inFile = await new FileCredentialCache(path).tgt(undefined, common.now());
+    assert.deepEqual(inFile && [...inFile.sessionKey.keyvalue], [...renewed.sessionKey.keyvalue], "the cache's own TGT is intact");
   });
 
   test('expired service tickets in the cache are not used', async () => {
