@@ -116,13 +116,14 @@ export interface RedisServer {
  * listens on a socket in `dir`, and `url` names that (unix:///...).
  */
 export async function startRedis(dir: string, unixSocket = false): Promise<RedisServer> {
+  const socketPath = (port: number) => join(dir, `redis-${port}.sock`);
   let lastErr = '';
   for (let attempt = 1; attempt <= 3; attempt++) {
     const port = await freeTcpPort();
     const log = openSync(join(dir, 'redis.log'), 'a');
     let child: ChildProcess;
     try {
-      const unix = unixSocket ? ['--unixsocket', join(dir, `redis-${port}.sock`), '--unixsocketperm', '700'] : [];
+      const unix = unixSocket ? ['--unixsocket', socketPath(port), '--unixsocketperm', '700'] : [];
       child = spawnTracked('redis-server', ['--port', String(port), '--bind', '127.0.0.1', ...unix, '--save', '', '--appendonly', 'no', '--dir', dir, '--daemonize', 'no'], { stdio: ['ignore', log, log] });
     } finally {
       closeSync(log);
@@ -136,7 +137,7 @@ export async function startRedis(dir: string, unixSocket = false): Promise<Redis
     if (up) {
       return {
         // Ready on TCP means ready on its socket too: redis-server opens both before it serves.
-        url: unixSocket ? `unix://${join(dir, `redis-${port}.sock`)}` : `redis://127.0.0.1:${port}`,
+        url: unixSocket ? `unix://${socketPath(port)}` : `redis://127.0.0.1:${port}`,
         pid,
         cpuSeconds: () => processCpuSeconds(pid),
         stop: () => killPid(pid),

@@ -230,15 +230,15 @@ function checkUnixUrl(u: URL): UnixSocket {
   // unix://host/path would read as a path on another machine: only unix:///path is local.
   if (u.host || u.username || u.password) bad('unix:///path takes no host or user before the path (give user= and password= after ?)');
   if (u.hash) bad('has a #fragment');
-  let path: string;
+  let path = '';
   try {
     path = decodeURIComponent(u.pathname);
   } catch {
     bad('path is not percent-encoded right');
   }
-  if (path! === '' || path! === '/' || path!.endsWith('/')) bad('names no socket: unix:///path/to/redis.sock');
+  if (path === '' || path === '/' || path.endsWith('/')) bad('names no socket: unix:///path/to/redis.sock');
   const q = u.searchParams;
-  const out: UnixSocket = { path: path! };
+  const out: UnixSocket = { path };
   for (const k of new Set(q.keys())) {
     if (!UNIX_PARAMS.has(k)) bad(`has an unknown parameter (db, user and password are known)`);
     if (q.getAll(k).length > 1) bad(`gives ${k} twice`);
