@@ -22,6 +22,8 @@ import { addUser, ntlmAcross, PASSWORD, tearDown } from '../../interop/lib/clust
 import { eventually } from '../../interop/lib/poll.js';
 import { cleanEnv } from '../../interop/lib/realm.js';
 import { startRedis, type RedisServer } from '../../interop/lib/redis.js';
+import { serveCommand } from '../../../src/cli/serve.js';
+import { sink } from './helpers.js';
 import { startServe, type ServeProcess } from './serveProcess.js';
 
 const T = { timeout: 120_000 };
@@ -162,5 +164,17 @@ describe('tslsa serve --redis unix:///...', () => {
       assertNoSecret('stdout', n.stdout());
       assertNoSecret('stderr', n.stderr());
     }
+  });
+
+  it('a password both in the unix URL and in --redis-password-file: exit 2, saying so, never the password', { timeout: 30_000 }, async () => {
+    const pw = join(dir, 'both.txt');
+    writeFileSync(pw, `${ACL_SECRET}\n`, { mode: 0o600 });
+    const out = sink();
+    const err = sink();
+    const code = await serveCommand(['--port', '0', '--store', join(dir, 'none.db'), '--redis', unixUrl(`password=${q(SECRET)}`), '--redis-password-file', pw], { stdout: out, stderr: err, env: {}, stopSignal: new Promise(() => {}) });
+    assert.equal(code, 2, err.text());
+    assert.match(err.text(), /--redis already holds a password/);
+    assertNoSecret('stderr', err.text());
+    assertNoSecret('stdout', out.text());
   });
 });
