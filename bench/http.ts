@@ -366,6 +366,48 @@ async function runVariant(f: Fixture, opts: HttpBenchOptions, scheme: HttpScheme
 }
 
 /**
+ * Every variant at one load level, `rounds` times in a rotating order; emits the records (tslsa
+ * rows with their ratio to Apache's in the same round) and, with several rounds, the per-round
+ * ratios and their median. Returns each variant's figure at this level.
+ */
+async function runLevel(f: Fixture, opts: HttpBenchOptions, scheme: HttpScheme, conc: number, rounds: number, variants: readonly Variant[], apache: ApacheServer | null, emit: (r: HttpRecord) => void): Promise<Map<string, LevelRate>> {
+  process.stderr.write(`http ${scheme}: CONC=${conc} DUR=${opts.dur} WARM=${opts.warm} SERVER_WARM=${opts.serverWarm ?? 0}\n`);
+  // Per variant id, its ratio to Apache in each round (rounds with both figures only).
+  const perRound = new Map<string, number[]>();
+  // Per variant id, its rate in each round and its failed handshakes in all of them.
+  const seen = new Map<string, { ops: number[]; errors: number }>();
+  for (let k = 0; k < rounds; k++) {
+    // Rotated each round, so no variant always runs first (right after set-up) or last.
+    const order = variants.map((_, i) => variants[(i + k) % variants.length]!);
+    const recs = new Map<Variant, HttpRecord>();
+    for (const v of order) recs.set(v, await runVariant(f, opts, scheme, conc, v, apache, rounds > 1 ? k + 1 : undefined));
+    const ap = [...recs.values()].find((r) => r.impl !== 'tslsa' && r.results)?.results?.[0];
+    for (const v of variants) {
+      const r = recs.get(v)!;
+      const res = r.results?.[0];
+      // A rate counts signed-on requests only; failed handshakes still cost the server its CPU.
+      if (res) {
+        const x = seen.get(v.id) ?? { ops: [], errors: 0 };
+        x.ops.push(res.ops_per_s);
+        x.errors += Number(res.errors ?? 0);
+        seen.set(v.id, x);
+      }
+      if (ap && res && r.impl === 'tslsa' && ap.ops_per_s > 0) {
+        res.ratio_to_apache = round(res.ops_per_s / ap.ops_per_s);
+        perRound.set(v.id, [...(perRound.get(v.id) ?? []), res.ratio_to_apache]);
+      }
+      emit(r);
+    }
+  }
+  if (rounds > 1 && perRound.size > 0) {
+    const ratios = Object.fromEntries([...perRound].map(([id, xs]) => [id, { per_round: xs, median: round(median(xs)) }]));
+    emit({ bench: 'http_ratio_rounds', label: labelOf(scheme, conc), config: { rounds, conc, dur_s: opts.dur }, ratios_to_apache: ratios });
+    for (const [id, r] of Object.entries(ratios)) process.stderr.write(`  ${id} / Apache, ${rounds} interleaved rounds: ${r.per_round.map((x) => x.toFixed(2)).join(' ')}  median ${r.median.toFixed(2)}\n`);
+  }
+  return new Map([...seen].map(([id, x]) => [id, { ops_per_s: median(x.ops), errors: x.errors }]));
+}
+
+/**
  * Every requested variant; each record goes to `out` as soon as its scheme is done (tslsa rows
  * carry `ratio_to_apache` when Apache ran the same scheme). Returns all records.
  */
@@ -402,41 +444,11 @@ export async function benchHttp(opts: HttpBenchOptions, out: (r: HttpRecord) => 
     }
     const rounds = Math.max(1, Math.floor(opts.rounds ?? 1));
     for (const scheme of opts.schemes) {
-      // Per variant id, the median of its rates over the rounds at each level.
+      // Per variant id, its figure at each level.
       const rates = new Map<string, Map<number, LevelRate>>();
       for (const conc of opts.conc) {
-        process.stderr.write(`http ${scheme}: CONC=${conc} DUR=${opts.dur} WARM=${opts.warm} SERVER_WARM=${opts.serverWarm ?? 0}\n`);
-        // Per variant id, its ratio to Apache in each round (rounds with both figures only).
-        const perRound = new Map<string, number[]>();
-        const ops = new Map<string, number[]>();
-        const errors = new Map<string, number>();
-        for (let k = 0; k < rounds; k++) {
-          // Rotated each round, so no variant always runs first (right after set-up) or last.
-          const order = variants.map((_, i) => variants[(i + k) % variants.length]!);
-          const recs = new Map<Variant, HttpRecord>();
-          for (const v of order) recs.set(v, await runVariant(f, opts, scheme, conc, v, apache, rounds > 1 ? k + 1 : undefined));
-          const ap = [...recs.values()].find((r) => r.impl !== 'tslsa' && r.results)?.results?.[0];
-          for (const v of variants) {
-            const r = recs.get(v)!;
-            const res = r.results?.[0];
-            // A rate counts signed-on requests only; failed handshakes still cost the server its CPU.
-            if (res) {
-              ops.set(v.id, [...(ops.get(v.id) ?? []), res.ops_per_s]);
-              errors.set(v.id, (errors.get(v.id) ?? 0) + Number(res.errors ?? 0));
-            }
-            if (ap && res && r.impl === 'tslsa' && ap.ops_per_s > 0) {
-              res.ratio_to_apache = round(res.ops_per_s / ap.ops_per_s);
-              perRound.set(v.id, [...(perRound.get(v.id) ?? []), res.ratio_to_apache]);
-            }
-            emit(r);
-          }
-        }
-        for (const [id, xs] of ops) rates.set(id, (rates.get(id) ?? new Map()).set(conc, { ops_per_s: median(xs), errors: errors.get(id) ?? 0 }));
-        if (rounds > 1 && perRound.size > 0) {
-          const ratios = Object.fromEntries([...perRound].map(([id, xs]) => [id, { per_round: xs, median: round(median(xs)) }]));
-          emit({ bench: 'http_ratio_rounds', label: labelOf(scheme, conc), config: { rounds, conc, dur_s: opts.dur }, ratios_to_apache: ratios });
-          for (const [id, r] of Object.entries(ratios)) process.stderr.write(`  ${id} / Apache, ${rounds} interleaved rounds: ${r.per_round.map((x) => x.toFixed(2)).join(' ')}  median ${r.median.toFixed(2)}\n`);
-        }
+        const level = await runLevel(f, opts, scheme, conc, rounds, variants, apache, emit);
+        for (const [id, r] of level) rates.set(id, (rates.get(id) ?? new Map()).set(conc, r));
       }
       const peak = peaks(rates, variants.find((v) => v.server === 'apache')?.id);
       if (peak) {

@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createClient } from 'redis';
+import { serveCommand } from '../../../src/cli/serve.js';
 import { createLsa, type LsaHost } from '../../../src/lsa/host.js';
 import { ntlmPackage } from '../../../src/packages/ntlm/package.js';
 import { createRedisStore, type RedisStore } from '../../../src/store/redis.js';
@@ -22,7 +23,6 @@ import { addUser, ntlmAcross, PASSWORD, tearDown } from '../../interop/lib/clust
 import { eventually } from '../../interop/lib/poll.js';
 import { cleanEnv } from '../../interop/lib/realm.js';
 import { startRedis, type RedisServer } from '../../interop/lib/redis.js';
-import { serveCommand } from '../../../src/cli/serve.js';
 import { sink } from './helpers.js';
 import { startServe, type ServeProcess } from './serveProcess.js';
 
@@ -107,7 +107,7 @@ describe('createRedisStore over a unix socket', () => {
     await assert.rejects(async () => s.replayCache.checkAndStore('away', Date.now() + 1000), (e: unknown) => e instanceof SspiError && e.status === SecurityStatus.SEC_E_INTERNAL_ERROR);
     assert.ok(Date.now() - t0 < 1500, 'failed within the command timeout');
     await redis.start();
-    assert.ok(await eventually(async () => (await Promise.resolve().then(() => s.replayCache.checkAndStore(`back-${Math.random()}`, Date.now() + 1000)).catch(() => false)) === true, 15_000), 'serves again');
+    assert.ok(await eventually(async () => (await (async () => s.replayCache.checkAndStore(`back-${Math.random()}`, Date.now() + 1000))().catch(() => false)) === true, 15_000), 'serves again');
   });
 
   it('malformed unix URLs: SEC_E_INVALID_PARAMETER naming the mistake, never the password', () => {

@@ -258,18 +258,16 @@ export class MemoryCredentialCache extends LocalCache {
   }
 
   // Tickets handed out carry copies of the keys, as a FILE cache's do: their holders may zero them.
+  // The copy is made here, in the same synchronous step as the read: a save by another caller
+  // between this read and its use (an await apart) zeroes only the cache's own keys.
   protected load(): Ccache | undefined {
     return this.data && copyKeys(this.data);
   }
 
   protected save(c: Ccache): void {
-    // Entries kept from a load are copies: the ones they replace are zeroed, not left to GC.
-    const old = this.data;
+    // What is saved was built from copies (load) or is new: every key of the old data is zeroed.
+    for (const x of this.data?.credentials ?? []) x.key.keyvalue.fill(0);
     this.data = c;
-    if (old) {
-      const kept = new Set(c.credentials.map((x) => x.key.keyvalue));
-      for (const x of old.credentials) if (!kept.has(x.key.keyvalue)) x.key.keyvalue.fill(0);
-    }
   }
 
   async destroy(): Promise<void> {
