@@ -31,6 +31,7 @@ export { builtinPackages } from './packages/index.js';
 
 export { createAuthenticator, MemoryHandshakeStore, AcceptorContext, tlsServerEndPoint, serverEndPointBindings, socketChannelBindings } from './http/server.js';
 export type { Authenticator, AuthenticatorOptions, AuthenticatedRequest, AuthFailure, ChannelBindingPolicy, Identity, HttpAuthScheme, HandshakeStore, ParkedHandshake } from './http/server.js';
+export { trackConnections, awaitsNextLeg, type ServerDrain } from './http/drain.js';
 export { negotiate as negotiateMiddleware } from './http/express.js';
 export { negotiateHook, negotiatePlugin } from './http/fastify.js';
 export { negotiateInterceptor, createFetch, fetch } from './http/client.js';

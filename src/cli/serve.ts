@@ -11,7 +11,10 @@
 // One log line per request on stdout (no credentials, no query strings); diagnostics on stderr.
 // With --redis several nodes share the half-built handshakes and the Kerberos replay cache
 // (src/store/redis.ts); while Redis is away requests that need it get 503.
-// SIGINT/SIGTERM close the listener, the open connections and the LSA, then exit 0.
+// GET /healthz answers without sign-on, for load balancers: 200, or 503 while Redis is away or
+// the node is stopping. SIGINT/SIGTERM drain (src/http/drain.ts: requests in flight and NTLM
+// handshakes between legs finish, up to --drain-timeout), close the LSA and exit 0; a second
+// signal stops at once.
 
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
@@ -26,6 +29,7 @@ import { SspiError } from '../sspi/error.js';
 import { type AccountStore, AccountStoreError } from '../store/accounts.js';
 import { defaultStorePath, SqliteAccountStore } from '../store/sqlite.js';
 import { type AuthFailure, type Authenticator, type ChannelBindingPolicy, type Identity, createAuthenticator } from '../http/server.js';
+import { type ServerDrain, trackConnections } from '../http/drain.js';
 import type { HttpAuthScheme } from '../http/handshakeStore.js';
 import type { ReplayCache } from '../packages/kerberos/replay.js';
 import type { RedisStore } from '../store/redis.js';
@@ -37,6 +41,8 @@ export interface ServeIO {
   env?: NodeJS.ProcessEnv;
   /** Resolves when the server should stop (default: SIGINT or SIGTERM). */
   stopSignal?: Promise<unknown>;
+  /** Resolves when a drain should end at once (default: a second SIGINT or SIGTERM). */
+  forceStop?: Promise<unknown>;
   /** Told the bound address once listening (tests). */
   onListening?: (address: AddressInfo) => void;
 }
@@ -47,11 +53,14 @@ export const SERVE_HELP = `Usage:
               [--channel-bindings required|if-present|off]
               [--redis URL [--redis-password-file FILE] [--redis-ca FILE]
                            [--redis-cert FILE --redis-key FILE]]
+              [--drain-timeout SECONDS]
 
 An HTTP(S) server protected by Negotiate and NTLM (RFC 4559) over the account store that
 \`tslsa user\` manages, and Kerberos too when given a keytab.
   GET /         a page that shows who you are (user, domain, package, flags, session, groups)
   GET /whoami   the same as JSON
+  GET /healthz  no sign-on: 200 {"status":"ok"}, or 503 while Redis is unreachable or
+                the server is stopping (for a load balancer's health check)
 
 Options:
   --port N              TCP port (default 8080; 0 picks a free one)
@@ -75,12 +84,15 @@ Options:
   --redis-ca FILE       rediss: trust this CA (PEM) for the Redis server's certificate
   --redis-cert, --redis-key FILE
                         rediss: client certificate and key (PEM), for tls-auth-clients yes
+  --drain-timeout S     on SIGINT/SIGTERM, stop accepting and give requests in flight and
+                        NTLM handshakes between legs up to S seconds to finish (default 10;
+                        0: close at once); a second signal stops at once
 
 Try it:  echo 'Passw0rd' | tslsa user add alice --password-stdin && tslsa serve
          curl --ntlm -u alice:Passw0rd http://localhost:8080/whoami
 `;
 
-const VALUE_OPTIONS = new Set(['port', 'host', 'store', 'domain', 'keytab', 'spn', 'tls-cert', 'tls-key', 'channel-bindings', 'redis', 'redis-password-file', 'redis-ca', 'redis-cert', 'redis-key']);
+const VALUE_OPTIONS = new Set(['port', 'host', 'store', 'domain', 'keytab', 'spn', 'tls-cert', 'tls-key', 'channel-bindings', 'redis', 'redis-password-file', 'redis-ca', 'redis-cert', 'redis-key', 'drain-timeout']);
 const KNOWN = new Set([...VALUE_OPTIONS, 'help', 'h']);
 
 interface Options {
@@ -98,6 +110,8 @@ interface Options {
   redisPasswordFile: string | undefined;
   /** PEM files for a rediss:// URL. */
   redisTls: { ca?: string; cert?: string; key?: string };
+  /** How long a stop waits for requests in flight and handshakes between legs. */
+  drainMs: number;
 }
 
 function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): Options {
@@ -109,6 +123,8 @@ function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): Options 
     if (v === true) throw new UsageError(`--${k} needs a value`);
     return v === undefined ? undefined : String(v);
   };
+  const drainText = str('drain-timeout') ?? '10';
+  if (!/^\d+(\.\d+)?$/.test(drainText) || Number(drainText) > 3600) throw new UsageError(`--drain-timeout ${drainText} is not a number of seconds from 0 to 3600`);
   const portText = str('port') ?? '8080';
   const port = Number(portText);
   if (!/^\d+$/.test(portText) || port > 65535) throw new UsageError(`--port ${portText} is not a TCP port`);
@@ -145,6 +161,7 @@ function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): Options 
     redisFrom,
     redisPasswordFile,
     redisTls: Object.fromEntries(Object.entries(redisTls).filter(([, v]) => v !== undefined)),
+    drainMs: Math.round(Number(drainText) * 1000),
   };
 }
 
@@ -211,26 +228,24 @@ function withRedisPassword(url: string, password: string, from: string): string 
   return u.href;
 }
 
-/** SIGINT/SIGTERM as a promise; `cancel` removes the handlers when the server ends otherwise. */
-function signalStop(): { promise: Promise<string>; cancel: () => void } {
-  let cancel = () => {};
-  const promise = new Promise<string>((resolve) => {
-    const onInt = () => {
-      cancel();
-      resolve('SIGINT');
-    };
-    const onTerm = () => {
-      cancel();
-      resolve('SIGTERM');
-    };
-    process.on('SIGINT', onInt);
-    process.on('SIGTERM', onTerm);
-    cancel = () => {
-      process.off('SIGINT', onInt);
-      process.off('SIGTERM', onTerm);
-    };
-  });
-  return { promise, cancel };
+/**
+ * SIGINT/SIGTERM as promises: the first signal resolves `promise` (drain), the next one `force`
+ * (stop at once). `cancel` removes the handlers once the server has stopped.
+ */
+function signalStop(): { promise: Promise<void>; force: Promise<void>; cancel: () => void } {
+  let first!: () => void;
+  let second!: () => void;
+  const promise = new Promise<void>((r) => (first = r));
+  const force = new Promise<void>((r) => (second = r));
+  let seen = 0;
+  const on = () => (seen++ === 0 ? first() : second());
+  process.on('SIGINT', on);
+  process.on('SIGTERM', on);
+  const cancel = () => {
+    process.off('SIGINT', on);
+    process.off('SIGTERM', on);
+  };
+  return { promise, force, cancel };
 }
 
 /** `tslsa serve ...`: runs until stopped; the exit code. */
@@ -299,6 +314,7 @@ export async function serveCommand(argv: readonly string[], io: ServeIO): Promis
   // Signal handlers go in before anything is announced, so a stop right after "serving" is clean.
   const signals = io.stopSignal ? null : signalStop();
   const stopSignal = io.stopSignal ?? signals!.promise;
+  const forceStop = io.forceStop ?? signals?.force;
   let host: LsaHost | null = null;
   let auth: Authenticator | null = null;
   let server: http.Server | null = null;
@@ -324,6 +340,14 @@ export async function serveCommand(argv: readonly string[], io: ServeIO): Promis
     }
 
     const failures = new WeakMap<http.IncomingMessage, AuthFailure>();
+    let connections: ServerDrain | null = null;
+    // For a balancer's health check: says only whether this node can sign anyone on now.
+    const health = (): [number, string, string, Record<string, string>] => {
+      const json = 'application/json';
+      if (connections?.draining) return [503, json, '{"status":"stopping"}\n', { Connection: 'close' }];
+      if (cluster && !cluster.ready()) return [503, json, '{"status":"unavailable","redis":"unreachable"}\n', { 'Retry-After': '2' }];
+      return [200, json, cluster ? '{"status":"ok","redis":"up"}\n' : '{"status":"ok"}\n', {}];
+    };
     const schemes: HttpAuthScheme[] = ['Negotiate', 'NTLM'];
     auth = createAuthenticator({
       host,
@@ -335,13 +359,20 @@ export async function serveCommand(argv: readonly string[], io: ServeIO): Promis
     });
 
     const handle = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<{ id: Identity | null }> => {
-      const id = await auth!.authenticate(req, res);
-      if (!id) return { id: null };
       const path = (req.url ?? '/').split('?')[0];
-      const send = (status: number, type: string, body: string) => {
-        res.writeHead(status, { 'Content-Type': type, 'Content-Length': Buffer.byteLength(body), 'Cache-Control': 'no-store' });
+      const send = (status: number, type: string, body: string, headers: Record<string, string> = {}) => {
+        res.writeHead(status, { 'Content-Type': type, 'Content-Length': Buffer.byteLength(body), 'Cache-Control': 'no-store', ...headers });
         res.end(req.method === 'HEAD' ? undefined : body);
       };
+      if (path === '/healthz') {
+        if (req.method !== 'GET' && req.method !== 'HEAD') {
+          res.setHeader('Allow', 'GET, HEAD');
+          send(405, 'text/plain; charset=utf-8', 'Method not allowed\n');
+        } else send(...health());
+        return { id: null };
+      }
+      const id = await auth!.authenticate(req, res);
+      if (!id) return { id: null };
       if (req.method !== 'GET' && req.method !== 'HEAD') {
         res.setHeader('Allow', 'GET, HEAD');
         send(405, 'text/plain; charset=utf-8', 'Method not allowed\n');
@@ -397,6 +428,8 @@ export async function serveCommand(argv: readonly string[], io: ServeIO): Promis
     const serverOptions = { maxHeaderSize: 64 * 1024, keepAliveTimeout: 30_000 };
     server = tls ? https.createServer({ ...serverOptions, cert: tls.cert, key: tls.key }, onRequest) : http.createServer(serverOptions, onRequest);
     const s = server;
+    const tracked = trackConnections(s);
+    connections = tracked;
     try {
       await new Promise<void>((resolve, reject) => {
         s.once('error', reject);
@@ -416,7 +449,11 @@ export async function serveCommand(argv: readonly string[], io: ServeIO): Promis
     io.onListening?.(addr);
 
     await stopSignal;
-    io.stderr.write('tslsa: stopping\n');
+    const busy = tracked.busy();
+    io.stderr.write(busy && o.drainMs > 0 ? `tslsa: stopping: ${busy} connection${busy === 1 ? '' : 's'} to finish (up to ${o.drainMs / 1000} s; a second signal stops at once)\n` : 'tslsa: stopping\n');
+    const cut = await tracked.drain(o.drainMs, forceStop);
+    server = null; // closed: the finally block has nothing left to close
+    if (cut) io.stderr.write(`tslsa: ${cut} connection${cut === 1 ? '' : 's'} still open at the stop: closed\n`);
     return 0;
   } catch (e) {
     io.stderr.write(`tslsa: ${e instanceof SspiError ? e.message : (e as Error)?.message ?? String(e)}\n`);

@@ -508,7 +508,10 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
         await store.park(key!, { scheme, context: ctx, startedAt, channelBound: bindings !== null }, ttl);
       }
       if (!res.headersSent) {
-        res.writeHead(401, headers);
+        // Set one by one, not through writeHead: then getHeader() still reads them once sent,
+        // which is how a drain (./drain.ts) knows this connection waits for a next leg.
+        for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
+        res.writeHead(401);
         res.end('Authentication continues');
       }
       throw CONTINUED;

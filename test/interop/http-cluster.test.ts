@@ -3,7 +3,8 @@
 // where it likes over a new connection, carrying the handshake cookie as a browser would.
 //   NTLM: NEGOTIATE to node A, AUTHENTICATE to node B (and swapped); a replayed AUTHENTICATE refused
 //   Kerberos: one AP-REQ accepted by A, the same Authorization header refused by B (shared replay cache)
-//   Redis killed: 503 with Retry-After on both nodes, which stay up; Redis restarted: sign-on works
+//   Redis killed: 503 with Retry-After on both nodes (and from /healthz), which stay up; Redis
+//   restarted: sign-on works
 //   garbage Authorization headers: 400/401 as on one node; bad --redis: usage error
 // Tokens come from our own initiators through SSPI (NTLM with a password, Kerberos from the realm).
 import assert from 'node:assert/strict';
@@ -43,6 +44,11 @@ async function kerberosHeader(host: LsaHost): Promise<{ header: string; ctx: Sec
 
 /** Polls a whole sign-on (or leg) `f`, every 100 ms, for up to 30 s. */
 const eventuallyRequest = (f: () => Promise<boolean>): Promise<boolean> => eventually(f, 30_000, 100);
+/** GET /healthz: its status and JSON. */
+async function health(n: ServeProcess): Promise<{ status: number; body: unknown }> {
+  const r = await fetch(`${n.url}/healthz`);
+  return { status: r.status, body: await r.json() };
+}
 
 before(async () => {
   [realm, redis] = await Promise.all([createRealm(), startRedis()]);
@@ -172,8 +178,12 @@ describe('two tslsa serve nodes sharing Redis', () => {
   });
 
   it('Redis killed: 503 with Retry-After on both nodes, which stay up; Redis back on the same port: sign-on works again', T, async () => {
+    for (const n of [nodeA, nodeB]) assert.deepEqual(await health(n), { status: 200, body: { status: 'ok', redis: 'up' } });
     await redis.kill();
     for (const n of [nodeA, nodeB]) {
+      // The balancer's health check says so too.
+      assert.ok(await eventuallyRequest(async () => (await health(n)).status === 503), `${n.url}/healthz answers 503`);
+      assert.deepEqual((await health(n)).body, { status: 'unavailable', redis: 'unreachable' });
       assert.ok(await eventuallyRequest(async () => (await firstLeg(client, n)).status === 503), `${n.url} answers 503:\n${n.stdout().slice(-2000)}`);
       const r = await firstLeg(client, n);
       assert.equal(r.status, 503);
@@ -205,6 +215,7 @@ describe('two tslsa serve nodes sharing Redis', () => {
       await krb.ctx.delete();
     }
     assert.ok(await logShows(nodeA, /Redis redis:\/\/127\.0\.0\.1:\d+ is up/, 'stderr'), nodeA.stderr());
+    for (const n of [nodeA, nodeB]) assert.ok(await eventuallyRequest(async () => (await health(n)).status === 200), `${n.url}/healthz answers 200 again`);
   });
 });
 

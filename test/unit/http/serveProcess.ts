@@ -24,6 +24,8 @@ export interface ServeProcess {
   stderr(): string;
   /** SIGTERM and wait: the exit code (null if it had to be killed). */
   stop(): Promise<number | null>;
+  /** Settles with the exit code when the process ends. */
+  exited: Promise<number | null>;
 }
 
 export async function startServe(args: readonly string[], env: NodeJS.ProcessEnv, timeoutMs = 30_000): Promise<ServeProcess> {
@@ -56,5 +58,6 @@ export async function startServe(args: readonly string[], env: NodeJS.ProcessEnv
     stdout: () => out,
     stderr: () => err,
     stop: () => stopChild(child, exited),
+    exited,
   };
 }
