@@ -6,7 +6,8 @@
 // are serialized so no other request slips between two legs. The final response's token is fed
 // back to the context (mutual authentication), bindings come from the certificate of the very TLS
 // socket the legs travel on, and nothing loops: each kind of challenge (server, proxy) gets one
-// handshake of at most `maxLegs` legs per request, after which a 401/407 reaches the caller as is.
+// handshake of at most `maxLegs` legs per request (started again once when its connection changed
+// under it), after which a 401/407 reaches the caller as is.
 
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Socket } from 'node:net';
@@ -613,7 +614,8 @@ class NegotiateClient {
     const binds = (this.o.channelBindings ?? true) && authUrl.protocol === 'https:';
     // A leg may go out on a new connection (the bound one closed between legs, or before the first
     // one was sent) to a server with another certificate, behind an L4 balancer say: the token
-    // then carries the wrong bindings. The handshake starts again, bound to that connection, once.
+    // then carries the wrong bindings; or to a server that lost the handshake with the old
+    // connection. The handshake starts again, bound to that connection, once.
     for (let attempt = 0; ; attempt++) {
       let bound: Bound | undefined;
       if (binds) {
@@ -649,6 +651,8 @@ class NegotiateClient {
     // Cookies a server sets on a continuing 401/407 go back on the handshake's later legs: a server
     // farm behind a load balancer finds the parked handshake by one (tslsa serve --redis does).
     const legCookies = new Map<string, string>();
+    // The connection the last continuing 401/407 came on: the next leg belongs on it.
+    let handshakeSerial: number | undefined;
     try {
       let token = await ctx.step();
       for (let legs = 1; ; legs++) {
@@ -671,6 +675,14 @@ class NegotiateClient {
         }
         const reply = parseChallenges(head.headers[CHALLENGE_HEADER[kind]]).find((c) => c.scheme.toLowerCase() === offer.scheme.toLowerCase() && c.token);
         const serverToken = reply?.token ?? null;
+        // The connection closed between legs (a keep-alive timeout, a server stopping, a balancer)
+        // and on the new one the server starts over with a bare challenge: the handshake it knew
+        // went with the old connection, as NTLM's does. Start again on this one, once.
+        if (handshakeSerial !== undefined && head.serial !== handshakeSerial && head.status === KIND_STATUS[kind] && !serverToken && mayRebind) {
+          await leg.swallow();
+          run.check();
+          return REBIND;
+        }
         if (head.status === KIND_STATUS[kind]) {
           if (serverToken && !ctx.complete && legs < maxLegs) {
             // A token our context refuses (a SPNEGO reject, say) leaves the 401 for the caller.
@@ -684,6 +696,7 @@ class NegotiateClient {
             await leg.swallow();
             run.check();
             keepCookies(legCookies, head.headers['set-cookie']);
+            handshakeSerial = head.serial;
             token = next;
             continue;
           }

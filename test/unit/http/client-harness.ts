@@ -44,8 +44,8 @@ export interface TestServerOptions {
   tls?: { key: string; cert: string };
   /** Close the connection after each authenticated response (the next request needs a new handshake). */
   closeAfterSuccess?: boolean;
-  /** Close the connection after a 401/407 that carries a continuation token (the next leg goes out on a new one). */
-  closeAfterContinue?: boolean;
+  /** Close the connection after a 401/407 that carries a continuation token (the next leg goes out on a new one); 'once': only the first time. */
+  closeAfterContinue?: boolean | 'once';
 }
 
 export interface TestServer {
@@ -92,6 +92,7 @@ export async function startServer(opts: TestServerOptions = {}): Promise<TestSer
   const ids = new WeakMap<Socket, number>();
   const states = new WeakMap<Socket, ConnState>();
   let nextId = 1;
+  let continuesClosed = 0;
   const log: LogEntry[] = [];
 
   const challenge = (res: ServerResponse, value?: string): void => {
@@ -139,7 +140,7 @@ export async function startServer(opts: TestServerOptions = {}): Promise<TestSer
       return;
     }
     if (!st.ctx!.complete) {
-      if (opts.closeAfterContinue) res.setHeader('connection', 'close');
+      if (opts.closeAfterContinue === true || (opts.closeAfterContinue === 'once' && continuesClosed++ === 0)) res.setHeader('connection', 'close');
       challenge(res, `${scheme} ${Buffer.from(out!).toString('base64')}`);
       return;
     }

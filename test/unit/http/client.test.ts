@@ -129,6 +129,37 @@ describe('HTTP client: Negotiate', () => {
   });
 });
 
+describe('HTTP client: a connection closed between legs', () => {
+  it('the server lost the handshake with it: the handshake starts again on the new connection, and the body goes on its final leg', async () => {
+    const s = await server({ offer: ['NTLM'], closeAfterContinue: 'once' });
+    const f = await client();
+    const r = await f(`${s.url}/post`, { method: 'POST', body: 'once only' });
+    assert.equal(r.status, 200);
+    assert.deepEqual(await r.json(), { user: `${DOMAIN}\\${USER}`, socket: 3, body: 'once only', url: '/post' });
+    // The probe; NEGOTIATE (its connection then closed); the AUTHENTICATE on a new connection,
+    // refused with a bare challenge; the whole handshake again on that connection.
+    assert.deepEqual(s.log.map((e) => [e.socket, e.auth]), [[1, null], [2, 'NTLM'], [3, 'NTLM'], [3, 'NTLM'], [3, 'NTLM']]);
+    assert.deepEqual(authLegs(s.log).map((e) => e.body), ['', 'once only', '', 'once only']);
+  });
+
+  it('Negotiate (NTLM inside) too', async () => {
+    const s = await server({ offer: ['Negotiate'], closeAfterContinue: 'once' });
+    const f = await client();
+    const r = await f(`${s.url}/n`);
+    assert.equal(r.status, 200);
+    assert.equal(authLegs(s.log).length, 4);
+  });
+
+  it('once only: a server that closes after every challenge gets two handshakes, and the caller its 401', async () => {
+    const s = await server({ offer: ['NTLM'], closeAfterContinue: true });
+    const f = await client();
+    const r = await f(`${s.url}/never`);
+    assert.equal(r.status, 401);
+    await r.text();
+    assert.deepEqual(authLegs(s.log).map((e) => e.socket), [2, 3, 3, 4]);
+  });
+});
+
 describe('HTTP client: bodies', () => {
   it('a replayable body: Content-Length 0 on the NEGOTIATE leg, the body on the final leg', async () => {
     const s = await server({ offer: ['NTLM'] });
