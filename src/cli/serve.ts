@@ -53,7 +53,7 @@ export const SERVE_HELP = `Usage:
               [--channel-bindings required|if-present|off]
               [--redis URL [--redis-password-file FILE] [--redis-ca FILE]
                            [--redis-cert FILE --redis-key FILE]]
-              [--drain-timeout SECONDS]
+              [--persist-connection on|off] [--drain-timeout SECONDS]
 
 An HTTP(S) server protected by Negotiate and NTLM (RFC 4559) over the account store that
 \`tslsa user\` manages, and Kerberos too when given a keytab.
@@ -84,6 +84,11 @@ Options:
   --redis-ca FILE       rediss: trust this CA (PEM) for the Redis server's certificate
   --redis-cert, --redis-key FILE
                         rediss: client certificate and key (PEM), for tls-auth-clients yes
+  --persist-connection on|off
+                        keep the identity for later requests on a signed-on connection, as
+                        IIS does for NTLM (default on; off with --redis). Only where every
+                        connection is one client's: a proxy or balancer that reuses its
+                        connections to this server for several clients needs off
   --drain-timeout S     on SIGINT/SIGTERM, stop accepting and give requests in flight and
                         NTLM handshakes between legs up to S seconds to finish (default 10;
                         0: close at once); a second signal stops at once
@@ -92,7 +97,7 @@ Try it:  echo 'Passw0rd' | tslsa user add alice --password-stdin && tslsa serve
          curl --ntlm -u alice:Passw0rd http://localhost:8080/whoami
 `;
 
-const VALUE_OPTIONS = new Set(['port', 'host', 'store', 'domain', 'keytab', 'spn', 'tls-cert', 'tls-key', 'channel-bindings', 'redis', 'redis-password-file', 'redis-ca', 'redis-cert', 'redis-key', 'drain-timeout']);
+const VALUE_OPTIONS = new Set(['port', 'host', 'store', 'domain', 'keytab', 'spn', 'tls-cert', 'tls-key', 'channel-bindings', 'redis', 'redis-password-file', 'redis-ca', 'redis-cert', 'redis-key', 'drain-timeout', 'persist-connection']);
 const KNOWN = new Set([...VALUE_OPTIONS, 'help', 'h']);
 
 interface Options {
@@ -112,6 +117,8 @@ interface Options {
   redisTls: { ca?: string; cert?: string; key?: string };
   /** How long a stop waits for requests in flight and handshakes between legs. */
   drainMs: number;
+  /** --persist-connection; undefined: the authenticator's default (on, off in cluster mode). */
+  persistConnection: boolean | undefined;
 }
 
 function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): Options {
@@ -125,6 +132,8 @@ function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): Options 
   };
   const drainText = str('drain-timeout') ?? '10';
   if (!/^\d+(\.\d+)?$/.test(drainText) || Number(drainText) > 3600) throw new UsageError(`--drain-timeout ${drainText} is not a number of seconds from 0 to 3600`);
+  const persistText = str('persist-connection');
+  if (persistText !== undefined && persistText !== 'on' && persistText !== 'off') throw new UsageError('--persist-connection must be on or off');
   const portText = str('port') ?? '8080';
   const port = Number(portText);
   if (!/^\d+$/.test(portText) || port > 65535) throw new UsageError(`--port ${portText} is not a TCP port`);
@@ -162,6 +171,7 @@ function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): Options 
     redisPasswordFile,
     redisTls: Object.fromEntries(Object.entries(redisTls).filter(([, v]) => v !== undefined)),
     drainMs: Math.round(Number(drainText) * 1000),
+    persistConnection: persistText === undefined ? undefined : persistText === 'on',
   };
 }
 
@@ -355,6 +365,7 @@ export async function serveCommand(argv: readonly string[], io: ServeIO): Promis
       channelBindings: o.tls ? o.channelBindings : 'off',
       ...(o.spn ? { principal: o.spn } : {}),
       ...(cluster ? { store: cluster.handshakes } : {}),
+      ...(o.persistConnection !== undefined ? { persistConnection: o.persistConnection } : {}),
       onFailure: (req, f) => failures.set(req, f),
     });
 

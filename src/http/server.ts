@@ -10,7 +10,8 @@
 // to its connection, as browsers expect, and a new connection starts over. A handshake that does
 // not finish within `handshakeTimeoutMs` is dropped, and so is one whose socket closes. Once a
 // connection has authenticated, later requests on it without an Authorization header keep the
-// identity (IIS's authPersistNonNTLM/NTLM behaviour), unless `persistConnection` is false.
+// identity (IIS's authPersistNonNTLM/NTLM behaviour), unless `persistConnection` is false (its
+// default in cluster mode).
 //
 // Cluster mode (a `shared` store, e.g. Redis): the half-built context is exported and parked under
 // a random handshake id that the continuing 401 also sets as the cookie `tslsa-handshake`; the
@@ -65,7 +66,12 @@ export interface AuthenticatorOptions {
    * authenticator). A `shared` store (createRedisStore().handshakes) is cluster mode; the caller closes it.
    */
   store?: HandshakeStore;
-  /** Keep the identity for later requests on an authenticated connection; default true. */
+  /**
+   * Keep the identity for later requests on an authenticated connection (IIS's NTLM behaviour);
+   * default true, but false with a `shared` store. Only where each connection is one client's:
+   * a reverse proxy or balancer that reuses its connections to this server for several clients
+   * (nginx `keepalive`, most cloud balancers) would hand one user's identity to another's requests.
+   */
   persistConnection?: boolean;
   /** Accept NTLM anonymous logons (NT AUTHORITY\ANONYMOUS LOGON); default false. */
   allowAnonymous?: boolean;
@@ -290,10 +296,11 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
   const maxHeader = Math.ceil(maxToken / 3) * 4 + 64;
   const store: HandshakeStore = options.store ?? new MemoryHandshakeStore();
   const ownsStore = options.store === undefined;
-  const persist = options.persistConnection ?? true;
   const requested = options.contextFlags ?? 0;
   const keyOf = options.handshakeKey ?? ((_req, k) => k);
   const shared = store.shared === true;
+  // Cluster mode means a balancer in front, which may share a connection between clients.
+  const persist = options.persistConnection ?? !shared;
   /** Cluster mode: handshakes whose package cannot export them stay on their node and connection. */
   const local = shared ? new MemoryHandshakeStore() : null;
   const connections = new WeakMap<Socket, Connection>();

@@ -3,6 +3,7 @@
 // where it likes over a new connection, carrying the handshake cookie as a browser would.
 //   NTLM: NEGOTIATE to node A, AUTHENTICATE to node B (and swapped); a replayed AUTHENTICATE refused
 //   Kerberos: one AP-REQ accepted by A, the same Authorization header refused by B (shared replay cache)
+//   no identity kept on a signed-on connection (a balancer may share it between clients)
 //   Redis killed: 503 with Retry-After on both nodes (and from /healthz), which stay up; Redis
 //   restarted: sign-on works
 //   garbage Authorization headers: 400/401 as on one node; bad --redis: usage error
@@ -24,6 +25,7 @@ import { describeFailure, isAlive } from './lib/proc.js';
 import { eventually } from './lib/poll.js';
 import { addUser, COOKIE, cookieOf, firstLeg, header, logShows, ntlmAcross, PASSWORD, request, tearDown, tokenOf, withNtlmContext } from './lib/cluster-http.js';
 import { startServe, tslsa, type ServeProcess } from '../unit/http/serveProcess.js';
+import { Client as KeepAliveClient, signOn } from '../unit/http/helpers.js';
 
 const T = { timeout: 120_000 };
 
@@ -121,6 +123,18 @@ describe('two tslsa serve nodes sharing Redis', () => {
       assert.equal(replay.status, 401);
       assert.ok(await logShows(nodeB, /401 - .*SEC_E_LOGON_DENIED/), nodeB.stdout());
     });
+  });
+
+  it('a connection signed on to one node keeps no identity: the next request on it without Authorization gets 401', T, async () => {
+    const c = new KeepAliveClient(nodeA.url);
+    try {
+      const reply = await withNtlmContext(client, {}, (ctx) => signOn(c, ctx, 'NTLM', '/whoami'));
+      assert.equal(reply.reply.status, 200);
+      assert.equal(reply.legs, 2);
+      assert.equal((await c.get('/whoami')).status, 401, 'a balancer may send another client on this connection');
+    } finally {
+      c.close();
+    }
   });
 
   it('a wrong password across nodes: 401', T, async () => {

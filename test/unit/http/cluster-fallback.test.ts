@@ -79,3 +79,23 @@ test('cluster mode: the exportable NTLM state goes to the shared store as bytes'
     await srv.close();
   }
 });
+
+test('cluster mode keeps no identity on a connection unless persistConnection says so', async () => {
+  const host = await createLsa({ domainName: 'EXAMPLE', packages: [ntlmPackage(), await realAuthority({ alice: PASSWORD }, 'EXAMPLE')] });
+  for (const [persistConnection, next] of [[undefined, 401], [true, 200], [false, 401]] as const) {
+    const srv = await startServer(host, { store: new CountingSharedStore(), packages: ['NTLM'], ...(persistConnection !== undefined ? { persistConnection } : {}) });
+    const client = new Client(srv.url);
+    const ctx = await clientContext(host, 'NTLM');
+    try {
+      const { reply } = await signOn(client, ctx, 'NTLM');
+      assert.equal(reply.status, 200);
+      // The next request on the same connection, without Authorization: another client's, maybe.
+      assert.equal((await client.get('/')).status, next, `persistConnection ${String(persistConnection)}`);
+    } finally {
+      await ctx.delete();
+      client.close();
+      await srv.close();
+    }
+  }
+  await host.shutdown();
+});

@@ -37,6 +37,7 @@ describe('tslsa serve: options', () => {
     [['--channel-bindings', 'required'], /needs HTTPS/],
     [['--channel-bindings', 'maybe'], /required, if-present or off/],
     [['--bogus'], /unknown option/],
+    [['--persist-connection', 'yes'], /--persist-connection must be on or off/],
   ] as Array<[string[], RegExp]>) {
     it(`${args.join(' ')} -> exit 2`, async () => {
       const out = sink();
@@ -125,5 +126,27 @@ describe('tslsa serve: the main job', () => {
     assert.match(lines[1]!, /GET "\/whoami" 200 EXAMPLE\\alice NTLM/);
     assert.match(lines[7]!, /401 - .*SEC_E_LOGON_DENIED/);
     assert.ok(!s.out.text().includes('Passw0rd') && !s.out.text().includes('nope'));
+  });
+
+  it('--persist-connection off: the next request on a signed-on connection signs on again', async () => {
+    const path = join(dir, 'persist.db');
+    const st = await SqliteAccountStore.open(path, { create: true });
+    await st.add({ user: 'alice', domain: 'EXAMPLE', ntHash: NTOWFv1('Passw0rd') });
+    await st.close();
+    const host = await lsaHost();
+    for (const [args, next] of [[[], 200], [['--persist-connection', 'off'], 401], [['--persist-connection', 'on'], 200]] as const) {
+      const s = await serve(['--store', path, '--domain', 'EXAMPLE', ...args]);
+      const c = new Client(s.url);
+      const ctx = await clientContext(host, 'NTLM');
+      try {
+        assert.equal((await signOn(c, ctx, 'NTLM', '/whoami')).reply.status, 200);
+        assert.equal((await c.get('/whoami')).status, next, args.join(' ') || 'default');
+      } finally {
+        await ctx.delete();
+        c.close();
+        assert.equal(await s.stop(), 0);
+      }
+    }
+    await host.shutdown();
   });
 });
