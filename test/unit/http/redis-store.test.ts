@@ -1,7 +1,8 @@
 // The cluster store (src/store/redis.ts) against a real redis-server started here on a free port:
 // handshakes parked and taken once (also when two clients race), TTL expiry, discard; the replay
 // cache seen by two nodes; Redis killed and restarted; the record codec (fast-check). Then the
-// HTTP handler in cluster mode: the handshake cookie, legs on two nodes, 503 while the store is away.
+// HTTP handler in cluster mode: the handshake cookie, legs on two nodes, 503 while the store is away
+// or full.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
@@ -14,7 +15,7 @@ import { SspiError } from '../../../src/sspi/error.js';
 import { SecurityStatus } from '../../../src/sspi/status.js';
 import { startRedis, type RedisServer } from '../../interop/lib/redis.js';
 import { eventually } from '../../interop/lib/poll.js';
-import { Client, clientContext, header, lsaHost, startServer, tokenOf, type Reply } from './helpers.js';
+import { Client, clientContext, header, lsaHost, signOn, startServer, tokenOf, type Reply } from './helpers.js';
 
 const T = { timeout: 60_000 };
 
@@ -242,6 +243,18 @@ class CookieClient extends Client {
   }
 }
 
+/** An NTLM NEGOTIATE that the node cannot park: 503 with Retry-After. */
+async function firstLegUnavailable(c: CookieClient, host: LsaHost): Promise<void> {
+  const ctx = await clientContext(host, 'NTLM');
+  try {
+    const r = await c.request('/', header('NTLM', (await ctx.step())!));
+    assert.equal(r.status, 503, r.body);
+    assert.match(String(r.headers['retry-after']), /^\d+$/);
+  } finally {
+    await ctx.delete();
+  }
+}
+
 describe('createAuthenticator with a shared store (cluster mode)', () => {
   let redis: RedisServer;
   let store1: RedisStore;
@@ -363,17 +376,10 @@ describe('createAuthenticator with a shared store (cluster mode)', () => {
     await redis.kill();
     assert.ok(await eventually(() => !store1.ready()));
     const c = new CookieClient(node1.url);
-    const ctx = await clientContext(host1, 'NTLM');
-    try {
-      const r = await c.request('/', header('NTLM', (await ctx.step())!));
-      assert.equal(r.status, 503, r.body);
-      assert.match(String(r.headers['retry-after']), /^\d+$/);
-      assert.equal((await c.request('/')).status, 401);
-      assert.equal((await c.request('/', 'NTLM %%%')).status, 400);
-      assert.equal((await c.request('/', 'Basic YWxpY2U6eA==')).status, 401);
-    } finally {
-      await ctx.delete();
-    }
+    await firstLegUnavailable(c, host1);
+    assert.equal((await c.request('/')).status, 401);
+    assert.equal((await c.request('/', 'NTLM %%%')).status, 400);
+    assert.equal((await c.request('/', 'Basic YWxpY2U6eA==')).status, 401);
     await redis.start();
     assert.ok(await eventually(() => store1.ready() && store2.ready()));
     const ctx2 = await clientContext(host1, 'NTLM');
@@ -385,6 +391,59 @@ describe('createAuthenticator with a shared store (cluster mode)', () => {
     } finally {
       c.close();
       await ctx2.delete();
+    }
+  });
+});
+
+describe('a full Redis (maxmemory reached, noeviction)', () => {
+  it('parking and the replay check fail with an SspiError naming OOM; a first leg gets 503, nothing is signed on unchecked; room again: served', T, async () => {
+    const redis = await startRedis();
+    const admin = createClient({ url: redis.url });
+    admin.on('error', () => undefined);
+    await admin.connect();
+    const store = createRedisStore({ url: redis.url });
+    const host = await lsaHost();
+    const node = await startServer(host, { store: store.handshakes, packages: ['NTLM'] });
+    try {
+      assert.ok(await store.whenReady(15_000));
+      const used = Number(/used_memory:(\d+)/.exec(await admin.info('memory'))![1]);
+      await admin.configSet('maxmemory', String(used + 256 * 1024));
+      // Fill it to the brim: big values, then ever smaller ones, until even a small one is refused.
+      let n = 0;
+      for (const size of [16 * 1024, 1024, 64, 1]) {
+        for (;;) {
+          try {
+            await admin.set(`filler:${n++}`, 'x'.repeat(size));
+          } catch (e) {
+            assert.match(String((e as Error).message), /^OOM/);
+            break;
+          }
+          assert.ok(n < 100_000, 'Redis never said it was full');
+        }
+      }
+      const ctx = Uint8Array.from([1, 2, 3]);
+      await assert.rejects(store.handshakes.park('full', parked(ctx), 60_000), (e: unknown) => e instanceof SspiError && e.status === SecurityStatus.SEC_E_INTERNAL_ERROR && /Redis unavailable \(OOM\)/.test(e.message));
+      await assert.rejects(Promise.resolve().then(() => store.replayCache.checkAndStore('a'.repeat(64), Date.now() + 60_000)), (e: unknown) => e instanceof SspiError && /OOM/.test(e.message));
+      const c = new CookieClient(node.url);
+      await firstLegUnavailable(c, host);
+      // Room again (an operator raised maxmemory): parked and signed on.
+      await admin.configSet('maxmemory', '0');
+      assert.ok(await eventually(() => store.ready()));
+      const nctx2 = await clientContext(host, 'NTLM');
+      try {
+        const { reply, legs } = await signOn(c, nctx2, 'NTLM');
+        assert.equal(reply.status, 200, reply.body);
+        assert.equal(legs, 2);
+      } finally {
+        c.close();
+        await nctx2.delete();
+      }
+    } finally {
+      await node.close();
+      await host.shutdown();
+      await store.close();
+      await admin.quit().catch(() => undefined);
+      await redis.stop();
     }
   });
 });
