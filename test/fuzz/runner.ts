@@ -2,6 +2,7 @@
 // summary: the shared runner of campaign.ts and the per-package campaigns (*-campaign.ts).
 import { fileURLToPath } from 'node:url';
 import * as fc from 'fast-check';
+import { checkSettled } from './settle.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type CampaignProperty = [name: string, prop: fc.IRawProperty<any, boolean>];
@@ -39,7 +40,7 @@ export async function runCampaign(title: string, all: CampaignProperty[], opts: 
   for (const [name, prop] of props) {
     const seed = opts.seed ?? (Date.now() ^ (Math.random() * 0x7fffffff)) | 0;
     const t0 = performance.now();
-    const r = await fc.check(prop, { numRuns: Number.MAX_SAFE_INTEGER, interruptAfterTimeLimit: perMs, markInterruptAsFailure: false, seed, timeout: 10_000, includeErrorInReport: true });
+    const r = await checkSettled(prop, { numRuns: Number.MAX_SAFE_INTEGER, interruptAfterTimeLimit: perMs, markInterruptAsFailure: false, seed, timeout: 10_000, includeErrorInReport: true });
     const ms = (performance.now() - t0).toFixed(0);
     runs += r.numRuns;
     if (r.failed) {

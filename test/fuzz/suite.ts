@@ -3,6 +3,7 @@
 // escape would otherwise pass every property).
 import * as assert from 'node:assert/strict';
 import { after } from 'node:test';
+export { assertSettled, checkSettled } from './settle.js';
 
 /** `rejections` collects them; pass a properties module's own list when its properties read it. */
 export function guardFuzzFile(close: () => Promise<void>, rejections: unknown[] = []): void {
@@ -14,3 +15,4 @@ export function guardFuzzFile(close: () => Promise<void>, rejections: unknown[] 
     assert.deepEqual(rejections, [], 'no unhandled rejection');
   });
 }
+
