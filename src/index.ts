@@ -30,7 +30,7 @@ export type { ContextOptions, ClientContextOptions, FlagInput } from './context.
 export { builtinPackages } from './packages/index.js';
 
 export { createAuthenticator, MemoryHandshakeStore, AcceptorContext, tlsServerEndPoint, serverEndPointBindings, socketChannelBindings } from './http/server.js';
-export type { Authenticator, AuthenticatorOptions, AuthenticatedRequest, AuthFailure, ChannelBindingPolicy, Identity, HttpAuthScheme, HandshakeStore, ParkedHandshake } from './http/server.js';
+export type { Authenticator, AuthenticatorOptions, AuthenticatedRequest, AuthFailure, ChannelBindingPolicy, Identity, HttpAuthScheme, HandshakeStore, MemoryHandshakeStoreOptions, ParkedHandshake } from './http/server.js';
 export { trackConnections, awaitsNextLeg, type ServerDrain } from './http/drain.js';
 export { negotiate as negotiateMiddleware } from './http/express.js';
 export { negotiateHook, negotiatePlugin } from './http/fastify.js';

@@ -5,6 +5,7 @@
 //               [--keytab KT [--spn HTTP/host]] [--tls-cert F --tls-key F]
 //               [--channel-bindings required|if-present|off]
 //               [--redis URL [--redis-password-file FILE] [--redis-ca FILE] [--redis-cert FILE --redis-key FILE]]
+//               [--behind-proxy] [--persist-connection on|off] [--drain-timeout SECONDS]
 //
 // The Redis URL may come from TSLSA_REDIS_URL and its password from a file, so that the password
 // is not on a command line that every user of the machine can read (ps).
@@ -30,7 +31,7 @@ import { type AccountStore, AccountStoreError } from '../store/accounts.js';
 import { defaultStorePath, SqliteAccountStore } from '../store/sqlite.js';
 import { type AuthFailure, type Authenticator, type ChannelBindingPolicy, type Identity, createAuthenticator } from '../http/server.js';
 import { type ServerDrain, trackConnections } from '../http/drain.js';
-import type { HttpAuthScheme } from '../http/handshakeStore.js';
+import { type HttpAuthScheme, MemoryHandshakeStore } from '../http/handshakeStore.js';
 import type { ReplayCache } from '../packages/kerberos/replay.js';
 import type { RedisStore } from '../store/redis.js';
 import { parseArgs, UsageError } from './args.js';
@@ -53,7 +54,7 @@ export const SERVE_HELP = `Usage:
               [--channel-bindings required|if-present|off]
               [--redis URL [--redis-password-file FILE] [--redis-ca FILE]
                            [--redis-cert FILE --redis-key FILE]]
-              [--persist-connection on|off] [--drain-timeout SECONDS]
+              [--behind-proxy] [--persist-connection on|off] [--drain-timeout SECONDS]
 
 An HTTP(S) server protected by Negotiate and NTLM (RFC 4559) over the account store that
 \`tslsa user\` manages, and Kerberos too when given a keytab.
@@ -84,6 +85,10 @@ Options:
   --redis-ca FILE       rediss: trust this CA (PEM) for the Redis server's certificate
   --redis-cert, --redis-key FILE
                         rediss: client certificate and key (PEM), for tls-auth-clients yes
+  --behind-proxy        a reverse proxy in front reuses its connections to this server for
+                        several clients (nginx keepalive, cloud balancers): a handshake's next
+                        leg is found by its cookie on whatever connection it comes, and no
+                        identity is kept on a connection (what --redis does, on one node)
   --persist-connection on|off
                         keep the identity for later requests on a signed-on connection, as
                         IIS does for NTLM (default on; off with --redis). Only where every
@@ -98,7 +103,8 @@ Try it:  echo 'Passw0rd' | tslsa user add alice --password-stdin && tslsa serve
 `;
 
 const VALUE_OPTIONS = new Set(['port', 'host', 'store', 'domain', 'keytab', 'spn', 'tls-cert', 'tls-key', 'channel-bindings', 'redis', 'redis-password-file', 'redis-ca', 'redis-cert', 'redis-key', 'drain-timeout', 'persist-connection']);
-const KNOWN = new Set([...VALUE_OPTIONS, 'help', 'h']);
+const FLAG_OPTIONS = new Set(['behind-proxy']);
+const KNOWN = new Set([...VALUE_OPTIONS, ...FLAG_OPTIONS, 'help', 'h']);
 
 interface Options {
   port: number;
@@ -119,6 +125,8 @@ interface Options {
   drainMs: number;
   /** --persist-connection; undefined: the authenticator's default (on, off in cluster mode). */
   persistConnection: boolean | undefined;
+  /** --behind-proxy: handshakes by cookie in this process (cluster mode's behaviour without Redis). */
+  behindProxy: boolean;
 }
 
 function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): Options {
@@ -132,6 +140,7 @@ function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): Options 
   };
   const drainText = str('drain-timeout') ?? '10';
   if (!/^\d+(\.\d+)?$/.test(drainText) || Number(drainText) > 3600) throw new UsageError(`--drain-timeout ${drainText} is not a number of seconds from 0 to 3600`);
+  for (const k of FLAG_OPTIONS) if (options.has(k) && options.get(k) !== true) throw new UsageError(`--${k} takes no value`);
   const persistText = str('persist-connection');
   if (persistText !== undefined && persistText !== 'on' && persistText !== 'off') throw new UsageError('--persist-connection must be on or off');
   const portText = str('port') ?? '8080';
@@ -172,6 +181,7 @@ function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): Options 
     redisTls: Object.fromEntries(Object.entries(redisTls).filter(([, v]) => v !== undefined)),
     drainMs: Math.round(Number(drainText) * 1000),
     persistConnection: persistText === undefined ? undefined : persistText === 'on',
+    behindProxy: options.has('behind-proxy'),
   };
 }
 
@@ -329,6 +339,7 @@ export async function serveCommand(argv: readonly string[], io: ServeIO): Promis
   let auth: Authenticator | null = null;
   let server: http.Server | null = null;
   let flushLogAtStop: (() => void) | null = null;
+  let proxyStore: MemoryHandshakeStore | null = null;
   try {
     let tls: { cert: Buffer; key: Buffer } | null = null;
     let store: AccountStore | null = null;
@@ -359,12 +370,14 @@ export async function serveCommand(argv: readonly string[], io: ServeIO): Promis
       return [200, json, cluster ? '{"status":"ok","redis":"up"}\n' : '{"status":"ok"}\n', {}];
     };
     const schemes: HttpAuthScheme[] = ['Negotiate', 'NTLM'];
+    // Behind a pooling proxy, one node: parked by cookie as in cluster mode, in this process.
+    if (o.behindProxy && !cluster) proxyStore = new MemoryHandshakeStore({ shared: true });
     auth = createAuthenticator({
       host,
       packages: schemes,
       channelBindings: o.tls ? o.channelBindings : 'off',
       ...(o.spn ? { principal: o.spn } : {}),
-      ...(cluster ? { store: cluster.handshakes } : {}),
+      ...(cluster ? { store: cluster.handshakes } : proxyStore ? { store: proxyStore } : {}),
       ...(o.persistConnection !== undefined ? { persistConnection: o.persistConnection } : {}),
       onFailure: (req, f) => failures.set(req, f),
     });
@@ -456,7 +469,7 @@ export async function serveCommand(argv: readonly string[], io: ServeIO): Promis
     const addr = s.address() as AddressInfo;
     const shown = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
     const what = ['Negotiate', o.keytab ? `Kerberos (${o.spn ?? o.keytab})` : null, 'NTLM'].filter(Boolean).join(', ');
-    io.stderr.write(`tslsa: serving ${tls ? 'https' : 'http'}://${shown}:${addr.port}/ (${what}; store ${o.storePath}${tls ? `; channel bindings ${o.channelBindings}` : ''}${cluster ? `; cluster mode, Redis ${redisShown}` : ''})\n`);
+    io.stderr.write(`tslsa: serving ${tls ? 'https' : 'http'}://${shown}:${addr.port}/ (${what}; store ${o.storePath}${tls ? `; channel bindings ${o.channelBindings}` : ''}${cluster ? `; cluster mode, Redis ${redisShown}` : proxyStore ? '; behind a proxy: handshakes by cookie' : ''})\n`);
     io.onListening?.(addr);
 
     await stopSignal;
@@ -477,6 +490,7 @@ export async function serveCommand(argv: readonly string[], io: ServeIO): Promis
     }
     flushLogAtStop?.();
     if (auth) await auth.close().catch(() => undefined);
+    if (proxyStore) await proxyStore.close().catch(() => undefined);
     if (host) await host.shutdown().catch(() => undefined);
     if (cluster) await cluster.close().catch(() => undefined);
     signals?.cancel();

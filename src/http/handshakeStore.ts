@@ -3,8 +3,12 @@
 // the next request carrying the client's next token takes it back by key. The default key is the
 // connection (NTLM is connection-bound, as browsers expect). A store shared between processes
 // (Redis, src/store/redis.ts) holds the context as the bytes AcceptorContext.export() made, under
-// a handshake id the client carries in a cookie, so the legs may land on different nodes.
+// a handshake id the client carries in a cookie, so the legs may land on different nodes; a
+// MemoryHandshakeStore({ shared: true }) does the same in one process, for a server behind a
+// reverse proxy that pools its connections.
 
+import { SspiError } from '../sspi/error.js';
+import { SecurityStatus } from '../sspi/status.js';
 import type { AcceptorContext } from './acceptor.js';
 
 export type HttpAuthScheme = 'Negotiate' | 'NTLM';
@@ -56,12 +60,44 @@ interface Entry {
   timer: NodeJS.Timeout;
 }
 
+export interface MemoryHandshakeStoreOptions {
+  /**
+   * Behave as a shared store in one process: hold exported contexts under the handshake cookie,
+   * so the legs of a handshake may arrive on different connections. That is what a single server
+   * behind a reverse proxy needs when the proxy reuses its connections to it for several clients
+   * (nginx `keepalive`, most cloud balancers): NTLM's AUTHENTICATE may come on another connection
+   * than its NEGOTIATE, and a connection's identity must not be kept (persistConnection's default).
+   */
+  shared?: boolean;
+  /**
+   * Most handshakes held; parking one more first drops the oldest (default 100 000). A handshake
+   * that goes on waits milliseconds between legs, so only abandoned ones (a scan, a flood of first
+   * legs) ever fill it, and they are the oldest: memory stays bounded and live handshakes stay.
+   */
+  maxEntries?: number;
+}
+
 /** The in-process store: a Map with one timer per entry. */
 export class MemoryHandshakeStore implements HandshakeStore {
   private readonly entries = new Map<string, Entry>();
+  readonly shared: boolean;
+  readonly maxEntries: number;
+
+  constructor(options: MemoryHandshakeStoreOptions = {}) {
+    this.shared = options.shared === true;
+    this.maxEntries = options.maxEntries ?? 100_000;
+    if (!Number.isSafeInteger(this.maxEntries) || this.maxEntries < 1) throw new SspiError(SecurityStatus.SEC_E_INVALID_PARAMETER, 'maxEntries must be a positive integer');
+  }
 
   async park(key: string, handshake: ParkedHandshake, ttlMs: number): Promise<void> {
+    // The server zeroes the export it parks once parked: keep a copy, as a remote store would.
+    if (this.shared) {
+      if (!(handshake.context instanceof Uint8Array)) throw new SspiError(SecurityStatus.SEC_E_INVALID_PARAMETER, 'a shared handshake store parks exported contexts (bytes)');
+      handshake = { ...handshake, context: handshake.context.slice() };
+    }
     await this.discard(key);
+    // A Map keeps insertion order: the first key is the oldest handshake.
+    while (this.entries.size >= this.maxEntries) await this.discard(this.entries.keys().next().value!);
     const timer = setTimeout(() => void this.discard(key), Math.max(0, ttlMs));
     // An abandoned handshake must not keep the process alive.
     timer.unref();

@@ -583,6 +583,6 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
   return authenticator;
 }
 
-export { MemoryHandshakeStore, type HandshakeStore, type ParkedHandshake } from './handshakeStore.js';
+export { MemoryHandshakeStore, type HandshakeStore, type MemoryHandshakeStoreOptions, type ParkedHandshake } from './handshakeStore.js';
 export { AcceptorContext } from './acceptor.js';
 export { serverEndPointBindings, socketChannelBindings, tlsServerEndPoint } from './channelBindings.js';

@@ -201,3 +201,38 @@ describe('curl through a per-connection (TCP) balancer', () => {
     }
   });
 });
+
+describe('one node behind a proxy that opens a new upstream connection per request', () => {
+  it('tslsa serve --behind-proxy: curl --ntlm and --negotiate (cookie engine on) sign on through it; without the flag the AUTHENTICATE finds nothing: 401', T, async () => {
+    const store = join(dir, 'accounts.db');
+    const args = ['--store', store, '--domain', 'EXAMPLE'];
+    const proxied = await startServe([...args, '--behind-proxy'], cleanEnv());
+    const plain = await startServe(args, cleanEnv());
+    try {
+      assert.match(proxied.stderr(), /behind a proxy: handshakes by cookie/);
+      const lb = await perRequestBalancer([proxied]);
+      try {
+        for (const auth of [NTLM, NEGOTIATE]) {
+          const j = whoami(await curl(`${lb.url}/whoami`, auth, { cookies: true }));
+          assert.equal(j.user, 'alice');
+          assert.equal(j.package, 'NTLM');
+        }
+        // Every request went over its own upstream connection, the legs too.
+        assert.ok(lb.hops.filter((h) => h.auth !== '-').length >= 4, JSON.stringify(lb.hops));
+      } finally {
+        await lb.close();
+      }
+      const lb2 = await perRequestBalancer([plain]);
+      try {
+        const r = await curl(`${lb2.url}/whoami`, NTLM, { cookies: true });
+        assert.equal(r.status, 401, r.trace);
+        assert.doesNotMatch(r.trace, /< Set-Cookie: tslsa-handshake/i, 'a single node parks by connection');
+      } finally {
+        await lb2.close();
+      }
+    } finally {
+      await proxied.stop();
+      await plain.stop();
+    }
+  });
+});

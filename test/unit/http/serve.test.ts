@@ -38,6 +38,7 @@ describe('tslsa serve: options', () => {
     [['--channel-bindings', 'maybe'], /required, if-present or off/],
     [['--bogus'], /unknown option/],
     [['--persist-connection', 'yes'], /--persist-connection must be on or off/],
+    [['--behind-proxy=yes'], /--behind-proxy takes no value/],
   ] as Array<[string[], RegExp]>) {
     it(`${args.join(' ')} -> exit 2`, async () => {
       const out = sink();

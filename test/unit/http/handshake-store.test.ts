@@ -1,0 +1,71 @@
+// MemoryHandshakeStore on its own: the shared mode (exports by cookie in one process, for a server
+// behind a pooling proxy) and the bound on what it holds (the oldest handshake goes first).
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { MemoryHandshakeStore } from '../../../src/http/handshakeStore.js';
+import type { ParkedHandshake } from '../../../src/http/handshakeStore.js';
+import { SspiError } from '../../../src/sspi/error.js';
+import { SecurityStatus } from '../../../src/sspi/status.js';
+import { cookieOf, header, request, tokenOf } from '../../interop/lib/cluster-http.js';
+import { Client, clientContext, lsaHost, signOn, startServer } from './helpers.js';
+
+const parked = (bytes: number[]): ParkedHandshake => ({ scheme: 'NTLM', context: Uint8Array.from(bytes), startedAt: Date.now(), channelBound: false });
+
+describe('MemoryHandshakeStore', () => {
+  it('shared: keeps its own copy of an export (the server zeroes its bytes once parked), refuses a context object', async () => {
+    const s = new MemoryHandshakeStore({ shared: true });
+    assert.equal(s.shared, true);
+    assert.equal(new MemoryHandshakeStore().shared, false);
+    const h = parked([1, 2, 3]);
+    await s.park('id', h, 60_000);
+    (h.context as Uint8Array).fill(0);
+    assert.deepEqual((await s.take('id'))?.context, Uint8Array.from([1, 2, 3]));
+    assert.equal(await s.take('id'), null, 'taken once');
+    await assert.rejects(s.park('obj', { ...h, context: {} as never }, 60_000), (e: unknown) => e instanceof SspiError && e.status === SecurityStatus.SEC_E_INVALID_PARAMETER);
+    await s.close();
+  });
+
+  it('maxEntries: parking one more drops (and zeroes) the oldest; the others stay', async () => {
+    const s = new MemoryHandshakeStore({ shared: true, maxEntries: 3 });
+    const kept: Uint8Array[] = [];
+    for (let i = 1; i <= 4; i++) await s.park(`k${i}`, parked([i, i, i]), 60_000);
+    assert.equal(await s.size(), 3);
+    assert.equal(await s.take('k1'), null, 'the oldest went');
+    for (const k of ['k2', 'k3', 'k4']) kept.push((await s.take(k))!.context as Uint8Array);
+    assert.deepEqual(kept.map((b) => b[0]), [2, 3, 4]);
+    // Re-parking a key replaces it rather than counting twice.
+    await s.park('a', parked([9]), 60_000);
+    await s.park('a', parked([8]), 60_000);
+    assert.equal(await s.size(), 1);
+    await s.close();
+    assert.throws(() => new MemoryHandshakeStore({ maxEntries: 0 }), SspiError);
+  });
+
+  it('shared, under createAuthenticator: the legs on two connections meet by the cookie, and no identity stays on a connection', async () => {
+    const host = await lsaHost();
+    const store = new MemoryHandshakeStore({ shared: true });
+    const srv = await startServer(host, { store, packages: ['NTLM'] });
+    // Each leg on a new connection, the second with the cookie the first set, as behind a pooling proxy.
+    const ctx = await clientContext(host, 'NTLM');
+    try {
+      const r1 = await request(srv.url, header('NTLM', (await ctx.step())!));
+      assert.equal(r1.status, 401);
+      const cookie = cookieOf(r1);
+      assert.ok(cookie, 'the continuing 401 sets the handshake cookie');
+      const reply = await request(srv.url, header('NTLM', (await ctx.step(tokenOf(r1, 'NTLM')))!), cookie);
+      assert.equal(reply.status, 200, reply.body);
+      assert.equal(await store.size(), 0, 'taken by the AUTHENTICATE');
+      const keepAlive = new Client(srv.url);
+      const ctx2 = await clientContext(host, 'NTLM');
+      assert.equal((await signOn(keepAlive, ctx2, 'NTLM')).reply.status, 200);
+      assert.equal((await keepAlive.get('/')).status, 401, 'no identity kept on the connection');
+      keepAlive.close();
+      await ctx2.delete();
+    } finally {
+      await ctx.delete();
+      await srv.close();
+      await store.close();
+      await host.shutdown();
+    }
+  });
+});
