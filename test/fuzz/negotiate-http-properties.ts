@@ -1155,6 +1155,9 @@ async function getHttp(): Promise<Http> {
       });
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    // Its requests hold the process while they run; the listener alone must not (a test file
+    // that leaves it open would never exit).
+    server.unref();
     const port = (server.address() as import('node:net').AddressInfo).port;
     return Object.assign(h, { plain, cluster, store, url: `http://127.0.0.1:${port}`, server, real });
   })();
