@@ -7,7 +7,7 @@ import { assertSettled, checkSettled } from '../fuzz/settle.js';
 
 function slowProperty(): { prop: fc.IAsyncProperty<[number]>; running: () => number } {
   let running = 0;
-  const prop = fc.asyncProperty(fc.integer(), async () => {
+  const prop = fc.asyncProperty(fc.integer(), async (_n: number) => {
     running++;
     await new Promise((r) => setTimeout(r, 150));
     running--;
