@@ -9,6 +9,8 @@
 import type { Server as HttpServer, IncomingMessage, ServerResponse } from 'node:http';
 import { Server as HttpsServer } from 'node:https';
 import { Server as NetServer, type Socket } from 'node:net';
+import { SspiError } from '../sspi/error.js';
+import { SecurityStatus } from '../sspi/status.js';
 
 export interface ServerDrain {
   /** True once drain() has begun. */
@@ -47,7 +49,6 @@ export function trackConnections(server: HttpServer | HttpsServer): ServerDrain 
   const sockets = new Set<Socket>();
   const states = new Map<Socket, ConnectionState>();
   let draining = false;
-  let onChange: (() => void) | null = null;
 
   const stateOf = (s: Socket): ConnectionState => {
     let st = states.get(s);
@@ -62,10 +63,7 @@ export function trackConnections(server: HttpServer | HttpsServer): ServerDrain 
 
   server.on('connection', (s: Socket) => {
     sockets.add(s);
-    s.once('close', () => {
-      sockets.delete(s);
-      onChange?.();
-    });
+    s.once('close', () => sockets.delete(s));
   });
   server.on(server instanceof HttpsServer ? 'secureConnection' : 'connection', (s: Socket) => {
     stateOf(s);
@@ -81,7 +79,6 @@ export function trackConnections(server: HttpServer | HttpsServer): ServerDrain 
       st.inFlight--;
       st.nextLeg = res.writableFinished && awaitsNextLeg(res);
       if (draining && waitsForNothing(st)) s.end();
-      onChange?.();
     });
   });
 
@@ -95,7 +92,7 @@ export function trackConnections(server: HttpServer | HttpsServer): ServerDrain 
       return n;
     },
     drain(timeoutMs, force) {
-      if (draining) return Promise.reject(new Error('already draining'));
+      if (draining) return Promise.reject(new SspiError(SecurityStatus.SEC_E_INVALID_PARAMETER, 'the server is already draining'));
       draining = true;
       return new Promise<number>((resolve) => {
         let cut = 0;
@@ -106,12 +103,11 @@ export function trackConnections(server: HttpServer | HttpsServer): ServerDrain 
           cut = sockets.size;
           for (const s of sockets) s.destroy();
         };
-        // net's close, not http's: http's would also destroy the connections between handshake legs.
+        // net's close, not http's: http's would also destroy the connections between handshake
+        // legs. (http's would also stop its unref'd timeout sweep; calling it afterwards would
+        // emit 'close' a second time, so the sweep stays, idle, for a server that is closed.)
         NetServer.prototype.close.call(server, () => {
           if (timer) clearTimeout(timer);
-          onChange = null;
-          // http's close now only clears its timeout sweep (no connection is left for it to close).
-          server.close();
           resolve(cut);
         });
         for (const [s, st] of states) if (waitsForNothing(st)) s.end();

@@ -15,6 +15,7 @@ import { awaitsNextLeg, trackConnections } from '../../../src/http/drain.js';
 import type { LsaHost } from '../../../src/lsa/host.js';
 import { NTOWFv1 } from '../../../src/packages/ntlm/crypto.js';
 import { SqliteAccountStore } from '../../../src/store/sqlite.js';
+import { SspiError } from '../../../src/sspi/error.js';
 import { Client, clientContext, header, lsaHost, sink, tokenOf } from './helpers.js';
 import { startServe, type ServeProcess } from './serveProcess.js';
 
@@ -249,6 +250,8 @@ describe('trackConnections', () => {
       res.end('x'.repeat(100_000));
     });
     const d = trackConnections(server);
+    let closes = 0;
+    server.on('close', () => closes++);
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const port = (server.address() as AddressInfo).port;
     const agent = new http.Agent({ keepAlive: true });
@@ -265,12 +268,14 @@ describe('trackConnections', () => {
     assert.equal(d.busy(), 1);
     const drained = d.drain(5000);
     assert.equal(d.draining, true);
-    await assert.rejects(d.drain(5000), /already draining/);
+    await assert.rejects(d.drain(5000), (e: unknown) => e instanceof SspiError && /already draining/.test(e.message));
     await new Promise((r) => setTimeout(r, 50));
     release();
     assert.equal((await body).len, 100_000);
     assert.equal(await drained, 0);
     assert.equal(server.listening, false);
+    await new Promise((r) => setTimeout(r, 20));
+    assert.equal(closes, 1, "'close' once");
     agent.destroy();
   });
 
