@@ -365,7 +365,7 @@ export async function serveCommand(argv: readonly string[], io: ServeIO): Promis
     // For a balancer's health check: says only whether this node can sign anyone on now.
     const health = (): [number, string, string, Record<string, string>] => {
       const json = 'application/json';
-      if (connections?.draining) return [503, json, '{"status":"stopping"}\n', { Connection: 'close' }];
+      if (connections?.draining) return [503, json, '{"status":"stopping"}\n', {}];
       if (cluster && !cluster.ready()) return [503, json, '{"status":"unavailable","redis":"unreachable"}\n', { 'Retry-After': '2' }];
       return [200, json, cluster ? '{"status":"ok","redis":"up"}\n' : '{"status":"ok"}\n', {}];
     };
@@ -385,6 +385,8 @@ export async function serveCommand(argv: readonly string[], io: ServeIO): Promis
     const handle = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<{ id: Identity | null }> => {
       const path = (req.url ?? '/').split('?')[0];
       const send = (status: number, type: string, body: string, headers: Record<string, string> = {}) => {
+        // Stopping: the client learns that this connection ends with this response.
+        if (connections?.draining) headers = { ...headers, Connection: 'close' };
         res.writeHead(status, { 'Content-Type': type, 'Content-Length': Buffer.byteLength(body), 'Cache-Control': 'no-store', ...headers });
         res.end(req.method === 'HEAD' ? undefined : body);
       };

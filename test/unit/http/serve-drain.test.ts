@@ -57,9 +57,9 @@ async function rawConnection(port: number) {
   sock.setEncoding('utf8').on('data', (d: string) => (buf += d));
   sock.on('error', () => undefined);
   return {
-    async get(path: string): Promise<string> {
+    async get(path: string, authorization?: string): Promise<string> {
       buf = '';
-      sock.write(`GET ${path} HTTP/1.1\r\nHost: x\r\n\r\n`);
+      sock.write(`GET ${path} HTTP/1.1\r\nHost: x\r\n${authorization ? `Authorization: ${authorization}\r\n` : ''}\r\n`);
       for (let i = 0; i < 200 && !/\r\n\r\n[\s\S]*\n$/.test(buf); i++) await new Promise((r) => setTimeout(r, 10));
       return buf;
     },
@@ -144,25 +144,38 @@ describe('tslsa serve: a stop drains', () => {
     const watcher = await rawConnection(s.port);
     assert.match(await watcher.get('/whoami'), /^HTTP\/1\.1 401/);
     const h = await ntlmBetweenLegs(s.url);
+    // A second handshake between legs, on a raw connection, to ask /healthz on while stopping.
+    const prober = await rawConnection(s.port);
+    const probeCtx = await clientContext(host, 'NTLM');
     try {
+      assert.match(await prober.get('/whoami', header('NTLM', (await probeCtx.step())!)), /^HTTP\/1\.1 401[\s\S]*WWW-Authenticate: NTLM \S/);
       s.stop();
       await tick();
       assert.ok(await refused(s.port), 'the listener is closed');
       await Promise.race([idle.whenClosed, new Promise((r) => setTimeout(r, 3000))]);
       assert.ok(idle.closed(), 'an idle connection is closed at once');
-      assert.match(s.err.text(), /stopping: 1 connection to finish \(up to 10 s; a second signal stops at once\)/);
+      assert.match(s.err.text(), /stopping: 2 connections to finish \(up to 10 s; a second signal stops at once\)/);
+      const probe = await prober.get('/healthz');
+      assert.match(probe, /^HTTP\/1\.1 503/);
+      assert.match(probe, /Connection: close/i);
+      assert.match(probe, /\{"status":"stopping"\}/);
+      await Promise.race([prober.whenClosed, new Promise((r) => setTimeout(r, 3000))]);
+      assert.ok(prober.closed(), 'closed after its answer');
 
       // The handshake's AUTHENTICATE on its own connection: signed on, then that connection closes.
       const done = await h.finish();
       assert.equal(done.status, 200, done.body);
+      assert.equal(done.headers.connection, 'close');
       assert.equal((JSON.parse(done.body) as { user: string }).user, 'alice');
       assert.equal(await s.done, 0);
       assert.doesNotMatch(s.err.text(), /still open/);
       assert.ok(watcher.closed());
     } finally {
       await h.close();
+      await probeCtx.delete();
       idle.destroy();
       watcher.destroy();
+      prober.destroy();
     }
   });
 
