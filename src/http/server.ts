@@ -420,9 +420,11 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
 
     if (shared && store.ready?.() === false) unavailable('the shared handshake store is unreachable');
 
-    // Cluster mode: the handshake id from the cookie, else the one this connection parked.
+    // Cluster mode: the handshake id from the cookie, else the one this connection parked. A first
+    // leg drops only its own client's earlier handshake (the cookie's): behind a proxy that shares
+    // its connections to us between clients, the one this connection parked may be another's.
     const cookieId = shared ? handshakeCookie(req) : null;
-    const priorId = shared ? cookieId ?? conn.handshakeId : null;
+    const priorId = shared ? (leg === 'first' ? cookieId : cookieId ?? conn.handshakeId) : null;
     const key = shared ? priorId : keyOf(req, conn.key);
     let parked: ParkedHandshake | null = null;
     if (key !== null) {

@@ -6,7 +6,7 @@ import { MemoryHandshakeStore } from '../../../src/http/handshakeStore.js';
 import type { ParkedHandshake } from '../../../src/http/handshakeStore.js';
 import { SspiError } from '../../../src/sspi/error.js';
 import { SecurityStatus } from '../../../src/sspi/status.js';
-import { cookieOf, header, request, tokenOf } from '../../interop/lib/cluster-http.js';
+import { COOKIE, cookieOf, header, request, tokenOf } from '../../interop/lib/cluster-http.js';
 import { Client, clientContext, lsaHost, signOn, startServer } from './helpers.js';
 
 const parked = (bytes: number[]): ParkedHandshake => ({ scheme: 'NTLM', context: Uint8Array.from(bytes), startedAt: Date.now(), channelBound: false });
@@ -63,6 +63,37 @@ describe('MemoryHandshakeStore', () => {
       await ctx2.delete();
     } finally {
       await ctx.delete();
+      await srv.close();
+      await store.close();
+      await host.shutdown();
+    }
+  });
+});
+
+describe('one connection shared by two clients (a pooling proxy in front)', () => {
+  it("a client's first leg leaves the handshake another client parked over the same connection", async () => {
+    const host = await lsaHost();
+    const store = new MemoryHandshakeStore({ shared: true });
+    const srv = await startServer(host, { store, packages: ['NTLM'] });
+    // One kept-alive upstream connection carries both clients' requests, each with its own cookie.
+    const upstream = new Client(srv.url);
+    const send = (auth: string, cookie?: string) => upstream.get('/', auth, cookie ? { Cookie: `${COOKIE}=${cookie}` } : {});
+    const alice = await clientContext(host, 'NTLM');
+    const bob = await clientContext(host, 'NTLM');
+    try {
+      const a1 = await send(header('NTLM', (await alice.step())!));
+      const b1 = await send(header('NTLM', (await bob.step())!));
+      const [ca, cb] = [cookieOf(a1), cookieOf(b1)];
+      assert.ok(ca && cb && ca !== cb);
+      assert.equal(await store.size(), 2, "bob's first leg left alice's handshake parked");
+      const a2 = await send(header('NTLM', (await alice.step(tokenOf(a1, 'NTLM')))!), ca);
+      const b2 = await send(header('NTLM', (await bob.step(tokenOf(b1, 'NTLM')))!), cb);
+      assert.equal(a2.status, 200, a2.body);
+      assert.equal(b2.status, 200, b2.body);
+    } finally {
+      await alice.delete();
+      await bob.delete();
+      upstream.close();
       await srv.close();
       await store.close();
       await host.shutdown();

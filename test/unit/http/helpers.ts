@@ -77,10 +77,10 @@ export class Client {
     this.agent = tls ? new https.Agent({ keepAlive: true, maxSockets: 1, rejectUnauthorized: false }) : new http.Agent({ keepAlive: true, maxSockets: 1 });
   }
 
-  get(path = '/', authorization?: string): Promise<Reply> {
+  get(path = '/', authorization?: string, headers: Record<string, string> = {}): Promise<Reply> {
     return new Promise((resolve, reject) => {
       const mod = this.base.startsWith('https') ? https : http;
-      const req = mod.request(this.base + path, { agent: this.agent, headers: authorization === undefined ? {} : { Authorization: authorization } }, (res) => {
+      const req = mod.request(this.base + path, { agent: this.agent, headers: authorization === undefined ? headers : { ...headers, Authorization: authorization } }, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
