@@ -87,8 +87,9 @@ Options:
                         rediss: client certificate and key (PEM), for tls-auth-clients yes
   --behind-proxy        a reverse proxy in front reuses its connections to this server for
                         several clients (nginx keepalive, cloud balancers): a handshake's next
-                        leg is found by its cookie on whatever connection it comes, and no
-                        identity is kept on a connection (what --redis does, on one node)
+                        leg is found by its cookie only, on whatever connection it comes, and
+                        no identity is kept on a connection (--redis does both but finds a
+                        cookie-less leg by its connection too; with --redis, this turns that off)
   --persist-connection on|off
                         keep the identity for later requests on a signed-on connection, as
                         IIS does for NTLM (default on; off with --redis). Only where every
@@ -379,6 +380,8 @@ export async function serveCommand(argv: readonly string[], io: ServeIO): Promis
       ...(o.spn ? { principal: o.spn } : {}),
       ...(cluster ? { store: cluster.handshakes } : proxyStore ? { store: proxyStore } : {}),
       ...(o.persistConnection !== undefined ? { persistConnection: o.persistConnection } : {}),
+      // Behind a proxy that shares connections, a leg finds its handshake by its cookie only.
+      ...(o.behindProxy ? { connectionFallback: false } : {}),
       onFailure: (req, f) => failures.set(req, f),
     });
 

@@ -73,6 +73,13 @@ export interface AuthenticatorOptions {
    * (nginx `keepalive`, most cloud balancers) would hand one user's identity to another's requests.
    */
   persistConnection?: boolean;
+  /**
+   * With a `shared` store, a later leg that comes without the handshake cookie takes the handshake
+   * its connection parked (a client that keeps its connection but not cookies); default true. Turn
+   * it off behind a proxy that shares its connections to this server between clients: there that
+   * handshake may be another client's, and taking it would break theirs.
+   */
+  connectionFallback?: boolean;
   /** Accept NTLM anonymous logons (NT AUTHORITY\ANONYMOUS LOGON); default false. */
   allowAnonymous?: boolean;
   /** ASC_REQ_* bits requested from AcceptSecurityContext; default none beyond what clients ask. */
@@ -301,6 +308,7 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
   const shared = store.shared === true;
   // Cluster mode means a balancer in front, which may share a connection between clients.
   const persist = options.persistConnection ?? !shared;
+  const connectionFallback = options.connectionFallback ?? true;
   /** Cluster mode: handshakes whose package cannot export them stay on their node and connection. */
   const local = shared ? new MemoryHandshakeStore() : null;
   const connections = new WeakMap<Socket, Connection>();
@@ -424,7 +432,7 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
     // leg drops only its own client's earlier handshake (the cookie's): behind a proxy that shares
     // its connections to us between clients, the one this connection parked may be another's.
     const cookieId = shared ? handshakeCookie(req) : null;
-    const priorId = shared ? (leg === 'first' ? cookieId : cookieId ?? conn.handshakeId) : null;
+    const priorId = shared ? (leg === 'first' ? cookieId : cookieId ?? (connectionFallback ? conn.handshakeId : null)) : null;
     const key = shared ? priorId : keyOf(req, conn.key);
     let parked: ParkedHandshake | null = null;
     if (key !== null) {

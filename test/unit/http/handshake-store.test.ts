@@ -7,6 +7,7 @@ import type { ParkedHandshake } from '../../../src/http/handshakeStore.js';
 import { SspiError } from '../../../src/sspi/error.js';
 import { SecurityStatus } from '../../../src/sspi/status.js';
 import { COOKIE, cookieOf, header, request, tokenOf } from '../../interop/lib/cluster-http.js';
+import type { LsaHost } from '../../../src/lsa/host.js';
 import { Client, clientContext, lsaHost, signOn, startServer } from './helpers.js';
 
 const parked = (bytes: number[]): ParkedHandshake => ({ scheme: 'NTLM', context: Uint8Array.from(bytes), startedAt: Date.now(), channelBound: false });
@@ -70,33 +71,68 @@ describe('MemoryHandshakeStore', () => {
   });
 });
 
+/**
+ * A server over a shared in-process store, and one kept-alive connection to it that carries the
+ * requests of several clients (as a pooling proxy's upstream does), each with its own cookie.
+ */
+async function overSharedConnection(options: { connectionFallback?: boolean }, f: (x: { host: LsaHost; store: MemoryHandshakeStore; url: string; send: (auth: string, cookie?: string) => ReturnType<Client['get']> }) => Promise<void>): Promise<void> {
+  const host = await lsaHost();
+  const store = new MemoryHandshakeStore({ shared: true });
+  const srv = await startServer(host, { store, packages: ['NTLM'], ...options });
+  const upstream = new Client(srv.url);
+  try {
+    await f({ host, store, url: srv.url, send: (auth, cookie) => upstream.get('/', auth, cookie ? { Cookie: `${COOKIE}=${cookie}` } : {}) });
+  } finally {
+    upstream.close();
+    await srv.close();
+    await store.close();
+    await host.shutdown();
+  }
+}
+
 describe('one connection shared by two clients (a pooling proxy in front)', () => {
   it("a client's first leg leaves the handshake another client parked over the same connection", async () => {
-    const host = await lsaHost();
-    const store = new MemoryHandshakeStore({ shared: true });
-    const srv = await startServer(host, { store, packages: ['NTLM'] });
-    // One kept-alive upstream connection carries both clients' requests, each with its own cookie.
-    const upstream = new Client(srv.url);
-    const send = (auth: string, cookie?: string) => upstream.get('/', auth, cookie ? { Cookie: `${COOKIE}=${cookie}` } : {});
-    const alice = await clientContext(host, 'NTLM');
-    const bob = await clientContext(host, 'NTLM');
-    try {
-      const a1 = await send(header('NTLM', (await alice.step())!));
-      const b1 = await send(header('NTLM', (await bob.step())!));
-      const [ca, cb] = [cookieOf(a1), cookieOf(b1)];
-      assert.ok(ca && cb && ca !== cb);
-      assert.equal(await store.size(), 2, "bob's first leg left alice's handshake parked");
-      const a2 = await send(header('NTLM', (await alice.step(tokenOf(a1, 'NTLM')))!), ca);
-      const b2 = await send(header('NTLM', (await bob.step(tokenOf(b1, 'NTLM')))!), cb);
-      assert.equal(a2.status, 200, a2.body);
-      assert.equal(b2.status, 200, b2.body);
-    } finally {
-      await alice.delete();
-      await bob.delete();
-      upstream.close();
-      await srv.close();
-      await store.close();
-      await host.shutdown();
-    }
+    await overSharedConnection({}, async ({ host, store, send }) => {
+      const alice = await clientContext(host, 'NTLM');
+      const bob = await clientContext(host, 'NTLM');
+      try {
+        const a1 = await send(header('NTLM', (await alice.step())!));
+        const b1 = await send(header('NTLM', (await bob.step())!));
+        const [ca, cb] = [cookieOf(a1), cookieOf(b1)];
+        assert.ok(ca && cb && ca !== cb);
+        assert.equal(await store.size(), 2, "bob's first leg left alice's handshake parked");
+        const a2 = await send(header('NTLM', (await alice.step(tokenOf(a1, 'NTLM')))!), ca);
+        const b2 = await send(header('NTLM', (await bob.step(tokenOf(b1, 'NTLM')))!), cb);
+        assert.equal(a2.status, 200, a2.body);
+        assert.equal(b2.status, 200, b2.body);
+      } finally {
+        await alice.delete();
+        await bob.delete();
+      }
+    });
   });
+});
+
+describe('connectionFallback', () => {
+  for (const connectionFallback of [true, false]) {
+    it(`${connectionFallback ? 'on (the default): a leg without a cookie takes what its connection parked, another client\'s behind a pooling proxy' : 'off: it takes nothing'}`, async () => {
+      await overSharedConnection({ connectionFallback }, async ({ host, url, send }) => {
+        const bob = await clientContext(host, 'NTLM');
+        const carol = await clientContext(host, 'NTLM');
+        try {
+          // carol parks a handshake elsewhere; bob parks his over the shared connection, last.
+          const c1 = await request(url, header('NTLM', (await carol.step())!));
+          const b1 = await send(header('NTLM', (await bob.step())!));
+          // carol's AUTHENTICATE comes over the shared connection without her cookie.
+          const c2 = await send(header('NTLM', (await carol.step(tokenOf(c1, 'NTLM')))!));
+          assert.equal(c2.status, 401);
+          const b2 = await send(header('NTLM', (await bob.step(tokenOf(b1, 'NTLM')))!), cookieOf(b1));
+          assert.equal(b2.status, connectionFallback ? 401 : 200, `bob's handshake ${connectionFallback ? 'was taken by carol' : 'is still his'}`);
+        } finally {
+          await bob.delete();
+          await carol.delete();
+        }
+      });
+    });
+  }
 });

@@ -15,6 +15,15 @@ import { Client, clientContext, lsaHost, signOn, sink } from './helpers.js';
 const dir = mkdtempSync(join(tmpdir(), 'tslsa-serve-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
+/** A new account store in the test dir holding EXAMPLE\alice (password Passw0rd): its path. */
+async function storeWithAlice(name: string): Promise<string> {
+  const path = join(dir, name);
+  const st = await SqliteAccountStore.open(path, { create: true });
+  await st.add({ user: 'alice', domain: 'EXAMPLE', ntHash: NTOWFv1('Passw0rd') });
+  await st.close();
+  return path;
+}
+
 async function serve(args: string[]) {
   const out = sink();
   const err = sink();
@@ -77,10 +86,7 @@ describe('tslsa serve: the main job', () => {
   });
 
   it('NTLM and Negotiate(NTLM) sign-on: /whoami JSON, / HTML, 404, 405, one log line per request', async () => {
-    const path = join(dir, 'accounts.db');
-    const st = await SqliteAccountStore.open(path, { create: true });
-    await st.add({ user: 'alice', domain: 'EXAMPLE', ntHash: NTOWFv1('Passw0rd') });
-    await st.close();
+    const path = await storeWithAlice('accounts.db');
     const s = await serve(['--store', path, '--domain', 'EXAMPLE']);
     assert.doesNotMatch(s.err.text(), /no accounts yet/);
     const host = await lsaHost();
@@ -130,10 +136,7 @@ describe('tslsa serve: the main job', () => {
   });
 
   it('--persist-connection off: the next request on a signed-on connection signs on again', async () => {
-    const path = join(dir, 'persist.db');
-    const st = await SqliteAccountStore.open(path, { create: true });
-    await st.add({ user: 'alice', domain: 'EXAMPLE', ntHash: NTOWFv1('Passw0rd') });
-    await st.close();
+    const path = await storeWithAlice('persist.db');
     const host = await lsaHost();
     for (const [args, next] of [[[], 200], [['--persist-connection', 'off'], 401], [['--persist-connection', 'on'], 200]] as const) {
       const s = await serve(['--store', path, '--domain', 'EXAMPLE', ...args]);
@@ -149,5 +152,25 @@ describe('tslsa serve: the main job', () => {
       }
     }
     await host.shutdown();
+  });
+
+  it('--behind-proxy: a handshake is found by its cookie only, so a client that keeps its connection but not cookies is refused', async () => {
+    const path = await storeWithAlice('proxy.db');
+    const host = await lsaHost();
+    const s = await serve(['--store', path, '--domain', 'EXAMPLE', '--behind-proxy']);
+    const c = new Client(s.url);
+    const ctx = await clientContext(host, 'NTLM');
+    try {
+      assert.match(s.err.text(), /behind a proxy: handshakes by cookie/);
+      const { reply, legs } = await signOn(c, ctx, 'NTLM', '/whoami');
+      assert.equal(legs, 2);
+      assert.equal(reply.status, 401, 'the AUTHENTICATE came without the cookie');
+    } finally {
+      await ctx.delete();
+      c.close();
+      assert.equal(await s.stop(), 0);
+      await host.shutdown();
+    }
+    assert.match(s.out.text(), /401 - .*without a handshake in progress/);
   });
 });
