@@ -6,6 +6,7 @@
 //   why --behind-proxy (and cluster mode) keep none.
 //   One node with --behind-proxy: alice's and bob's handshakes, run at the same time many times
 //   over, each end as their own user; a request without credentials gets 401.
+//   Our own client (createFetch) through it: two users at once, every request as its own user.
 //   Two nodes with Redis behind nginx's round-robin: the legs reach both nodes, and sign on.
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
@@ -18,6 +19,9 @@ import { describeFailure, requireBinary, run } from './lib/proc.js';
 import { startNginx, type NginxProxy } from './lib/nginx.js';
 import { addUser, logShows, tearDown } from './lib/cluster-http.js';
 import { startServe, type ServeProcess } from '../unit/http/serveProcess.js';
+import { createFetch } from '../../src/http/client.js';
+import { createLsa } from '../../src/lsa/host.js';
+import { ntlmPackage } from '../../src/packages/ntlm/package.js';
 
 const T = { timeout: 120_000 };
 const USERS = { alice: 'Passw0rd-a', bob: 'Passw0rd-b' } as const;
@@ -89,6 +93,27 @@ describe('tslsa serve behind nginx (upstream keepalive pool)', () => {
       assert.equal(anonymous.status, 401, anonymous.trace);
     }
     assert.doesNotMatch(p.log(), /\[(error|crit|alert|emerg)\]/, p.log());
+  });
+
+  it('our client (createFetch, NTLM) through nginx to --behind-proxy: alice and bob at the same time, each request as its own user', T, async () => {
+    const n = await node(['--behind-proxy']);
+    const p = await nginx([n], 1);
+    const lsa = await createLsa({ packages: [ntlmPackage()] });
+    const fetches = (['alice', 'bob'] as const).map((u) => [u, createFetch({ lsa, packages: ['NTLM'], credentials: { user: u, domain: 'EXAMPLE', password: USERS[u] } })] as const);
+    try {
+      await Promise.all(
+        fetches.map(async ([u, f]) => {
+          for (let i = 0; i < 3; i++) {
+            const r = await f(`${p.url}/whoami`);
+            assert.equal(r.status, 200, `${u} #${i}`);
+            assert.equal(((await r.json()) as { user: string }).user, u);
+          }
+        }),
+      );
+    } finally {
+      for (const [, f] of fetches) await f.close();
+      await lsa.shutdown();
+    }
   });
 
   it('two nodes with Redis behind nginx round-robin: NTLM legs on both nodes, signed on; no identity kept', T, async () => {
