@@ -74,6 +74,8 @@ ${servers}
         },
       };
     }
+    // Still running but not listening in time: not left behind when trying again.
+    if (child.exitCode === null && child.pid) await killPid(child.pid);
     if (attempt >= 3) {
       rmSync(dir, { recursive: true, force: true });
       throw new Error(`nginx did not start:\n${log()}`);

@@ -43,31 +43,25 @@ describe('MemoryHandshakeStore', () => {
   });
 
   it('shared, under createAuthenticator: the legs on two connections meet by the cookie, and no identity stays on a connection', async () => {
-    const host = await lsaHost();
-    const store = new MemoryHandshakeStore({ shared: true });
-    const srv = await startServer(host, { store, packages: ['NTLM'] });
-    // Each leg on a new connection, the second with the cookie the first set, as behind a pooling proxy.
-    const ctx = await clientContext(host, 'NTLM');
-    try {
-      const r1 = await request(srv.url, header('NTLM', (await ctx.step())!));
-      assert.equal(r1.status, 401);
-      const cookie = cookieOf(r1);
-      assert.ok(cookie, 'the continuing 401 sets the handshake cookie');
-      const reply = await request(srv.url, header('NTLM', (await ctx.step(tokenOf(r1, 'NTLM')))!), cookie);
-      assert.equal(reply.status, 200, reply.body);
-      assert.equal(await store.size(), 0, 'taken by the AUTHENTICATE');
-      const keepAlive = new Client(srv.url);
+    await overSharedConnection({}, async ({ host, store, url, upstream }) => {
+      // Each leg on a new connection, the second with the cookie the first set, as behind a pooling proxy.
+      const ctx = await clientContext(host, 'NTLM');
       const ctx2 = await clientContext(host, 'NTLM');
-      assert.equal((await signOn(keepAlive, ctx2, 'NTLM')).reply.status, 200);
-      assert.equal((await keepAlive.get('/')).status, 401, 'no identity kept on the connection');
-      keepAlive.close();
-      await ctx2.delete();
-    } finally {
-      await ctx.delete();
-      await srv.close();
-      await store.close();
-      await host.shutdown();
-    }
+      try {
+        const r1 = await request(url, header('NTLM', (await ctx.step())!));
+        assert.equal(r1.status, 401);
+        const cookie = cookieOf(r1);
+        assert.ok(cookie, 'the continuing 401 sets the handshake cookie');
+        const reply = await request(url, header('NTLM', (await ctx.step(tokenOf(r1, 'NTLM')))!), cookie);
+        assert.equal(reply.status, 200, reply.body);
+        assert.equal(await store.size(), 0, 'taken by the AUTHENTICATE');
+        assert.equal((await signOn(upstream, ctx2, 'NTLM')).reply.status, 200);
+        assert.equal((await upstream.get('/')).status, 401, 'no identity kept on the connection');
+      } finally {
+        await ctx.delete();
+        await ctx2.delete();
+      }
+    });
   });
 });
 
@@ -75,13 +69,13 @@ describe('MemoryHandshakeStore', () => {
  * A server over a shared in-process store, and one kept-alive connection to it that carries the
  * requests of several clients (as a pooling proxy's upstream does), each with its own cookie.
  */
-async function overSharedConnection(options: { connectionFallback?: boolean }, f: (x: { host: LsaHost; store: MemoryHandshakeStore; url: string; send: (auth: string, cookie?: string) => ReturnType<Client['get']> }) => Promise<void>): Promise<void> {
+async function overSharedConnection(options: { connectionFallback?: boolean }, f: (x: { host: LsaHost; store: MemoryHandshakeStore; url: string; upstream: Client; send: (auth: string, cookie?: string) => ReturnType<Client['get']> }) => Promise<void>): Promise<void> {
   const host = await lsaHost();
   const store = new MemoryHandshakeStore({ shared: true });
   const srv = await startServer(host, { store, packages: ['NTLM'], ...options });
   const upstream = new Client(srv.url);
   try {
-    await f({ host, store, url: srv.url, send: (auth, cookie) => upstream.get('/', auth, cookie ? { Cookie: `${COOKIE}=${cookie}` } : {}) });
+    await f({ host, store, url: srv.url, upstream, send: (auth, cookie) => upstream.get('/', auth, cookie ? { Cookie: `${COOKIE}=${cookie}` } : {}) });
   } finally {
     upstream.close();
     await srv.close();
