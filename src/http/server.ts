@@ -11,7 +11,8 @@
 // not finish within `handshakeTimeoutMs` is dropped, and so is one whose socket closes. Once a
 // connection has authenticated, later requests on it without an Authorization header keep the
 // identity (IIS's authPersistNonNTLM/NTLM behaviour), unless `persistConnection` is false (its
-// default in cluster mode).
+// default in cluster mode) or no 401 challenge of ours went out on that connection before (a
+// single preemptive Negotiate leg: see Connection.challenged).
 //
 // Cluster mode (a `shared` store, e.g. Redis): the half-built context is exported and parked under
 // a random handshake id that the continuing 401 also sets as the cookie `tslsa-handshake`; the
@@ -68,9 +69,12 @@ export interface AuthenticatorOptions {
   store?: HandshakeStore;
   /**
    * Keep the identity for later requests on an authenticated connection (IIS's NTLM behaviour);
-   * default true, but false with a `shared` store. Only where each connection is one client's:
-   * a reverse proxy or balancer that reuses its connections to this server for several clients
+   * default true, but false with a `shared` store. Only where each connection is one client's: a
+   * reverse proxy or balancer that reuses its connections to this server for several clients
    * (nginx `keepalive`, most cloud balancers) would hand one user's identity to another's requests.
+   * Even when on, only a connection that carried one of our 401 challenges keeps an identity (NTLM
+   * always does; Negotiate unless its token came preemptively): that 401 is how proxies that pin a
+   * connection-bound sign-on to its client (HAProxy) recognise one.
    */
   persistConnection?: boolean;
   /**
@@ -203,6 +207,13 @@ interface Connection {
   handshakeId: string | null;
   /** Requests on one connection are authenticated one at a time (pipelining). */
   tail: Promise<unknown>;
+  /**
+   * A 401 with our challenges went out on it. Only such a connection keeps an identity: that 401
+   * is how a proxy that understands connection-bound sign-on (HAProxy) recognises one and keeps
+   * the connection to its client; one signed on by a single preemptive leg looks to it like any
+   * other, which it may hand to the next client.
+   */
+  challenged: boolean;
 }
 
 class Refusal {
@@ -320,7 +331,7 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
   function connectionOf(socket: Socket): Connection {
     let c = connections.get(socket);
     if (c) return c;
-    const conn: Connection = { key: `${prefix}.${nextConnection++}`, identity: null, handshakeId: null, tail: Promise.resolve() };
+    const conn: Connection = { key: `${prefix}.${nextConnection++}`, identity: null, handshakeId: null, tail: Promise.resolve(), challenged: false };
     connections.set(socket, conn);
     // The context of a handshake cut short by a closing connection goes with it.
     socket.once('close', () => {
@@ -343,8 +354,9 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
     return p;
   }
 
-  function challenge(res: ServerResponse, failure: AuthFailure): void {
-    if (res.headersSent) return;
+  /** Answer a refusal; true when that answer went out (not when the response had already begun). */
+  function challenge(res: ServerResponse, failure: AuthFailure): boolean {
+    if (res.headersSent) return false;
     const body = failure.status === 401 ? 'Authentication required\n' : failure.status === 400 ? 'Bad Authorization header\n' : failure.status === 503 ? 'Authentication temporarily unavailable\n' : 'Authentication unavailable\n';
     const headers: Record<string, string | string[]> = { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': String(Buffer.byteLength(body)) };
     if (failure.status === 401) headers['WWW-Authenticate'] = schemes.slice();
@@ -353,6 +365,7 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
     if (failure.status === 400) headers.Connection = 'close';
     res.writeHead(failure.status, headers);
     res.end(body);
+    return true;
   }
 
   function refuse(failure: AuthFailure): never {
@@ -528,6 +541,7 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
         // Set one by one, not through writeHead: then getHeader() still reads them once sent,
         // which is how a drain (./drain.ts) knows this connection waits for a next leg.
         for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
+        conn.challenged = true;
         res.writeHead(401);
         res.end('Authentication continues');
       }
@@ -547,7 +561,7 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
     if (!options.allowAnonymous && identity.name.toUpperCase() === ANONYMOUS) refuse({ status: 401, reason: 'anonymous logon refused' });
     // RFC 4559 5: the final token (Kerberos AP-REP, SPNEGO accept-completed) goes with the success.
     if (reply && !res.headersSent) res.setHeader('WWW-Authenticate', `${scheme} ${b64(reply)}`);
-    if (persist) conn.identity = identity;
+    if (persist && conn.challenged) conn.identity = identity;
     return identity;
   }
 
@@ -562,7 +576,7 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
         if (e === CONTINUED) return null;
         if (e instanceof Refusal) {
           options.onFailure?.(req, e.failure);
-          challenge(res, e.failure);
+          if (challenge(res, e.failure) && e.failure.status === 401) conn.challenged = true;
           return null;
         }
         // Never expected: answer without echoing anything about the input.

@@ -1302,12 +1302,15 @@ async function httpSignOn(s: Session, t: Transport, plan: HttpPlan, where: strin
   let c = await s.init(cred, null, null);
   let cookie: string | null = null;
   let last: HttpReply | null = null;
+  // A 401 challenge went out on the connection (every leg here is on one).
+  let challenged = false;
   for (let i = 0; i < 5 && c.token.length; i++) {
     const sent = send('client', c.token);
     const r = await t.send(`${plan.scheme} ${Buffer.from(sent).toString('base64')}`, cookie);
     assert.notEqual(r, 'refused-by-client');
     last = r as HttpReply;
     assertReply(last, where);
+    challenged ||= last.status === 401;
     const set = cookieOf(last);
     if (set !== undefined) cookie = set;
     if (plan.cookie === 'drop') cookie = null;
@@ -1323,14 +1326,15 @@ async function httpSignOn(s: Session, t: Transport, plan: HttpPlan, where: strin
     if (last.status === 200 && !plan.tamper) assert.equal(statusName(c.status), 'SEC_E_OK', `${where}: the final token of a 200`);
     if (last.status === 200 || isError(c.status)) break;
   }
-  // The connection keeps an identity only after a 200 (IIS's NTLM persistence), and never in
+  // The connection keeps an identity only after a 200 (IIS's NTLM persistence) on a connection
+  // that carried a 401 challenge (a single preemptive Kerberos leg keeps none), and never in
   // cluster mode (a balancer may share the connection between clients); a refused attempt leaves
   // it anonymous.
   const after = await t.send(undefined, cookie);
   assert.notEqual(after, 'refused-by-client');
   const persisted = after as HttpReply;
-  if (last!.status === 200 && t.persists) assert.deepEqual(persisted.identity, last!.identity, `${where}: the next request on the connection`);
-  else assert.equal(persisted.status, 401, `${where}: a request without Authorization after a refused sign-on`);
+  if (last!.status === 200 && t.persists && challenged) assert.deepEqual(persisted.identity, last!.identity, `${where}: the next request on the connection`);
+  else assert.equal(persisted.status, 401, `${where}: a request without Authorization after a refused or unchallenged sign-on`);
   return last!;
 }
 
@@ -1344,6 +1348,29 @@ export async function signOnOverHttp(s: Session, plan: HttpPlan): Promise<{ repl
   const t = fakeTransport(h.plain);
   try {
     return { reply: await httpSignOn(s, t, plan, 'sign-on'), failures: h.failures };
+  } finally {
+    await t.close();
+  }
+}
+
+/**
+ * On one new connection: a bare request first when `challengeFirst` (its 401), a Negotiate sign-on
+ * as `who`, then a request without Authorization. The replies of the sign-on's last leg and of that
+ * request (for tests of which connections keep an identity).
+ */
+export async function signOnThenBare(s: Session, who: Who, challengeFirst: boolean): Promise<{ first: HttpReply | null; signedOn: HttpReply; bare: HttpReply }> {
+  const t = fakeTransport((await getHttp()).plain);
+  try {
+    const first = challengeFirst ? ((await t.send(undefined, null)) as HttpReply) : null;
+    let c = await s.init(s.w.clients[who], null, null);
+    let last: HttpReply | null = null;
+    for (let i = 0; i < 5 && c.token.length; i++) {
+      last = (await t.send(`Negotiate ${Buffer.from(c.token).toString('base64')}`, null)) as HttpReply;
+      const back = challengeToken(last, 'Negotiate');
+      if (!back || last.status !== 401) break;
+      c = await s.init(s.w.clients[who], c.ctx, back);
+    }
+    return { first, signedOn: last!, bare: (await t.send(undefined, null)) as HttpReply };
   } finally {
     await t.close();
   }

@@ -26,6 +26,7 @@ import {
   rejections,
   sendAuthorization,
   signOnOverHttp,
+  signOnThenBare,
 } from '../../../fuzz/negotiate-http-properties.js';
 import { assertSettled, guardFuzzFile } from '../../../fuzz/suite.js';
 
@@ -91,6 +92,27 @@ describe('Negotiate and HTTP sign-on fuzzing', () => {
       assert.deepEqual(failures.map((f) => f.code), ['SEC_E_MESSAGE_ALTERED', undefined], 'the changed leg, then the request without Authorization');
       assert.equal((await sendAuthorization('Negotiate ***')).status, 400);
       assert.equal((await sendAuthorization('Basic YWxpY2U6eA==')).status, 401);
+    });
+  });
+
+  it('HTTP: a connection keeps an identity only if one of our 401 challenges went out on it (a preemptive Kerberos leg keeps none)', async () => {
+    await inSession(async (s) => {
+      // Kerberos in one preemptive leg: signed on, but the next bare request is challenged.
+      const pre = await signOnThenBare(s, 'kerberos', false);
+      assert.equal(pre.signedOn.status, 200);
+      assert.equal(pre.signedOn.identity?.package, 'Kerberos');
+      assert.equal(pre.bare.status, 401);
+      assert.equal(pre.bare.identity, null);
+      // The same after a bare 401 on that connection: the identity stays.
+      const after401 = await signOnThenBare(s, 'kerberos', true);
+      assert.equal(after401.first?.status, 401);
+      assert.equal(after401.signedOn.status, 200);
+      assert.deepEqual(after401.bare.identity, after401.signedOn.identity);
+      // NTLM's own continuing 401 is such a challenge.
+      const ntlm = await signOnThenBare(s, 'ntlm', false);
+      assert.equal(ntlm.signedOn.status, 200);
+      assert.equal(ntlm.signedOn.identity?.package, 'NTLM');
+      assert.deepEqual(ntlm.bare.identity, ntlm.signedOn.identity);
     });
   });
 
