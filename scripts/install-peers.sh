@@ -12,10 +12,10 @@ set -euo pipefail
 PACKAGES=(
   krb5-kdc krb5-admin-server krb5-user krb5-gss-samples libkrb5-dev
   gss-ntlmssp python3-gssapi winbind tshark redis-server curl
-  apache2 libapache2-mod-auth-gssapi heimdal-kcm nginx-light
+  apache2 libapache2-mod-auth-gssapi heimdal-kcm nginx-light haproxy
 )
 # Daemons that any of the packages above could try to launch.
-DAEMONS=(krb5kdc kadmind winbindd smbd nmbd redis-server dumpcap apache2 httpd kcm nginx)
+DAEMONS=(krb5kdc kadmind winbindd smbd nmbd redis-server dumpcap apache2 httpd kcm nginx haproxy)
 
 log() { printf 'install-peers: %s\n' "$*"; }
 

@@ -9,15 +9,15 @@
 //   Our own client (createFetch) through it: two users at once, every request as its own user.
 //   Two nodes with Redis behind nginx's round-robin: the legs reach both nodes, and sign on.
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { cleanEnv } from './lib/realm.js';
 import { startRedis, type RedisServer } from './lib/redis.js';
-import { describeFailure, requireBinary, run } from './lib/proc.js';
+import { requireBinary } from './lib/proc.js';
 import { startNginx, type NginxProxy } from './lib/nginx.js';
-import { addUser, logShows, tearDown } from './lib/cluster-http.js';
+import { addUser, curlWhoami, logShows, tearDown, type CurlWhoami } from './lib/cluster-http.js';
 import { startServe, type ServeProcess } from '../unit/http/serveProcess.js';
 import { createFetch } from '../../src/http/client.js';
 import { createLsa } from '../../src/lsa/host.js';
@@ -31,7 +31,6 @@ let store = '';
 const nodes: ServeProcess[] = [];
 const proxies: NginxProxy[] = [];
 let redis: RedisServer | undefined;
-let seq = 0;
 
 before(async () => {
   requireBinary('curl');
@@ -58,17 +57,7 @@ async function nginx(upstreams: ServeProcess[], keepalive = 4): Promise<NginxPro
   return p;
 }
 
-/** curl URL/whoami: --ntlm as `user` (none: no credentials), with a fresh cookie jar. */
-async function curl(base: string, user?: keyof typeof USERS): Promise<{ status: number; user: string | null; trace: string }> {
-  const body = join(dir, `body-${++seq}`);
-  const jar = join(dir, `jar-${seq}`);
-  const auth = user ? ['--ntlm', '-u', `EXAMPLE\\${user}:${USERS[user]}`] : [];
-  const r = await run('curl', ['-s', '-S', '-v', '-o', body, '-w', '%{http_code}', '-b', jar, '-c', jar, ...auth, `${base}/whoami`], { env: cleanEnv(), timeoutMs: 30_000 });
-  assert.equal(r.code, 0, describeFailure(r));
-  const status = Number(r.stdout.slice(-3));
-  const text = existsSync(body) ? readFileSync(body, 'utf8') : '';
-  return { status, user: status === 200 ? (JSON.parse(text) as { user: string }).user : null, trace: r.stderr };
-}
+const curl = (base: string, user?: keyof typeof USERS): Promise<CurlWhoami> => curlWhoami(base, dir, user ? { name: user, password: USERS[user] } : undefined);
 
 describe('tslsa serve behind nginx (upstream keepalive pool)', () => {
   it('one node without --behind-proxy: the identity an upstream connection signed on with reaches the next client, who sent no credentials', T, async () => {

@@ -1,8 +1,9 @@
 // Child processes for interop tests: spawn peers with a timeout, collect their output, and make
 // sure none outlives the test process (every PID we start is tracked and killed on exit).
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
-import { accessSync, constants, readdirSync, readFileSync } from 'node:fs';
+import { accessSync, constants, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { delimiter, isAbsolute, join } from 'node:path';
+import { freeTcpPort, LOOPBACK, waitForTcp } from './ports.js';
 
 export const INSTALL_HINT = 'run scripts/install-peers.sh (as root) to install the interop peers';
 
@@ -168,6 +169,52 @@ export function spawnTracked(cmd: string, args: readonly string[], opts: SpawnOp
   trackPid(pid, `${cmd} ${args.join(' ')}`);
   child.once('exit', () => untrackPid(pid));
   return child;
+}
+
+/** What `launch` started for spawnOnFreePort: the child and what it has said so far. */
+export interface Launched {
+  child: ChildProcess;
+  log(): string;
+}
+
+/** A daemon on 127.0.0.1 (a proxy, a balancer) that spawnOnFreePort started. */
+export interface LoopbackDaemon {
+  /** http://127.0.0.1:PORT */
+  readonly url: string;
+  /** Stops it by PID and removes its folder. */
+  stop(): Promise<void>;
+  /** What it said (for failure messages). */
+  log(): string;
+}
+
+/**
+ * A daemon that `launch` starts on a port free a moment ago, with its files in `dir`, once it
+ * accepts TCP there. One that exits at once (the port was taken in between) or does not listen
+ * within 5 s is stopped and another port tried; the fourth failure throws with its log, and `dir`
+ * is removed then or when the daemon stops.
+ */
+export async function spawnOnFreePort(name: string, dir: string, launch: (port: number) => Launched): Promise<LoopbackDaemon> {
+  for (let attempt = 0; ; attempt++) {
+    const port = await freeTcpPort();
+    const { child, log } = launch(port);
+    const exited = new Promise<false>((r) => child.once('exit', () => r(false)));
+    if (await Promise.race([waitForTcp(port, 5000), exited])) {
+      return {
+        url: `http://${LOOPBACK}:${port}`,
+        log,
+        async stop() {
+          if (child.exitCode === null && child.pid) await killPid(child.pid);
+          rmSync(dir, { recursive: true, force: true });
+        },
+      };
+    }
+    // Still running but not listening in time: not left behind when trying again.
+    if (child.exitCode === null && child.pid) await killPid(child.pid);
+    if (attempt >= 3) {
+      rmSync(dir, { recursive: true, force: true });
+      throw new Error(`${name} did not start:\n${log()}`);
+    }
+  }
 }
 
 export interface RunOptions {

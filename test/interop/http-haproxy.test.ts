@@ -1,0 +1,194 @@
+// `tslsa serve` behind Debian's HAProxy, the load balancer sites put in front of IIS-style NTLM.
+// In HTTP mode HAProxy reuses its connections to the servers between clients, but it keeps a
+// connection private to its client once a 401 with `WWW-Authenticate: NTLM` or `Negotiate` went
+// out on it (not after a 200 that carries a final Negotiate token: a probe server below shows
+// both). Hence the server's rule: a connection keeps an identity only after one of its 401s.
+//   HTTP mode, the default `http-reuse safe` and `always`, one node with its defaults: alice's and
+//   bob's NTLM handshakes at the same time each end as their own user, and a client without
+//   credentials gets 401, never another's identity.
+//   HTTP mode, two nodes without Redis: a handshake's legs stay on its client's connection, so on
+//   one node; both nodes serve.
+//   HTTP mode, two nodes with Redis: the same, signed on, and no identity kept (cluster mode).
+//   TCP mode, two nodes: the signed-on connection keeps its identity for curl's next request.
+//   HTTP mode, one node with a keytab: a Negotiate (Kerberos) token sent preemptively, with no 401
+//   before it, signs on, and its connection keeps no identity: HAProxy hands it to the next client.
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { cleanEnv, createRealm, type Realm } from './lib/realm.js';
+import { startRedis, type RedisServer } from './lib/redis.js';
+import { describeFailure, requireBinary, run } from './lib/proc.js';
+import { startHaproxy, type HaproxyBalancer, type HaproxyOptions } from './lib/haproxy.js';
+import { addUser, curlWhoami, logShows, tearDown, type CurlWhoami } from './lib/cluster-http.js';
+import { LOOPBACK } from './lib/ports.js';
+import { startServe, type ServeProcess } from '../unit/http/serveProcess.js';
+
+const T = { timeout: 120_000 };
+const USERS = { alice: 'Passw0rd-a', bob: 'Passw0rd-b' } as const;
+
+let dir = '';
+let store = '';
+const nodes: ServeProcess[] = [];
+const balancers: HaproxyBalancer[] = [];
+const probes: http.Server[] = [];
+let redis: RedisServer | undefined;
+let realm: Realm | undefined;
+
+before(async () => {
+  requireBinary('curl');
+  requireBinary('haproxy');
+  dir = mkdtempSync(join(tmpdir(), 'tslsa-haproxy-test-'));
+  store = join(dir, 'accounts.db');
+  for (const [u, p] of Object.entries(USERS)) await addUser(store, `EXAMPLE\\${u}`, p, cleanEnv());
+});
+
+after(async () => {
+  for (const b of balancers) await b.stop();
+  for (const p of probes) await new Promise((r) => p.close(r));
+  await tearDown({ nodes, redis, realm, dir });
+});
+
+async function node(args: string[], env = cleanEnv()): Promise<ServeProcess> {
+  const n = await startServe(['--store', store, '--domain', 'EXAMPLE', ...args], env);
+  nodes.push(n);
+  return n;
+}
+
+async function haproxy(upstreams: ReadonlyArray<{ url: string }>, o: HaproxyOptions): Promise<HaproxyBalancer> {
+  const b = await startHaproxy(upstreams.map((u) => u.url), o);
+  balancers.push(b);
+  return b;
+}
+
+const curl = (base: string, user?: keyof typeof USERS): Promise<CurlWhoami> => curlWhoami(base, dir, user ? { name: user, password: USERS[user] } : undefined);
+
+/** Rounds of alice and bob signing on at the same time, each followed by a client without credentials. */
+async function concurrentRounds(base: string, rounds: number): Promise<void> {
+  for (let round = 0; round < rounds; round++) {
+    const [a, b] = await Promise.all([curl(base, 'alice'), curl(base, 'bob')]);
+    assert.equal(a.user, 'alice', a.trace);
+    assert.equal(b.user, 'bob', b.trace);
+    const anonymous = await curl(base);
+    assert.equal(anonymous.status, 401, `round ${round}: ${anonymous.trace}`);
+  }
+}
+
+/**
+ * A server that answers every request with the server-side port of its connection: a 401 with the
+ * bare `challenge` to a request with `X-Challenge`, a 200 with a final Negotiate token to one with
+ * `Authorization`, else a plain 200.
+ */
+async function probe(challenge: string): Promise<string> {
+  const s = http.createServer((req, res) => {
+    const port = String(req.socket.remotePort);
+    if (req.headers['x-challenge']) {
+      res.writeHead(401, { 'WWW-Authenticate': challenge, 'Content-Length': String(port.length) });
+    } else if (req.headers.authorization) {
+      res.writeHead(200, { 'WWW-Authenticate': 'Negotiate oRQwEqADCgEAoQsGCSqGSIb3EgECAg==', 'Content-Length': String(port.length) });
+    } else res.writeHead(200, { 'Content-Length': String(port.length) });
+    res.end(port);
+  });
+  probes.push(s);
+  await new Promise<void>((r) => s.listen(0, LOOPBACK, r));
+  return `http://${LOOPBACK}:${(s.address() as AddressInfo).port}`;
+}
+
+/** The ports (at the probe) of curl's requests: one request with `first` headers, then two plain ones on a second client's connection. */
+async function portsSeen(base: string, first: string[]): Promise<{ first: string; later: string[] }> {
+  const one = await run('curl', ['-s', '-S', ...first.flatMap((h) => ['-H', h]), `${base}/`], { env: cleanEnv(), timeoutMs: 30_000 });
+  assert.equal(one.code, 0, describeFailure(one));
+  // Two URLs: curl sends both on one connection, so HAProxy may reuse an idle server connection for the second.
+  const two = await run('curl', ['-s', '-S', '-w', ' ', `${base}/`, `${base}/`], { env: cleanEnv(), timeoutMs: 30_000 });
+  assert.equal(two.code, 0, describeFailure(two));
+  return { first: one.stdout, later: two.stdout.trim().split(/\s+/) };
+}
+
+describe('tslsa serve behind HAProxy', () => {
+  it('what HAProxy keeps private: a server connection after a 401 with an NTLM or Negotiate challenge, not after a 200 with a Negotiate token', T, async () => {
+    // Each case on a balancer of its own, so that the first request's connection is its only idle one.
+    for (const challenge of ['NTLM', 'Negotiate']) {
+      const b = await haproxy([{ url: await probe(challenge) }], { mode: 'http' });
+      const after401 = await portsSeen(b.url, ['X-Challenge: 1']);
+      assert.ok(!after401.later.includes(after401.first), `${challenge}: the connection a 401 challenged went to another client: ${JSON.stringify(after401)}`);
+    }
+    const b = await haproxy([{ url: await probe('Negotiate') }], { mode: 'http' });
+    const after200 = await portsSeen(b.url, ['Authorization: Negotiate YIIB']);
+    // Also the control: the same check can see a connection go to the next client.
+    assert.ok(after200.later.includes(after200.first), `a connection after a 200 with a final token is shared: ${JSON.stringify(after200)}`);
+  });
+
+  for (const reuse of ['safe', 'always'] as const) {
+    it(`HTTP mode, http-reuse ${reuse}, one node with its defaults: concurrent handshakes each end as their own user; no credentials, 401`, T, async () => {
+      const n = await node([]);
+      const b = await haproxy([n], { mode: 'http', reuse });
+      await concurrentRounds(b.url, 5);
+      assert.doesNotMatch(b.log(), /\[(ALERT|WARNING)\]/, b.log());
+    });
+  }
+
+  it('HTTP mode, two nodes without Redis: the legs of each handshake stay on one node; both nodes serve', T, async () => {
+    const a = await node([]);
+    const c = await node([]);
+    const b = await haproxy([a, c], { mode: 'http' });
+    await concurrentRounds(b.url, 4);
+    for (const x of [a, c]) assert.ok(await logShows(x, /GET "\/whoami" 200 EXAMPLE\\(alice|bob) NTLM/), x.stdout());
+  });
+
+  it('HTTP mode, two nodes with Redis: signed on through either node, and no identity kept', T, async () => {
+    redis = await startRedis();
+    const a = await node(['--redis', redis.url]);
+    const c = await node(['--redis', redis.url]);
+    const b = await haproxy([a, c], { mode: 'http' });
+    await concurrentRounds(b.url, 4);
+    for (const x of [a, c]) assert.ok(await logShows(x, /GET "\/whoami" 200 EXAMPLE\\(alice|bob) NTLM/), x.stdout());
+  });
+
+  it('TCP mode, two nodes: a signed-on connection keeps its identity for the next request on it', T, async () => {
+    const a = await node([]);
+    const c = await node([]);
+    const b = await haproxy([a, c], { mode: 'tcp' });
+    for (const user of ['alice', 'bob'] as const) {
+      const r = await run('curl', ['-s', '-S', '-v', '--ntlm', '-u', `EXAMPLE\\${user}:${USERS[user]}`, `${b.url}/whoami`, `${b.url}/whoami`], { env: cleanEnv(), timeoutMs: 30_000 });
+      assert.equal(r.code, 0, describeFailure(r));
+      // The second request went without Authorization on the same connection, and was answered as the user.
+      assert.match(r.stderr, /Re-using existing connection/);
+      assert.equal((r.stderr.match(/^> Authorization: NTLM /gm) ?? []).length, 2, r.stderr);
+      const users = [...r.stdout.matchAll(/"user": "([^"]+)"/g)].map((m) => m[1]);
+      assert.deepEqual(users, [user, user], r.stdout);
+    }
+    const anonymous = await curl(b.url);
+    assert.equal(anonymous.status, 401, anonymous.trace);
+  });
+
+  it('HTTP mode, one node with a keytab: a preemptive Negotiate (Kerberos) sign-on keeps no identity on a connection HAProxy then shares', T, async () => {
+    requireBinary('python3');
+    realm = await createRealm();
+    await realm.kinit('user');
+    const n = await node(['--keytab', realm.httpKeytab, '--spn', 'HTTP/localhost'], realm.childEnv());
+    // `always`: the next request of any client takes the idle connection, so the case is certain to
+    // arise (under the default `safe` a client's second request may take it, depending on timing).
+    const b = await haproxy([n], { mode: 'http', reuse: 'always' });
+    // MIT's SPNEGO initiator (python3-gssapi) makes the token; curl sends it on the first request.
+    const env = realm.childEnv({ GSS_MECH_CONFIG: '/dev/null' });
+    const py = [
+      'import base64, gssapi',
+      "name = gssapi.Name('HTTP@localhost', gssapi.NameType.hostbased_service)",
+      "ctx = gssapi.SecurityContext(name=name, mech=gssapi.OID.from_int_seq('1.3.6.1.5.5.2'), usage='initiate')",
+      'print(base64.b64encode(ctx.step()).decode())',
+    ].join('\n');
+    const token = await run('/usr/bin/python3', ['-c', py], { env, timeoutMs: 30_000 });
+    assert.equal(token.code, 0, describeFailure(token));
+    const signed = await run('curl', ['-s', '-S', '-H', `Authorization: Negotiate ${token.stdout.trim()}`, `${b.url}/whoami`], { env, timeoutMs: 30_000 });
+    assert.equal(signed.code, 0, describeFailure(signed));
+    assert.equal(((signed.stdout.startsWith('{') ? JSON.parse(signed.stdout) : {}) as { user?: string }).user, 'user', `${signed.stdout}\n${n.stdout()}\n${n.stderr()}`);
+    // Another client, two requests on its connection, over the one that just signed on: neither is
+    // answered as that user.
+    const other = await run('curl', ['-s', '-S', '-o', '/dev/null', '-o', '/dev/null', '-w', '%{http_code} ', `${b.url}/whoami`, `${b.url}/whoami`], { env: cleanEnv(), timeoutMs: 30_000 });
+    assert.equal(other.code, 0, describeFailure(other));
+    assert.deepEqual(other.stdout.trim().split(' '), ['401', '401'], `${other.stdout}\n${n.stdout()}`);
+  });
+});
