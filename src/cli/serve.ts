@@ -92,9 +92,10 @@ Options:
                         cookie-less leg by its connection too; with --redis, this turns that off)
   --persist-connection on|off
                         keep the identity for later requests on a signed-on connection, as
-                        IIS does for NTLM (default on; off with --redis). Only where every
-                        connection is one client's: a proxy or balancer that reuses its
-                        connections to this server for several clients needs off
+                        IIS does for NTLM (default on; off with --redis), if a 401 challenge
+                        went out on it first. Only where every connection is one client's (or
+                        a balancer keeps a challenged one to its client, as HAProxy does): a
+                        proxy that reuses its connections for several clients needs off
   --drain-timeout S     on SIGINT/SIGTERM, stop accepting and give requests in flight and
                         NTLM handshakes between legs up to S seconds to finish (default 10;
                         0: close at once); a second signal stops at once

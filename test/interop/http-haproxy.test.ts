@@ -11,7 +11,8 @@
 //   HTTP mode, two nodes with Redis: the same, signed on, and no identity kept (cluster mode).
 //   TCP mode, two nodes: the signed-on connection keeps its identity for curl's next request.
 //   HTTP mode, one node with a keytab: a Negotiate (Kerberos) token sent preemptively, with no 401
-//   before it, signs on, and its connection keeps no identity: HAProxy hands it to the next client.
+//   before it (MIT's initiator; curl --negotiate does so too), signs on, and its connection keeps
+//   no identity: HAProxy hands it to the next client.
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -190,5 +191,16 @@ describe('tslsa serve behind HAProxy', () => {
     const other = await run('curl', ['-s', '-S', '-o', '/dev/null', '-o', '/dev/null', '-w', '%{http_code} ', `${b.url}/whoami`, `${b.url}/whoami`], { env: cleanEnv(), timeoutMs: 30_000 });
     assert.equal(other.code, 0, describeFailure(other));
     assert.deepEqual(other.stdout.trim().split(' '), ['401', '401'], `${other.stdout}\n${n.stdout()}`);
+
+    // curl --negotiate (7.88) does the same: it sends its AP-REQ with the first request, and a fresh
+    // one with each later request. Then another client's requests over its connection get 401s.
+    // curl names the service from the host.
+    const url = `${b.url.replace(LOOPBACK, 'localhost')}/whoami`;
+    const negotiated = await run('curl', ['-s', '-S', '-v', '--negotiate', '-u', ':', url, url], { env, timeoutMs: 30_000 });
+    assert.equal(negotiated.code, 0, describeFailure(negotiated));
+    assert.deepEqual([...negotiated.stdout.matchAll(/"user": "([^"]+)"/g)].map((m) => m[1]), ['user', 'user'], `${negotiated.stderr}\n${n.stdout()}`);
+    const after = await run('curl', ['-s', '-S', '-o', '/dev/null', '-o', '/dev/null', '-w', '%{http_code} ', `${b.url}/whoami`, `${b.url}/whoami`], { env: cleanEnv(), timeoutMs: 30_000 });
+    assert.equal(after.code, 0, describeFailure(after));
+    assert.deepEqual(after.stdout.trim().split(' '), ['401', '401'], `${after.stdout}\n${n.stdout()}`);
   });
 });
