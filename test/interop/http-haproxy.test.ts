@@ -8,7 +8,8 @@
 //   credentials gets 401, never another's identity.
 //   HTTP mode, two nodes without Redis: a handshake's legs stay on its client's connection, so on
 //   one node; both nodes serve.
-//   HTTP mode, two nodes with Redis: the same, signed on, and no identity kept (cluster mode).
+//   HTTP mode, two nodes with Redis: the same, signed on, and no identity kept (cluster mode);
+//   with --persist-connection on, curl's signed-on connection keeps its identity, for curl only.
 //   TCP mode, two nodes: the signed-on connection keeps its identity for curl's next request.
 //   HTTP mode, one node with a keytab: a Negotiate (Kerberos) token sent preemptively, with no 401
 //   before it (MIT's initiator; curl --negotiate does so too), signs on, and its connection keeps
@@ -79,6 +80,24 @@ async function concurrentRounds(base: string, rounds: number): Promise<void> {
 }
 
 /**
+ * alice, then bob: curl --ntlm with two requests on one connection, the second without
+ * Authorization and answered as the user (the connection kept the identity); then a client
+ * without credentials gets 401.
+ */
+async function keepsIdentity(base: string): Promise<void> {
+  for (const user of ['alice', 'bob'] as const) {
+    const r = await run('curl', ['-s', '-S', '-v', '--ntlm', '-u', `EXAMPLE\\${user}:${USERS[user]}`, `${base}/whoami`, `${base}/whoami`], { env: cleanEnv(), timeoutMs: 30_000 });
+    assert.equal(r.code, 0, describeFailure(r));
+    assert.match(r.stderr, /Re-using existing connection/);
+    // NEGOTIATE and AUTHENTICATE only: none with the second request.
+    assert.equal((r.stderr.match(/^> Authorization: NTLM /gm) ?? []).length, 2, r.stderr);
+    assert.deepEqual([...r.stdout.matchAll(/"user": "([^"]+)"/g)].map((m) => m[1]), [user, user], r.stdout);
+  }
+  const anonymous = await curl(base);
+  assert.equal(anonymous.status, 401, anonymous.trace);
+}
+
+/**
  * A server that answers every request with the server-side port of its connection: a 401 with the
  * bare `challenge` to a request with `X-Challenge`, a 200 with a final Negotiate token to one with
  * `Authorization`, else a plain 200.
@@ -140,7 +159,7 @@ describe('tslsa serve behind HAProxy', () => {
   });
 
   it('HTTP mode, two nodes with Redis: signed on through either node, and no identity kept', T, async () => {
-    redis = await startRedis();
+    redis ??= await startRedis();
     const a = await node(['--redis', redis.url]);
     const c = await node(['--redis', redis.url]);
     const b = await haproxy([a, c], { mode: 'http' });
@@ -148,21 +167,20 @@ describe('tslsa serve behind HAProxy', () => {
     for (const x of [a, c]) assert.ok(await logShows(x, /GET "\/whoami" 200 EXAMPLE\\(alice|bob) NTLM/), x.stdout());
   });
 
+  it('HTTP mode, two nodes with Redis and --persist-connection on: the signed-on connection keeps its identity, and only for its client', T, async () => {
+    redis ??= await startRedis();
+    const a = await node(['--redis', redis.url, '--persist-connection', 'on']);
+    const c = await node(['--redis', redis.url, '--persist-connection', 'on']);
+    const b = await haproxy([a, c], { mode: 'http' });
+    await keepsIdentity(b.url);
+    await concurrentRounds(b.url, 2);
+  });
+
   it('TCP mode, two nodes: a signed-on connection keeps its identity for the next request on it', T, async () => {
     const a = await node([]);
     const c = await node([]);
     const b = await haproxy([a, c], { mode: 'tcp' });
-    for (const user of ['alice', 'bob'] as const) {
-      const r = await run('curl', ['-s', '-S', '-v', '--ntlm', '-u', `EXAMPLE\\${user}:${USERS[user]}`, `${b.url}/whoami`, `${b.url}/whoami`], { env: cleanEnv(), timeoutMs: 30_000 });
-      assert.equal(r.code, 0, describeFailure(r));
-      // The second request went without Authorization on the same connection, and was answered as the user.
-      assert.match(r.stderr, /Re-using existing connection/);
-      assert.equal((r.stderr.match(/^> Authorization: NTLM /gm) ?? []).length, 2, r.stderr);
-      const users = [...r.stdout.matchAll(/"user": "([^"]+)"/g)].map((m) => m[1]);
-      assert.deepEqual(users, [user, user], r.stdout);
-    }
-    const anonymous = await curl(b.url);
-    assert.equal(anonymous.status, 401, anonymous.trace);
+    await keepsIdentity(b.url);
   });
 
   it('HTTP mode, one node with a keytab: a preemptive Negotiate (Kerberos) sign-on keeps no identity on a connection HAProxy then shares', T, async () => {
