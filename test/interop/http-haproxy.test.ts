@@ -17,67 +17,30 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { cleanEnv, createRealm, type Realm } from './lib/realm.js';
-import { startRedis, type RedisServer } from './lib/redis.js';
+import { cleanEnv, createRealm } from './lib/realm.js';
+import { startRedis } from './lib/redis.js';
 import { describeFailure, requireBinary, run } from './lib/proc.js';
-import { startHaproxy, type HaproxyBalancer, type HaproxyOptions } from './lib/haproxy.js';
-import { addUser, curlWhoami, logShows, tearDown, type CurlWhoami } from './lib/cluster-http.js';
+import { startHaproxy, type HaproxyOptions } from './lib/haproxy.js';
+import { logShows } from './lib/cluster-http.js';
 import { LOOPBACK } from './lib/ports.js';
-import { startServe, type ServeProcess } from '../unit/http/serveProcess.js';
+import { proxyFixture, USERS, type ProxyFixture } from './lib/proxy-fixture.js';
+import type { ServeProcess } from '../unit/http/serveProcess.js';
 
 const T = { timeout: 120_000 };
-const USERS = { alice: 'Passw0rd-a', bob: 'Passw0rd-b' } as const;
 
-let dir = '';
-let store = '';
-const nodes: ServeProcess[] = [];
-const balancers: HaproxyBalancer[] = [];
-const probes: http.Server[] = [];
-let redis: RedisServer | undefined;
-let realm: Realm | undefined;
-
+let f: ProxyFixture;
 before(async () => {
-  requireBinary('curl');
-  requireBinary('haproxy');
-  dir = mkdtempSync(join(tmpdir(), 'tslsa-haproxy-test-'));
-  store = join(dir, 'accounts.db');
-  for (const [u, p] of Object.entries(USERS)) await addUser(store, `EXAMPLE\\${u}`, p, cleanEnv());
+  f = await proxyFixture('haproxy', ['haproxy']);
 });
-
 after(async () => {
-  for (const b of balancers) await b.stop();
-  for (const p of probes) await new Promise((r) => p.close(r));
-  await tearDown({ nodes, redis, realm, dir });
+  await f?.close();
 });
 
-async function node(args: string[], env = cleanEnv()): Promise<ServeProcess> {
-  const n = await startServe(['--store', store, '--domain', 'EXAMPLE', ...args], env);
-  nodes.push(n);
-  return n;
-}
-
-async function haproxy(upstreams: ReadonlyArray<{ url: string }>, o: HaproxyOptions): Promise<HaproxyBalancer> {
-  const b = await startHaproxy(upstreams.map((u) => u.url), o);
-  balancers.push(b);
-  return b;
-}
-
-const curl = (base: string, user?: keyof typeof USERS): Promise<CurlWhoami> => curlWhoami(base, dir, user ? { name: user, password: USERS[user] } : undefined);
-
-/** Rounds of alice and bob signing on at the same time, each followed by a client without credentials. */
-async function concurrentRounds(base: string, rounds: number): Promise<void> {
-  for (let round = 0; round < rounds; round++) {
-    const [a, b] = await Promise.all([curl(base, 'alice'), curl(base, 'bob')]);
-    assert.equal(a.user, 'alice', a.trace);
-    assert.equal(b.user, 'bob', b.trace);
-    const anonymous = await curl(base);
-    assert.equal(anonymous.status, 401, `round ${round}: ${anonymous.trace}`);
-  }
-}
+const node = (args: string[], env?: NodeJS.ProcessEnv): Promise<ServeProcess> => f.node(args, env);
+const curl: ProxyFixture['curl'] = (base, user) => f.curl(base, user);
+const haproxy = async (upstreams: ReadonlyArray<{ url: string }>, o: HaproxyOptions) => f.own(await startHaproxy(upstreams.map((u) => u.url), o));
+const concurrentRounds = (base: string, rounds: number): Promise<void> => f.concurrentRounds(base, rounds);
 
 /**
  * alice, then bob: curl --ntlm with two requests on one connection, the second without
@@ -112,7 +75,13 @@ async function probe(challenge: string): Promise<string> {
     } else res.writeHead(200, { 'Content-Length': String(port.length) });
     res.end(port);
   });
-  probes.push(s);
+  f.own({
+    stop: () =>
+      new Promise<void>((r) => {
+        s.close(() => r());
+        s.closeAllConnections();
+      }),
+  });
   await new Promise<void>((r) => s.listen(0, LOOPBACK, r));
   return `http://${LOOPBACK}:${(s.address() as AddressInfo).port}`;
 }
@@ -159,7 +128,7 @@ describe('tslsa serve behind HAProxy', () => {
   });
 
   it('HTTP mode, two nodes with Redis: signed on through either node, and no identity kept', T, async () => {
-    redis ??= await startRedis();
+    const redis = (f.redis ??= await startRedis());
     const a = await node(['--redis', redis.url]);
     const c = await node(['--redis', redis.url]);
     const b = await haproxy([a, c], { mode: 'http' });
@@ -168,7 +137,7 @@ describe('tslsa serve behind HAProxy', () => {
   });
 
   it('HTTP mode, two nodes with Redis and --persist-connection on: the signed-on connection keeps its identity, and only for its client', T, async () => {
-    redis ??= await startRedis();
+    const redis = (f.redis ??= await startRedis());
     const a = await node(['--redis', redis.url, '--persist-connection', 'on']);
     const c = await node(['--redis', redis.url, '--persist-connection', 'on']);
     const b = await haproxy([a, c], { mode: 'http' });
@@ -185,7 +154,7 @@ describe('tslsa serve behind HAProxy', () => {
 
   it('HTTP mode, one node with a keytab: a preemptive Negotiate (Kerberos) sign-on keeps no identity on a connection HAProxy then shares', T, async () => {
     requireBinary('python3');
-    realm = await createRealm();
+    const realm = (f.realm = await createRealm());
     await realm.kinit('user');
     const n = await node(['--keytab', realm.httpKeytab, '--spn', 'HTTP/localhost'], realm.childEnv());
     // `always`: the next request of any client takes the idle connection, so the case is certain to

@@ -8,7 +8,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LOOPBACK } from './ports.js';
-import { requireBinary, spawnOnFreePort, spawnTracked, type LoopbackDaemon } from './proc.js';
+import { outputOf, requireBinary, spawnOnFreePort, spawnTracked, type LoopbackDaemon } from './proc.js';
 
 /** `log()` is what HAProxy printed. */
 export type HaproxyBalancer = LoopbackDaemon;
@@ -42,9 +42,6 @@ ${o.mode === 'http' && o.reuse ? `  http-reuse ${o.reuse}\n` : ''}${servers}
 `;
     writeFileSync(join(dir, 'haproxy.cfg'), conf);
     const child = spawnTracked('haproxy', ['-db', '-f', join(dir, 'haproxy.cfg')], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
-    child.stderr!.setEncoding('utf8').on('data', (d: string) => (out += d));
-    return { child, log: () => out };
+    return { child, log: outputOf(child) };
   });
 }

@@ -3,11 +3,11 @@
 // clients travel over the same upstream connection, and a client's next request over another one.
 // One worker process (so one pool), a private prefix with every temp path in it, no access log,
 // `daemon off`, stopped by PID.
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LOOPBACK } from './ports.js';
-import { requireBinary, spawnOnFreePort, spawnTracked, type LoopbackDaemon } from './proc.js';
+import { outputOf, requireBinary, spawnOnFreePort, spawnTracked, type LoopbackDaemon } from './proc.js';
 
 /** `log()` is what nginx printed and its error log. */
 export type NginxProxy = LoopbackDaemon;
@@ -45,15 +45,6 @@ ${servers}
 `;
     writeFileSync(join(dir, 'nginx.conf'), conf);
     const child = spawnTracked('nginx', ['-p', dir, '-c', join(dir, 'nginx.conf'), '-g', 'daemon off;'], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let err = '';
-    child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
-    const log = (): string => {
-      try {
-        return err + readFileSync(join(dir, 'error.log'), 'utf8');
-      } catch {
-        return err;
-      }
-    };
-    return { child, log };
+    return { child, log: outputOf(child, join(dir, 'error.log')) };
   });
 }

@@ -187,6 +187,20 @@ export interface LoopbackDaemon {
   log(): string;
 }
 
+/** What `child` prints on its piped stdout and stderr, then the log file it writes (when given). */
+export function outputOf(child: ChildProcess, logFile?: string): () => string {
+  let out = '';
+  for (const stream of [child.stdout, child.stderr]) stream?.setEncoding('utf8').on('data', (d: string) => (out += d));
+  return () => {
+    if (!logFile) return out;
+    try {
+      return out + readFileSync(logFile, 'utf8');
+    } catch {
+      return out;
+    }
+  };
+}
+
 /**
  * A daemon that `launch` starts on a port free a moment ago, with its files in `dir`, once it
  * accepts TCP there. One that exits at once (the port was taken in between) or does not listen

@@ -1,6 +1,6 @@
-// `tslsa serve` behind Debian's nginx as sites run it: HTTP/1.1 upstream with a pool of kept-alive
-// connections, which nginx shares between its clients. curl (its own NTLM, cookie engine on) is
-// the client.
+// `tslsa serve` behind the reverse proxies sites run, each of which passes several clients'
+// requests over one connection to the node. curl (its own NTLM, cookie engine on) is the client.
+// Debian's nginx, HTTP/1.1 upstream with a `keepalive` pool:
 //   One node without --behind-proxy: an upstream connection signed on by one client carries that
 //   identity to the next client's request without credentials (IIS-style persistence), which is
 //   why --behind-proxy (and cluster mode) keep none.
@@ -8,56 +8,35 @@
 //   over, each end as their own user; a request without credentials gets 401.
 //   Our own client (createFetch) through it: two users at once, every request as its own user.
 //   Two nodes with Redis behind nginx's round-robin: the legs reach both nodes, and sign on.
+// Debian's Apache httpd, mod_proxy_http (`ProxyPass`): it pools its connections to the node with
+// no regard for NTLM (a connection that carried a 401 NTLM challenge serves the next client too),
+// so the same two cases as nginx's first two hold.
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { cleanEnv } from './lib/realm.js';
-import { startRedis, type RedisServer } from './lib/redis.js';
-import { requireBinary } from './lib/proc.js';
-import { startNginx, type NginxProxy } from './lib/nginx.js';
-import { addUser, curlWhoami, logShows, tearDown, type CurlWhoami } from './lib/cluster-http.js';
-import { startServe, type ServeProcess } from '../unit/http/serveProcess.js';
+import { startRedis } from './lib/redis.js';
+import { startNginx } from './lib/nginx.js';
+import { startApacheProxy } from './lib/apache-proxy.js';
+import { logShows } from './lib/cluster-http.js';
+import { proxyFixture, USERS, type ProxyFixture } from './lib/proxy-fixture.js';
+import type { ServeProcess } from '../unit/http/serveProcess.js';
 import { createFetch } from '../../src/http/client.js';
 import { createLsa } from '../../src/lsa/host.js';
 import { ntlmPackage } from '../../src/packages/ntlm/package.js';
 
 const T = { timeout: 120_000 };
-const USERS = { alice: 'Passw0rd-a', bob: 'Passw0rd-b' } as const;
 
-let dir = '';
-let store = '';
-const nodes: ServeProcess[] = [];
-const proxies: NginxProxy[] = [];
-let redis: RedisServer | undefined;
-
+let f: ProxyFixture;
 before(async () => {
-  requireBinary('curl');
-  requireBinary('nginx');
-  dir = mkdtempSync(join(tmpdir(), 'tslsa-nginx-test-'));
-  store = join(dir, 'accounts.db');
-  for (const [u, p] of Object.entries(USERS)) await addUser(store, `EXAMPLE\\${u}`, p, cleanEnv());
+  f = await proxyFixture('reverse-proxy', ['nginx', 'apache2']);
 });
-
 after(async () => {
-  for (const p of proxies) await p.stop();
-  await tearDown({ nodes, redis, dir });
+  await f?.close();
 });
 
-async function node(args: string[]): Promise<ServeProcess> {
-  const n = await startServe(['--store', store, '--domain', 'EXAMPLE', ...args], cleanEnv());
-  nodes.push(n);
-  return n;
-}
-
-async function nginx(upstreams: ServeProcess[], keepalive = 4): Promise<NginxProxy> {
-  const p = await startNginx(upstreams.map((n) => n.url), keepalive);
-  proxies.push(p);
-  return p;
-}
-
-const curl = (base: string, user?: keyof typeof USERS): Promise<CurlWhoami> => curlWhoami(base, dir, user ? { name: user, password: USERS[user] } : undefined);
+const node = (args: string[]): Promise<ServeProcess> => f.node(args);
+const curl: ProxyFixture['curl'] = (base, user) => f.curl(base, user);
+const nginx = async (upstreams: ServeProcess[], keepalive = 4) => f.own(await startNginx(upstreams.map((n) => n.url), keepalive));
+const apache = async (upstream: ServeProcess) => f.own(await startApacheProxy(upstream.url));
 
 describe('tslsa serve behind nginx (upstream keepalive pool)', () => {
   it('one node without --behind-proxy: the identity an upstream connection signed on with reaches the next client, who sent no credentials', T, async () => {
@@ -74,13 +53,7 @@ describe('tslsa serve behind nginx (upstream keepalive pool)', () => {
   it('one node with --behind-proxy: concurrent handshakes each end as their own user; no credentials, 401', T, async () => {
     const n = await node(['--behind-proxy']);
     const p = await nginx([n], 1);
-    for (let round = 0; round < 5; round++) {
-      const [a, b] = await Promise.all([curl(p.url, 'alice'), curl(p.url, 'bob')]);
-      assert.equal(a.user, 'alice', a.trace);
-      assert.equal(b.user, 'bob', b.trace);
-      const anonymous = await curl(p.url);
-      assert.equal(anonymous.status, 401, anonymous.trace);
-    }
+    await f.concurrentRounds(p.url, 5);
     assert.doesNotMatch(p.log(), /\[(error|crit|alert|emerg)\]/, p.log());
   });
 
@@ -106,7 +79,7 @@ describe('tslsa serve behind nginx (upstream keepalive pool)', () => {
   });
 
   it('two nodes with Redis behind nginx round-robin: NTLM legs on both nodes, signed on; no identity kept', T, async () => {
-    redis = await startRedis();
+    const redis = (f.redis = await startRedis());
     const a = await node(['--redis', redis.url]);
     const b = await node(['--redis', redis.url]);
     const p = await nginx([a, b]);
@@ -117,5 +90,24 @@ describe('tslsa serve behind nginx (upstream keepalive pool)', () => {
     }
     // Both nodes took part (round-robin per request, legs included).
     for (const x of [a, b]) assert.ok(await logShows(x, /GET "\/whoami" 200 EXAMPLE\\(alice|bob) NTLM/), x.stdout());
+  });
+});
+
+describe('tslsa serve behind Apache httpd (mod_proxy_http)', () => {
+  it('one node without --behind-proxy: the identity a pooled connection signed on with reaches the next client, who sent no credentials', T, async () => {
+    const n = await node([]);
+    const p = await apache(n);
+    const signed = await curl(p.url, 'alice');
+    assert.equal(signed.user, 'alice', `${signed.trace}\n${p.log()}`);
+    const anonymous = await curl(p.url);
+    assert.equal(anonymous.status, 200, `persistence on a pooled connection: ${anonymous.trace}`);
+    assert.equal(anonymous.user, 'alice');
+  });
+
+  it('one node with --behind-proxy: concurrent handshakes each end as their own user; no credentials, 401', T, async () => {
+    const n = await node(['--behind-proxy']);
+    const p = await apache(n);
+    await f.concurrentRounds(p.url, 5);
+    assert.doesNotMatch(p.log(), /\[[a-z_]*:(error|crit|alert|emerg)\]/, p.log());
   });
 });
