@@ -1,23 +1,21 @@
 // What the cluster tests share. They run `tslsa serve --redis` nodes and send each leg of a sign-on
 // where they like, over a new connection, carrying the handshake cookie as a browser behind a
 // balancer would: one request and its reply, the cookie and token of a reply, our NTLM initiator,
-// the NTLM legs across two nodes, curl signing on through a proxy, the account every node signs
-// on, the end of a test file, and two balancers (one per request, one per TCP connection) that
-// record where each request went.
+// the NTLM legs across two nodes, the account every node signs on, the end of a test file, and
+// two balancers (one per request, one per TCP connection) that record where each request went.
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import https from 'node:https';
 import net from 'node:net';
-import { join } from 'node:path';
 import { Credentials } from '../../../src/credentials.js';
 import { SecurityContext } from '../../../src/context.js';
 import type { LsaHost } from '../../../src/lsa/host.js';
 import { tslsa, type ServeProcess } from '../../unit/http/serveProcess.js';
 import { eventually } from './poll.js';
 import { LOOPBACK } from './ports.js';
-import { describeFailure, run } from './proc.js';
-import { cleanEnv, type Realm } from './realm.js';
+import { describeFailure } from './proc.js';
+import type { Realm } from './realm.js';
 import type { RedisServer } from './redis.js';
 
 /** The handshake cookie's name, spelled out: these tests check what goes on the wire. */
@@ -126,30 +124,6 @@ export function ntlmAcross(host: LsaHost, first: ServeProcess, second: ServeProc
 /** The node's `stream` shows `re` (log lines come through a pipe, a little after the response). */
 export function logShows(n: ServeProcess, re: RegExp, stream: 'stdout' | 'stderr' = 'stdout', ms = 10_000): Promise<boolean> {
   return eventually(() => re.test(n[stream]()), ms, 50);
-}
-
-/** What `curlWhoami` saw: the status, the user /whoami named (on 200), and curl's -v trace. */
-export interface CurlWhoami {
-  status: number;
-  user: string | null;
-  trace: string;
-}
-
-let curlRuns = 0;
-
-/**
- * curl BASE/whoami with its own NTLM (`--ntlm`) as EXAMPLE\`user` (none: no credentials) and its
- * cookie engine on, a fresh jar in `dir`: as a client behind a proxy or balancer runs it.
- */
-export async function curlWhoami(base: string, dir: string, user?: { name: string; password: string }): Promise<CurlWhoami> {
-  const body = join(dir, `curl-body-${++curlRuns}`);
-  const jar = join(dir, `curl-jar-${curlRuns}`);
-  const auth = user ? ['--ntlm', '-u', `EXAMPLE\\${user.name}:${user.password}`] : [];
-  const r = await run('curl', ['-s', '-S', '-v', '-o', body, '-w', '%{http_code}', '-b', jar, '-c', jar, ...auth, `${base}/whoami`], { env: cleanEnv(), timeoutMs: 30_000 });
-  assert.equal(r.code, 0, describeFailure(r));
-  const status = Number(r.stdout.slice(-3));
-  const text = existsSync(body) ? readFileSync(body, 'utf8') : '';
-  return { status, user: status === 200 ? (JSON.parse(text) as { user: string }).user : null, trace: r.stderr };
 }
 
 // ---- the nodes -----------------------------------------------------------------------------------
