@@ -433,8 +433,22 @@ export async function serveCommand(argv: readonly string[], io: ServeIO): Promis
       }
     };
 
+    // A proxy's forwarding header, without --behind-proxy: worth one warning. Apache's ProxyPass
+    // and cloud balancers add X-Forwarded-For and share their connections to the node between
+    // clients; HAProxy (which keeps a challenged connection to its client) adds it when asked.
+    let proxyTold = o.behindProxy;
+    const forwardedBy = (req: http.IncomingMessage): string | null =>
+      req.headers['x-forwarded-for'] !== undefined ? 'X-Forwarded-For' : req.headers.forwarded !== undefined ? 'Forwarded' : req.headers.via !== undefined ? 'Via' : null;
+
     const onRequest = (req: http.IncomingMessage, res: http.ServerResponse) => {
       const t0 = process.hrtime.bigint();
+      if (!proxyTold) {
+        const header = forwardedBy(req);
+        if (header) {
+          proxyTold = true;
+          io.stderr.write(`tslsa: warning: requests come through a proxy (${header}); if it sends several clients' requests over one connection to this node (nginx keepalive, Apache ProxyPass, most cloud balancers), restart with --behind-proxy, or NTLM sign-ons fail and a signed-on identity can reach another client (HAProxy needs no flag)\n`);
+        }
+      }
       let id: Identity | null = null;
       res.once('finish', () => {
         const ms = Number(process.hrtime.bigint() - t0) / 1e6;

@@ -102,6 +102,8 @@ describe('tslsa serve behind Apache httpd (mod_proxy_http)', () => {
     const anonymous = await curl(p.url);
     assert.equal(anonymous.status, 200, `persistence on a pooled connection: ${anonymous.trace}`);
     assert.equal(anonymous.user, 'alice');
+    // Apache adds X-Forwarded-For: the node said once that this calls for --behind-proxy.
+    assert.ok(await logShows(n, /^tslsa: warning: requests come through a proxy \(X-Forwarded-For\);.*--behind-proxy/m, 'stderr'), n.stderr());
   });
 
   it('one node with --behind-proxy: concurrent handshakes each end as their own user; no credentials, 401', T, async () => {

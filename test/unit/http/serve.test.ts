@@ -154,6 +154,29 @@ describe('tslsa serve: the main job', () => {
     await host.shutdown();
   });
 
+  it('a request through a proxy (X-Forwarded-For, Forwarded, Via) without --behind-proxy: one warning naming the header and the flag; none with --behind-proxy', async () => {
+    const path = await storeWithAlice('forwarded.db');
+    const warning = /^tslsa: warning: requests come through a proxy \((X-Forwarded-For|Forwarded|Via)\);.*restart with --behind-proxy/gm;
+    for (const [args, header, expected] of [
+      [[], { 'X-Forwarded-For': '192.0.2.7' }, 'X-Forwarded-For'],
+      [[], { Forwarded: 'for=192.0.2.7' }, 'Forwarded'],
+      [[], { Via: '1.1 proxy' }, 'Via'],
+      [['--behind-proxy'], { 'X-Forwarded-For': '192.0.2.7' }, null],
+      [[], {}, null],
+    ] as const) {
+      const s = await serve(['--store', path, '--domain', 'EXAMPLE', ...args]);
+      const c = new Client(s.url);
+      try {
+        for (let i = 0; i < 3; i++) assert.equal((await c.get('/whoami', undefined, header)).status, 401);
+      } finally {
+        c.close();
+        assert.equal(await s.stop(), 0);
+      }
+      const seen = [...s.err.text().matchAll(warning)].map((m) => m[1]);
+      assert.deepEqual(seen, expected ? [expected] : [], `${args.join(' ')} ${JSON.stringify(header)}: ${s.err.text()}`);
+    }
+  });
+
   it('--behind-proxy: a handshake is found by its cookie only, so a client that keeps its connection but not cookies is refused', async () => {
     const path = await storeWithAlice('proxy.db');
     const host = await lsaHost();
