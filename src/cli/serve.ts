@@ -446,7 +446,9 @@ export async function serveCommand(argv: readonly string[], io: ServeIO): Promis
         const header = forwardedBy(req);
         if (header) {
           proxyTold = true;
-          io.stderr.write(`tslsa: warning: requests come through a proxy (${header}); if it sends several clients' requests over one connection to this node (nginx keepalive, Apache ProxyPass, most cloud balancers), restart with --behind-proxy, or NTLM sign-ons fail and a signed-on identity can reach another client (HAProxy needs no flag)\n`);
+          // In cluster mode handshakes already go by cookie and no identity is kept by default.
+          const risk = cluster ? 'a leg without its handshake cookie may take another client\'s handshake' : 'NTLM sign-ons fail and a signed-on identity can reach another client';
+          io.stderr.write(`tslsa: warning: requests come through a proxy (${header}); if it sends several clients' requests over one connection to this node (nginx keepalive, Apache ProxyPass, most cloud balancers), restart with --behind-proxy, or ${risk} (HAProxy needs no flag)\n`);
         }
       }
       let id: Identity | null = null;

@@ -174,7 +174,18 @@ describe('tslsa serve: the main job', () => {
       }
       const seen = [...s.err.text().matchAll(warning)].map((m) => m[1]);
       assert.deepEqual(seen, expected ? [expected] : [], `${args.join(' ')} ${JSON.stringify(header)}: ${s.err.text()}`);
+      if (expected) assert.match(s.err.text(), /or NTLM sign-ons fail and a signed-on identity can reach another client/);
     }
+    // In cluster mode (Redis away here: a request without Authorization is still answered) the risk named is another.
+    const s = await serve(['--store', path, '--domain', 'EXAMPLE', '--redis', 'redis://127.0.0.1:1']);
+    const c = new Client(s.url);
+    try {
+      assert.equal((await c.get('/whoami', undefined, { 'X-Forwarded-For': '192.0.2.7' })).status, 401);
+    } finally {
+      c.close();
+      assert.equal(await s.stop(), 0);
+    }
+    assert.match(s.err.text(), /proxy \(X-Forwarded-For\);.*--behind-proxy, or a leg without its handshake cookie may take another client's handshake/);
   });
 
   it('--behind-proxy: a handshake is found by its cookie only, so a client that keeps its connection but not cookies is refused', async () => {
