@@ -29,7 +29,7 @@ import { ntlmPackage } from '../packages/ntlm/package.js';
 import { SspiError } from '../sspi/error.js';
 import { type AccountStore, AccountStoreError } from '../store/accounts.js';
 import { defaultStorePath, SqliteAccountStore } from '../store/sqlite.js';
-import { type AuthFailure, type Authenticator, type ChannelBindingPolicy, type Identity, createAuthenticator } from '../http/server.js';
+import { type AuthFailure, type Authenticator, type ChannelBindingPolicy, type Identity, createAuthenticator, RETRY_AFTER_S } from '../http/server.js';
 import { type ServerDrain, trackConnections } from '../http/drain.js';
 import { type HttpAuthScheme, MemoryHandshakeStore } from '../http/handshakeStore.js';
 import type { ReplayCache } from '../packages/kerberos/replay.js';
@@ -368,7 +368,7 @@ export async function serveCommand(argv: readonly string[], io: ServeIO): Promis
     const health = (): [number, string, string, Record<string, string>] => {
       const json = 'application/json';
       if (connections?.draining) return [503, json, '{"status":"stopping"}\n', {}];
-      if (cluster && !cluster.ready()) return [503, json, '{"status":"unavailable","redis":"unreachable"}\n', { 'Retry-After': '2' }];
+      if (cluster && !cluster.ready()) return [503, json, '{"status":"unavailable","redis":"unreachable"}\n', { 'Retry-After': String(RETRY_AFTER_S) }];
       return [200, json, cluster ? '{"status":"ok","redis":"up"}\n' : '{"status":"ok"}\n', {}];
     };
     const schemes: HttpAuthScheme[] = ['Negotiate', 'NTLM'];
@@ -474,8 +474,7 @@ export async function serveCommand(argv: readonly string[], io: ServeIO): Promis
     const serverOptions = { maxHeaderSize: 64 * 1024, keepAliveTimeout: 30_000 };
     server = tls ? https.createServer({ ...serverOptions, cert: tls.cert, key: tls.key }, onRequest) : http.createServer(serverOptions, onRequest);
     const s = server;
-    const tracked = trackConnections(s);
-    connections = tracked;
+    const tracked = (connections = trackConnections(s));
     try {
       await new Promise<void>((resolve, reject) => {
         s.once('error', reject);

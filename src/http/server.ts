@@ -149,7 +149,7 @@ const ANONYMOUS = 'NT AUTHORITY\\ANONYMOUS LOGON';
 export const HANDSHAKE_COOKIE = 'tslsa-handshake';
 const HANDSHAKE_ID = /^[A-Za-z0-9_-]{22}$/;
 /** Seconds a client should wait after a 503 (the store reconnects with backoff capped near 2 s). */
-const RETRY_AFTER_S = 2;
+export const RETRY_AFTER_S = 2;
 
 /**
  * RFC 4648 4 base64, padded or not: whole quanta, then an optional last one of 2 or 3 characters
