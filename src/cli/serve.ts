@@ -362,7 +362,7 @@ export async function serveCommand(argv: readonly string[], io: ServeIO): Promis
       return 1;
     }
 
-    const failures = new WeakMap<http.IncomingMessage, AuthFailure>();
+    const failures = new WeakMap<object, AuthFailure>();
     let connections: ServerDrain | null = null;
     // For a balancer's health check: says only whether this node can sign anyone on now.
     const health = (): [number, string, string, Record<string, string>] => {

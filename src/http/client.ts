@@ -7,7 +7,9 @@
 // back to the context (mutual authentication), bindings come from the certificate of the very TLS
 // socket the legs travel on, and nothing loops: each kind of challenge (server, proxy) gets one
 // handshake of at most `maxLegs` legs per request (started again once when its connection changed
-// under it), after which a 401/407 reaches the caller as is.
+// under it), after which a 401/407 reaches the caller as is. The pinned connection speaks
+// HTTP/1.1; the caller's dispatcher may speak HTTP/2, and a request of its that the origin resets
+// with HTTP_1_1_REQUIRED goes again on the pin, as curl and browsers retry it.
 
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Socket } from 'node:net';
@@ -275,6 +277,8 @@ class Pin {
   readonly known = new Map<Kind, Offer[]>();
   /** Serial of the connection a connection-based (NTLM) handshake authenticated, per kind. */
   readonly authenticated = new Map<Kind, number>();
+  /** The origin reset a request over HTTP/2 with HTTP_1_1_REQUIRED: its requests go here (HTTP/1.1) from now on. */
+  http11Only = false;
 
   constructor(
     readonly url: URL,
@@ -410,6 +414,14 @@ function withCookies(base: HeaderPairs, jar: ReadonlyMap<string, string>): strin
   const own = base.filter(([k]) => k.toLowerCase() === 'cookie').flatMap(([, v]) => v.split(';').map((c) => c.trim()).filter(Boolean));
   const kept = own.filter((c) => !jar.has(c.slice(0, Math.max(0, c.indexOf('=')))));
   return [...kept, ...[...jar].map(([k, v]) => `${k}=${v}`)].join('; ');
+}
+
+/**
+ * An HTTP/2 stream reset with HTTP_1_1_REQUIRED (RFC 9113 7), as IIS answers a sign-on over
+ * HTTP/2: undici hands on node:http2's stream error.
+ */
+function isHttp11Required(e: unknown): boolean {
+  return e instanceof Error && (e as { code?: unknown }).code === 'ERR_HTTP2_STREAM_ERROR' && e.message.includes('HTTP_1_1_REQUIRED');
 }
 
 function hasHeader(pairs: HeaderPairs, name: string): boolean {
@@ -560,16 +572,26 @@ class NegotiateClient {
     const base = pairs.filter(([k]) => !/^(content-length|transfer-encoding|proxy-authorization)$/i.test(k));
     const pin = this.pinFor(origin);
     let first: Pending | null = null;
-    if (!this.proxy && pin.known.size === 0) {
+    if (!this.proxy && pin.known.size === 0 && !pin.http11Only) {
       // An origin not yet known to authenticate: a plain request through the caller's dispatcher.
       const leg = this.send(dispatch, opts, run, () => -1, base, body);
-      const head = await leg.head;
-      first = this.challengeOf(head);
-      if (!first) {
-        leg.forward();
-        return;
+      let head: Head | null = null;
+      try {
+        head = await leg.head;
+      } catch (e) {
+        // The caller's dispatcher spoke HTTP/2 and the origin wants this on HTTP/1.1: the pinned
+        // connection speaks that, and the body is buffered, so the request goes again there.
+        if (!isHttp11Required(e)) throw e;
+        pin.http11Only = true;
       }
-      await leg.swallow();
+      if (head) {
+        first = this.challengeOf(head);
+        if (!first) {
+          leg.forward();
+          return;
+        }
+        await leg.swallow();
+      }
     }
     const d: Dispatcher.Dispatch = (o, h) => pin.client.dispatch(this.proxy ? { ...o, origin: this.proxy.origin, path: new URL(o.path, origin).href } : o, h);
     await pin.lock(() => this.onPin(pin, d, opts, origin, base, body, run, first));

@@ -1,16 +1,16 @@
 // Fastify adapter: an onRequest hook (and a plugin registering it for the whole instance).
 // Fastify is not imported: the few members used are typed structurally here.
 
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import { type Authenticator, type AuthenticatorOptions, type Identity, createAuthenticator } from './server.js';
+import { type Authenticator, type AuthenticatorOptions, type HttpRequest, type HttpResponse, type Identity, createAuthenticator } from './server.js';
 
 interface FastifyRequestLike {
-  raw: IncomingMessage;
+  /** IncomingMessage, or Http2ServerRequest with `fastify({ http2: true })`. */
+  raw: HttpRequest;
   identity?: Identity | null;
 }
 
 interface FastifyReplyLike {
-  raw: ServerResponse;
+  raw: HttpResponse;
   /** Tells Fastify the response was written outside it (the 401/400). */
   hijack(): unknown;
 }

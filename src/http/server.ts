@@ -19,8 +19,15 @@
 // next leg finds it by that cookie (any node), or by the id remembered on the connection (clients
 // without cookies). The id only finds the parked state: the package still checks the next token
 // against it. A store that is away gives 503 with Retry-After, never a crash or a hang.
+//
+// HTTP/2 (node:http2's compatibility API) multiplexes requests on one connection, so nothing
+// connection-bound runs there, as with IIS: a
+// Negotiate sign-on that completes in its first leg (Kerberos) authenticates its own request, and
+// any leg that would need another (NTLM, SPNEGO asking for more) resets the stream with
+// HTTP_1_1_REQUIRED (RFC 9113 7), which browsers and curl answer by retrying over HTTP/1.1.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { type Http2ServerRequest, type Http2ServerResponse, constants as http2 } from 'node:http2';
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { randomBytes } from '../crypto/random.js';
@@ -49,6 +56,10 @@ export type { HttpAuthScheme } from './handshakeStore.js';
  * only for clients that sent some (Windows' "Allow"); 'off' never does. Plain HTTP has no channel.
  */
 export type ChannelBindingPolicy = 'required' | 'if-present' | 'off';
+
+/** A request as node:http/node:https or node:http2's compatibility API hands it over. */
+export type HttpRequest = IncomingMessage | Http2ServerRequest;
+export type HttpResponse = ServerResponse | Http2ServerResponse;
 
 export interface AuthenticatorOptions {
   /** The LSA (a host, or an SSPI table over one) with the Negotiate and/or NTLM packages loaded. */
@@ -89,9 +100,9 @@ export interface AuthenticatorOptions {
   /** ASC_REQ_* bits requested from AcceptSecurityContext; default none beyond what clients ask. */
   contextFlags?: number;
   /** The handshake store key of a request; default one key per connection (a custom key is not discarded when the socket closes: the store's TTL ends it). Not used with a shared store (the handshake cookie is the key). */
-  handshakeKey?: (req: IncomingMessage, connectionKey: string) => string;
+  handshakeKey?: (req: HttpRequest, connectionKey: string) => string;
   /** Told about every refused request (never with secrets: a status name and a reason). */
-  onFailure?: (req: IncomingMessage, failure: AuthFailure) => void;
+  onFailure?: (req: HttpRequest, failure: AuthFailure) => void;
 }
 
 /** Who authenticated. */
@@ -124,13 +135,18 @@ export interface AuthFailure {
   reason: string;
   /** The SSPI status name when AcceptSecurityContext refused. */
   code?: string;
+  /**
+   * HTTP/2: the stream was reset with HTTP_1_1_REQUIRED instead of answered (status stays 401),
+   * because the sign-on needs a leg more and so a connection of its own.
+   */
+  http11Required?: true;
 }
 
 export interface Authenticator {
   /** Authenticate `req`: the identity, or null when a 401/400/500 has already been sent on `res`. */
-  authenticate(req: IncomingMessage, res: ServerResponse): Promise<Identity | null>;
+  authenticate(req: HttpRequest, res: HttpResponse): Promise<Identity | null>;
   /** (req, res, next) middleware: sets `req.identity` and calls next() once authenticated. */
-  middleware(): (req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void) => void;
+  middleware(): (req: HttpRequest, res: HttpResponse, next: (err?: unknown) => void) => void;
   /** Free the credentials and every parked handshake. */
   close(): Promise<void>;
 }
@@ -181,7 +197,7 @@ function handshakeId(): string {
 }
 
 /** The handshake id in the request's Cookie header, when well-formed (anything else is no cookie). */
-function handshakeCookie(req: IncomingMessage): string | null {
+function handshakeCookie(req: HttpRequest): string | null {
   const header = req.headers.cookie;
   if (!header) return null;
   for (const part of header.split(';')) {
@@ -193,8 +209,13 @@ function handshakeCookie(req: IncomingMessage): string | null {
   return null;
 }
 
-function isTls(req: IncomingMessage): boolean {
+function isTls(req: HttpRequest): boolean {
   return (req.socket as TLSSocket).encrypted === true;
+}
+
+/** The HTTP/2 stream of a request from node:http2's compatibility API; null over HTTP/1.x. */
+function http2StreamOf(req: HttpRequest, res: HttpResponse): Http2ServerResponse['stream'] | null {
+  return req.httpVersionMajor === 2 && 'stream' in res ? res.stream : null;
 }
 
 /** Statuses that mean the token itself was malformed (400), not that the logon failed (401). */
@@ -328,10 +349,14 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
   let nextConnection = 0;
   let closed = false;
 
+  function newConnection(): Connection {
+    return { key: `${prefix}.${nextConnection++}`, identity: null, handshakeId: null, tail: Promise.resolve(), challenged: false };
+  }
+
   function connectionOf(socket: Socket): Connection {
     let c = connections.get(socket);
     if (c) return c;
-    const conn: Connection = { key: `${prefix}.${nextConnection++}`, identity: null, handshakeId: null, tail: Promise.resolve(), challenged: false };
+    const conn = newConnection();
     connections.set(socket, conn);
     // The context of a handshake cut short by a closing connection goes with it.
     socket.once('close', () => {
@@ -355,8 +380,13 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
   }
 
   /** Answer a refusal; true when that answer went out (not when the response had already begun). */
-  function challenge(res: ServerResponse, failure: AuthFailure): boolean {
+  function challenge(res: HttpResponse, failure: AuthFailure): boolean {
     if (res.headersSent) return false;
+    if (failure.http11Required) {
+      const stream = (res as Http2ServerResponse).stream;
+      if (!stream.destroyed) stream.close(http2.NGHTTP2_HTTP_1_1_REQUIRED);
+      return false;
+    }
     const body = failure.status === 401 ? 'Authentication required\n' : failure.status === 400 ? 'Bad Authorization header\n' : failure.status === 503 ? 'Authentication temporarily unavailable\n' : 'Authentication unavailable\n';
     const headers: Record<string, string | string[]> = { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': String(Buffer.byteLength(body)) };
     if (failure.status === 401) headers['WWW-Authenticate'] = schemes.slice();
@@ -370,6 +400,11 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
 
   function refuse(failure: AuthFailure): never {
     throw new Refusal(failure);
+  }
+
+  /** HTTP/2: this sign-on needs a connection of its own; the client is to retry over HTTP/1.1. */
+  function http11Required(reason: string): never {
+    refuse({ status: 401, reason: `${reason} over HTTP/2: needs HTTP/1.1`, http11Required: true });
   }
 
   function unavailable(reason: string, code?: string): never {
@@ -386,7 +421,7 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
     }
   }
 
-  function clearCookie(res: ServerResponse, req: IncomingMessage): void {
+  function clearCookie(res: HttpResponse, req: HttpRequest): void {
     if (!res.headersSent) res.setHeader('Set-Cookie', `${HANDSHAKE_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0${isTls(req) ? '; Secure' : ''}`);
   }
 
@@ -417,7 +452,7 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
     };
   }
 
-  async function run(req: IncomingMessage, res: ServerResponse, conn: Connection): Promise<Identity> {
+  async function run(req: HttpRequest, res: HttpResponse, conn: Connection): Promise<Identity> {
     if (closed) refuse({ status: 500, reason: 'the authenticator is closed' });
     const header = req.headers.authorization;
     if (header === undefined) {
@@ -436,6 +471,8 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
     if (token.length > maxToken) refuse({ status: 400, reason: `${scheme} token of ${token.length} bytes` });
     const leg = legOf(scheme, token);
     if (!leg) refuse({ status: 400, reason: `not a ${scheme} token` });
+    const stream = http2StreamOf(req, res);
+    if (stream && (leg === 'next' || isNtlmMessage(token))) http11Required(leg === 'next' ? `a later ${scheme} leg` : 'NTLM');
     // Any new Authorization header re-authenticates the connection.
     conn.identity = null;
 
@@ -486,7 +523,8 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
       }
     } else ctx = parked.context;
     const startedAt = parked?.startedAt ?? Date.now();
-    const tls = policy === 'off' ? null : socketChannelBindings(req.socket);
+    // Over HTTP/2, req.socket stands for the stream; the TLS socket is the session's.
+    const tls = policy === 'off' ? null : socketChannelBindings(stream?.session?.socket ?? req.socket);
     const bindings = tls && (policy === 'required' || clientSentBindings(token)) ? tls : null;
 
     let reply: Uint8Array | null;
@@ -502,6 +540,10 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
       refuse({ status: MALFORMED.has(status) ? 400 : 401, reason: e instanceof SspiError && e.detail ? e.detail : 'AcceptSecurityContext refused the token', code: statusName(status) });
     }
     if (!ctx.complete) {
+      if (stream) {
+        await ctx.delete().catch(() => undefined);
+        http11Required(`a ${scheme} sign-on that continues`);
+      }
       if (!reply) {
         await ctx.delete().catch(() => undefined);
         refuse({ status: 401, reason: 'the handshake continues without a token to send', code: 'SEC_E_INTERNAL_ERROR' });
@@ -567,7 +609,8 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
 
   const authenticator: Authenticator = {
     async authenticate(req, res) {
-      const conn = connectionOf(req.socket);
+      // An HTTP/2 request stands alone: its connection carries other requests, maybe other clients'.
+      const conn = http2StreamOf(req, res) ? newConnection() : connectionOf(req.socket as Socket);
       const attempt = conn.tail.then(() => run(req, res, conn));
       conn.tail = attempt.catch(() => undefined);
       try {

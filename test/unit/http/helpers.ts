@@ -1,8 +1,9 @@
 // Shared pieces of the HTTP handler tests: an LSA with Negotiate + NTLM over an in-memory account
 // store, a server around createAuthenticator, a keep-alive client that sends raw requests on one
-// connection, our own SSPI initiator stepping through 401s, and a stream that keeps what a CLI
-// command (tslsa serve, tslsa user) writes.
+// connection, an HTTP/2 session whose requests are streams, our own SSPI initiator stepping
+// through 401s, and a stream that keeps what a CLI command (tslsa serve, tslsa user) writes.
 import http from 'node:http';
+import http2 from 'node:http2';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { PassThrough } from 'node:stream';
@@ -93,6 +94,42 @@ export class Client {
 
   close(): void {
     this.agent.destroy();
+  }
+}
+
+export interface H2Reply {
+  status: number;
+  headers: http2.IncomingHttpHeaders;
+  body: string;
+  /** The RST_STREAM code the stream ended with (0: closed normally). */
+  rstCode: number;
+}
+
+/** One HTTP/2 session (one connection) to the server; requests on it are streams. */
+export class H2Client {
+  readonly session: http2.ClientHttp2Session;
+  constructor(url: string) {
+    this.session = http2.connect(url, { rejectUnauthorized: false });
+    this.session.on('error', () => undefined);
+  }
+
+  get(authorization?: string, path = '/'): Promise<H2Reply> {
+    return new Promise((resolve) => {
+      const s = this.session.request({ ':path': path, ...(authorization === undefined ? {} : { authorization }) });
+      let headers: http2.IncomingHttpHeaders = {};
+      let body = '';
+      s.setEncoding('utf8');
+      s.on('response', (h) => (headers = h));
+      s.on('data', (d: string) => (body += d));
+      // A reset stream reports an error too; its code is what the test reads.
+      s.on('error', () => undefined);
+      s.on('close', () => resolve({ status: Number(headers[':status'] ?? 0), headers, body, rstCode: s.rstCode ?? 0 }));
+      s.end();
+    });
+  }
+
+  close(): void {
+    this.session.close();
   }
 }
 
