@@ -25,10 +25,15 @@
 // Negotiate sign-on that completes in its first leg (Kerberos) authenticates its own request, and
 // any leg that would need another (NTLM, SPNEGO asking for more) resets the stream with
 // HTTP_1_1_REQUIRED (RFC 9113 7), which browsers and curl answer by retrying over HTTP/1.1.
+//
+// Proxy mode (`proxy: true`) is the same for a forward proxy: Proxy-Authorization in, 407 and
+// Proxy-Authenticate out; a CONNECT request, which Node hands over as a bare socket, goes through
+// authenticateConnect (./tunnel.ts writes its answers and gives the socket back to the server).
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type Http2ServerRequest, type Http2ServerResponse, constants as http2 } from 'node:http2';
 import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import { randomBytes } from '../crypto/random.js';
 import { toHex } from '../crypto/bytes.js';
@@ -45,6 +50,7 @@ import { TSLSA_KERB_ATTR } from '../packages/kerberos/package.js';
 import type { Pac } from '../packages/kerberos/pac.js';
 import { AcceptorContext } from './acceptor.js';
 import { socketChannelBindings } from './channelBindings.js';
+import { TunnelResponse, returnToServer } from './tunnel.js';
 import { type HandshakeStore, type HttpAuthScheme, type ParkedHandshake, MemoryHandshakeStore, dropParked } from './handshakeStore.js';
 
 export type { HttpAuthScheme } from './handshakeStore.js';
@@ -103,6 +109,13 @@ export interface AuthenticatorOptions {
   handshakeKey?: (req: HttpRequest, connectionKey: string) => string;
   /** Told about every refused request (never with secrets: a status name and a reason). */
   onFailure?: (req: HttpRequest, failure: AuthFailure) => void;
+  /**
+   * Sign on to a forward proxy (RFC 9110 11.7): the token comes in Proxy-Authorization, the
+   * challenges are 407s with Proxy-Authenticate, the final token rides in Proxy-Authenticate, and
+   * no handshake cookie is set (a cookie would be the origin's). Remove Proxy-Authorization before
+   * forwarding. CONNECT requests go through authenticateConnect().
+   */
+  proxy?: boolean;
 }
 
 /** Who authenticated. */
@@ -129,8 +142,8 @@ export interface Identity {
 }
 
 export interface AuthFailure {
-  /** 503: the shared handshake store (or the replay cache behind it) is unreachable; try again later. */
-  status: 400 | 401 | 500 | 503;
+  /** 503: the shared handshake store (or the replay cache behind it) is unreachable; try again later. 407 in proxy mode where a server answers 401. */
+  status: 400 | 401 | 407 | 500 | 503;
   /** What was wrong, for logs. */
   reason: string;
   /** The SSPI status name when AcceptSecurityContext refused. */
@@ -147,8 +160,21 @@ export interface Authenticator {
   authenticate(req: HttpRequest, res: HttpResponse): Promise<Identity | null>;
   /** (req, res, next) middleware: sets `req.identity` and calls next() once authenticated. */
   middleware(): (req: HttpRequest, res: HttpResponse, next: (err?: unknown) => void) => void;
+  /**
+   * Proxy mode, for a server's 'connect' event (req, socket, head): the identity and the headers
+   * (the final token) to send with your `HTTP/1.1 200 Connection Established`, or null once a
+   * 407/400 went out on the socket; the client's next CONNECT on that connection then arrives as
+   * a new 'connect' event. Throws SEC_E_INVALID_PARAMETER without `proxy: true`.
+   */
+  authenticateConnect(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<ConnectAuthentication | null>;
   /** Free the credentials and every parked handshake. */
   close(): Promise<void>;
+}
+
+export interface ConnectAuthentication {
+  identity: Identity;
+  /** Headers for the 200 that opens the tunnel: Proxy-Authenticate with the final token, if any. */
+  headers: Record<string, string>;
 }
 
 /** The request as the middleware leaves it. */
@@ -341,6 +367,11 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
   // Cluster mode means a balancer in front, which may share a connection between clients.
   const persist = options.persistConnection ?? !shared;
   const connectionFallback = options.connectionFallback ?? true;
+  const asProxy = options.proxy === true;
+  // RFC 9110 11.6 for a server, 11.7 for a proxy.
+  const challengeStatus = asProxy ? 407 : 401;
+  const challengeHeader = asProxy ? 'Proxy-Authenticate' : 'WWW-Authenticate';
+  const credentialsHeader = asProxy ? 'Proxy-Authorization' : 'Authorization';
   /** Cluster mode: handshakes whose package cannot export them stay on their node and connection. */
   const local = shared ? new MemoryHandshakeStore() : null;
   const connections = new WeakMap<Socket, Connection>();
@@ -387,9 +418,9 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
       if (!stream.destroyed) stream.close(http2.NGHTTP2_HTTP_1_1_REQUIRED);
       return false;
     }
-    const body = failure.status === 401 ? 'Authentication required\n' : failure.status === 400 ? 'Bad Authorization header\n' : failure.status === 503 ? 'Authentication temporarily unavailable\n' : 'Authentication unavailable\n';
+    const body = failure.status === challengeStatus ? 'Authentication required\n' : failure.status === 400 ? `Bad ${credentialsHeader} header\n` : failure.status === 503 ? 'Authentication temporarily unavailable\n' : 'Authentication unavailable\n';
     const headers: Record<string, string | string[]> = { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': String(Buffer.byteLength(body)) };
-    if (failure.status === 401) headers['WWW-Authenticate'] = schemes.slice();
+    if (failure.status === challengeStatus) headers[challengeHeader] = schemes.slice();
     if (failure.status === 503) headers['Retry-After'] = String(RETRY_AFTER_S);
     // After garbage the connection's state is suspect: start the next attempt on a new one.
     if (failure.status === 400) headers.Connection = 'close';
@@ -422,7 +453,7 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
   }
 
   function clearCookie(res: HttpResponse, req: HttpRequest): void {
-    if (!res.headersSent) res.setHeader('Set-Cookie', `${HANDSHAKE_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0${isTls(req) ? '; Secure' : ''}`);
+    if (!res.headersSent && !asProxy) res.setHeader('Set-Cookie', `${HANDSHAKE_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0${isTls(req) ? '; Secure' : ''}`);
   }
 
   async function identityOf(ctx: AcceptorContext, scheme: HttpAuthScheme, bound: boolean): Promise<Identity> {
@@ -454,14 +485,14 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
 
   async function run(req: HttpRequest, res: HttpResponse, conn: Connection): Promise<Identity> {
     if (closed) refuse({ status: 500, reason: 'the authenticator is closed' });
-    const header = req.headers.authorization;
+    const header = asProxy ? req.headers['proxy-authorization'] : req.headers.authorization;
     if (header === undefined) {
       if (persist && conn.identity) return conn.identity;
-      refuse({ status: 401, reason: 'no Authorization header' });
+      refuse({ status: 401, reason: `no ${credentialsHeader} header` });
     }
-    if (header.length > maxHeader) refuse({ status: 400, reason: `Authorization header of ${header.length} bytes` });
+    if (header.length > maxHeader) refuse({ status: 400, reason: `${credentialsHeader} header of ${header.length} bytes` });
     const m = CREDENTIALS.exec(header.trim());
-    if (!m) refuse({ status: 400, reason: 'malformed Authorization header' });
+    if (!m) refuse({ status: 400, reason: `malformed ${credentialsHeader} header` });
     const scheme = schemes.find((s) => s.toLowerCase() === m[1]!.toLowerCase());
     if (!scheme) refuse({ status: 401, reason: `scheme ${m[1]!.slice(0, 32)} is not offered` });
     const text = (m[2] ?? '').trim();
@@ -549,7 +580,7 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
         refuse({ status: 401, reason: 'the handshake continues without a token to send', code: 'SEC_E_INTERNAL_ERROR' });
       }
       const ttl = timeoutMs - (Date.now() - startedAt);
-      const headers: Record<string, string> = { 'WWW-Authenticate': `${scheme} ${b64(reply)}`, 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': '24' };
+      const headers: Record<string, string> = { [challengeHeader]: `${scheme} ${b64(reply)}`, 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': '24' };
       let packed: Uint8Array | null = null;
       if (shared) {
         try {
@@ -570,7 +601,7 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
           packed.fill(0);
         }
         conn.handshakeId = id;
-        headers['Set-Cookie'] = `${HANDSHAKE_COOKIE}=${id}; Path=/; HttpOnly; SameSite=Lax${isTls(req) ? '; Secure' : ''}`;
+        if (!asProxy) headers['Set-Cookie'] = `${HANDSHAKE_COOKIE}=${id}; Path=/; HttpOnly; SameSite=Lax${isTls(req) ? '; Secure' : ''}`;
       } else if (local) {
         // Cluster mode, but the package keeps this state to itself (SPNEGO waiting for a
         // mechListMIC holds keys): the next leg must come on this connection, as NTLM's do anyway.
@@ -584,7 +615,7 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
         // which is how a drain (./drain.ts) knows this connection waits for a next leg.
         for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
         conn.challenged = true;
-        res.writeHead(401);
+        res.writeHead(challengeStatus);
         res.end('Authentication continues');
       }
       throw CONTINUED;
@@ -602,7 +633,7 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
     }
     if (!options.allowAnonymous && identity.name.toUpperCase() === ANONYMOUS) refuse({ status: 401, reason: 'anonymous logon refused' });
     // RFC 4559 5: the final token (Kerberos AP-REP, SPNEGO accept-completed) goes with the success.
-    if (reply && !res.headersSent) res.setHeader('WWW-Authenticate', `${scheme} ${b64(reply)}`);
+    if (reply && !res.headersSent) res.setHeader(challengeHeader, `${scheme} ${b64(reply)}`);
     if (persist && conn.challenged) conn.identity = identity;
     return identity;
   }
@@ -618,8 +649,9 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
       } catch (e) {
         if (e === CONTINUED) return null;
         if (e instanceof Refusal) {
-          options.onFailure?.(req, e.failure);
-          if (challenge(res, e.failure) && e.failure.status === 401) conn.challenged = true;
+          const failure = asProxy && e.failure.status === 401 ? { ...e.failure, status: 407 as const } : e.failure;
+          options.onFailure?.(req, failure);
+          if (challenge(res, failure) && failure.status === challengeStatus) conn.challenged = true;
           return null;
         }
         // Never expected: answer without echoing anything about the input.
@@ -628,6 +660,16 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
         challenge(res, failure);
         return null;
       }
+    },
+    async authenticateConnect(req, socket, head) {
+      if (!asProxy) throw new SspiError(SecurityStatus.SEC_E_INVALID_PARAMETER, 'authenticateConnect needs an authenticator made with proxy: true');
+      const res = new TunnelResponse(socket);
+      const identity = await authenticator.authenticate(req, res as unknown as ServerResponse);
+      if (identity) return { identity, headers: res.successHeaders() };
+      // Answered: the client's next CONNECT (NTLM's next leg, or a retry with credentials) may
+      // follow on this connection, so its requests are parsed again.
+      if (!res.closing) returnToServer(socket, head);
+      return null;
     },
     middleware() {
       return (req, res, next) => {

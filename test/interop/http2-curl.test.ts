@@ -12,16 +12,12 @@ import { after, before, describe, it } from 'node:test';
 import { Credentials } from '../../src/credentials.js';
 import { SecurityContext } from '../../src/context.js';
 import { type AuthFailure, type Authenticator, createAuthenticator } from '../../src/http/server.js';
-import { createLsa, type LsaHost } from '../../src/lsa/host.js';
-import { kerberosPackage } from '../../src/packages/kerberos/package.js';
-import { negotiatePackage } from '../../src/packages/negotiate/package.js';
-import { ntlmPackage } from '../../src/packages/ntlm/package.js';
-import { realAuthority } from '../fixtures/authority.js';
+import type { LsaHost } from '../../src/lsa/host.js';
 import { selfSigned } from '../unit/http/client-harness.js';
 import { createRealm, type Realm } from './lib/realm.js';
 import { describeFailure, requireBinary, run } from './lib/proc.js';
+import { ALICE_PASSWORD as PASSWORD, serverLsa } from './lib/server-lsa.js';
 
-const PASSWORD = 'Passw0rd';
 let realm: Realm;
 let dir = '';
 let host: LsaHost;
@@ -34,15 +30,7 @@ before(async () => {
   requireBinary('curl');
   realm = await createRealm();
   dir = mkdtempSync(join(tmpdir(), 'tslsa-http2-curl-'));
-  host = await createLsa({
-    domainName: 'EXAMPLE',
-    packages: [
-      negotiatePackage(),
-      kerberosPackage({ krb5Conf: realm.krb5ConfPath, keytab: realm.httpKeytab, env: realm.childEnv(), kdcTimeoutMs: 3000 }),
-      ntlmPackage(),
-      await realAuthority({ alice: PASSWORD }, 'EXAMPLE'),
-    ],
-  });
+  host = await serverLsa(realm);
   auth = createAuthenticator({ host, principal: 'HTTP/localhost', onFailure: (_req, f) => failures.push(f) });
   const tls = selfSigned();
   server = http2.createSecureServer({ key: tls.key, cert: tls.cert, allowHTTP1: true }, (req, res) => {

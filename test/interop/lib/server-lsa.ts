@@ -1,0 +1,22 @@
+// The LSA of an in-process HTTP acceptor in the interop tests: Negotiate, Kerberos with the
+// realm's HTTP/localhost keytab, NTLM, and an account authority with EXAMPLE\alice.
+import { createLsa, type LsaHost } from '../../../src/lsa/host.js';
+import { kerberosPackage } from '../../../src/packages/kerberos/package.js';
+import { negotiatePackage } from '../../../src/packages/negotiate/package.js';
+import { ntlmPackage } from '../../../src/packages/ntlm/package.js';
+import { realAuthority } from '../../fixtures/authority.js';
+import type { Realm } from './realm.js';
+
+export const ALICE_PASSWORD = 'Passw0rd';
+
+export async function serverLsa(realm: Realm): Promise<LsaHost> {
+  return createLsa({
+    domainName: 'EXAMPLE',
+    packages: [
+      negotiatePackage(),
+      kerberosPackage({ krb5Conf: realm.krb5ConfPath, keytab: realm.httpKeytab, env: realm.childEnv(), kdcTimeoutMs: 3000 }),
+      ntlmPackage(),
+      await realAuthority({ alice: ALICE_PASSWORD }, 'EXAMPLE'),
+    ],
+  });
+}

@@ -1,0 +1,254 @@
+// Proxy mode of the handler (createAuthenticator({ proxy: true })) in a small forward proxy: 407
+// with Proxy-Authenticate, the legs in Proxy-Authorization, nothing of it forwarded to the origin,
+// our own client (its `proxy` option) signing on through it, and CONNECT: NTLM's legs as
+// successive CONNECTs on one connection, then the tunnel.
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import net from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import * as fc from 'fast-check';
+import { createFetch } from '../../../src/http/client.js';
+import { type AuthFailure, type Authenticator, createAuthenticator } from '../../../src/http/server.js';
+import type { LsaHost } from '../../../src/lsa/host.js';
+import { SspiError } from '../../../src/sspi/error.js';
+import { assertSettled } from '../../fuzz/settle.js';
+import { initiatorLsa } from './client-harness.js';
+import { type EchoOrigin, type ForwardProxy, startEchoOrigin, startForwardProxy } from './forward-proxy.js';
+import { PASSWORD, type Reply, clientContext, header, lsaHost } from './helpers.js';
+
+let host: LsaHost;
+let auth: Authenticator;
+let proxy: ForwardProxy;
+let origin: EchoOrigin;
+const failures: AuthFailure[] = [];
+
+before(async () => {
+  host = await lsaHost();
+  auth = createAuthenticator({ host, proxy: true, onFailure: (_req, f) => failures.push(f) });
+  proxy = await startForwardProxy(auth);
+  origin = await startEchoOrigin();
+});
+
+after(async () => {
+  await proxy.close();
+  await origin.close();
+  await auth.close();
+  await host.shutdown();
+});
+
+/** A raw connection to the proxy: CONNECT requests and whatever comes back, read up to a marker. */
+class RawConnection {
+  readonly socket: net.Socket;
+  private buf = '';
+  closed = false;
+  constructor(port: number) {
+    this.socket = net.connect(port, '127.0.0.1');
+    this.socket.setEncoding('latin1');
+    this.socket.on('data', (d: string) => (this.buf += d));
+    this.socket.on('error', () => undefined);
+    this.socket.on('close', () => (this.closed = true));
+  }
+
+  connect(target: string, proxyAuthorization?: string): void {
+    this.socket.write(`CONNECT ${target} HTTP/1.1\r\nHost: ${target}\r\n${proxyAuthorization === undefined ? '' : `Proxy-Authorization: ${proxyAuthorization}\r\n`}\r\n`);
+  }
+
+  /** One response: its head and a body of its Content-Length (none for a 200 opening a tunnel). */
+  async response(): Promise<{ status: number; head: string; body: string }> {
+    for (let i = 0; i < 250; i++) {
+      const end = this.buf.indexOf('\r\n\r\n');
+      if (end >= 0) {
+        const head = this.buf.slice(0, end);
+        const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(head)?.[1] ?? 0);
+        const length = status === 200 ? 0 : Number(/\r\ncontent-length: (\d+)/i.exec(head)?.[1] ?? 0);
+        if (this.buf.length >= end + 4 + length) {
+          const body = this.buf.slice(end + 4, end + 4 + length);
+          this.buf = this.buf.slice(end + 4 + length);
+          return { status, head, body };
+        }
+      }
+      if (this.closed) break;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    throw new Error(`no complete response (closed: ${this.closed}): ${JSON.stringify(this.buf.slice(0, 200))}`);
+  }
+
+  /** Bytes after the response: what came through the tunnel. */
+  async rest(length: number): Promise<string> {
+    for (let i = 0; i < 250 && this.buf.length < length; i++) await new Promise((r) => setTimeout(r, 10));
+    const out = this.buf;
+    this.buf = '';
+    return out;
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
+}
+
+/** A keep-alive connection to the proxy sending absolute-form requests (as a client configured with the proxy does). */
+class ProxyClient {
+  readonly agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  get(url: string, headers: Record<string, string> = {}): Promise<Reply> {
+    return new Promise((resolve, reject) => {
+      const req = http.request({ host: '127.0.0.1', port: proxy.port, path: url, agent: this.agent, headers: { Host: new URL(url).host, ...headers } }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+  }
+
+  close(): void {
+    this.agent.destroy();
+  }
+}
+
+function proxyAuthenticate(head: string, scheme: string): Uint8Array {
+  const m = new RegExp(`\\r\\nProxy-Authenticate: ${scheme} (\\S+)`, 'i').exec(head);
+  assert.ok(m, head);
+  return new Uint8Array(Buffer.from(m[1]!, 'base64'));
+}
+
+describe('forward proxy: absolute-form requests', () => {
+  it('no credentials: 407 offering Negotiate and NTLM in Proxy-Authenticate; an Authorization for the origin is not taken as the proxy\'s', async () => {
+    const c = new ProxyClient();
+    try {
+      const r = await c.get(`${origin.url}/x`);
+      assert.equal(r.status, 407);
+      assert.deepEqual(r.headers['proxy-authenticate'], 'Negotiate, NTLM');
+      assert.equal(r.headers['www-authenticate'], undefined);
+      const ctx = await clientContext(host, 'NTLM');
+      const r2 = await c.get(`${origin.url}/x`, { Authorization: header('NTLM', (await ctx.step())!) });
+      assert.equal(r2.status, 407);
+      assert.equal(failures.at(-1)?.status, 407);
+      assert.equal(failures.at(-1)?.reason, 'no Proxy-Authorization header');
+      await ctx.delete();
+    } finally {
+      c.close();
+    }
+  });
+
+  it('garbage Proxy-Authorization: 400 and the connection closed', async () => {
+    const c = new ProxyClient();
+    try {
+      const r = await c.get(`${origin.url}/x`, { 'Proxy-Authorization': 'NTLM %%%' });
+      assert.equal(r.status, 400);
+      assert.equal(r.headers.connection, 'close');
+      assert.match(r.body, /Bad Proxy-Authorization header/);
+    } finally {
+      c.close();
+    }
+  });
+
+  it('our client (proxy option): Negotiate through the proxy, the origin answers and never sees Proxy-Authorization; the connection stays signed on', async () => {
+    const lsa = await initiatorLsa();
+    const f = createFetch({ lsa, credentials: { user: 'alice', domain: 'EXAMPLE', password: PASSWORD }, proxy: proxy.url });
+    try {
+      const before = proxy.identities.length;
+      const r = await f(`${origin.url}/through`, { method: 'POST', body: 'payload' });
+      assert.equal(r.status, 200);
+      const j = (await r.json()) as { method: string; url: string; body: string; proxyAuthorization: string | null };
+      assert.deepEqual(j, { method: 'POST', url: '/through', body: 'payload', proxyAuthorization: null, authorization: null });
+      assert.deepEqual(
+        proxy.identities.slice(before).map((i) => [i.name, i.scheme]),
+        [['EXAMPLE\\alice', 'Negotiate']],
+      );
+      // The final token came back in Proxy-Authenticate (the client checked it: no error), and
+      // the next request on the signed-on connection needs no 407.
+      const refusals = failures.length;
+      const again = await f(`${origin.url}/again`);
+      assert.equal(again.status, 200);
+      assert.equal(((await again.json()) as { url: string }).url, '/again');
+      assert.equal(failures.length, refusals);
+    } finally {
+      await f.close();
+      await lsa.shutdown();
+    }
+  });
+});
+
+describe('forward proxy: CONNECT', () => {
+  it('NTLM: 407 with the CHALLENGE, the AUTHENTICATE in a second CONNECT on the same connection, then 200 and the tunnel', async () => {
+    const echo = net.createServer((s) => s.pipe(s));
+    await new Promise<void>((r) => echo.listen(0, '127.0.0.1', r));
+    const target = `127.0.0.1:${(echo.address() as net.AddressInfo).port}`;
+    const c = new RawConnection(proxy.port);
+    try {
+      // First without credentials: 407, and the connection stays open for the next CONNECT.
+      c.connect(target);
+      const bare = await c.response();
+      assert.equal(bare.status, 407);
+      assert.match(bare.head, /\r\nProxy-Authenticate: Negotiate\r\nProxy-Authenticate: NTLM/);
+      const ctx = await clientContext(host, 'NTLM');
+      c.connect(target, header('NTLM', (await ctx.step())!));
+      const l1 = await c.response();
+      assert.equal(l1.status, 407);
+      c.connect(target, header('NTLM', (await ctx.step(proxyAuthenticate(l1.head, 'NTLM')))!));
+      const l3 = await c.response();
+      assert.equal(l3.status, 200, l3.head);
+      assert.equal(proxy.identities.at(-1)?.name, 'EXAMPLE\\alice');
+      assert.equal(proxy.tunnels.at(-1), target);
+      c.socket.write('through the tunnel');
+      assert.equal(await c.rest(18), 'through the tunnel');
+      await ctx.delete();
+    } finally {
+      c.close();
+      await new Promise<void>((r) => echo.close(() => r()));
+    }
+  });
+
+  it('garbage in a CONNECT: 400 and the connection closed', async () => {
+    const c = new RawConnection(proxy.port);
+    try {
+      c.connect('127.0.0.1:9', 'Negotiate !!');
+      const r = await c.response();
+      assert.equal(r.status, 400);
+      assert.match(r.head, /\r\nConnection: close/i);
+      await c.rest(1);
+      assert.equal(c.closed, true);
+    } finally {
+      c.close();
+    }
+  });
+
+  it('any Proxy-Authorization on a CONNECT: 400 or 407, never a 500, and the proxy still answers', async () => {
+    const text = fc.string({ unit: fc.constantFrom(...'NTLMNegotiate =+/AZaz09-_.'.split('')), maxLength: 60, size: 'max' });
+    const token = fc.tuple(fc.constantFrom('NTLM ', 'Negotiate '), fc.uint8Array({ maxLength: 120, size: 'max' }), fc.constantFrom('TlRMTVNTUAABAAAA', 'TlRMTVNTUAADAAAA', 'YII', 'oYI', ''))
+      .map(([scheme, bytes, prefix]) => scheme + prefix + Buffer.from(bytes).toString('base64'));
+    await assertSettled(
+      fc.asyncProperty(fc.oneof(text, token), async (value) => {
+        const c = new RawConnection(proxy.port);
+        try {
+          c.connect('127.0.0.1:9', value);
+          const r = await c.response();
+          assert.ok(r.status === 400 || r.status === 407, `${r.status} for ${JSON.stringify(value)}`);
+        } finally {
+          c.close();
+        }
+      }),
+      { numRuns: 60 },
+    );
+    assert.ok(failures.every((f) => f.status !== 500), JSON.stringify(failures.filter((f) => f.status === 500)));
+    const c = new RawConnection(proxy.port);
+    try {
+      c.connect('127.0.0.1:9');
+      assert.equal((await c.response()).status, 407);
+    } finally {
+      c.close();
+    }
+  });
+
+  it('authenticateConnect without proxy mode: SEC_E_INVALID_PARAMETER', async () => {
+    const plain = createAuthenticator({ host });
+    const s = new net.Socket();
+    try {
+      await assert.rejects(plain.authenticateConnect({ headers: {} } as never, s, Buffer.alloc(0)), (e: unknown) => e instanceof SspiError && e.code === 'SEC_E_INVALID_PARAMETER');
+    } finally {
+      s.destroy();
+      await plain.close();
+    }
+  });
+});
