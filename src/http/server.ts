@@ -164,7 +164,8 @@ export interface Authenticator {
    * Proxy mode, for a server's 'connect' event (req, socket, head): the identity and the headers
    * (the final token) to send with your `HTTP/1.1 200 Connection Established`, or null once a
    * 407/400 went out on the socket; the client's next CONNECT on that connection then arrives as
-   * a new 'connect' event. Throws SEC_E_INVALID_PARAMETER without `proxy: true`.
+   * a new 'connect' event (the socket is emitted to the server again, so its 'connection' or
+   * 'secureConnection' listeners see it twice). Throws SEC_E_INVALID_PARAMETER without `proxy: true`.
    */
   authenticateConnect(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<ConnectAuthentication | null>;
   /** Free the credentials and every parked handshake. */

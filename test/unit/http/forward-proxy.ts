@@ -3,6 +3,7 @@
 // through authenticateConnect and then becomes a tunnel. Also a plain origin that echoes what
 // reached it. For the proxy tests (unit and interop).
 import http from 'node:http';
+import https from 'node:https';
 import net, { type AddressInfo } from 'node:net';
 import type { Authenticator, Identity } from '../../../src/http/server.js';
 
@@ -18,11 +19,12 @@ export interface ForwardProxy {
 
 const HOP_BY_HOP = new Set(['proxy-authorization', 'proxy-connection', 'connection', 'keep-alive', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
 
-export async function startForwardProxy(auth: Authenticator): Promise<ForwardProxy> {
+/** `tls`: the proxy itself speaks https (clients reach it over TLS). */
+export async function startForwardProxy(auth: Authenticator, tls?: { key: string; cert: string }): Promise<ForwardProxy> {
   const identities: Identity[] = [];
   const tunnels: string[] = [];
   const sockets = new Set<net.Socket>();
-  const server = http.createServer((req, res) => {
+  const onRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => {
     void (async () => {
       const id = await auth.authenticate(req, res);
       if (!id) return;
@@ -42,7 +44,8 @@ export async function startForwardProxy(auth: Authenticator): Promise<ForwardPro
       });
       req.pipe(up);
     })();
-  });
+  };
+  const server = tls ? https.createServer({ key: tls.key, cert: tls.cert }, onRequest) : http.createServer(onRequest);
   server.on('connection', (s: net.Socket) => {
     sockets.add(s);
     s.once('close', () => sockets.delete(s));
@@ -68,7 +71,7 @@ export async function startForwardProxy(auth: Authenticator): Promise<ForwardPro
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const port = (server.address() as AddressInfo).port;
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `${tls ? 'https' : 'http'}://127.0.0.1:${port}`,
     port,
     identities,
     tunnels,

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import net from 'node:net';
+import tls from 'node:tls';
 import { after, before, describe, it } from 'node:test';
 import * as fc from 'fast-check';
 import { createFetch } from '../../../src/http/client.js';
@@ -12,7 +13,7 @@ import { type AuthFailure, type Authenticator, createAuthenticator } from '../..
 import type { LsaHost } from '../../../src/lsa/host.js';
 import { SspiError } from '../../../src/sspi/error.js';
 import { assertSettled } from '../../fuzz/settle.js';
-import { initiatorLsa } from './client-harness.js';
+import { initiatorLsa, selfSigned } from './client-harness.js';
 import { type EchoOrigin, type ForwardProxy, startEchoOrigin, startForwardProxy } from './forward-proxy.js';
 import { PASSWORD, type Reply, clientContext, header, lsaHost } from './helpers.js';
 
@@ -41,8 +42,8 @@ class RawConnection {
   readonly socket: net.Socket;
   private buf = '';
   closed = false;
-  constructor(port: number) {
-    this.socket = net.connect(port, '127.0.0.1');
+  constructor(port: number, overTls = false) {
+    this.socket = overTls ? tls.connect(port, '127.0.0.1', { rejectUnauthorized: false }) : net.connect(port, '127.0.0.1');
     this.socket.setEncoding('latin1');
     this.socket.on('data', (d: string) => (this.buf += d));
     this.socket.on('error', () => undefined);
@@ -112,6 +113,36 @@ function proxyAuthenticate(head: string, scheme: string): Uint8Array {
   return new Uint8Array(Buffer.from(m[1]!, 'base64'));
 }
 
+/** A bare CONNECT (407), NTLM's two legs as CONNECTs on the same connection, then data through the tunnel. */
+async function ntlmTunnel(p: ForwardProxy, overTls: boolean): Promise<void> {
+  const echo = net.createServer((s) => s.pipe(s));
+  await new Promise<void>((r) => echo.listen(0, '127.0.0.1', r));
+  const target = `127.0.0.1:${(echo.address() as net.AddressInfo).port}`;
+  const c = new RawConnection(p.port, overTls);
+  try {
+    // First without credentials: 407, and the connection stays open for the next CONNECT.
+    c.connect(target);
+    const bare = await c.response();
+    assert.equal(bare.status, 407);
+    assert.match(bare.head, /\r\nProxy-Authenticate: Negotiate\r\nProxy-Authenticate: NTLM/);
+    const ctx = await clientContext(host, 'NTLM');
+    c.connect(target, header('NTLM', (await ctx.step())!));
+    const l1 = await c.response();
+    assert.equal(l1.status, 407);
+    c.connect(target, header('NTLM', (await ctx.step(proxyAuthenticate(l1.head, 'NTLM')))!));
+    const l3 = await c.response();
+    assert.equal(l3.status, 200, l3.head);
+    assert.equal(p.identities.at(-1)?.name, 'EXAMPLE\\alice');
+    assert.equal(p.tunnels.at(-1), target);
+    c.socket.write('through the tunnel');
+    assert.equal(await c.rest(18), 'through the tunnel');
+    await ctx.delete();
+  } finally {
+    c.close();
+    await new Promise<void>((r) => echo.close(() => r()));
+  }
+}
+
 describe('forward proxy: absolute-form requests', () => {
   it('no credentials: 407 offering Negotiate and NTLM in Proxy-Authenticate; an Authorization for the origin is not taken as the proxy\'s', async () => {
     const c = new ProxyClient();
@@ -172,31 +203,15 @@ describe('forward proxy: absolute-form requests', () => {
 
 describe('forward proxy: CONNECT', () => {
   it('NTLM: 407 with the CHALLENGE, the AUTHENTICATE in a second CONNECT on the same connection, then 200 and the tunnel', async () => {
-    const echo = net.createServer((s) => s.pipe(s));
-    await new Promise<void>((r) => echo.listen(0, '127.0.0.1', r));
-    const target = `127.0.0.1:${(echo.address() as net.AddressInfo).port}`;
-    const c = new RawConnection(proxy.port);
+    await ntlmTunnel(proxy, false);
+  });
+
+  it('the same with the proxy itself on https (its CONNECTs over TLS)', async () => {
+    const tlsProxy = await startForwardProxy(auth, selfSigned());
     try {
-      // First without credentials: 407, and the connection stays open for the next CONNECT.
-      c.connect(target);
-      const bare = await c.response();
-      assert.equal(bare.status, 407);
-      assert.match(bare.head, /\r\nProxy-Authenticate: Negotiate\r\nProxy-Authenticate: NTLM/);
-      const ctx = await clientContext(host, 'NTLM');
-      c.connect(target, header('NTLM', (await ctx.step())!));
-      const l1 = await c.response();
-      assert.equal(l1.status, 407);
-      c.connect(target, header('NTLM', (await ctx.step(proxyAuthenticate(l1.head, 'NTLM')))!));
-      const l3 = await c.response();
-      assert.equal(l3.status, 200, l3.head);
-      assert.equal(proxy.identities.at(-1)?.name, 'EXAMPLE\\alice');
-      assert.equal(proxy.tunnels.at(-1), target);
-      c.socket.write('through the tunnel');
-      assert.equal(await c.rest(18), 'through the tunnel');
-      await ctx.delete();
+      await ntlmTunnel(tlsProxy, true);
     } finally {
-      c.close();
-      await new Promise<void>((r) => echo.close(() => r()));
+      await tlsProxy.close();
     }
   });
 
