@@ -13,7 +13,7 @@
 
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Socket } from 'node:net';
-import type { TLSSocket } from 'node:tls';
+import type { ConnectionOptions, TLSSocket } from 'node:tls';
 import { Agent, Client, buildConnector, fetch as undiciFetch, type Dispatcher, type RequestInfo, type RequestInit, type Response } from 'undici';
 import { Credentials } from '../credentials.js';
 import { SecurityContext, type FlagInput } from '../context.js';
@@ -24,6 +24,7 @@ import { parseNegotiationToken } from '../packages/negotiate/spnego.js';
 import { SspiError } from '../sspi/error.js';
 import { SecurityStatus } from '../sspi/status.js';
 import { type Challenge, parseChallenges } from './client-challenge.js';
+import { openTunnel } from './client-tunnel.js';
 import { tlsServerEndPoint } from './channelBindings.js';
 
 export type AuthPackage = 'Negotiate' | 'NTLM';
@@ -51,7 +52,11 @@ export interface NegotiateClientOptions {
   maxLegs?: number;
   /** Largest streamed request body buffered so it can be replayed; default 1 MiB. */
   maxBufferedBody?: number;
-  /** An HTTP forward proxy (http: only) the requests go through, authenticated on 407. */
+  /**
+   * An HTTP forward proxy (an http: URL), signed on to when it answers 407: requests to http:
+   * origins go to it in absolute form, those to https: origins through a CONNECT tunnel (TLS to
+   * the origin inside it, its channel bindings from the origin's certificate).
+   */
   proxy?: string | URL;
   /** TLS/TCP options for the pinned connections (ca, rejectUnauthorized, ...). */
   connect?: buildConnector.BuildOptions;
@@ -280,11 +285,13 @@ class Pin {
   /** The origin reset a request over HTTP/2 with HTTP_1_1_REQUIRED: its requests go here (HTTP/1.1) from now on. */
   http11Only = false;
 
+  /** `dial`: how a connection is made instead of straight to `url` (a CONNECT tunnel). */
   constructor(
     readonly url: URL,
     connect: buildConnector.BuildOptions | undefined,
+    dial?: buildConnector.connector,
   ) {
-    this.base = buildConnector({ ...(connect ?? {}) });
+    this.base = dial ?? buildConnector({ ...(connect ?? {}) });
     this.client = new Client(url, { pipelining: 1, connect: (opts, cb) => this.connector(opts, cb) });
   }
 
@@ -461,6 +468,9 @@ class NegotiateClient {
   private ownsLsa = false;
   private readonly packages: AuthPackage[];
   private readonly proxy: URL | null;
+  /** The proxy's offers that worked on a CONNECT: the next tunnel sends its first token at once. */
+  private proxyOffers: Offer[] | null = null;
+  private proxyDial: buildConnector.connector | null = null;
   private closed = false;
 
   constructor(private readonly o: NegotiateClientOptions) {
@@ -527,15 +537,44 @@ class NegotiateClient {
     return null;
   }
 
+  /** An https origin through the proxy: over a CONNECT tunnel, one pinned connection per origin. */
+  private tunnelled(origin: URL): boolean {
+    return this.proxy !== null && origin.protocol === 'https:';
+  }
+
   private pinFor(origin: URL): Pin {
-    const target = this.proxy ?? origin;
-    const key = target.origin;
+    const tunnel = this.tunnelled(origin);
+    const key = tunnel ? `${this.proxy!.origin} CONNECT ${origin.origin}` : (this.proxy ?? origin).origin;
     let pin = this.pins.get(key);
     if (!pin) {
-      pin = new Pin(new URL(key), this.o.connect);
+      pin = tunnel ? new Pin(new URL(origin.origin), this.o.connect, (_opts, cb) => void this.tunnel(origin).then((s) => cb(null, s), (e: Error) => cb(e, null))) : new Pin(new URL(key), this.o.connect);
       this.pins.set(key, pin);
     }
     return pin;
+  }
+
+  /** A TLS connection to `origin` inside a CONNECT tunnel through the proxy, signed on to it. */
+  private tunnel(origin: URL): Promise<TLSSocket> {
+    const proxy = this.proxy!;
+    const { timeout: _t, socketPath: _s, maxCachedSessions: _m, ...tls } = (this.o.connect ?? {}) as buildConnector.BuildOptions & { timeout?: number; socketPath?: string; maxCachedSessions?: number };
+    this.proxyDial ??= buildConnector({});
+    const dialer = this.proxyDial;
+    const dial = (): Promise<Socket> =>
+      new Promise((resolve, reject) => {
+        dialer({ hostname: proxy.hostname.replace(/^\[|\]$/g, ''), host: proxy.host, protocol: 'http:', port: proxy.port || '80' }, (err, s) => (err || !s ? reject(err ?? new Error('connect failed')) : resolve(s as Socket)));
+      });
+    const client = this;
+    return openTunnel(dial, origin, tls as ConnectionOptions, {
+      offers: (values) => this.offers(parseChallenges(values)),
+      context: async (offer) => SecurityContext.client(await this.credentials(offer.pkg), { target: this.target(proxy, 'proxy'), flags: this.o.flags ?? DEFAULT_FLAGS }),
+      get known() {
+        return client.proxyOffers;
+      },
+      set known(v) {
+        client.proxyOffers = v;
+      },
+      maxLegs: this.o.maxLegs ?? 4,
+    });
   }
 
   private target(url: URL, kind: Kind): string {
@@ -593,7 +632,9 @@ class NegotiateClient {
         await leg.swallow();
       }
     }
-    const d: Dispatcher.Dispatch = (o, h) => pin.client.dispatch(this.proxy ? { ...o, origin: this.proxy.origin, path: new URL(o.path, origin).href } : o, h);
+    // Through the proxy in absolute form, unless the pin is a tunnel to the origin itself.
+    const proxy = this.tunnelled(origin) ? null : this.proxy;
+    const d: Dispatcher.Dispatch = (o, h) => pin.client.dispatch(proxy ? { ...o, origin: proxy.origin, path: new URL(o.path, origin).href } : o, h);
     await pin.lock(() => this.onPin(pin, d, opts, origin, base, body, run, first));
   }
 

@@ -15,7 +15,7 @@ import { SspiError } from '../../../src/sspi/error.js';
 import { assertSettled } from '../../fuzz/settle.js';
 import { initiatorLsa, selfSigned } from './client-harness.js';
 import { type EchoOrigin, type ForwardProxy, startEchoOrigin, startForwardProxy } from './forward-proxy.js';
-import { PASSWORD, type Reply, clientContext, header, lsaHost } from './helpers.js';
+import { PASSWORD, type Reply, clientContext, header, lsaHost, startServer } from './helpers.js';
 
 let host: LsaHost;
 let auth: Authenticator;
@@ -264,6 +264,55 @@ describe('forward proxy: CONNECT', () => {
     } finally {
       s.destroy();
       await plain.close();
+    }
+  });
+});
+
+describe('our client to an https origin through the proxy', () => {
+  it('a CONNECT tunnel signed on to the proxy (Negotiate), then TLS to the origin and its own sign-on bound to its certificate', async () => {
+    const tlsOrigin = await startServer(host, { channelBindings: 'required' }, selfSigned());
+    const lsa = await initiatorLsa();
+    const f = createFetch({ lsa, credentials: { user: 'alice', domain: 'EXAMPLE', password: PASSWORD }, proxy: proxy.url, connect: { rejectUnauthorized: false } });
+    try {
+      const tunnels = proxy.tunnels.length;
+      const r = await f(`${tlsOrigin.url}/inside`, { method: 'POST', body: 'sealed' });
+      assert.equal(r.status, 200, JSON.stringify(tlsOrigin.failures));
+      const id = (await r.json()) as { name: string; channelBindings: boolean };
+      assert.equal(id.name, 'EXAMPLE\\alice');
+      assert.equal(id.channelBindings, true, 'bound to the origin certificate, not the proxy');
+      assert.deepEqual(proxy.tunnels.slice(tunnels), [`127.0.0.1:${tlsOrigin.port}`]);
+      assert.equal(proxy.identities.at(-1)?.scheme, 'Negotiate');
+      // The pinned tunnel stays: the next request needs neither a CONNECT nor a sign-on.
+      const again = await f(`${tlsOrigin.url}/again`);
+      assert.equal(again.status, 200);
+      await again.text();
+      assert.equal(proxy.tunnels.length, tunnels + 1);
+    } finally {
+      await f.close();
+      await lsa.shutdown();
+      await tlsOrigin.close();
+    }
+  });
+
+  it('a wrong password at the proxy: the request fails with SEC_E_LOGON_DENIED, nothing reaches the origin', async () => {
+    const tlsOrigin = await startServer(host, {}, selfSigned());
+    const lsa = await initiatorLsa();
+    const f = createFetch({ lsa, credentials: { user: 'alice', domain: 'EXAMPLE', password: 'wrong' }, proxy: proxy.url, connect: { rejectUnauthorized: false } });
+    try {
+      let cause: unknown;
+      try {
+        await f(`${tlsOrigin.url}/x`);
+      } catch (e) {
+        cause = e;
+        while (cause && !(cause instanceof SspiError)) cause = (cause as { cause?: unknown }).cause;
+      }
+      assert.ok(cause instanceof SspiError, String(cause));
+      assert.equal(cause.code, 'SEC_E_LOGON_DENIED');
+      assert.equal(tlsOrigin.sockets.size, 0);
+    } finally {
+      await f.close();
+      await lsa.shutdown();
+      await tlsOrigin.close();
     }
   });
 });
