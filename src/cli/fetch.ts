@@ -1,7 +1,7 @@
 // `tslsa fetch`: an HTTP request that answers Negotiate/NTLM challenges (the client of `tslsa serve`).
 //
 //   tslsa fetch URL [-u DOMAIN\USER] [--password-stdin] [-X METHOD] [-d DATA] [-H 'K: V']...
-//               [-i] [--package Negotiate|NTLM] [--spn SPN] [--insecure]
+//               [-i] [--package Negotiate|NTLM] [--spn SPN] [--insecure] [-x|--proxy URL]
 
 import { readFileSync } from 'node:fs';
 import { createFetch, type AuthPackage, type PasswordCredentials } from '../http/client.js';
@@ -13,6 +13,8 @@ export interface FetchCommandIO {
   stdin: NodeJS.ReadableStream;
   stdout: NodeJS.WritableStream;
   stderr: NodeJS.WritableStream;
+  /** Where https_proxy, http_proxy and no_proxy come from; default process.env. */
+  env?: NodeJS.ProcessEnv;
 }
 
 export const FETCH_HELP = `Usage: tslsa fetch URL [options]
@@ -30,10 +32,13 @@ Options:
   --package P          Negotiate or NTLM (default: Negotiate, then NTLM)
   --spn SPN            the target name (default HTTP/<host>)
   --insecure           do not verify the server certificate
+  -x, --proxy URL      an http:// forward proxy, signed on to on 407 (https URLs go through a
+                       CONNECT tunnel); default $https_proxy (HTTPS_PROXY) or $http_proxy by the
+                       URL's scheme, unless $no_proxy (NO_PROXY) names the host; '' for none
 Exit status: 0 for HTTP < 400, 1 for HTTP >= 400 or a failed authentication, 2 for usage errors.
 `;
 
-const VALUE = new Set(['u', 'X', 'd', 'H', 'package', 'spn']);
+const VALUE = new Set(['u', 'X', 'd', 'H', 'package', 'spn', 'x', 'proxy']);
 const FLAGS = new Set(['password-stdin', 'i', 'insecure', 'help', 'h']);
 
 interface FetchArgs {
@@ -47,6 +52,8 @@ interface FetchArgs {
   pkg?: AuthPackage;
   spn?: string;
   insecure: boolean;
+  /** --proxy as given ('' turns the environment's off). */
+  proxy?: string;
   help: boolean;
 }
 
@@ -97,6 +104,10 @@ function parse(argv: readonly string[]): FetchArgs {
       case 'spn':
         a.spn = value;
         break;
+      case 'x':
+      case 'proxy':
+        a.proxy = value;
+        break;
     }
   }
   if (a.help) return a;
@@ -111,6 +122,31 @@ function account(name: string, password: string): PasswordCredentials {
   const at = name.lastIndexOf('@');
   if (at > 0) return { user: name.slice(0, at), domain: name.slice(at + 1), password };
   return { user: name, password };
+}
+
+/**
+ * The proxy for `url`: --proxy, else the environment as curl reads it (https_proxy or HTTPS_PROXY
+ * for https, only the lower-case http_proxy for http, since a request header can set HTTP_PROXY in
+ * CGI), unless no_proxy names the host ('*', the host, or a domain it is under). Null: none.
+ */
+function proxyFor(url: URL, given: string | undefined, env: NodeJS.ProcessEnv): URL | null {
+  let raw = given;
+  if (raw === undefined) {
+    const noProxy = (env.no_proxy ?? env.NO_PROXY ?? '').split(',').map((h) => h.trim().toLowerCase().replace(/^\./, '')).filter(Boolean);
+    const host = url.hostname.toLowerCase().replace(/^\[|\]$/g, '');
+    if (noProxy.some((h) => h === '*' || host === h || host.endsWith(`.${h}`))) return null;
+    raw = url.protocol === 'https:' ? (env.https_proxy ?? env.HTTPS_PROXY) : env.http_proxy;
+  }
+  if (!raw) return null;
+  let proxy: URL;
+  try {
+    proxy = new URL(raw.includes('://') ? raw : `http://${raw}`);
+  } catch {
+    throw new UsageError('fetch: the proxy is not a URL (http://host:port)');
+  }
+  if (proxy.protocol !== 'http:') throw new UsageError('fetch: the proxy must be an http:// URL');
+  if (proxy.username || proxy.password) throw new UsageError('fetch: the proxy URL carries a user name or password; the -u account signs on to the proxy too');
+  return proxy;
 }
 
 /** The innermost useful message of a fetch failure (undici wraps errors in TypeError('fetch failed')). */
@@ -137,6 +173,7 @@ export async function fetchCommand(argv: readonly string[], io: FetchCommandIO):
   if (url.username || url.password) throw new UsageError('fetch: the URL carries a user name or password; use -u DOMAIN\\USER --password-stdin (passwords are never taken from the command line)');
   if (a.passwordStdin && a.user === undefined) throw new UsageError('fetch: --password-stdin needs -u');
   if (a.user !== undefined && !a.passwordStdin) throw new UsageError('fetch: -u needs --password-stdin (passwords are never taken from the command line)');
+  const proxy = proxyFor(url, a.proxy, io.env ?? process.env);
   const credentials = a.user !== undefined ? account(a.user, await readPasswordLine(io.stdin)) : 'default';
   const body = a.data === undefined ? undefined : a.data.startsWith('@') ? readFileSync(a.data.slice(1)) : a.data;
   const f = createFetch({
@@ -144,6 +181,7 @@ export async function fetchCommand(argv: readonly string[], io: FetchCommandIO):
     ...(a.pkg ? { packages: [a.pkg] } : {}),
     ...(a.spn ? { spn: a.spn } : {}),
     ...(a.insecure ? { connect: { rejectUnauthorized: false } } : {}),
+    ...(proxy ? { proxy } : {}),
   });
   try {
     let res;

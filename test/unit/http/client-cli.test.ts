@@ -8,7 +8,9 @@ import { after, before, describe, it } from 'node:test';
 import { fetchCommand } from '../../../src/cli/fetch.js';
 import { main } from '../../../src/cli/main.js';
 import { UsageError } from '../../../src/cli/args.js';
-import { PASSWORD, acceptorLsa, startServer, type TestServer } from './client-harness.js';
+import { createAuthenticator } from '../../../src/http/server.js';
+import { PASSWORD, acceptorLsa, selfSigned, startServer, type TestServer } from './client-harness.js';
+import { startEchoOrigin, startForwardProxy } from './forward-proxy.js';
 
 const closers: Array<() => Promise<unknown>> = [];
 let dir: string;
@@ -32,14 +34,14 @@ async function server(opts: Parameters<typeof startServer>[0] = {}): Promise<Tes
   return s;
 }
 
-async function run(argv: string[], stdin = ''): Promise<{ code: number; out: string; err: string }> {
+async function run(argv: string[], stdin = '', env: NodeJS.ProcessEnv = {}): Promise<{ code: number; out: string; err: string }> {
   const out = new PassThrough();
   const err = new PassThrough();
   const o: Buffer[] = [];
   const e: Buffer[] = [];
   out.on('data', (c: Buffer) => o.push(c));
   err.on('data', (c: Buffer) => e.push(c));
-  const code = await fetchCommand(argv, { stdin: Readable.from([Buffer.from(stdin)]), stdout: out, stderr: err });
+  const code = await fetchCommand(argv, { stdin: Readable.from([Buffer.from(stdin)]), stdout: out, stderr: err, env });
   return { code, out: Buffer.concat(o).toString(), err: Buffer.concat(e).toString() };
 }
 
@@ -92,10 +94,50 @@ describe('tslsa fetch', () => {
     await assert.rejects(run(['http://localhost/', '--password=S3cret-opt']), silent('S3cret-opt'));
     await assert.rejects(run(['http://localhost/', '-pS3cret-short']), silent('S3cret-short'));
     await assert.rejects(run(['http://localhost/', '-H', 'Authorization Basic c2VjcmV0LWhkcg==']), silent('c2VjcmV0LWhkcg'));
+    await assert.rejects(run(['http://localhost/', '--proxy', 'http://alice:S3cret-proxy@proxy:3128']), silent('S3cret-proxy'));
+    await assert.rejects(run(['http://localhost/'], '', { http_proxy: 'http://alice:S3cret-env@proxy:3128' }), silent('S3cret-env'));
+    await assert.rejects(run(['http://localhost/', '-x', 'https://proxy:3128']), UsageError);
     const err = new PassThrough();
     const e: Buffer[] = [];
     err.on('data', (c: Buffer) => e.push(c));
     assert.equal(await main(['fetch', 'http://localhost/', '--bogus'], new PassThrough(), err), 2);
     assert.match(Buffer.concat(e).toString(), /unknown option --bogus/);
+  });
+});
+
+describe('tslsa fetch through a forward proxy', () => {
+  it('-x/--proxy, and $https_proxy / $http_proxy unless $no_proxy names the host: the proxy signed on to, then the origin', async () => {
+    const auth = createAuthenticator({ host: await acceptorLsa(), proxy: true });
+    const proxy = await startForwardProxy(auth);
+    const origin = await startEchoOrigin();
+    const tlsOrigin = await server({ offer: ['NTLM'], tls: selfSigned() });
+    closers.push(async () => {
+      await proxy.close();
+      await origin.close();
+      await auth.close();
+    });
+    const signOn = ['-u', 'EXAMPLE\\alice', '--password-stdin'];
+    const plain = await run([`${origin.url}/via-x`, '-x', proxy.url, ...signOn], `${PASSWORD}\n`);
+    assert.equal(plain.code, 0, plain.err);
+    assert.deepEqual(JSON.parse(plain.out), { method: 'GET', url: '/via-x', body: '', proxyAuthorization: null, authorization: null });
+    assert.equal(proxy.identities.at(-1)?.name, 'EXAMPLE\\alice');
+    // http_proxy for an http URL; HTTP_PROXY (upper case) is not read.
+    const fromEnv = await run([`${origin.url}/env`, ...signOn], `${PASSWORD}\n`, { http_proxy: proxy.url });
+    assert.equal(fromEnv.code, 0, fromEnv.err);
+    assert.equal(proxy.identities.length, 2);
+    assert.equal((await run([`${origin.url}/upper`], '', { HTTP_PROXY: proxy.url })).code, 0);
+    assert.equal(proxy.identities.length, 2, 'HTTP_PROXY is ignored');
+    // https through a CONNECT tunnel from $HTTPS_PROXY; the origin signs on inside it.
+    const tunnelled = await run([`${tlsOrigin.url}/tunnel`, '--insecure', ...signOn], `${PASSWORD}\n`, { HTTPS_PROXY: proxy.url });
+    assert.equal(tunnelled.code, 0, tunnelled.err);
+    assert.equal((JSON.parse(tunnelled.out) as { user: string }).user, 'EXAMPLE\\alice');
+    assert.equal(proxy.tunnels.at(-1), `localhost:${tlsOrigin.port}`);
+    // no_proxy and --proxy '' go straight to the origin.
+    const tunnels = proxy.tunnels.length;
+    const direct = await run([`${tlsOrigin.url}/direct`, '--insecure', ...signOn], `${PASSWORD}\n`, { https_proxy: proxy.url, no_proxy: 'example.test,.localhost' });
+    assert.equal(direct.code, 0, direct.err);
+    const off = await run([`${tlsOrigin.url}/off`, '--insecure', '--proxy', '', ...signOn], `${PASSWORD}\n`, { https_proxy: proxy.url });
+    assert.equal(off.code, 0, off.err);
+    assert.equal(proxy.tunnels.length, tunnels);
   });
 });
