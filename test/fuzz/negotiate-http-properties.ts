@@ -30,20 +30,26 @@
 //     forged) and over node:http; a connection keeps an identity only after a 200, and a clean
 //     sign-on still works afterwards;
 //   - parseChallenges (WWW-Authenticate on the client) never throws and returns well-formed
-//     challenges, and reads back the challenges a server writes.
+//     challenges, and reads back the challenges a server writes;
+//   - the client's reader of a proxy's answer to CONNECT (random bytes, or a 407/200 head with
+//     random fields and body, then a close) ends in a rejected Error: never a hang, a throw or a
+//     tunnel opened over garbage.
 import * as assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as fc from 'fast-check';
 import { type ByteMutation, byteMutationArb, mutateBytes } from './bytes.js';
 import { Credentials } from '../../src/credentials.js';
+import { SecurityContext } from '../../src/context.js';
 import { KRB5_MECH_OID, MS_KRB5_MECH_OID, NTLMSSP_MECH_OID, SPNEGO_MECH_OID } from '../../src/der/index.js';
 import { type AuthFailure, type Authenticator, createAuthenticator, HANDSHAKE_COOKIE } from '../../src/http/server.js';
 import type { HandshakeStore, ParkedHandshake } from '../../src/http/handshakeStore.js';
 import { type Challenge, parseChallenges } from '../../src/http/client-challenge.js';
+import { openTunnel } from '../../src/http/client-tunnel.js';
 import { createLsa, type LsaHost } from '../../src/lsa/host.js';
 import { PackedReader, PackedWriter } from '../../src/lsa/packed.js';
 import type { SecHandle } from '../../src/lsa/protocol.js';
@@ -1164,7 +1170,53 @@ async function getHttp(): Promise<Http> {
   return http;
 }
 
+// ---- a proxy that answers CONNECT with whatever the property gives, then closes ----------------
+
+interface ConnectPeer {
+  port: number;
+  answer: Buffer;
+  close(): Promise<void>;
+}
+
+let connectPeer: Promise<ConnectPeer> | null = null;
+
+function getConnectPeer(): Promise<ConnectPeer> {
+  connectPeer ??= (async () => {
+    const peer = { port: 0, answer: Buffer.alloc(0), close: async () => undefined } as ConnectPeer;
+    const server = net.createServer((s) => {
+      s.on('error', () => undefined);
+      s.once('data', () => s.end(peer.answer));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    server.unref();
+    peer.port = (server.address() as net.AddressInfo).port;
+    peer.close = () => new Promise<void>((r) => server.close(() => r()));
+    return peer;
+  })();
+  return connectPeer;
+}
+
+async function closeConnectPeer(): Promise<void> {
+  if (!connectPeer) return;
+  const p = await connectPeer;
+  connectPeer = null;
+  await p.close();
+}
+
+const connectFieldArb = fc.string({ unit: fc.constantFrom(...'NTLMNegotiate ,=+/AZaz09:-close'.split('')), maxLength: 80, size: 'max' });
+const connectAnswerArb: fc.Arbitrary<Buffer> = fc.oneof(
+  fc
+    .tuple(
+      fc.constantFrom('HTTP/1.1 407 Proxy Authentication Required', 'HTTP/1.1 200 Connection Established', 'HTTP/1.0 407', 'HTTP/1.1 502 Bad Gateway', 'HTTP/2 200', 'HTTP/1.1 4070 x'),
+      fc.array(fc.tuple(fc.constantFrom('Proxy-Authenticate', 'Content-Length', 'Connection', 'Proxy-Connection', 'X'), connectFieldArb), { maxLength: 6, size: 'max' }),
+      fc.uint8Array({ maxLength: 300, size: 'max' }),
+    )
+    .map(([status, fields, body]) => Buffer.concat([Buffer.from(`${status}\r\n${fields.map(([k, v]) => `${k}: ${v}`).join('\r\n')}\r\n\r\n`, 'latin1'), body])),
+  fc.uint8Array({ maxLength: 600, size: 'max' }).map((b) => Buffer.from(b)),
+);
+
 async function closeHttp(): Promise<void> {
+  await closeConnectPeer();
   if (!http) return;
   const h = await http;
   http = null;
@@ -1865,6 +1917,25 @@ export function negotiateHttpProperties(): CampaignProperty[] {
     fc.tuple(fc.array(challengeArb([' = ', ' =', '= ']), { minLength: 1, maxLength: 4 }), commaArb, fc.boolean()),
     readBack,
   );
+
+  // -- the client's side of a proxy: its reader of the answer to CONNECT
+
+  props.push([
+    'HTTP client: any answer to CONNECT ends in a rejected Error, never a hang, a throw or a tunnel over garbage',
+    fc.asyncProperty(connectAnswerArb, async (answer) => {
+      const w = await getWorld();
+      const peer = await getConnectPeer();
+      peer.answer = answer;
+      const dial = () =>
+        new Promise<net.Socket>((resolve, reject) => {
+          const sock = net.connect(peer.port, '127.0.0.1', () => resolve(sock));
+          sock.once('error', reject);
+        });
+      const offers = (v: string | string[] | undefined) => parseChallenges(v).filter((c) => c.scheme.toLowerCase() === 'ntlm').map(() => ({ scheme: 'NTLM' }));
+      const context = async () => SecurityContext.client(w.ntlmClient, { target: 'HTTP/proxy.example.test' });
+      await assert.rejects(openTunnel(dial, new URL('https://origin.example.test/'), { rejectUnauthorized: false }, { offers, context, known: null, maxLegs: 3 }, 2000), (e: unknown) => e instanceof Error);
+    }),
+  ]);
 
   return props;
 }
