@@ -21,10 +21,10 @@
 // against it. A store that is away gives 503 with Retry-After, never a crash or a hang.
 //
 // HTTP/2 (node:http2's compatibility API) multiplexes requests on one connection, so nothing
-// connection-bound runs there, as with IIS: a
-// Negotiate sign-on that completes in its first leg (Kerberos) authenticates its own request, and
-// any leg that would need another (NTLM, SPNEGO asking for more) resets the stream with
-// HTTP_1_1_REQUIRED (RFC 9113 7), which browsers and curl answer by retrying over HTTP/1.1.
+// connection-bound runs there, as with IIS: a Negotiate sign-on that completes in its first leg
+// (Kerberos) authenticates its own request, and any leg that would need another (NTLM, SPNEGO
+// asking for more) resets the stream with HTTP_1_1_REQUIRED (RFC 9113 7), which browsers and curl
+// answer by retrying over HTTP/1.1.
 //
 // Proxy mode (`proxy: true`) is the same for a forward proxy: Proxy-Authorization in, 407 and
 // Proxy-Authenticate out; a CONNECT request, which Node hands over as a bare socket, goes through
@@ -142,21 +142,24 @@ export interface Identity {
 }
 
 export interface AuthFailure {
-  /** 503: the shared handshake store (or the replay cache behind it) is unreachable; try again later. 407 in proxy mode where a server answers 401. */
+  /**
+   * 503: the shared handshake store (or the replay cache behind it) is unreachable; try again
+   * later. 407 in proxy mode, where a server answers 401.
+   */
   status: 400 | 401 | 407 | 500 | 503;
   /** What was wrong, for logs. */
   reason: string;
   /** The SSPI status name when AcceptSecurityContext refused. */
   code?: string;
   /**
-   * HTTP/2: the stream was reset with HTTP_1_1_REQUIRED instead of answered (status stays 401),
-   * because the sign-on needs a leg more and so a connection of its own.
+   * HTTP/2: the stream was reset with HTTP_1_1_REQUIRED instead of answered (the status is the
+   * challenge's, 401 or 407), because the sign-on needs a leg more and so a connection of its own.
    */
   http11Required?: true;
 }
 
 export interface Authenticator {
-  /** Authenticate `req`: the identity, or null when a 401/400/500 has already been sent on `res`. */
+  /** Authenticate `req`: the identity, or null when a 401 (407)/400/500/503 has been sent on `res` (or its HTTP/2 stream reset). */
   authenticate(req: HttpRequest, res: HttpResponse): Promise<Identity | null>;
   /** (req, res, next) middleware: sets `req.identity` and calls next() once authenticated. */
   middleware(): (req: HttpRequest, res: HttpResponse, next: (err?: unknown) => void) => void;
