@@ -329,10 +329,21 @@ class MitRealm implements Realm {
     let exited = false;
     child.once('exit', () => (exited = true));
     const deadline = Date.now() + 10_000;
+    let why = 'krb5kdc did not accept TCP within 10 s';
     while (Date.now() < deadline && !exited) {
-      if (await waitForTcp(this.kdcPort, 200)) return;
+      if (!(await waitForTcp(this.kdcPort, 200))) continue;
+      // Something accepts on the port, but it may be another process that took it before krb5kdc
+      // could bind it (kinit then fails with "Cannot contact any KDC"). The KDC's own log says
+      // whether it is listening, on both UDP and TCP.
+      const own = this.kdcLog().split('\n').filter((l) => l.includes(`krb5kdc[${child.pid}]`));
+      if (own.some((l) => l.includes('commencing operation'))) {
+        if (own.some((l) => l.includes('set up 2 sockets'))) return;
+        why = 'krb5kdc could not bind both its UDP and TCP ports';
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 20));
     }
-    const why = exited ? 'krb5kdc exited' : 'krb5kdc did not accept TCP within 10 s';
+    if (exited) why = 'krb5kdc exited';
     if (child.pid !== undefined) await killPid(child.pid, 500);
     this.kdc = undefined;
     throw new Error(`${why} (port ${this.kdcPort}):\n${this.readIfExists('kdc.stdout')}\n${this.kdcLog()}`);
