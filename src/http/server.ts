@@ -28,7 +28,8 @@
 //
 // Proxy mode (`proxy: true`) is the same for a forward proxy: Proxy-Authorization in, 407 and
 // Proxy-Authenticate out; a CONNECT request, which Node hands over as a bare socket, goes through
-// authenticateConnect (./tunnel.ts writes its answers and gives the socket back to the server).
+// authenticateConnect (./tunnel.ts writes its answers and gives the socket back to the server),
+// as does a server's Upgrade request (a WebSocket handshake) through authenticateUpgrade.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type Http2ServerRequest, type Http2ServerResponse, constants as http2 } from 'node:http2';
@@ -171,6 +172,13 @@ export interface Authenticator {
    * 'secureConnection' listeners see it twice). Throws SEC_E_INVALID_PARAMETER without `proxy: true`.
    */
   authenticateConnect(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<ConnectAuthentication | null>;
+  /**
+   * The same for a server's 'upgrade' event (a WebSocket handshake, say), which Node also hands
+   * over as a bare socket: the identity and the headers (the final token) for your 101 (with `ws`,
+   * in its 'headers' event), or null once a 401/400 went out; the next leg arrives as a new
+   * 'upgrade' event on the same connection. Throws SEC_E_INVALID_PARAMETER in proxy mode.
+   */
+  authenticateUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<ConnectAuthentication | null>;
   /** Free the credentials and every parked handshake. */
   close(): Promise<void>;
 }
@@ -642,6 +650,17 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
     return identity;
   }
 
+  /** CONNECT or Upgrade: Node hands the socket over bare, so the answer is written on it (./tunnel.ts). */
+  async function onBareSocket(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<ConnectAuthentication | null> {
+    const res = new TunnelResponse(socket);
+    const identity = await authenticator.authenticate(req, res as unknown as ServerResponse);
+    if (identity) return { identity, headers: res.successHeaders() };
+    // Answered: the client's next request (NTLM's next leg, or a retry with credentials) may
+    // follow on this connection, so its requests are parsed again.
+    if (!res.closing) returnToServer(socket, head);
+    return null;
+  }
+
   const authenticator: Authenticator = {
     async authenticate(req, res) {
       // An HTTP/2 request stands alone: its connection carries other requests, maybe other clients'.
@@ -667,13 +686,11 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
     },
     async authenticateConnect(req, socket, head) {
       if (!asProxy) throw new SspiError(SecurityStatus.SEC_E_INVALID_PARAMETER, 'authenticateConnect needs an authenticator made with proxy: true');
-      const res = new TunnelResponse(socket);
-      const identity = await authenticator.authenticate(req, res as unknown as ServerResponse);
-      if (identity) return { identity, headers: res.successHeaders() };
-      // Answered: the client's next CONNECT (NTLM's next leg, or a retry with credentials) may
-      // follow on this connection, so its requests are parsed again.
-      if (!res.closing) returnToServer(socket, head);
-      return null;
+      return onBareSocket(req, socket, head);
+    },
+    async authenticateUpgrade(req, socket, head) {
+      if (asProxy) throw new SspiError(SecurityStatus.SEC_E_INVALID_PARAMETER, 'authenticateUpgrade is for a server, not an authenticator made with proxy: true');
+      return onBareSocket(req, socket, head);
     },
     middleware() {
       return (req, res, next) => {

@@ -1,13 +1,13 @@
-// CONNECT for a forward proxy. Node hands a CONNECT request's socket over bare (the server's
-// 'connect' event, no ServerResponse), so the 407 or 400 the authenticator answers goes out here as
-// raw HTTP/1.1, and the socket goes back to the HTTP server afterwards: NTLM's next leg is a new
-// CONNECT on the same connection.
+// A forward proxy's CONNECT and a server's Upgrade (a WebSocket handshake). Node hands their
+// sockets over bare (the 'connect' and 'upgrade' events, no ServerResponse), so the 401/407 or 400
+// the authenticator answers goes out here as raw HTTP/1.1, and the socket goes back to the HTTP
+// server afterwards: NTLM's next leg is a new request on the same connection.
 
 import { STATUS_CODES } from 'node:http';
 import type { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
 
-/** The members of ServerResponse the authenticator uses, writing to a CONNECT request's socket. */
+/** The members of ServerResponse the authenticator uses, writing to a CONNECT or Upgrade request's socket. */
 export class TunnelResponse {
   private readonly fields = new Map<string, { name: string; value: string | string[] }>();
   headersSent = false;
@@ -53,9 +53,9 @@ export class TunnelResponse {
 }
 
 /**
- * Hands a socket whose CONNECT was answered 407 back to the HTTP server that emitted it, so the
- * client's next request on it is parsed (and its next CONNECT emitted) again. `head` is what the
- * client sent after the CONNECT's headers.
+ * Hands a socket whose CONNECT or Upgrade was answered (407, 401) back to the HTTP server that
+ * emitted it, so the client's next request on it is parsed (and emitted) again. `head` is what the
+ * client sent after the request's headers.
  */
 export function returnToServer(socket: Duplex, head: Buffer): boolean {
   const server = (socket as Duplex & { server?: EventEmitter }).server;

@@ -4,6 +4,8 @@
 // through 401s, and a stream that keeps what a CLI command (tslsa serve, tslsa user) writes.
 import http from 'node:http';
 import http2 from 'node:http2';
+import net from 'node:net';
+import tls from 'node:tls';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { PassThrough } from 'node:stream';
@@ -130,6 +132,60 @@ export class H2Client {
 
   close(): void {
     this.session.close();
+  }
+}
+
+/** A raw HTTP/1.1 connection for CONNECT and Upgrade requests, whose answers come on the bare socket. */
+export class RawHttpConnection {
+  readonly socket: net.Socket;
+  private buf = '';
+  closed = false;
+  constructor(port: number, overTls = false) {
+    this.socket = overTls ? tls.connect(port, '127.0.0.1', { rejectUnauthorized: false }) : net.connect(port, '127.0.0.1');
+    this.socket.setEncoding('latin1');
+    this.socket.on('data', (d: string) => (this.buf += d));
+    this.socket.on('error', () => undefined);
+    this.socket.on('close', () => (this.closed = true));
+  }
+
+  /** `CONNECT host:port` (its Proxy-Authorization) or `GET /path` (its Authorization), with `extra` header lines. */
+  send(request: string, credentials?: string, extra = ''): void {
+    const connect = request.startsWith('CONNECT ');
+    const host = connect ? request.slice(8) : 'localhost';
+    const auth = credentials === undefined ? '' : `${connect ? 'Proxy-Authorization' : 'Authorization'}: ${credentials}\r\n`;
+    this.socket.write(`${request} HTTP/1.1\r\nHost: ${host}\r\n${extra}${auth}\r\n`);
+  }
+
+  /** One response: its head and a body of its Content-Length (none for a 200 opening a tunnel or a 101). */
+  async response(): Promise<{ status: number; head: string; body: string }> {
+    for (let i = 0; i < 250; i++) {
+      const end = this.buf.indexOf('\r\n\r\n');
+      if (end >= 0) {
+        const head = this.buf.slice(0, end);
+        const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(head)?.[1] ?? 0);
+        const length = status === 200 || status === 101 ? 0 : Number(/\r\ncontent-length: (\d+)/i.exec(head)?.[1] ?? 0);
+        if (this.buf.length >= end + 4 + length) {
+          const body = this.buf.slice(end + 4, end + 4 + length);
+          this.buf = this.buf.slice(end + 4 + length);
+          return { status, head, body };
+        }
+      }
+      if (this.closed) break;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    throw new Error(`no complete response (closed: ${this.closed}): ${JSON.stringify(this.buf.slice(0, 200))}`);
+  }
+
+  /** Bytes after the response: what came through the tunnel. */
+  async rest(length: number): Promise<string> {
+    for (let i = 0; i < 250 && this.buf.length < length; i++) await new Promise((r) => setTimeout(r, 10));
+    const out = this.buf;
+    this.buf = '';
+    return out;
+  }
+
+  close(): void {
+    this.socket.destroy();
   }
 }
 

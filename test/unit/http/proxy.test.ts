@@ -5,7 +5,6 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import net from 'node:net';
-import tls from 'node:tls';
 import { after, before, describe, it } from 'node:test';
 import * as fc from 'fast-check';
 import { createFetch } from '../../../src/http/client.js';
@@ -15,7 +14,7 @@ import { SspiError } from '../../../src/sspi/error.js';
 import { assertSettled } from '../../fuzz/settle.js';
 import { initiatorLsa, selfSigned } from './client-harness.js';
 import { type EchoOrigin, type ForwardProxy, startEchoOrigin, startForwardProxy } from './forward-proxy.js';
-import { PASSWORD, type Reply, clientContext, header, lsaHost, startServer } from './helpers.js';
+import { PASSWORD, RawHttpConnection, type Reply, clientContext, header, lsaHost, startServer } from './helpers.js';
 
 let host: LsaHost;
 let auth: Authenticator;
@@ -36,56 +35,6 @@ after(async () => {
   await auth.close();
   await host.shutdown();
 });
-
-/** A raw connection to the proxy: CONNECT requests and whatever comes back, read up to a marker. */
-class RawConnection {
-  readonly socket: net.Socket;
-  private buf = '';
-  closed = false;
-  constructor(port: number, overTls = false) {
-    this.socket = overTls ? tls.connect(port, '127.0.0.1', { rejectUnauthorized: false }) : net.connect(port, '127.0.0.1');
-    this.socket.setEncoding('latin1');
-    this.socket.on('data', (d: string) => (this.buf += d));
-    this.socket.on('error', () => undefined);
-    this.socket.on('close', () => (this.closed = true));
-  }
-
-  connect(target: string, proxyAuthorization?: string): void {
-    this.socket.write(`CONNECT ${target} HTTP/1.1\r\nHost: ${target}\r\n${proxyAuthorization === undefined ? '' : `Proxy-Authorization: ${proxyAuthorization}\r\n`}\r\n`);
-  }
-
-  /** One response: its head and a body of its Content-Length (none for a 200 opening a tunnel). */
-  async response(): Promise<{ status: number; head: string; body: string }> {
-    for (let i = 0; i < 250; i++) {
-      const end = this.buf.indexOf('\r\n\r\n');
-      if (end >= 0) {
-        const head = this.buf.slice(0, end);
-        const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(head)?.[1] ?? 0);
-        const length = status === 200 ? 0 : Number(/\r\ncontent-length: (\d+)/i.exec(head)?.[1] ?? 0);
-        if (this.buf.length >= end + 4 + length) {
-          const body = this.buf.slice(end + 4, end + 4 + length);
-          this.buf = this.buf.slice(end + 4 + length);
-          return { status, head, body };
-        }
-      }
-      if (this.closed) break;
-      await new Promise((r) => setTimeout(r, 10));
-    }
-    throw new Error(`no complete response (closed: ${this.closed}): ${JSON.stringify(this.buf.slice(0, 200))}`);
-  }
-
-  /** Bytes after the response: what came through the tunnel. */
-  async rest(length: number): Promise<string> {
-    for (let i = 0; i < 250 && this.buf.length < length; i++) await new Promise((r) => setTimeout(r, 10));
-    const out = this.buf;
-    this.buf = '';
-    return out;
-  }
-
-  close(): void {
-    this.socket.destroy();
-  }
-}
 
 /** A keep-alive connection to the proxy sending absolute-form requests (as a client configured with the proxy does). */
 class ProxyClient {
@@ -118,18 +67,18 @@ async function ntlmTunnel(p: ForwardProxy, overTls: boolean): Promise<void> {
   const echo = net.createServer((s) => s.pipe(s));
   await new Promise<void>((r) => echo.listen(0, '127.0.0.1', r));
   const target = `127.0.0.1:${(echo.address() as net.AddressInfo).port}`;
-  const c = new RawConnection(p.port, overTls);
+  const c = new RawHttpConnection(p.port, overTls);
   try {
     // First without credentials: 407, and the connection stays open for the next CONNECT.
-    c.connect(target);
+    c.send(`CONNECT ${target}`);
     const bare = await c.response();
     assert.equal(bare.status, 407);
     assert.match(bare.head, /\r\nProxy-Authenticate: Negotiate\r\nProxy-Authenticate: NTLM/);
     const ctx = await clientContext(host, 'NTLM');
-    c.connect(target, header('NTLM', (await ctx.step())!));
+    c.send(`CONNECT ${target}`, header('NTLM', (await ctx.step())!));
     const l1 = await c.response();
     assert.equal(l1.status, 407);
-    c.connect(target, header('NTLM', (await ctx.step(proxyAuthenticate(l1.head, 'NTLM')))!));
+    c.send(`CONNECT ${target}`, header('NTLM', (await ctx.step(proxyAuthenticate(l1.head, 'NTLM')))!));
     const l3 = await c.response();
     assert.equal(l3.status, 200, l3.head);
     assert.equal(p.identities.at(-1)?.name, 'EXAMPLE\\alice');
@@ -216,9 +165,9 @@ describe('forward proxy: CONNECT', () => {
   });
 
   it('garbage in a CONNECT: 400 and the connection closed', async () => {
-    const c = new RawConnection(proxy.port);
+    const c = new RawHttpConnection(proxy.port);
     try {
-      c.connect('127.0.0.1:9', 'Negotiate !!');
+      c.send('CONNECT 127.0.0.1:9', 'Negotiate !!');
       const r = await c.response();
       assert.equal(r.status, 400);
       assert.match(r.head, /\r\nConnection: close/i);
@@ -235,9 +184,9 @@ describe('forward proxy: CONNECT', () => {
       .map(([scheme, bytes, prefix]) => scheme + prefix + Buffer.from(bytes).toString('base64'));
     await assertSettled(
       fc.asyncProperty(fc.oneof(text, token), async (value) => {
-        const c = new RawConnection(proxy.port);
+        const c = new RawHttpConnection(proxy.port);
         try {
-          c.connect('127.0.0.1:9', value);
+          c.send('CONNECT 127.0.0.1:9', value);
           const r = await c.response();
           assert.ok(r.status === 400 || r.status === 407, `${r.status} for ${JSON.stringify(value)}`);
         } finally {
@@ -247,9 +196,9 @@ describe('forward proxy: CONNECT', () => {
       { numRuns: 60 },
     );
     assert.ok(failures.every((f) => f.status !== 500), JSON.stringify(failures.filter((f) => f.status === 500)));
-    const c = new RawConnection(proxy.port);
+    const c = new RawHttpConnection(proxy.port);
     try {
-      c.connect('127.0.0.1:9');
+      c.send('CONNECT 127.0.0.1:9');
       assert.equal((await c.response()).status, 407);
     } finally {
       c.close();
