@@ -160,11 +160,21 @@ export async function openTunnel<O extends { scheme: string }>(dial: () => Promi
     return await new Promise<TLSSocket>((resolve, reject) => {
       const isIp = /^[\d.]+$/.test(host) || host.startsWith('[');
       const t = tlsConnect({ ...tls, socket, ...(isIp ? {} : { servername: host }), ALPNProtocols: ['http/1.1'] });
+      // undici's connect timeout does not reach a connector of our own: an origin that never
+      // finishes the handshake must not hold the request forever.
+      const timer = setTimeout(() => {
+        t.destroy();
+        reject(new Error(`TLS to ${authority} through the tunnel did not complete within ${deadlineMs} ms`));
+      }, deadlineMs);
       t.once('secureConnect', () => {
+        clearTimeout(timer);
         t.off('error', reject);
         resolve(t);
       });
-      t.once('error', reject);
+      t.once('error', (e) => {
+        clearTimeout(timer);
+        reject(e);
+      });
     });
   } catch (e) {
     socket.destroy();

@@ -8,6 +8,7 @@ import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import * as fc from 'fast-check';
 import { createFetch } from '../../../src/http/client.js';
+import { openTunnel } from '../../../src/http/client-tunnel.js';
 import { type AuthFailure, type Authenticator, createAuthenticator } from '../../../src/http/server.js';
 import type { LsaHost } from '../../../src/lsa/host.js';
 import { SspiError } from '../../../src/sspi/error.js';
@@ -262,6 +263,31 @@ describe('our client to an https origin through the proxy', () => {
       await f.close();
       await lsa.shutdown();
       await tlsOrigin.close();
+    }
+  });
+
+  it('a tunnel whose origin never answers TLS: rejected at the deadline, the socket closed', { timeout: 10_000 }, async () => {
+    const sockets: net.Socket[] = [];
+    const silent = net.createServer((sock) => {
+      sockets.push(sock);
+      sock.on('error', () => undefined);
+      sock.once('data', () => sock.write('HTTP/1.1 200 Connection Established\r\n\r\n'));
+    });
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    try {
+      const dial = () =>
+        new Promise<net.Socket>((resolve, reject) => {
+          const sock = net.connect((silent.address() as net.AddressInfo).port, '127.0.0.1', () => resolve(sock));
+          sock.once('error', reject);
+        });
+      const started = Date.now();
+      await assert.rejects(openTunnel(dial, new URL('https://origin.example.test/'), {}, { offers: () => [], context: () => Promise.reject(new Error('unused')), known: null, maxLegs: 2 }, 300), /did not complete within 300 ms/);
+      assert.ok(Date.now() - started < 5000);
+      await new Promise((r) => setTimeout(r, 50));
+      assert.ok(sockets[0]!.destroyed || sockets[0]!.readableEnded, 'the proxy side saw the connection end');
+    } finally {
+      for (const sock of sockets) sock.destroy();
+      await new Promise<void>((r) => silent.close(() => r()));
     }
   });
 });
