@@ -24,7 +24,7 @@ import { parseNegotiationToken } from '../packages/negotiate/spnego.js';
 import { SspiError } from '../sspi/error.js';
 import { SecurityStatus } from '../sspi/status.js';
 import { type Challenge, parseChallenges } from './client-challenge.js';
-import { openTunnel } from './client-tunnel.js';
+import { type TunnelAuth, openTunnel } from './client-tunnel.js';
 import { tlsServerEndPoint } from './channelBindings.js';
 
 export type AuthPackage = 'Negotiate' | 'NTLM';
@@ -468,8 +468,8 @@ class NegotiateClient {
   private ownsLsa = false;
   private readonly packages: AuthPackage[];
   private readonly proxy: URL | null;
-  /** The proxy's offers that worked on a CONNECT: the next tunnel sends its first token at once. */
-  private proxyOffers: Offer[] | null = null;
+  /** How tunnels sign on to the proxy; its `known` offers carry over from one tunnel to the next. */
+  private tunnelAuth: TunnelAuth<Offer> | null = null;
   private proxyDial: buildConnector.connector | null = null;
   private closed = false;
 
@@ -563,18 +563,13 @@ class NegotiateClient {
       new Promise((resolve, reject) => {
         dialer({ hostname: proxy.hostname.replace(/^\[|\]$/g, ''), host: proxy.host, protocol: 'http:', port: proxy.port || '80' }, (err, s) => (err || !s ? reject(err ?? new Error('connect failed')) : resolve(s as Socket)));
       });
-    const client = this;
-    return openTunnel(dial, origin, tls as ConnectionOptions, {
+    this.tunnelAuth ??= {
       offers: (values) => this.offers(parseChallenges(values)),
       context: async (offer) => SecurityContext.client(await this.credentials(offer.pkg), { target: this.target(proxy, 'proxy'), flags: this.o.flags ?? DEFAULT_FLAGS }),
-      get known() {
-        return client.proxyOffers;
-      },
-      set known(v) {
-        client.proxyOffers = v;
-      },
+      known: null,
       maxLegs: this.o.maxLegs ?? 4,
-    });
+    };
+    return openTunnel(dial, origin, tls as ConnectionOptions, this.tunnelAuth);
   }
 
   private target(url: URL, kind: Kind): string {
