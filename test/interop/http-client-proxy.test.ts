@@ -11,11 +11,13 @@ import { type AuthFailure, type Authenticator, createAuthenticator } from '../..
 import { createLsa, type LsaHost } from '../../src/lsa/host.js';
 import { kerberosPackage } from '../../src/packages/kerberos/package.js';
 import { negotiatePackage } from '../../src/packages/negotiate/package.js';
+import { ntlmPackage } from '../../src/packages/ntlm/package.js';
+import { SspiError } from '../../src/sspi/error.js';
 import { selfSigned } from '../unit/http/client-harness.js';
 import { type EchoOrigin, startEchoOrigin } from '../unit/http/forward-proxy.js';
 import { startApacheForwardProxy, type ApacheProxy } from './lib/apache-proxy.js';
 import { createRealm, type Realm } from './lib/realm.js';
-import { serverLsa } from './lib/server-lsa.js';
+import { ALICE_PASSWORD, serverLsa } from './lib/server-lsa.js';
 
 let realm: Realm;
 let apache: ApacheProxy;
@@ -77,5 +79,31 @@ describe('our client through Apache httpd + mod_auth_gssapi as a forward proxy',
     const r = await fetch(`${tlsOriginUrl}/inside`);
     assert.equal(r.status, 200, `${JSON.stringify(failures)}\n${apache.log()}`);
     assert.deepEqual(await r.json(), { name: `user@${realm.realm}`, package: 'Kerberos', channelBindings: true, proxyAuthorization: null });
+  });
+
+  it('NTLM through gss-ntlmssp at the proxy: the legs as CONNECTs on one connection, then the origin signs on with NTLM inside the tunnel', async () => {
+    const ntlmProxy = await startApacheForwardProxy(realm.httpKeytab, realm.krb5ConfPath, realm.childEnv(), { ntlmUsers: `EXAMPLE:alice:${ALICE_PASSWORD}\n` });
+    const lsa = await createLsa({ packages: [negotiatePackage(), ntlmPackage()] });
+    const f = createFetch({ lsa, credentials: { user: 'alice', domain: 'EXAMPLE', password: ALICE_PASSWORD }, packages: ['NTLM'], proxy: ntlmProxy.url, connect: { rejectUnauthorized: false } });
+    try {
+      const r = await f(`${tlsOriginUrl}/ntlm`);
+      assert.equal(r.status, 200, `${JSON.stringify(failures)}\n${ntlmProxy.log()}`);
+      assert.deepEqual(await r.json(), { name: 'EXAMPLE\\alice', package: 'NTLM', channelBindings: true, proxyAuthorization: null });
+      // A wrong password: the proxy refuses the CONNECT's last leg.
+      const bad = createFetch({ lsa, credentials: { user: 'alice', domain: 'EXAMPLE', password: 'wrong' }, packages: ['NTLM'], proxy: ntlmProxy.url, connect: { rejectUnauthorized: false } });
+      try {
+        await assert.rejects(bad(`${tlsOriginUrl}/ntlm`), (e: unknown) => {
+          let c: unknown = e;
+          while (c && !(c instanceof SspiError)) c = (c as { cause?: unknown }).cause;
+          return c instanceof SspiError && c.code === 'SEC_E_LOGON_DENIED';
+        });
+      } finally {
+        await bad.close();
+      }
+    } finally {
+      await f.close();
+      await lsa.shutdown();
+      await ntlmProxy.stop();
+    }
   });
 });

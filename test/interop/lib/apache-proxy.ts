@@ -46,11 +46,12 @@ export async function startApacheProxy(upstream: string): Promise<ApacheProxy> {
 
 /**
  * httpd as a forward proxy (ProxyRequests On, mod_proxy_connect for CONNECT to any port) that
- * signs its clients on with mod_auth_gssapi: Kerberos (SPNEGO) for HTTP/localhost from `keytab`,
- * answered as 407 / Proxy-Authenticate. Keytab, krb5.conf and a replay-cache folder are copied
- * into its own folder, readable by its workers.
+ * signs its clients on with mod_auth_gssapi, answered as 407 / Proxy-Authenticate: Kerberos
+ * (SPNEGO) for HTTP/localhost from `keytab`, or with `ntlmUsers` (DOMAIN:USER:PASSWORD lines) NTLM
+ * through gss-ntlmssp, bound to the connection. Keytab, krb5.conf, the user file and a
+ * replay-cache folder are copied into its own folder, readable by its workers.
  */
-export async function startApacheForwardProxy(keytab: string, krb5Conf: string, env: NodeJS.ProcessEnv): Promise<ApacheProxy> {
+export async function startApacheForwardProxy(keytab: string, krb5Conf: string, env: NodeJS.ProcessEnv, opts: { ntlmUsers?: string } = {}): Promise<ApacheProxy> {
   requireBinary('apache2');
   const dir = mkdtempSync(join(tmpdir(), 'tslsa-apache-fwd-'));
   chmodSync(dir, 0o755);
@@ -60,9 +61,10 @@ export async function startApacheForwardProxy(keytab: string, krb5Conf: string, 
   copyFileSync(krb5Conf, join(dir, 'krb5.conf'));
   chmodSync(join(dir, 'http.keytab'), 0o600);
   chmodSync(join(dir, 'krb5.conf'), 0o644);
+  writeFileSync(join(dir, 'ntlm-users'), opts.ntlmUsers ?? '', { mode: 0o600 });
   if (root) {
     const ids = { uid: Number(execFileSync('id', ['-u', 'www-data'], { encoding: 'utf8' })), gid: Number(execFileSync('id', ['-g', 'www-data'], { encoding: 'utf8' })) };
-    for (const f of ['http.keytab', 'rcache']) chownSync(join(dir, f), ids.uid, ids.gid);
+    for (const f of ['http.keytab', 'rcache', 'ntlm-users']) chownSync(join(dir, f), ids.uid, ids.gid);
   }
   return startHttpd(
     dir,
@@ -72,11 +74,10 @@ AllowCONNECT 1-65535
 <Proxy "*">
     AuthType GSSAPI
     AuthName "tslsa proxy"
-    GssapiCredStore keytab:${dir}/http.keytab
-    GssapiAllowedMech krb5
+${opts.ntlmUsers ? '    GssapiAllowedMech ntlmssp\n    GssapiConnectionBound On' : `    GssapiCredStore keytab:${dir}/http.keytab\n    GssapiAllowedMech krb5`}
     Require valid-user
 </Proxy>
 `,
-    { ...env, KRB5_CONFIG: join(dir, 'krb5.conf'), KRB5RCACHEDIR: join(dir, 'rcache'), KRB5_KTNAME: join(dir, 'http.keytab') },
+    { ...env, KRB5_CONFIG: join(dir, 'krb5.conf'), KRB5RCACHEDIR: join(dir, 'rcache'), KRB5_KTNAME: join(dir, 'http.keytab'), NTLM_USER_FILE: join(dir, 'ntlm-users') },
   );
 }
