@@ -237,6 +237,18 @@ describe('our client to an https origin through the proxy', () => {
       assert.equal(again.status, 200);
       await again.text();
       assert.equal(proxy.tunnels.length, tunnels + 1);
+      // A tunnel to another origin sends the offer that worked with its first CONNECT: no bare 407.
+      const other = await startServer(host, {}, selfSigned());
+      try {
+        const refusals = failures.length;
+        const r2 = await f(`${other.url}/second`);
+        assert.equal(r2.status, 200);
+        await r2.text();
+        assert.deepEqual(proxy.tunnels.slice(tunnels + 1), [`127.0.0.1:${other.port}`]);
+        assert.deepEqual(failures.slice(refusals).map((x) => x.reason), [], 'no 407 without credentials on the second tunnel');
+      } finally {
+        await other.close();
+      }
     } finally {
       await f.close();
       await lsa.shutdown();
