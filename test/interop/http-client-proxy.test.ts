@@ -12,9 +12,9 @@ import { createLsa, type LsaHost } from '../../src/lsa/host.js';
 import { kerberosPackage } from '../../src/packages/kerberos/package.js';
 import { negotiatePackage } from '../../src/packages/negotiate/package.js';
 import { ntlmPackage } from '../../src/packages/ntlm/package.js';
-import { SspiError } from '../../src/sspi/error.js';
 import { selfSigned } from '../unit/http/client-harness.js';
 import { type EchoOrigin, startEchoOrigin } from '../unit/http/forward-proxy.js';
+import { sspiErrorIn } from '../unit/http/helpers.js';
 import { startApacheForwardProxy, type ApacheProxy } from './lib/apache-proxy.js';
 import { createRealm, type Realm } from './lib/realm.js';
 import { ALICE_PASSWORD, serverLsa } from './lib/server-lsa.js';
@@ -92,11 +92,7 @@ describe('our client through Apache httpd + mod_auth_gssapi as a forward proxy',
       // A wrong password: the proxy refuses the CONNECT's last leg.
       const bad = createFetch({ lsa, credentials: { user: 'alice', domain: 'EXAMPLE', password: 'wrong' }, packages: ['NTLM'], proxy: ntlmProxy.url, connect: { rejectUnauthorized: false } });
       try {
-        await assert.rejects(bad(`${tlsOriginUrl}/ntlm`), (e: unknown) => {
-          let c: unknown = e;
-          while (c && !(c instanceof SspiError)) c = (c as { cause?: unknown }).cause;
-          return c instanceof SspiError && c.code === 'SEC_E_LOGON_DENIED';
-        });
+        await assert.rejects(bad(`${tlsOriginUrl}/ntlm`), (e: unknown) => sspiErrorIn(e)?.code === 'SEC_E_LOGON_DENIED');
       } finally {
         await bad.close();
       }

@@ -15,6 +15,7 @@ import { createLsa, type LsaHost } from '../../../src/lsa/host.js';
 import { negotiatePackage } from '../../../src/packages/negotiate/package.js';
 import { ntlmPackage } from '../../../src/packages/ntlm/package.js';
 import { type AuthenticatorOptions, type AuthFailure, type Authenticator, createAuthenticator } from '../../../src/http/server.js';
+import { SspiError } from '../../../src/sspi/error.js';
 import { realAuthority } from '../../fixtures/authority.js';
 
 export const PASSWORD = 'Passw0rd';
@@ -187,6 +188,13 @@ export class RawHttpConnection {
   close(): void {
     this.socket.destroy();
   }
+}
+
+/** The SspiError in a rejection's cause chain (undici wraps errors in TypeError('fetch failed')), or null. */
+export function sspiErrorIn(e: unknown): SspiError | null {
+  let c: unknown = e;
+  while (c && !(c instanceof SspiError)) c = (c as { cause?: unknown }).cause;
+  return c instanceof SspiError ? c : null;
 }
 
 /** The token of a `WWW-Authenticate: <scheme> <token>` header (the single one). */

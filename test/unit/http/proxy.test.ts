@@ -15,7 +15,7 @@ import { SspiError } from '../../../src/sspi/error.js';
 import { assertSettled } from '../../fuzz/settle.js';
 import { initiatorLsa, selfSigned } from './client-harness.js';
 import { type EchoOrigin, type ForwardProxy, startEchoOrigin, startForwardProxy } from './forward-proxy.js';
-import { PASSWORD, RawHttpConnection, type Reply, clientContext, header, lsaHost, startServer } from './helpers.js';
+import { PASSWORD, RawHttpConnection, type Reply, clientContext, header, lsaHost, sspiErrorIn, startServer } from './helpers.js';
 
 let host: LsaHost;
 let auth: Authenticator;
@@ -261,15 +261,7 @@ describe('our client to an https origin through the proxy', () => {
     const lsa = await initiatorLsa();
     const f = createFetch({ lsa, credentials: { user: 'alice', domain: 'EXAMPLE', password: 'wrong' }, proxy: proxy.url, connect: { rejectUnauthorized: false } });
     try {
-      let cause: unknown;
-      try {
-        await f(`${tlsOrigin.url}/x`);
-      } catch (e) {
-        cause = e;
-        while (cause && !(cause instanceof SspiError)) cause = (cause as { cause?: unknown }).cause;
-      }
-      assert.ok(cause instanceof SspiError, String(cause));
-      assert.equal(cause.code, 'SEC_E_LOGON_DENIED');
+      await assert.rejects(f(`${tlsOrigin.url}/x`), (e: unknown) => sspiErrorIn(e)?.code === 'SEC_E_LOGON_DENIED');
       assert.equal(tlsOrigin.sockets.size, 0);
     } finally {
       await f.close();
