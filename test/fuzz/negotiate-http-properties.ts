@@ -56,7 +56,7 @@ import type { SecHandle } from '../../src/lsa/protocol.js';
 import { SspiSession, withSession } from './session.js';
 import {
   decodeApReq, decodeAsReq, decodeEncTicketPart, decodeTgsReq, encodeAsRep, encodeEncASRepPart, encodeEncTGSRepPart, encodeEncTicketPart, encodeKrbError, encodeTgsRep,
-  type KdcReq,
+  type AuthorizationData, type KdcReq,
 } from '../../src/packages/kerberos/asn1/index.js';
 import { decrypt, encrypt, randomToKey, stringToKey } from '../../src/packages/kerberos/crypto/index.js';
 import type { KerberosKey } from '../../src/packages/kerberos/crypto/types.js';
@@ -101,13 +101,14 @@ const kerberosTime = (ms: number): Date => new Date(Math.floor(ms / 1000) * 1000
  * Answers AS-REQ for alice@EXAMPLE.TEST (no pre-authentication) and TGS-REQ for the one HTTP
  * service, whose key the acceptor's keytab holds. Anyone else is KDC_ERR_C_PRINCIPAL_UNKNOWN, which
  * is how the NTLM-only initiator (domain EXAMPLE) ends up without a Kerberos credential.
+ * `serviceAuthData` goes into the service tickets (a PAC, say); the TGT has none.
  */
-function inProcessKdc(serviceKey: KerberosKey) {
+export function inProcessKdc(serviceKey: KerberosKey, serviceAuthData?: AuthorizationData) {
   const userKey = stringToKey(AES256, PASSWORD, `${REALM}${USER}`);
   const tgtKey = randomToKey(AES256, crypto.getRandomValues(new Uint8Array(32)));
   const cname = { nameType: 1, nameString: [USER] };
   const krbError = (code: number) => encodeKrbError({ stime: kerberosTime(Date.now()), susec: 0, errorCode: code, realm: REALM, sname: { nameType: 2, nameString: ['krbtgt', REALM] } });
-  const issue = (req: KdcReq, as: boolean, replyKey: KerberosKey, ticketKey: KerberosKey, kvno: number) => {
+  const issue = (req: KdcReq, as: boolean, replyKey: KerberosKey, ticketKey: KerberosKey, kvno: number, authorizationData?: AuthorizationData) => {
     const session = randomToKey(AES256, crypto.getRandomValues(new Uint8Array(32)));
     const key = { keytype: session.enctype, keyvalue: session.keyvalue };
     const authtime = kerberosTime(Date.now() - 60_000);
@@ -115,7 +116,7 @@ function inProcessKdc(serviceKey: KerberosKey) {
     const sname = req.reqBody.sname!;
     // INITIAL on AS replies; nothing else matters to the initiator here.
     const flags = as ? 0x00400000 : 0;
-    const encTicket = encodeEncTicketPart({ flags, key, crealm: REALM, cname, transited: { trType: 1, contents: new Uint8Array(0) }, authtime, endtime });
+    const encTicket = encodeEncTicketPart({ flags, key, crealm: REALM, cname, transited: { trType: 1, contents: new Uint8Array(0) }, authtime, endtime, ...(authorizationData ? { authorizationData } : {}) });
     const ticket = { realm: REALM, sname, encPart: { etype: ticketKey.enctype, kvno, cipher: encrypt(ticketKey, 2, encTicket) } };
     const part = { key, lastReq: [], nonce: req.reqBody.nonce, flags, authtime, endtime, srealm: REALM, sname };
     // RFC 4120 7.5.1 key usages: 3 (AS-REP enc-part), 8 (TGS-REP enc-part, TGT session key).
@@ -132,7 +133,7 @@ function inProcessKdc(serviceKey: KerberosKey) {
     const ap = decodeApReq(req.padata!.find((p) => p.padataType === 1)!.padataValue);
     const tgt = decodeEncTicketPart(decrypt(tgtKey, 2, ap.ticket.encPart.cipher));
     if (req.reqBody.sname?.nameString.join('/') !== SPN) return krbError(KDC_ERR_S_PRINCIPAL_UNKNOWN);
-    return issue(req, false, { enctype: tgt.key.keytype, keyvalue: Uint8Array.from(tgt.key.keyvalue) }, serviceKey, 3);
+    return issue(req, false, { enctype: tgt.key.keytype, keyvalue: Uint8Array.from(tgt.key.keyvalue) }, serviceKey, 3, serviceAuthData);
   };
 }
 
