@@ -2,10 +2,11 @@
 // kilobytes (Windows allows 48,000 bytes by default, MaxTokenSize), and the Authorization header a
 // third more in base64. Node's HTTP parser refuses headers over its maxHeaderSize (16 KiB by
 // default) with 431 before any handler runs, so a server must raise it; our handler and our
-// client then carry such a sign-on whole, groups included.
+// client then carry such a sign-on whole, groups included; node:http2 takes it with its defaults.
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
+import http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,7 +23,8 @@ import { kerberosPackage } from '../../../src/packages/kerberos/package.js';
 import { negotiatePackage } from '../../../src/packages/negotiate/package.js';
 import { buildPac, pacAuthorizationData } from '../../fuzz/kerberos-properties.js';
 import { inProcessKdc, PASSWORD, REALM, SPN, USER } from '../../fuzz/negotiate-http-properties.js';
-import { header } from './helpers.js';
+import { selfSigned } from './client-harness.js';
+import { H2Client, header } from './helpers.js';
 
 /** Group RIDs in the PAC: 8 bytes each in KERB_VALIDATION_INFO, so about 36 KB of PAC. */
 const GROUPS = 4500;
@@ -115,6 +117,30 @@ describe('a Kerberos token from a user in thousands of groups', () => {
       assert.equal(id.groups[GROUPS - 1], `S-1-5-21-1-2-3-${10_000 + GROUPS - 1}`);
     } finally {
       await large.close();
+    }
+  });
+
+  it('over HTTP/2 with node:http2\'s default settings it signs on too', async () => {
+    const value = header('Negotiate', await firstToken());
+    const tls = selfSigned();
+    const auth = createAuthenticator({ host, principal: SPN });
+    const server = http2.createSecureServer({ key: tls.key, cert: tls.cert }, (req, res) => {
+      void auth.authenticate(req, res).then((id) => {
+        if (!id) return;
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(id));
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const c = new H2Client(`https://127.0.0.1:${(server.address() as AddressInfo).port}`);
+    try {
+      const r = await c.get(value);
+      assert.equal(r.status, 200, r.body);
+      assert.equal((JSON.parse(r.body) as Identity).groups.length, GROUPS);
+    } finally {
+      c.close();
+      await new Promise<void>((r) => server.close(() => r()));
+      await auth.close();
     }
   });
 
