@@ -470,8 +470,9 @@ export async function serveCommand(argv: readonly string[], io: ServeIO): Promis
       );
     };
 
-    // Kerberos tokens with a PAC outgrow Node's default 16 KiB of headers.
-    const serverOptions = { maxHeaderSize: 64 * 1024, keepAliveTimeout: 30_000 };
+    // Kerberos tokens with a PAC outgrow Node's default 16 KiB of headers: room for the largest
+    // token the handler takes (maxTokenBytes, 64 KiB) in base64, with the other headers.
+    const serverOptions = { maxHeaderSize: 96 * 1024, keepAliveTimeout: 30_000 };
     server = tls ? https.createServer({ ...serverOptions, cert: tls.cert, key: tls.key }, onRequest) : http.createServer(serverOptions, onRequest);
     const s = server;
     const tracked = (connections = trackConnections(s));

@@ -1,10 +1,11 @@
 // Kerberos token bloat: a user in thousands of groups carries a PAC that makes the AP-REQ tens of
-// kilobytes (Windows allows 48,000 bytes by default, MaxTokenSize), and the Authorization header a
-// third more in base64. Node's HTTP parser refuses headers over its maxHeaderSize (16 KiB by
-// default) with 431 before any handler runs, so a server must raise it; our handler and our
-// client then carry such a sign-on whole, groups included; node:http2 takes it with its defaults.
+// kilobytes (Windows allows 48,000 bytes by default, MaxTokenSize, and up to 65,535), and the
+// Authorization header a third more in base64. Node's HTTP parser refuses headers over its
+// maxHeaderSize (16 KiB by default) with 431 before any handler runs, so a server must raise it;
+// our handler, our client and `tslsa serve` then carry such a sign-on whole, groups included;
+// node:http2 takes a 50 KB header with its defaults.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
@@ -25,32 +26,48 @@ import { buildPac, pacAuthorizationData } from '../../fuzz/kerberos-properties.j
 import { inProcessKdc, PASSWORD, REALM, SPN, USER } from '../../fuzz/negotiate-http-properties.js';
 import { selfSigned } from './client-harness.js';
 import { H2Client, header } from './helpers.js';
+import { startServe } from './serveProcess.js';
 
 /** Group RIDs in the PAC: 8 bytes each in KERB_VALIDATION_INFO, so about 36 KB of PAC. */
 const GROUPS = 4500;
+/** About 56 KB of PAC: past a 64 KiB header limit once in base64. */
+const MORE_GROUPS = 7000;
+
+interface Bloated {
+  host: LsaHost;
+  keytab: string;
+}
 
 let dir: string;
 let host: LsaHost;
+const hosts: LsaHost[] = [];
+
+/** An LSA whose in-process KDC puts a PAC with `groups` group RIDs in the service tickets for SPN. */
+async function bloated(groups: number): Promise<Bloated> {
+  const serviceKey = randomToKey(18, crypto.getRandomValues(new Uint8Array(32)));
+  const keytab = join(dir, `http-${groups}.keytab`);
+  writeKeytabFile(keytab, [{ principal: { realm: REALM, components: SPN.split('/'), nameType: 2 }, timestamp: 0, kvno: 3, kvno8: 3, key: serviceKey }]);
+  const rids = Array.from({ length: groups }, (_, i) => 10_000 + i);
+  const pac = buildPac(serviceKey, { names: [USER, 'Alice Liddell'], groups: rids, domainSid: [21, 1, 2, 3], extraSids: [], resourceSid: null, resourceGroups: [] }).pac;
+  const krb5Conf = parseKrb5Conf(`[libdefaults]\n default_realm = ${REALM}\n`);
+  const h = await createLsa({ domainName: 'EXAMPLE', packages: [negotiatePackage(), kerberosPackage({ krb5Conf, keytab, kdcSend: inProcessKdc(serviceKey, pacAuthorizationData(pac)), env: {} })] });
+  hosts.push(h);
+  return { host: h, keytab };
+}
 
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'tslsa-bloat-'));
-  const serviceKey = randomToKey(18, crypto.getRandomValues(new Uint8Array(32)));
-  const keytab = join(dir, 'http.keytab');
-  writeKeytabFile(keytab, [{ principal: { realm: REALM, components: SPN.split('/'), nameType: 2 }, timestamp: 0, kvno: 3, kvno8: 3, key: serviceKey }]);
-  const groups = Array.from({ length: GROUPS }, (_, i) => 10_000 + i);
-  const pac = buildPac(serviceKey, { names: [USER, 'Alice Liddell'], groups, domainSid: [21, 1, 2, 3], extraSids: [], resourceSid: null, resourceGroups: [] }).pac;
-  const krb5Conf = parseKrb5Conf(`[libdefaults]\n default_realm = ${REALM}\n`);
-  host = await createLsa({ domainName: 'EXAMPLE', packages: [negotiatePackage(), kerberosPackage({ krb5Conf, keytab, kdcSend: inProcessKdc(serviceKey, pacAuthorizationData(pac)), env: {} })] });
+  host = (await bloated(GROUPS)).host;
 });
 
 after(async () => {
-  await host.shutdown();
+  for (const h of hosts) await h.shutdown();
   rmSync(dir, { recursive: true, force: true });
 });
 
 /** A node:http server with `maxHeaderSize` around our handler; the identity as JSON on success. */
-async function serve(maxHeaderSize: number): Promise<{ url: string; close(): Promise<void> }> {
-  const auth = createAuthenticator({ host, principal: SPN });
+async function serve(maxHeaderSize: number, on: LsaHost = host): Promise<{ url: string; close(): Promise<void> }> {
+  const auth = createAuthenticator({ host: on, principal: SPN });
   const server = http.createServer({ maxHeaderSize }, (req, res) => {
     void auth.authenticate(req, res).then((id) => {
       if (!id) return;
@@ -69,8 +86,8 @@ async function serve(maxHeaderSize: number): Promise<{ url: string; close(): Pro
   };
 }
 
-async function firstToken(): Promise<Uint8Array> {
-  const cred = await Credentials.acquire(host.sspi(), { package: 'Negotiate', use: 'outbound', authData: { User: USER, Domain: REALM, Password: PASSWORD } });
+async function firstToken(from: LsaHost = host): Promise<Uint8Array> {
+  const cred = await Credentials.acquire(from.sspi(), { package: 'Negotiate', use: 'outbound', authData: { User: USER, Domain: REALM, Password: PASSWORD } });
   const ctx = SecurityContext.client(cred, { target: SPN, flags: ['MUTUAL_AUTH'] });
   try {
     return (await ctx.step())!;
@@ -93,7 +110,7 @@ function get(url: string, authorization: string): Promise<{ status: number; body
 }
 
 describe('a Kerberos token from a user in thousands of groups', () => {
-  it('a 16 KiB header limit (Node\'s default) refuses it with 431; at 64 KiB it signs on with every group', async () => {
+  it('a 16 KiB header limit (Node\'s default) refuses it with 431; at 96 KiB it signs on with every group', async () => {
     const token = await firstToken();
     const value = header('Negotiate', token);
     assert.ok(token.length > 36_000 && token.length < 48_000, `token of ${token.length} bytes`);
@@ -106,7 +123,7 @@ describe('a Kerberos token from a user in thousands of groups', () => {
       await small.close();
     }
 
-    const large = await serve(64 * 1024);
+    const large = await serve(96 * 1024);
     try {
       const r = await get(large.url, value);
       assert.equal(r.status, 200, r.body);
@@ -145,7 +162,7 @@ describe('a Kerberos token from a user in thousands of groups', () => {
   });
 
   it('our client sends it and checks the AP-REP', async () => {
-    const srv = await serve(64 * 1024);
+    const srv = await serve(96 * 1024);
     const fetch = createFetch({ lsa: host, credentials: { user: USER, domain: REALM, password: PASSWORD }, spn: SPN, packages: ['Negotiate'] });
     try {
       const res = await fetch(srv.url);
@@ -156,6 +173,32 @@ describe('a Kerberos token from a user in thousands of groups', () => {
     } finally {
       await fetch.close();
       await srv.close();
+    }
+  });
+
+  it('tslsa serve takes a 57 KB token (7,000 groups) that a 64 KiB limit would refuse', async () => {
+    const b = await bloated(MORE_GROUPS);
+    const token = await firstToken(b.host);
+    const value = header('Negotiate', token);
+    assert.ok(token.length > 52_000 && token.length < 65_536, `token of ${token.length} bytes`);
+    assert.ok(value.length > 64 * 1024, `header of ${value.length} characters`);
+    const at64 = await serve(64 * 1024, b.host);
+    try {
+      assert.equal((await get(at64.url, value)).status, 431);
+    } finally {
+      await at64.close();
+    }
+    const store = join(dir, 'accounts.json');
+    const krb5Conf = join(dir, 'krb5.conf');
+    writeFileSync(krb5Conf, `[libdefaults]\n default_realm = ${REALM}\n`);
+    const s = await startServe(['--store', store, '--domain', 'EXAMPLE', '--keytab', b.keytab, '--spn', SPN], { PATH: process.env.PATH ?? '', HOME: dir, KRB5_CONFIG: krb5Conf });
+    try {
+      const r = await get(`${s.url}/whoami`, value);
+      assert.equal(r.status, 200, `${r.body}\n${s.stderr()}`);
+      const id = JSON.parse(r.body) as { user: string; package: string; groups: string[] };
+      assert.deepEqual([id.user, id.package, id.groups.length], [USER, 'Kerberos', MORE_GROUPS]);
+    } finally {
+      await s.stop();
     }
   });
 });
