@@ -13,7 +13,9 @@
 // table of its own. 8 is a light load, where a server's latency (a Redis round trip) sets the rate;
 // 32 keeps every server's CPU busy, so the rate there is its capacity. Each scheme ends with an
 // http_peak line: every server's best rate over the levels (the median of its rounds at a level)
-// and the ratio of those peaks to Apache's.
+// and the ratio of those peaks to Apache's. Every record also gives the server's CPU and context
+// switches per request (voluntary: it waited; involuntary: it was preempted), per process for two
+// nodes and Redis, where the Redis round trip of each request shows as a sleep and a wake-up more.
 // Knobs: DUR, WARM (seconds), CONC (load levels), NODES ("1 2"), HTTP_SERVERS
 // ("apache tslsa"), REDIS_LINKS ("tcp"; "tcp unix" adds two nodes reaching Redis on its unix
 // socket, as on one host), HTTP_SCHEMES ("krb5 ntlm"), GDUR (seconds of each generator-only loop),
@@ -174,6 +176,22 @@ function toResult(id: string, r: LoadResult, extra: Record<string, unknown>): Re
   return Object.assign(res, extra) as Result;
 }
 
+/**
+ * Context switches per request in the counted window (first and last snapshot), voluntary and
+ * involuntary, for the server as a whole and, with several processes, for each.
+ */
+function switchesPerOp(names: readonly string[], snaps: ReadonlyArray<ReadonlyArray<readonly [number, number]>>, ok: number): {
+  ctx_switches_per_op?: { voluntary: number; involuntary: number };
+  ctx_switches_per_op_by_process?: Record<string, { voluntary: number; involuntary: number }>;
+} {
+  const first = snaps[0];
+  const last = snaps[snaps.length - 1];
+  if (!first || !last || snaps.length < 2 || ok <= 0 || names.length === 0) return {};
+  const per = names.map((_, i) => ({ voluntary: round((last[i]![0] - first[i]![0]) / ok), involuntary: round((last[i]![1] - first[i]![1]) / ok) }));
+  const sum = per.reduce((a, b) => ({ voluntary: round(a.voluntary + b.voluntary), involuntary: round(a.involuntary + b.involuntary) }));
+  return { ctx_switches_per_op: sum, ...(names.length > 1 ? { ctx_switches_per_op_by_process: Object.fromEntries(names.map((n, i) => [n, per[i]!])) } : {}) };
+}
+
 export { apacheCheck, tslsaCheck } from './lib/loadgen.js';
 
 // ---- the run ---------------------------------------------------------------------------------
@@ -288,8 +306,9 @@ async function runVariant(f: Fixture, opts: HttpBenchOptions, scheme: HttpScheme
     let path: string;
     let check: CheckSpec;
     let serverCpu: () => number;
-    // Each server process's CPU, to split cpu_us_per_op (nodes vs redis-server) in the record.
-    let parts: Array<[string, () => number]> = [];
+    // Each server process's CPU and context switches, to split the per-request figures (nodes vs
+    // redis-server) in the record; Apache's processes count as one.
+    let parts: Array<[string, () => number, () => [number, number]]> = [];
     let config: Record<string, unknown>;
     if (v.server === 'apache') {
       if (!apache) throw new Error('apache2 is not running');
@@ -298,6 +317,7 @@ async function runVariant(f: Fixture, opts: HttpBenchOptions, scheme: HttpScheme
       // gss-ntlmssp names the NTLM user DOMAIN\user; MIT names the Kerberos one user@REALM.
       check = { kind: 'apache', names: scheme === 'krb5' ? [f.realm.principal('user')] : [`${DOMAIN}\\${NTLM_USER}`] };
       serverCpu = apache.cpuSeconds;
+      parts = [['apache', apache.cpuSeconds, apache.switches]];
       config = { mpm: 'event', modules: 'authn_core authz_core authz_user headers auth_gssapi', mech: scheme === 'krb5' ? 'krb5 (GssapiAllowedMech krb5, SPNEGO)' : 'ntlmssp (gss-ntlmssp, GssapiConnectionBound On, NTLM_USER_FILE)', replay_cache: scheme === 'krb5' ? 'MIT default (file2, KRB5RCACHEDIR)' : 'n/a', response: '3-byte static file + X-Remote-User', access_log: 'file' };
     } else {
       const args = ['--store', f.store, '--domain', DOMAIN, '--keytab', f.realm.httpKeytab, '--spn', 'HTTP/localhost'];
@@ -311,8 +331,8 @@ async function runVariant(f: Fixture, opts: HttpBenchOptions, scheme: HttpScheme
       check = scheme === 'krb5' ? { kind: 'tslsa', user: 'user', domain: f.realm.realm, package: 'Kerberos' } : { kind: 'tslsa', user: NTLM_USER, domain: DOMAIN, package: 'NTLM' };
       const r = redis;
       serverCpu = () => nodes.reduce((s, n) => s + n.cpuSeconds(), 0) + (r ? r.cpuSeconds() : 0);
-      parts = nodes.map((n, i) => [`node${i}`, () => n.cpuSeconds()] as [string, () => number]);
-      if (r) parts.push(['redis', () => r.cpuSeconds()]);
+      parts = nodes.map((n, i) => [`node${i}`, () => n.cpuSeconds(), () => n.switches()] as (typeof parts)[number]);
+      if (r) parts.push(['redis', () => r.cpuSeconds(), () => r.switches()]);
       config = { node: process.version, processes: v.nodes, ...(r ? { store: 'redis-server (handshake state, replay cache)', redis_link: v.link === 'unix' ? 'unix socket' : 'loopback TCP', spread: 'round-robin per handshake' } : { replay_cache: 'MemoryReplayCache' }), response: '/whoami JSON', access_log: 'file (stdout)' };
     }
     const scenario: Scenario = { scheme: scheme === 'krb5' ? 'Negotiate' : 'NTLM', credentials: scheme === 'krb5' ? f.krbCred : f.ntlmCred, target: TARGET, urls, path, check: checkFor(check) };
@@ -331,9 +351,11 @@ async function runVariant(f: Fixture, opts: HttpBenchOptions, scheme: HttpScheme
     // The load runner samples serverCpu at the start and the end of its counted window: the
     // per-process snapshots ride along, so the split covers exactly that window.
     const snaps: number[][] = [];
+    const switchSnaps: Array<Array<[number, number]>> = [];
     const total = serverCpu;
     serverCpu = () => {
       snaps.push(parts.map(([, cpu]) => cpu()));
+      switchSnaps.push(parts.map(([, , sw]) => sw()));
       return total();
     };
     process.stderr.write(`  ${id.padEnd(37)} ${scheme.padEnd(5)} `);
@@ -346,8 +368,9 @@ async function runVariant(f: Fixture, opts: HttpBenchOptions, scheme: HttpScheme
     const split = parts.length > 1 && r.ok > 0 && first && last && snaps.length >= 2
       ? Object.fromEntries(parts.map(([name], i) => [name, round((1e6 * (last[i]! - first[i]!)) / r.ok)]))
       : undefined;
-    const result = toResult(id, r, { legs: scheme === 'krb5' ? 2 : 4, requests_per_handshake: scheme === 'krb5' ? 1 : 2, ...(split ? { cpu_us_per_op_by_process: split } : {}) });
-    process.stderr.write(`${String(result.ops_per_s.toFixed(1)).padStart(10)} req/s  errors ${r.errors}  server ${result.cpu_us_per_op.toFixed(0)} cpu-us/req (util ${result.cpu_util.toFixed(2)})  generator util ${r.gen_cpu_util.toFixed(2)}  p99 ${r.p99_ms.toFixed(1)} ms${split ? `  split ${JSON.stringify(split)}` : ''}\n`);
+    const switches = switchesPerOp(parts.map(([name]) => name), switchSnaps, r.ok);
+    const result = toResult(id, r, { legs: scheme === 'krb5' ? 2 : 4, requests_per_handshake: scheme === 'krb5' ? 1 : 2, ...(split ? { cpu_us_per_op_by_process: split } : {}), ...switches });
+    process.stderr.write(`${String(result.ops_per_s.toFixed(1)).padStart(10)} req/s  errors ${r.errors}  server ${result.cpu_us_per_op.toFixed(0)} cpu-us/req (util ${result.cpu_util.toFixed(2)})  generator util ${r.gen_cpu_util.toFixed(2)}  p99 ${r.p99_ms.toFixed(1)} ms${switches.ctx_switches_per_op ? `  switches/req ${switches.ctx_switches_per_op.voluntary}+${switches.ctx_switches_per_op.involuntary}` : ''}${split ? `  split ${JSON.stringify(split)}` : ''}\n`);
     return {
       ...base,
       config: { ...config, dur_s: opts.dur, warm_s: opts.warm, server_warm_s: (opts.serverWarm ?? 0) * (v.server === 'tslsa' ? v.nodes : 1), conc, gen_workers: Math.max(1, opts.genWorkers), connection: 'new TCP connection per handshake', generator: 'bench/lib/loadgen.ts (node:http, our initiator)' },

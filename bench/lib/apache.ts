@@ -13,7 +13,7 @@ import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { freeTcpPort, waitForTcp } from '../../test/interop/lib/ports.js';
 import { isAlive, killPid, requireBinary, run, spawnTracked } from '../../test/interop/lib/proc.js';
-import { childPids, processCpuSeconds } from './procs.js';
+import { childPids, processCpuSeconds, processSwitches } from './procs.js';
 
 const MODULES = '/usr/lib/apache2/modules';
 export const APACHE_PATHS = { krb5: '/krb5/whoami', ntlm: '/ntlm/whoami' } as const;
@@ -41,6 +41,8 @@ export interface ApacheServer {
   errorLog(): string;
   /** CPU seconds (user+sys) of the master and every child so far. */
   cpuSeconds(): number;
+  /** Context switches [voluntary, involuntary] of the master and the live children so far. */
+  switches(): [number, number];
   stop(): Promise<void>;
 }
 
@@ -107,6 +109,10 @@ ${gssLocation(APACHE_PATHS.ntlm, 'ntlmssp')}
 /** CPU seconds of the master (with the workers it reaped) and of its live workers. */
 function treeCpuSeconds(pid: number): number {
   return processCpuSeconds(pid, true) + childPids(pid).reduce((sum, w) => sum + processCpuSeconds(w), 0);
+}
+
+function treeSwitches(pid: number): [number, number] {
+  return [pid, ...childPids(pid)].map(processSwitches).reduce((a, b) => [a[0] + b[0], a[1] + b[1]], [0, 0]);
 }
 
 export async function startApache(opts: ApacheOptions): Promise<ApacheServer> {
@@ -191,6 +197,7 @@ export async function startApache(opts: ApacheOptions): Promise<ApacheServer> {
     modVersion,
     errorLog: () => readText(join(dir, 'error.log')),
     cpuSeconds: () => treeCpuSeconds(pid),
+    switches: () => treeSwitches(pid),
     async stop() {
       if (stopped) return;
       stopped = true;

@@ -3,7 +3,7 @@
 // time of any process we started, read from /proc so a server's cost per request can be reported
 // whatever limits the request rate.
 import type { ChildProcess } from 'node:child_process';
-import { closeSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freeTcpPort, waitForTcp } from '../../test/interop/lib/ports.js';
 import { killPid, run, spawnTracked, stopChild, type RunResult } from '../../test/interop/lib/proc.js';
@@ -36,6 +36,32 @@ export function processCpuSeconds(pid: number, withReapedChildren = false): numb
   }
 }
 
+/**
+ * Context switches of a process, all its threads summed: [voluntary (it waited: for a socket, a
+ * lock, the event loop's next event), involuntary (preempted)]; [0, 0] when it is gone. A server
+ * that waits on another process for every request (Redis) pays a sleep and a wake-up each time.
+ */
+export function processSwitches(pid: number): [number, number] {
+  let tasks: string[];
+  try {
+    tasks = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return [0, 0];
+  }
+  let voluntary = 0;
+  let involuntary = 0;
+  for (const t of tasks) {
+    try {
+      const s = readFileSync(`/proc/${pid}/task/${t}/status`, 'latin1');
+      voluntary += Number(/^voluntary_ctxt_switches:\s+(\d+)/m.exec(s)?.[1] ?? 0);
+      involuntary += Number(/^nonvoluntary_ctxt_switches:\s+(\d+)/m.exec(s)?.[1] ?? 0);
+    } catch {
+      // a thread that ended meanwhile
+    }
+  }
+  return [voluntary, involuntary];
+}
+
 /** Direct children of a process (Linux /proc/PID/task/PID/children). */
 export function childPids(pid: number): number[] {
   try {
@@ -55,6 +81,7 @@ export interface ServeNode {
   readonly pid: number;
   stderr(): string;
   cpuSeconds(): number;
+  switches(): [number, number];
   /** SIGTERM by PID; resolves with the exit code (null when it had to be killed). */
   stop(): Promise<number | null>;
 }
@@ -100,6 +127,7 @@ export async function startServeNode(args: readonly string[], env: NodeJS.Proces
     pid,
     stderr: () => err,
     cpuSeconds: () => processCpuSeconds(pid),
+    switches: () => processSwitches(pid),
     stop: () => stopChild(child, exited),
   };
 }
@@ -108,6 +136,7 @@ export interface RedisServer {
   readonly url: string;
   readonly pid: number;
   cpuSeconds(): number;
+  switches(): [number, number];
   stop(): Promise<void>;
 }
 
@@ -140,6 +169,7 @@ export async function startRedis(dir: string, unixSocket = false): Promise<Redis
         url: unixSocket ? `unix://${socketPath(port)}` : `redis://127.0.0.1:${port}`,
         pid,
         cpuSeconds: () => processCpuSeconds(pid),
+        switches: () => processSwitches(pid),
         stop: () => killPid(pid),
       };
     }

@@ -46,10 +46,16 @@ describe('bench/http.ts: every variant serves authenticated requests', () => {
         assert.equal(r.checks?.kdc_requests_during_run, 0, 'tickets were fetched before timing');
         // The server's CPU was sampled (its cost per request is a reported figure).
         assert.ok(res.cpu_us_per_op > 0, `server cpu ${res.cpu_us_per_op}`);
+        // And its context switches: a request that reaches a process wakes it at least once.
+        const sw = res.ctx_switches_per_op as unknown as { voluntary: number; involuntary: number };
+        assert.ok(sw.voluntary > 0 && sw.involuntary >= 0, JSON.stringify(sw));
         if (nodes === 2) {
           const per = res.per_node_ok as number[];
           assert.equal(per.length, 2);
           assert.ok(per.every((n) => n > 0), `both nodes served: ${per.join('/')}`);
+          const by = res.ctx_switches_per_op_by_process as unknown as Record<string, { voluntary: number }>;
+          assert.deepEqual(Object.keys(by), ['node0', 'node1', 'redis']);
+          assert.ok(Object.values(by).every((x) => x.voluntary > 0), JSON.stringify(by));
         }
         if (impl === 'tslsa') assert.equal(typeof res.ratio_to_apache, 'number', 'ratio to Apache from the same run');
       });
