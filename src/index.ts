@@ -30,9 +30,9 @@ export type { ContextOptions, ClientContextOptions, FlagInput } from './context.
 export { builtinPackages } from './packages/index.js';
 
 export { createAuthenticator, MemoryHandshakeStore, AcceptorContext, tlsServerEndPoint, serverEndPointBindings, socketChannelBindings } from './http/server.js';
-export type { Authenticator, AuthenticatorOptions, AuthenticatedRequest, AuthFailure, ChannelBindingPolicy, Identity, HttpAuthScheme, HandshakeStore, MemoryHandshakeStoreOptions, ParkedHandshake } from './http/server.js';
+export type { Authenticator, AuthenticatorOptions, AuthenticatedRequest, AuthFailure, ChannelBindingPolicy, DelegatedCredentials, Identity, HttpAuthScheme, HandshakeStore, MemoryHandshakeStoreOptions, ParkedHandshake } from './http/server.js';
 export { trackConnections, awaitsNextLeg, type ServerDrain } from './http/drain.js';
 export { negotiate as negotiateMiddleware } from './http/express.js';
 export { negotiateHook, negotiatePlugin } from './http/fastify.js';
 export { negotiateInterceptor, createFetch, fetch } from './http/client.js';
-export type { NegotiateClientOptions, NegotiateInterceptor, NegotiateFetch, NegotiateFetchInit, PasswordCredentials, AuthPackage } from './http/client.js';
+export type { NegotiateClientOptions, NegotiateInterceptor, NegotiateFetch, NegotiateFetchInit, PasswordCredentials, CcacheCredentials, AuthPackage } from './http/client.js';

@@ -23,6 +23,7 @@ import { negotiatePackage } from '../packages/negotiate/package.js';
 import { parseNegotiationToken } from '../packages/negotiate/spnego.js';
 import { SspiError } from '../sspi/error.js';
 import { SecurityStatus } from '../sspi/status.js';
+import { ISC_REQ } from '../sspi/flags.js';
 import { type Challenge, parseChallenges } from './client-challenge.js';
 import { type TunnelAuth, openTunnel } from './client-tunnel.js';
 import { tlsServerEndPoint } from './channelBindings.js';
@@ -35,9 +36,14 @@ export interface PasswordCredentials {
   password: string;
 }
 
+/** Kerberos credentials from a ccache: a server's `identity.delegated`, or any 'FILE:/path' (as KRB5CCNAME). */
+export interface CcacheCredentials {
+  ccache: string;
+}
+
 export interface NegotiateClientOptions {
   /** An explicit identity, or 'default': what the LSA has (Kerberos ccache, logon-session credentials). */
-  credentials?: PasswordCredentials | 'default';
+  credentials?: PasswordCredentials | CcacheCredentials | 'default';
   /** Packages in order of preference; default ['Negotiate', 'NTLM']. */
   packages?: AuthPackage[];
   /** The target name; default `HTTP/<host>` of the server (or of the proxy for 407). */
@@ -48,6 +54,11 @@ export interface NegotiateClientOptions {
   mutualAuth?: boolean;
   /** ISC_REQ flags; default MUTUAL_AUTH, REPLAY_DETECT, SEQUENCE_DETECT, INTEGRITY. */
   flags?: FlagInput;
+  /**
+   * Delegate the Kerberos TGT to origin servers (ISC_REQ_DELEGATE, as curl --delegation always):
+   * they can then act as you. Needs a forwardable TGT; never sent to a proxy. Default false.
+   */
+  delegate?: boolean;
   /** Legs (requests carrying a token) per handshake; default 4. */
   maxLegs?: number;
   /** Largest streamed request body buffered so it can be replayed; default 1 MiB. */
@@ -498,6 +509,13 @@ class NegotiateClient {
     return this.lsaPromise;
   }
 
+  /** ISC_REQ flags for a sign-on: DELEGATE only toward an origin server, when asked. */
+  private flagsFor(kind: 'server' | 'proxy'): FlagInput {
+    const base = this.o.flags ?? DEFAULT_FLAGS;
+    if (kind !== 'server' || !this.o.delegate) return base;
+    return typeof base === 'number' ? (base | ISC_REQ.DELEGATE) >>> 0 : [...base, 'DELEGATE'];
+  }
+
   private credentials(pkg: AuthPackage): Promise<Credentials> {
     let p = this.creds.get(pkg);
     if (!p) {
@@ -506,7 +524,7 @@ class NegotiateClient {
         Credentials.acquire(host.sspi(), {
           package: pkg,
           use: 'outbound',
-          ...(c && c !== 'default' ? { authData: { User: c.user, Domain: c.domain ?? '', Password: c.password } } : {}),
+          ...(c && c !== 'default' ? { authData: 'ccache' in c ? { ccache: c.ccache } : { User: c.user, Domain: c.domain ?? '', Password: c.password } } : {}),
         }),
       );
       this.creds.set(pkg, p);
@@ -565,7 +583,7 @@ class NegotiateClient {
       });
     this.tunnelAuth ??= {
       offers: (values) => this.offers(parseChallenges(values)),
-      context: async (offer) => SecurityContext.client(await this.credentials(offer.pkg), { target: this.target(proxy, 'proxy'), flags: this.o.flags ?? DEFAULT_FLAGS }),
+      context: async (offer) => SecurityContext.client(await this.credentials(offer.pkg), { target: this.target(proxy, 'proxy'), flags: this.flagsFor('proxy') }),
       known: null,
       maxLegs: this.o.maxLegs ?? 4,
     };
@@ -703,7 +721,7 @@ class NegotiateClient {
       }
     }
     if (!offer || !cred) throw lastErr;
-    const ctx = SecurityContext.client(cred, { target: this.target(authUrl, kind), flags: this.o.flags ?? DEFAULT_FLAGS, ...(bindings ? { channelBindings: { applicationData: bindings } } : {}) });
+    const ctx = SecurityContext.client(cred, { target: this.target(authUrl, kind), flags: this.flagsFor(kind), ...(bindings ? { channelBindings: { applicationData: bindings } } : {}) });
     const maxLegs = this.o.maxLegs ?? 4;
     const authName = AUTH_HEADER[kind];
     // Cookies a server sets on a continuing 401/407 go back on the handshake's later legs: a server

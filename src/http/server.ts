@@ -104,6 +104,15 @@ export interface AuthenticatorOptions {
   connectionFallback?: boolean;
   /** Accept NTLM anonymous logons (NT AUTHORITY\ANONYMOUS LOGON); default false. */
   allowAnonymous?: boolean;
+  /**
+   * Hand Kerberos credentials a client delegated (a forwarded TGT: curl --delegation always, our
+   * client's `delegate`) to the application as `identity.delegated`, so it can call other
+   * services as that user. They need the Kerberos package's `delegatedCcacheDir`, where they are
+   * written as a FILE ccache; the file lives until the response is finished (for CONNECT and
+   * Upgrade, until the socket closes), then it is removed and its keys zeroed. Default false:
+   * delegated credentials are dropped with the context at once.
+   */
+  delegation?: boolean;
   /** ASC_REQ_* bits requested from AcceptSecurityContext; default none beyond what clients ask. */
   contextFlags?: number;
   /** The handshake store key of a request; default one key per connection (a custom key is not discarded when the socket closes: the store's TTL ends it). Not used with a shared store (the handshake cookie is the key). */
@@ -140,6 +149,19 @@ export interface Identity {
   groups: string[];
   /** Channel bindings were handed to the acceptor and it accepted them. */
   channelBindings: boolean;
+  /**
+   * With `delegation`: the client's delegated Kerberos credentials, for this request only (a
+   * later request on the connection that keeps the identity has none).
+   */
+  delegated?: DelegatedCredentials;
+}
+
+/** Credentials a client delegated, as a ccache another Kerberos client can use. */
+export interface DelegatedCredentials {
+  /** The client principal (user@REALM). */
+  principal: string;
+  /** 'FILE:/path': for KRB5CCNAME, `createFetch({ credentials: { ccache } })` or a Kerberos credential's authData. */
+  ccache: string;
 }
 
 export interface AuthFailure {
@@ -495,6 +517,28 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
     };
   }
 
+  /** The FILE ccache the Kerberos package wrote for credentials the client delegated; null when it wrote none. */
+  async function delegatedOf(ctx: AcceptorContext): Promise<DelegatedCredentials | null> {
+    const d = await ctx.query<{ name: string | null; principal: string; ccache?: Uint8Array }>(TSLSA_KERB_ATTR.DELEGATED_CCACHE).catch(() => null);
+    // The serialized ccache is our copy, keys included: the file is what the application gets.
+    d?.ccache?.fill(0);
+    return d?.name ? { principal: d.principal, ccache: d.name } : null;
+  }
+
+  /** Delete the context (its ccache file and keys) once the response is finished, or the bare socket closed. */
+  function releaseWhenDone(req: HttpRequest, res: HttpResponse, ctx: AcceptorContext): void {
+    let done = false;
+    const release = (): void => {
+      if (done) return;
+      done = true;
+      void ctx.delete().catch(() => undefined);
+    };
+    const target = typeof (res as Partial<ServerResponse>).once === 'function' ? (res as ServerResponse) : (req.socket as Socket);
+    target.once('close', release);
+    // Already gone (the client hung up while we signed it on): nothing will emit 'close' again.
+    if ((res as Partial<ServerResponse>).closed === true || req.socket.destroyed) release();
+  }
+
   async function run(req: HttpRequest, res: HttpResponse, conn: Connection): Promise<Identity> {
     if (closed) refuse({ status: 500, reason: 'the authenticator is closed' });
     const header = asProxy ? req.headers['proxy-authorization'] : req.headers.authorization;
@@ -637,16 +681,23 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
       if (priorId) clearCookie(res, req);
     }
     let identity: Identity;
+    let delegated: DelegatedCredentials | null = null;
     try {
       identity = await identityOf(ctx, scheme, bindings !== null);
+      if (options.delegation && (ctx.flags & ASC_RET.DELEGATE) !== 0) delegated = await delegatedOf(ctx);
     } finally {
-      // The identity is all the server keeps: the context's keys are zeroed now.
-      await ctx.delete().catch(() => undefined);
+      // The identity is all the server keeps: the context's keys are zeroed now, unless it holds
+      // delegated credentials the application is about to use.
+      if (!delegated) await ctx.delete().catch(() => undefined);
     }
     if (!options.allowAnonymous && identity.name.toUpperCase() === ANONYMOUS) refuse({ status: 401, reason: 'anonymous logon refused' });
     // RFC 4559 5: the final token (Kerberos AP-REP, SPNEGO accept-completed) goes with the success.
     if (reply && !res.headersSent) res.setHeader(challengeHeader, `${scheme} ${b64(reply)}`);
     if (persist && conn.challenged) conn.identity = identity;
+    if (delegated) {
+      releaseWhenDone(req, res, ctx);
+      return { ...identity, delegated };
+    }
     return identity;
   }
 

@@ -1,0 +1,188 @@
+// Kerberos delegation over HTTP (the "double hop"), against a private MIT realm: a client that
+// delegates its TGT (our client's `delegate`, curl --delegation always) signs on to a front
+// server whose handler has `delegation: true`; the front server calls a backend as that user with
+// the delegated ccache (createFetch({ credentials: { ccache } })), getting a service ticket from
+// MIT's KDC with the forwarded TGT. The ccache file lives until the front response is finished.
+import assert from 'node:assert/strict';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { createFetch, type NegotiateClientOptions, type NegotiateFetch } from '../../src/http/client.js';
+import { type Authenticator, createAuthenticator, type Identity } from '../../src/http/server.js';
+import type { LsaHost } from '../../src/lsa/host.js';
+import { createRealm, type Realm } from './lib/realm.js';
+import { describeFailure, requireBinary, run } from './lib/proc.js';
+import { serverLsa } from './lib/server-lsa.js';
+import { startForwardProxy } from '../unit/http/forward-proxy.js';
+import { ASC_RET } from '../../src/sspi/flags.js';
+
+const T = { timeout: 60_000 };
+
+interface Front {
+  url: string;
+  /** What the front handler saw: the identity's delegated ccache name (or null), per request. */
+  seen: Array<string | null>;
+  close(): Promise<void>;
+}
+
+let realm: Realm;
+let host: LsaHost;
+let ccDir: string;
+const closers: Array<() => Promise<void>> = [];
+let backendUrl = '';
+
+async function listen(auth: Authenticator, handle: (id: Identity, req: http.IncomingMessage, res: http.ServerResponse) => Promise<void>): Promise<{ url: string; close(): Promise<void> }> {
+  const server = http.createServer({ maxHeaderSize: 96 * 1024 }, (req, res) => {
+    void auth.authenticate(req, res).then(async (id) => {
+      if (id) await handle(id, req, res);
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  // "localhost" in the URL: clients ask for HTTP/localhost, the realm's keytab principal.
+  const url = `http://localhost:${(server.address() as AddressInfo).port}`;
+  const close = async (): Promise<void> => {
+    server.closeAllConnections();
+    await new Promise<void>((r) => server.close(() => r()));
+    await auth.close();
+  };
+  closers.push(close);
+  return { url, close };
+}
+
+/** The front server: with `delegation`, it calls the backend as the client with the delegated credentials. */
+async function front(delegation: boolean): Promise<Front> {
+  const seen: Array<string | null> = [];
+  const auth = createAuthenticator({ host, principal: 'HTTP/localhost', delegation });
+  const { url, close } = await listen(auth, async (id, _req, res) => {
+    seen.push(id.delegated?.ccache ?? null);
+    let backend: unknown = null;
+    if (id.delegated) {
+      const f = createFetch({ lsa: host, credentials: { ccache: id.delegated.ccache }, packages: ['Negotiate'] });
+      try {
+        const r = await f(`${backendUrl}/`);
+        backend = { status: r.status, body: r.status === 200 ? await r.json() : await r.text() };
+      } catch (e) {
+        backend = { error: String(e) };
+      } finally {
+        await f.close();
+      }
+    }
+    res.writeHead(200, { 'Content-Type': 'application/json' });
+    res.end(JSON.stringify({ name: id.name, delegated: id.delegated?.principal ?? null, backend }));
+  });
+  return { url, seen, close };
+}
+
+/** Our client as `user` (password, so a forwardable TGT from the AS exchange), over Negotiate. */
+function userFetch(extra: Partial<NegotiateClientOptions> = {}): NegotiateFetch {
+  return createFetch({ lsa: host, credentials: { user: 'user', domain: realm.realm, password: realm.passwords.user! }, packages: ['Negotiate'], ...extra });
+}
+
+/** The front server's answer: who signed on, whose credentials were delegated, and the backend's reply. */
+interface FrontAnswer {
+  name: string;
+  delegated: string | null;
+  backend: { status: number; body: { name: string; package: string } } | null;
+}
+
+/** One GET to the front server with our client. */
+async function viaFront(f: Front, extra: Partial<NegotiateClientOptions> = {}): Promise<FrontAnswer> {
+  const client = userFetch(extra);
+  try {
+    const r = await client(`${f.url}/`);
+    assert.equal(r.status, 200);
+    return (await r.json()) as FrontAnswer;
+  } finally {
+    await client.close();
+  }
+}
+
+/** The ccache files the Kerberos package keeps in the delegation directory. */
+const ccacheFiles = (): string[] => readdirSync(ccDir);
+
+/** Waits for the front response's 'close' to have removed its ccache. */
+async function settled(): Promise<void> {
+  for (let i = 0; i < 50 && ccacheFiles().length > 0; i++) await new Promise((r) => setTimeout(r, 20));
+}
+
+before(async () => {
+  requireBinary('curl');
+  realm = await createRealm();
+  ccDir = mkdtempSync(join(realm.dir, 'delegated-'));
+  host = await serverLsa(realm, { delegatedCcacheDir: ccDir });
+  const backend = await listen(createAuthenticator({ host, principal: 'HTTP/localhost' }), async (id, _req, res) => {
+    res.writeHead(200, { 'Content-Type': 'application/json' });
+    res.end(JSON.stringify({ name: id.name, package: id.package }));
+  });
+  backendUrl = backend.url;
+});
+
+after(async () => {
+  for (const c of closers.reverse()) await c().catch(() => undefined);
+  await host?.shutdown();
+  if (realm) await realm.stop();
+});
+
+describe('Kerberos delegation through the HTTP handler (MIT KDC)', () => {
+  const user = (): string => `user@${realm.realm}`;
+
+  it('our client delegates; the front server calls the backend as the user; the ccache is gone after the response', T, async () => {
+    const f = await front(true);
+    const a = await viaFront(f, { delegate: true });
+    assert.deepEqual([a.name, a.delegated], [user(), user()]);
+    assert.deepEqual(a.backend, { status: 200, body: { name: user(), package: 'Kerberos' } });
+    assert.match(f.seen[0]!, /^FILE:/);
+    await settled();
+    assert.deepEqual(ccacheFiles(), [], 'the delegated ccache was removed once the response finished');
+  });
+
+  it('a client that does not delegate: no delegated credentials, nothing written', T, async () => {
+    const f = await front(true);
+    const a = await viaFront(f);
+    assert.deepEqual([a.name, a.delegated, a.backend], [user(), null, null]);
+    assert.deepEqual(f.seen, [null]);
+    assert.deepEqual(ccacheFiles(), []);
+  });
+
+  it('a handler without `delegation`: a delegating client signs on, and its TGT is dropped at once', T, async () => {
+    const f = await front(false);
+    const a = await viaFront(f, { delegate: true });
+    assert.deepEqual([a.name, a.delegated], [user(), null]);
+    assert.deepEqual(f.seen, [null]);
+    // Deleted with the context before the application ran: nothing was left to clean up later.
+    assert.deepEqual(ccacheFiles(), []);
+  });
+
+  it('through a Kerberos forward proxy: the origin gets the TGT, the proxy never does', T, async () => {
+    const f = await front(true);
+    const proxy = await startForwardProxy(createAuthenticator({ host, principal: 'HTTP/localhost', proxy: true, delegation: true }));
+    closers.push(() => proxy.close());
+    const a = await viaFront(f, { delegate: true, proxy: `http://localhost:${proxy.port}` });
+    assert.deepEqual([a.delegated, a.backend?.status], [user(), 200]);
+    // The origin's 401 and then the signed-on request: both went through the proxy.
+    assert.ok(proxy.identities.length >= 1);
+    for (const p of proxy.identities) {
+      assert.equal(p.package, 'Kerberos');
+      assert.equal(p.delegated, undefined);
+      assert.equal(p.contextAttributes & ASC_RET.DELEGATE, 0, 'no TGT went to the proxy');
+    }
+  });
+
+  it('curl --negotiate --delegation always (MIT GSS, kinit -f): the front server reaches the backend as the user', T, async () => {
+    const f = await front(true);
+    const cc = join(realm.dir, 'curl-fwd.cc');
+    await realm.kinit('user', undefined, cc, { args: ['-f'] });
+    const r = await run('curl', ['-s', '-S', '--negotiate', '-u', ':', '--delegation', 'always', `${f.url}/`], {
+      env: realm.childEnv({ KRB5CCNAME: `FILE:${cc}`, GSS_MECH_CONFIG: '/dev/null' }),
+      timeoutMs: 20_000,
+    });
+    if (r.code !== 0) throw new Error(describeFailure(r));
+    const a = JSON.parse(r.stdout) as FrontAnswer;
+    assert.deepEqual([a.name, a.delegated, a.backend?.status, a.backend?.body.name], [user(), user(), 200, user()]);
+    await settled();
+    assert.deepEqual(ccacheFiles(), []);
+    rmSync(cc, { force: true });
+  });
+});
