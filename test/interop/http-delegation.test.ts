@@ -4,11 +4,13 @@
 // the delegated ccache (createFetch({ credentials: { ccache } })), getting a service ticket from
 // MIT's KDC with the forwarded TGT. The ccache file lives until the front response is finished.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { Credentials } from '../../src/credentials.js';
+import { SecurityContext } from '../../src/context.js';
 import { createFetch, type NegotiateClientOptions, type NegotiateFetch } from '../../src/http/client.js';
 import { type Authenticator, createAuthenticator, type Identity } from '../../src/http/server.js';
 import type { LsaHost } from '../../src/lsa/host.js';
@@ -167,6 +169,33 @@ describe('Kerberos delegation through the HTTP handler (MIT KDC)', () => {
       assert.equal(p.package, 'Kerberos');
       assert.equal(p.delegated, undefined);
       assert.equal(p.contextAttributes & ASC_RET.DELEGATE, 0, 'no TGT went to the proxy');
+    }
+  });
+
+  it('a client that hangs up before the response: the ccache goes when the response closes', T, async () => {
+    let signedOn!: (path: string) => void;
+    const gotIt = new Promise<string>((r) => (signedOn = r));
+    const auth = createAuthenticator({ host, principal: 'HTTP/localhost', delegation: true });
+    // The application holds the response open; the client leaves meanwhile.
+    const { url } = await listen(auth, async (id, _req, res) => {
+      signedOn(id.delegated!.ccache.slice('FILE:'.length));
+      await new Promise((r) => res.once('close', r));
+    });
+    const cred = await Credentials.acquire(host.sspi(), { package: 'Negotiate', use: 'outbound', authData: { User: 'user', Domain: realm.realm, Password: realm.passwords.user! } });
+    const ctx = SecurityContext.client(cred, { target: 'HTTP/localhost', flags: ['MUTUAL_AUTH', 'DELEGATE'] });
+    try {
+      const token = Buffer.from((await ctx.step())!).toString('base64');
+      const req = http.request(`${url}/`, { headers: { Authorization: `Negotiate ${token}` }, agent: false });
+      req.on('error', () => undefined);
+      req.end();
+      const path = await gotIt;
+      assert.ok(existsSync(path), 'the ccache is there while the application works');
+      req.destroy();
+      for (let i = 0; i < 50 && existsSync(path); i++) await new Promise((r) => setTimeout(r, 20));
+      assert.equal(existsSync(path), false, 'removed once the response closed');
+    } finally {
+      await ctx.delete();
+      await cred.free();
     }
   });
 
