@@ -684,13 +684,13 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
     let delegated: DelegatedCredentials | null = null;
     try {
       identity = await identityOf(ctx, scheme, bindings !== null);
+      if (!options.allowAnonymous && identity.name.toUpperCase() === ANONYMOUS) refuse({ status: 401, reason: 'anonymous logon refused' });
       if (options.delegation && (ctx.flags & ASC_RET.DELEGATE) !== 0) delegated = await delegatedOf(ctx);
     } finally {
       // The identity is all the server keeps: the context's keys are zeroed now, unless it holds
       // delegated credentials the application is about to use.
       if (!delegated) await ctx.delete().catch(() => undefined);
     }
-    if (!options.allowAnonymous && identity.name.toUpperCase() === ANONYMOUS) refuse({ status: 401, reason: 'anonymous logon refused' });
     // RFC 4559 5: the final token (Kerberos AP-REP, SPNEGO accept-completed) goes with the success.
     if (reply && !res.headersSent) res.setHeader(challengeHeader, `${scheme} ${b64(reply)}`);
     if (persist && conn.challenged) conn.identity = identity;
