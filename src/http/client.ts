@@ -55,8 +55,10 @@ export interface NegotiateClientOptions {
   /** ISC_REQ flags; default MUTUAL_AUTH, REPLAY_DETECT, SEQUENCE_DETECT, INTEGRITY. */
   flags?: FlagInput;
   /**
-   * Delegate the Kerberos TGT to origin servers (ISC_REQ_DELEGATE, as curl --delegation always):
-   * they can then act as you. Needs a forwardable TGT; never sent to a proxy. Default false.
+   * Ask to delegate the Kerberos TGT to origin servers (ISC_REQ_DELEGATE), so they can act as you:
+   * forwarded to a service the realm trusts for delegation (OK-AS-DELEGATE), or to any with the
+   * Kerberos package's `delegation: 'always'`. Needs a forwardable TGT; never sent to a proxy.
+   * Default false.
    */
   delegate?: boolean;
   /** Legs (requests carrying a token) per handshake; default 4. */

@@ -1,5 +1,6 @@
-// Kerberos delegation over HTTP (the "double hop"), against a private MIT realm: a client that
-// delegates its TGT (our client's `delegate`, curl --delegation always) signs on to a front
+// Kerberos delegation over HTTP (the "double hop"), against a private MIT realm where HTTP/localhost
+// is OK-AS-DELEGATE: a client that delegates its TGT (our client's `delegate`, which as Windows
+// honours that flag; curl --delegation always) signs on to a front
 // server whose handler has `delegation: true`; the front server calls a backend as that user with
 // the delegated ccache (createFetch({ credentials: { ccache } })), getting a service ticket from
 // MIT's KDC with the forwarded TGT. The ccache file lives until the front response is finished.
@@ -113,6 +114,8 @@ before(async () => {
   requireBinary('curl');
   realm = await createRealm();
   ccDir = mkdtempSync(join(realm.dir, 'delegated-'));
+  // The realm trusts the service for delegation, so our client (as Windows) forwards its TGT there.
+  await realm.kadmin('modprinc +ok_as_delegate HTTP/localhost');
   host = await serverLsa(realm, { delegatedCcacheDir: ccDir });
   const backend = await listen(createAuthenticator({ host, principal: 'HTTP/localhost' }), async (id, _req, res) => {
     res.writeHead(200, { 'Content-Type': 'application/json' });

@@ -84,6 +84,13 @@ export interface KerberosConfig {
   kdcTimeoutMs?: number;
   /** Ask for forwardable TGTs (AS exchanges of this package); default true, as Windows does. */
   forwardable?: boolean;
+  /**
+   * ISC_REQ_DELEGATE forwards the TGT only to a service whose ticket is OK-AS-DELEGATE (the realm
+   * trusts it for delegation), as Windows does (MS-KILE 3.2.5.1) and MIT's GSS_C_DELEG_POLICY_FLAG;
+   * 'always' forwards it to any service, as MIT's GSS_C_DELEG_FLAG (curl --delegation always).
+   * Default 'ok-as-delegate'.
+   */
+  delegation?: 'ok-as-delegate' | 'always';
   /** Replace the KDC transport (tests, custom transports). Not Plain: only through kerberosPackage(config). */
   kdcSend?: KdcSend;
   /** Environment read for KRB5_CONFIG, KRB5CCNAME, KRB5_KTNAME; default process.env. */
@@ -106,6 +113,7 @@ interface Resolved {
   delegatedCcacheDir: string | undefined;
   kdcTimeoutMs: number | undefined;
   forwardable: boolean;
+  delegation: 'ok-as-delegate' | 'always';
   send: KdcSend | undefined;
   env: NodeJS.ProcessEnv;
   now: (() => Date) | undefined;
@@ -333,6 +341,8 @@ export function kerberosPackage(config: KerberosConfig = {}): SecurityPackageMod
       return null;
     }
     if (!(tgt.flags & TicketFlags.FORWARDABLE)) return null;
+    // Windows: no TGT to a service the realm does not trust for delegation; the context goes on without.
+    if (cfg.delegation !== 'always' && !(ticket.flags & TicketFlags.OK_AS_DELEGATE)) return null;
     const realm = tgt.server.realm;
     try {
       return await getServiceTicket(tgt, { realm, components: ['krbtgt', realm], nameType: NameType.NT_SRV_INST }, {
@@ -703,6 +713,7 @@ export function kerberosPackage(config: KerberosConfig = {}): SecurityPackageMod
       if (m.kdcTimeoutMs !== undefined && !(typeof m.kdcTimeoutMs === 'number' && m.kdcTimeoutMs > 0)) throw new SspiError(NtStatus.STATUS_INVALID_PARAMETER, 'Kerberos kdcTimeoutMs must be > 0');
       const replay = m.replayCache ?? new MemoryReplayCache();
       if (typeof replay.checkAndStore !== 'function') throw new SspiError(NtStatus.STATUS_INVALID_PARAMETER, 'Kerberos replayCache must implement checkAndStore');
+      if (m.delegation !== undefined && m.delegation !== 'ok-as-delegate' && m.delegation !== 'always') throw new SspiError(NtStatus.STATUS_INVALID_PARAMETER, `Kerberos delegation must be 'ok-as-delegate' or 'always'`);
       targets.clear();
       cfg = {
         krb5,
@@ -715,6 +726,7 @@ export function kerberosPackage(config: KerberosConfig = {}): SecurityPackageMod
         delegatedCcacheDir: m.delegatedCcacheDir,
         kdcTimeoutMs: m.kdcTimeoutMs,
         forwardable: m.forwardable ?? true,
+        delegation: m.delegation ?? 'ok-as-delegate',
         send: m.kdcSend,
         env,
         now: m.now,

@@ -106,7 +106,9 @@ function fakeKdc(o: FakeKdcOptions = {}) {
     }
     const key = sname[0] === 'HTTP' ? svcKeys[sname[1]!] : undefined;
     if (!key) return err(7);
-    return issue(req, skey, key, issuedKvno, true, 0, o.lifetimeMs ?? 3600_000, o.sessionEnctype ?? 18, o.pac);
+    // The realm trusts web.example.test for delegation (OK-AS-DELEGATE), not other.example.test.
+    const okAsDelegate = sname[1] === 'web.example.test' ? 0x00040000 : 0;
+    return issue(req, skey, key, issuedKvno, true, okAsDelegate, o.lifetimeMs ?? 3600_000, o.sessionEnctype ?? 18, o.pac);
   };
   const entry = (host: string, key: KerberosKey, kvno: number): KeytabEntry => ({
     principal: { realm: REALM, components: ['HTTP', host], nameType: 2 }, timestamp: 0, kvno, kvno8: kvno, key,
@@ -401,6 +403,21 @@ describe('Kerberos package: handshakes and messages', () => {
     const p = await pair(s, ['MUTUAL_AUTH']);
     await handshake(p.client, p.server);
     await assert.rejects(p.server.query(TSLSA_KERB_ATTR.DELEGATED_CCACHE), code(SecurityStatus.SEC_E_UNSUPPORTED_FUNCTION));
+  });
+
+  test('delegation follows OK-AS-DELEGATE as Windows does (MS-KILE 3.2.5.1); `delegation: always` as MIT\'s GSS_C_DELEG_FLAG', async () => {
+    // other.example.test's ticket is not OK-AS-DELEGATE: DELEGATE asked, the context goes on without.
+    const s = await setup();
+    const p = await pair(s, ['MUTUAL_AUTH', 'DELEGATE'], 'HTTP/other.example.test');
+    await handshake(p.client, p.server);
+    assert.ok(!p.client.has(ISC_RET.DELEGATE) && !p.server.has(ASC_RET.DELEGATE));
+    assert.ok(!s.kdc.log.some((r) => r.reqBody.sname?.nameString[0] === 'krbtgt' && r.reqBody.kdcOptions & 0x20000000), 'no forwarded TGT was asked for');
+    const always = await setup({ config: { delegation: 'always' } });
+    const q = await pair(always, ['MUTUAL_AUTH', 'DELEGATE'], 'HTTP/other.example.test');
+    await handshake(q.client, q.server);
+    assert.ok(q.client.has(ISC_RET.DELEGATE) && q.server.has(ASC_RET.DELEGATE));
+    assert.equal((await q.server.query<{ principal: string }>(TSLSA_KERB_ATTR.DELEGATED_CCACHE)).principal, `alice@${REALM}`);
+    await assert.rejects(createLsa({ packages: [kerberosPackage({ krb5Conf: parseKrb5Conf(''), env: {}, delegation: 'sometimes' as 'always' })] }).then((h) => h.shutdown()));
   });
 
   test('channel bindings: matching pass, different refused with SEC_E_BAD_BINDINGS', async () => {
