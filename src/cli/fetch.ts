@@ -2,9 +2,12 @@
 //
 //   tslsa fetch URL [-u DOMAIN\USER] [--password-stdin] [-X METHOD] [-d DATA] [-H 'K: V']...
 //               [-i] [--package Negotiate|NTLM] [--spn SPN] [--insecure] [-x|--proxy URL]
+//               [--delegation none|policy|always]
 
 import { readFileSync } from 'node:fs';
 import { createFetch, type AuthPackage, type PasswordCredentials } from '../http/client.js';
+import { createLsa } from '../lsa/host.js';
+import { builtinPackages } from '../packages/index.js';
 import { SspiError } from '../sspi/error.js';
 import { UsageError } from './args.js';
 import { readPasswordLine } from './user.js';
@@ -35,10 +38,13 @@ Options:
   -x, --proxy URL      an http:// forward proxy, signed on to on 407 (https URLs go through a
                        CONNECT tunnel); default $https_proxy (HTTPS_PROXY) or $http_proxy by the
                        URL's scheme, unless $no_proxy (NO_PROXY) names the host; '' for none
+  --delegation LEVEL   forward your Kerberos TGT to the server, as curl: none (default), policy
+                       (only to a service the realm trusts for delegation: OK-AS-DELEGATE, as
+                       Windows) or always; never to a proxy
 Exit status: 0 for HTTP < 400, 1 for HTTP >= 400 or a failed authentication, 2 for usage errors.
 `;
 
-const VALUE = new Set(['u', 'X', 'd', 'H', 'package', 'spn', 'x', 'proxy']);
+const VALUE = new Set(['u', 'X', 'd', 'H', 'package', 'spn', 'x', 'proxy', 'delegation']);
 const FLAGS = new Set(['password-stdin', 'i', 'insecure', 'help', 'h']);
 
 interface FetchArgs {
@@ -54,11 +60,12 @@ interface FetchArgs {
   insecure: boolean;
   /** --proxy as given ('' turns the environment's off). */
   proxy?: string;
+  delegation: 'none' | 'policy' | 'always';
   help: boolean;
 }
 
 function parse(argv: readonly string[]): FetchArgs {
-  const a: FetchArgs = { url: '', passwordStdin: false, headers: [], include: false, insecure: false, help: false };
+  const a: FetchArgs = { url: '', passwordStdin: false, headers: [], include: false, insecure: false, help: false, delegation: 'none' };
   const positionals: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
@@ -107,6 +114,10 @@ function parse(argv: readonly string[]): FetchArgs {
       case 'x':
       case 'proxy':
         a.proxy = value;
+        break;
+      case 'delegation':
+        if (value !== 'none' && value !== 'policy' && value !== 'always') throw new UsageError('fetch: --delegation is none, policy or always');
+        a.delegation = value;
         break;
     }
   }
@@ -176,8 +187,12 @@ export async function fetchCommand(argv: readonly string[], io: FetchCommandIO):
   const proxy = proxyFor(url, a.proxy, io.env ?? process.env);
   const credentials = a.user !== undefined ? account(a.user, await readPasswordLine(io.stdin)) : 'default';
   const body = a.data === undefined ? undefined : a.data.startsWith('@') ? readFileSync(a.data.slice(1)) : a.data;
+  // 'always' needs a Kerberos package that forwards the TGT to any service (its default is policy).
+  const lsa = a.delegation === 'always' ? await createLsa({ packages: await builtinPackages({ kerberos: { delegation: 'always' } }) }) : null;
   const f = createFetch({
     credentials,
+    ...(a.delegation !== 'none' ? { delegate: true } : {}),
+    ...(lsa ? { lsa } : {}),
     ...(a.pkg ? { packages: [a.pkg] } : {}),
     ...(a.spn ? { spn: a.spn } : {}),
     ...(a.insecure ? { connect: { rejectUnauthorized: false } } : {}),
@@ -207,5 +222,6 @@ export async function fetchCommand(argv: readonly string[], io: FetchCommandIO):
     return 0;
   } finally {
     await f.close();
+    await lsa?.shutdown();
   }
 }

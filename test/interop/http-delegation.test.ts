@@ -19,6 +19,7 @@ import { createRealm, type Realm } from './lib/realm.js';
 import { describeFailure, requireBinary, run } from './lib/proc.js';
 import { serverLsa } from './lib/server-lsa.js';
 import { startForwardProxy } from '../unit/http/forward-proxy.js';
+import { tslsa } from '../unit/http/serveProcess.js';
 import { ASC_RET } from '../../src/sspi/flags.js';
 
 const T = { timeout: 60_000 };
@@ -200,6 +201,34 @@ describe('Kerberos delegation through the HTTP handler (MIT KDC)', () => {
       await ctx.delete();
       await cred.free();
     }
+  });
+
+  it('tslsa fetch --delegation none|policy|always, as curl: policy follows OK-AS-DELEGATE', T, async () => {
+    const f = await front(true);
+    const cc = join(realm.dir, 'fetch-fwd.cc');
+    await realm.kinit('user', undefined, cc, { args: ['-f'] });
+    const fetchAs = async (level: string): Promise<FrontAnswer> => {
+      const r = await tslsa(['fetch', '--delegation', level, `${f.url}/`], { env: realm.childEnv({ KRB5CCNAME: `FILE:${cc}` }) });
+      if (r.code !== 0) throw new Error(describeFailure(r));
+      return JSON.parse(r.stdout) as FrontAnswer;
+    };
+    try {
+      assert.equal((await fetchAs('none')).delegated, null);
+      const policy = await fetchAs('policy');
+      assert.deepEqual([policy.delegated, policy.backend?.status], [user(), 200]);
+      // A service the realm does not trust for delegation: policy keeps the TGT, always sends it.
+      // (A fresh ccache: the service ticket cached in the old one still says OK-AS-DELEGATE.)
+      await realm.kadmin('modprinc -ok_as_delegate HTTP/localhost');
+      await realm.kinit('user', undefined, cc, { args: ['-f'] });
+      assert.equal((await fetchAs('policy')).delegated, null);
+      const always = await fetchAs('always');
+      assert.deepEqual([always.delegated, always.backend?.status, always.backend?.body.name], [user(), 200, user()]);
+    } finally {
+      await realm.kadmin('modprinc +ok_as_delegate HTTP/localhost');
+      rmSync(cc, { force: true });
+    }
+    const bad = await tslsa(['fetch', '--delegation', 'sometimes', `${f.url}/`], { env: realm.childEnv() });
+    assert.deepEqual([bad.code, bad.stderr.includes('--delegation is none, policy or always')], [2, true]);
   });
 
   it('curl --negotiate --delegation always (MIT GSS, kinit -f): the front server reaches the backend as the user', T, async () => {
