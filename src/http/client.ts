@@ -11,7 +11,9 @@
 // HTTP/1.1; the caller's dispatcher may speak HTTP/2, and a request of its that the origin resets
 // with HTTP_1_1_REQUIRED goes again on the pin, as curl and browsers retry it.
 
+import dns from 'node:dns/promises';
 import type { IncomingHttpHeaders } from 'node:http';
+import { isIP } from 'node:net';
 import type { Socket } from 'node:net';
 import type { ConnectionOptions, TLSSocket } from 'node:tls';
 import { Agent, Client, buildConnector, fetch as undiciFetch, type Dispatcher, type RequestInfo, type RequestInit, type Response } from 'undici';
@@ -48,6 +50,16 @@ export interface NegotiateClientOptions {
   packages?: AuthPackage[];
   /** The target name; default `HTTP/<host>` of the server (or of the proxy for 407). */
   spn?: string | ((url: URL, kind: 'server' | 'proxy') => string);
+  /**
+   * Build the default target from the host's canonical name, the end of its CNAME chain in DNS,
+   * as browsers and MIT Kerberos (dns_canonicalize_hostname, here without a reverse lookup) do: a
+   * site reached through an alias asks for the SPN of the host behind it. IP literals, names
+   * without a CNAME and failed lookups stay as given; /etc/hosts aliases are not followed.
+   * Default false.
+   */
+  dnsCanonicalize?: boolean;
+  /** The resolver dnsCanonicalize asks (one pointed at other servers, say); default node:dns's, 2 s per try. */
+  resolver?: Pick<dns.Resolver, 'resolveCname'>;
   /** Channel bindings (RFC 5929 tls-server-end-point) over https; default true. */
   channelBindings?: boolean;
   /** A 2xx without the token that completes the context is an error (SEC_E_MUTUAL_AUTH_FAILED); default true. */
@@ -103,6 +115,31 @@ interface Head {
 }
 
 const DEFAULT_FLAGS: FlagInput = ['MUTUAL_AUTH', 'REPLAY_DETECT', 'SEQUENCE_DETECT', 'INTEGRITY'];
+
+/** How long a host's canonical name is reused. */
+const CANONICAL_TTL_MS = 5 * 60_000;
+
+/**
+ * The end of `host`'s CNAME chain (lower case, no trailing dot): at most 8 hops, a loop ends it,
+ * and a name without a CNAME (or a failed lookup) is where it stops.
+ */
+export async function followCnames(host: string, resolver: Pick<dns.Resolver, 'resolveCname'>): Promise<string> {
+  let name = host.toLowerCase();
+  const seen = new Set([name]);
+  for (let hop = 0; hop < 8; hop++) {
+    let next: string[];
+    try {
+      next = await resolver.resolveCname(name);
+    } catch {
+      break;
+    }
+    const n = next[0]?.replace(/\.$/, '').toLowerCase();
+    if (!n || seen.has(n)) break;
+    seen.add(n);
+    name = n;
+  }
+  return name;
+}
 const KIND_STATUS: Record<Kind, number> = { server: 401, proxy: 407 };
 const CHALLENGE_HEADER: Record<Kind, string> = { server: 'www-authenticate', proxy: 'proxy-authenticate' };
 const AUTH_HEADER: Record<Kind, string> = { server: 'authorization', proxy: 'proxy-authorization' };
@@ -585,19 +622,38 @@ class NegotiateClient {
       });
     this.tunnelAuth ??= {
       offers: (values) => this.offers(parseChallenges(values)),
-      context: async (offer) => SecurityContext.client(await this.credentials(offer.pkg), { target: this.target(proxy, 'proxy'), flags: this.flagsFor('proxy') }),
+      context: async (offer) => SecurityContext.client(await this.credentials(offer.pkg), { target: await this.target(proxy, 'proxy'), flags: this.flagsFor('proxy') }),
       known: null,
       maxLegs: this.o.maxLegs ?? 4,
     };
     return openTunnel(dial, origin, tls as ConnectionOptions, this.tunnelAuth);
   }
 
-  private target(url: URL, kind: Kind): string {
+  private async target(url: URL, kind: Kind): Promise<string> {
     const spn = this.o.spn;
     if (typeof spn === 'function') return spn(url, kind);
     if (typeof spn === 'string' && kind === 'server') return spn;
-    return `HTTP/${url.hostname.replace(/^\[|\]$/g, '')}`;
+    const host = url.hostname.replace(/^\[|\]$/g, '');
+    return `HTTP/${this.o.dnsCanonicalize ? await this.canonicalHost(host) : host}`;
   }
+
+  /** Canonical names looked up, kept a few minutes: every handshake with a host needs its SPN. */
+  private readonly canonical = new Map<string, Promise<string>>();
+
+  private canonicalHost(host: string): Promise<string> {
+    if (isIP(host)) return Promise.resolve(host);
+    const key = host.toLowerCase();
+    let p = this.canonical.get(key);
+    if (!p) {
+      this.resolverInstance ??= this.o.resolver ?? new dns.Resolver({ timeout: 2000, tries: 2 });
+      p = followCnames(key, this.resolverInstance);
+      this.canonical.set(key, p);
+      setTimeout(() => this.canonical.delete(key), CANONICAL_TTL_MS).unref();
+    }
+    return p;
+  }
+
+  private resolverInstance: Pick<dns.Resolver, 'resolveCname'> | undefined;
 
   intercept(dispatch: Dispatcher.Dispatch): Dispatcher.Dispatch {
     return (opts, handler) => {
@@ -723,7 +779,7 @@ class NegotiateClient {
       }
     }
     if (!offer || !cred) throw lastErr;
-    const ctx = SecurityContext.client(cred, { target: this.target(authUrl, kind), flags: this.flagsFor(kind), ...(bindings ? { channelBindings: { applicationData: bindings } } : {}) });
+    const ctx = SecurityContext.client(cred, { target: await this.target(authUrl, kind), flags: this.flagsFor(kind), ...(bindings ? { channelBindings: { applicationData: bindings } } : {}) });
     const maxLegs = this.o.maxLegs ?? 4;
     const authName = AUTH_HEADER[kind];
     // Cookies a server sets on a continuing 401/407 go back on the handshake's later legs: a server
