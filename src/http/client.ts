@@ -13,8 +13,7 @@
 
 import dns from 'node:dns/promises';
 import type { IncomingHttpHeaders } from 'node:http';
-import { isIP } from 'node:net';
-import type { Socket } from 'node:net';
+import { isIP, type Socket } from 'node:net';
 import type { ConnectionOptions, TLSSocket } from 'node:tls';
 import { Agent, Client, buildConnector, fetch as undiciFetch, type Dispatcher, type RequestInfo, type RequestInit, type Response } from 'undici';
 import { Credentials } from '../credentials.js';
@@ -140,6 +139,7 @@ export async function followCnames(host: string, resolver: Pick<dns.Resolver, 'r
   }
   return name;
 }
+
 const KIND_STATUS: Record<Kind, number> = { server: 401, proxy: 407 };
 const CHALLENGE_HEADER: Record<Kind, string> = { server: 'www-authenticate', proxy: 'proxy-authenticate' };
 const AUTH_HEADER: Record<Kind, string> = { server: 'authorization', proxy: 'proxy-authorization' };
