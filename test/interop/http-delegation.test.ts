@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Credentials } from '../../src/credentials.js';
@@ -19,6 +20,7 @@ import { createRealm, type Realm } from './lib/realm.js';
 import { describeFailure, requireBinary, run } from './lib/proc.js';
 import { serverLsa } from './lib/server-lsa.js';
 import { startForwardProxy } from '../unit/http/forward-proxy.js';
+import { RawHttpConnection } from '../unit/http/helpers.js';
 import { tslsa } from '../unit/http/serveProcess.js';
 import { ASC_RET } from '../../src/sspi/flags.js';
 
@@ -103,6 +105,26 @@ async function viaFront(f: Front, extra: Partial<NegotiateClientOptions> = {}): 
   }
 }
 
+/** A first Negotiate leg from `user` that asks to delegate; `done` frees its context and credential. */
+async function delegatingToken(): Promise<{ header: string; done(): Promise<void> }> {
+  const cred = await Credentials.acquire(host.sspi(), { package: 'Negotiate', use: 'outbound', authData: { User: 'user', Domain: realm.realm, Password: realm.passwords.user! } });
+  const ctx = SecurityContext.client(cred, { target: 'HTTP/localhost', flags: ['MUTUAL_AUTH', 'DELEGATE'] });
+  const header = `Negotiate ${Buffer.from((await ctx.step())!).toString('base64')}`;
+  return {
+    header,
+    async done() {
+      await ctx.delete();
+      await cred.free();
+    },
+  };
+}
+
+/** Polls until the file is gone (or about a second passed); whether it still exists. */
+async function stillThere(path: string): Promise<boolean> {
+  for (let i = 0; i < 50 && existsSync(path); i++) await new Promise((r) => setTimeout(r, 20));
+  return existsSync(path);
+}
+
 /** The ccache files the Kerberos package keeps in the delegation directory. */
 const ccacheFiles = (): string[] => readdirSync(ccDir);
 
@@ -185,21 +207,58 @@ describe('Kerberos delegation through the HTTP handler (MIT KDC)', () => {
       signedOn(id.delegated!.ccache.slice('FILE:'.length));
       await new Promise((r) => res.once('close', r));
     });
-    const cred = await Credentials.acquire(host.sspi(), { package: 'Negotiate', use: 'outbound', authData: { User: 'user', Domain: realm.realm, Password: realm.passwords.user! } });
-    const ctx = SecurityContext.client(cred, { target: 'HTTP/localhost', flags: ['MUTUAL_AUTH', 'DELEGATE'] });
+    const t = await delegatingToken();
     try {
-      const token = Buffer.from((await ctx.step())!).toString('base64');
-      const req = http.request(`${url}/`, { headers: { Authorization: `Negotiate ${token}` }, agent: false });
+      const req = http.request(`${url}/`, { headers: { Authorization: t.header }, agent: false });
       req.on('error', () => undefined);
       req.end();
       const path = await gotIt;
       assert.ok(existsSync(path), 'the ccache is there while the application works');
       req.destroy();
-      for (let i = 0; i < 50 && existsSync(path); i++) await new Promise((r) => setTimeout(r, 20));
-      assert.equal(existsSync(path), false, 'removed once the response closed');
+      assert.equal(await stillThere(path), false, 'removed once the response closed');
     } finally {
-      await ctx.delete();
-      await cred.free();
+      await t.done();
+    }
+  });
+
+  it('an Upgrade (a WebSocket handshake): the ccache lives with the upgraded socket, after the 101, and goes when it closes', T, async () => {
+    const auth = createAuthenticator({ host, principal: 'HTTP/localhost', delegation: true });
+    const server = http.createServer((_req, res) => res.writeHead(404).end());
+    let signedOn!: (path: string) => void;
+    const gotIt = new Promise<string>((r) => (signedOn = r));
+    const upgraded = new Set<Duplex>();
+    server.on('upgrade', (req, socket, head) => {
+      socket.on('error', () => undefined);
+      void auth.authenticateUpgrade(req, socket, head).then((r) => {
+        if (!r) return;
+        signedOn(r.identity.delegated!.ccache.slice('FILE:'.length));
+        socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: test\r\nConnection: Upgrade\r\n\r\n');
+        // As a WebSocket server does: read the connection, and close it when the client does.
+        upgraded.add(socket);
+        socket.resume();
+        socket.on('end', () => socket.destroy());
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    closers.push(async () => {
+      for (const u of upgraded) u.destroy();
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+      await auth.close();
+    });
+    const t = await delegatingToken();
+    const c = new RawHttpConnection((server.address() as AddressInfo).port);
+    try {
+      c.send('GET /ws', t.header, 'Upgrade: test\r\nConnection: Upgrade\r\n');
+      assert.equal((await c.response()).status, 101);
+      const path = await gotIt;
+      await new Promise((r) => setTimeout(r, 200));
+      assert.ok(existsSync(path), 'still there while the upgraded connection is open');
+      c.socket.destroy();
+      assert.equal(await stillThere(path), false, 'removed once the socket closed');
+    } finally {
+      c.socket.destroy();
+      await t.done();
     }
   });
 
