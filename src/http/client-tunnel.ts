@@ -14,8 +14,8 @@ import { parseChallenges } from './client-challenge.js';
 export interface TunnelAuth<O extends { scheme: string }> {
   /** The offers we can answer for these Proxy-Authenticate values, in our order of preference. */
   offers(proxyAuthenticate: string | string[] | undefined): O[];
-  /** A fresh client context for the proxy (its SPN) with the package of `offer`. */
-  context(offer: O): Promise<SecurityContext>;
+  /** A fresh client context for the proxy (its SPN) with the package of `offer`, and its first token. */
+  start(offer: O): Promise<{ ctx: SecurityContext; token: Uint8Array | null }>;
   /** Offers that worked last time: the next tunnel sends its first token at once. */
   known: O[] | null;
   maxLegs: number;
@@ -110,8 +110,7 @@ export async function openTunnel<O extends { scheme: string }>(dial: () => Promi
   try {
     if (auth.known?.length) {
       offer = auth.known[0]!;
-      ctx = await auth.context(offer);
-      token = await ctx.step();
+      ({ ctx, token } = await auth.start(offer));
     }
     for (let legs = 1; ; legs++) {
       const credentials = token && offer ? `Proxy-Authorization: ${offer.scheme} ${Buffer.from(token).toString('base64')}\r\n` : '';
@@ -149,8 +148,7 @@ export async function openTunnel<O extends { scheme: string }>(dial: () => Promi
       const offers = auth.offers(challenge);
       if (!offers.length) throw new SspiError(SecurityStatus.SEC_E_NO_CREDENTIALS, 'the proxy asks for a sign-on none of our packages offers');
       offer = offers[0]!;
-      ctx = await auth.context(offer);
-      token = await ctx.step();
+      ({ ctx, token } = await auth.start(offer));
       legs = 0;
       if (r.closing) {
         socket.destroy();

@@ -20,11 +20,13 @@ import { Credentials } from '../credentials.js';
 import { SecurityContext, type FlagInput } from '../context.js';
 import { createLsa, type LsaHost } from '../lsa/host.js';
 import { builtinPackages } from '../packages/index.js';
+import { loadKrb5Config } from '../packages/kerberos/krb5conf.js';
 import { negotiatePackage } from '../packages/negotiate/package.js';
 import { parseNegotiationToken } from '../packages/negotiate/spnego.js';
 import { SspiError } from '../sspi/error.js';
 import { SecurityStatus } from '../sspi/status.js';
-import { ISC_REQ } from '../sspi/flags.js';
+import type { SecPkgContext_NegotiationInfo } from '../sspi/attributes.js';
+import { ISC_REQ, SECPKG_ATTR } from '../sspi/flags.js';
 import { type Challenge, parseChallenges } from './client-challenge.js';
 import { type TunnelAuth, openTunnel } from './client-tunnel.js';
 import { tlsServerEndPoint } from './channelBindings.js';
@@ -50,13 +52,18 @@ export interface NegotiateClientOptions {
   /** The target name; default `HTTP/<host>` of the server (or of the proxy for 407). */
   spn?: string | ((url: URL, kind: 'server' | 'proxy') => string);
   /**
-   * Build the default target from the host's canonical name, the end of its CNAME chain in DNS,
-   * as browsers and MIT Kerberos (dns_canonicalize_hostname, here without a reverse lookup) do: a
-   * site reached through an alias asks for the SPN of the host behind it. IP literals, names
-   * without a CNAME and failed lookups stay as given; /etc/hosts aliases are not followed.
-   * Default false.
+   * How the default target's host is found, as MIT Kerberos' dns_canonicalize_hostname (without
+   * its reverse lookup):
+   * - 'fallback': the host as given; when the KDC does not know HTTP/<host> (Negotiate would fall
+   *   back to NTLM), the end of the host's CNAME chain in DNS is tried, so a site reached through an
+   *   alias signs on with Kerberos for the host behind it. No DNS query unless the KDC said so.
+   * - true: always the end of the CNAME chain (browsers do this), one DNS query per new host.
+   * - false: the host as given.
+   * IP literals, localhost, names without a CNAME and failed lookups stay as given; /etc/hosts
+   * aliases are not followed. Default: krb5.conf's [libdefaults] dns_canonicalize_hostname when it
+   * sets one (the files KRB5_CONFIG names, else /etc/krb5.conf), else 'fallback'.
    */
-  dnsCanonicalize?: boolean;
+  dnsCanonicalize?: boolean | 'fallback';
   /** The resolver dnsCanonicalize asks (one pointed at other servers, say); default node:dns's, 2 s per try. */
   resolver?: Pick<dns.Resolver, 'resolveCname'>;
   /** Channel bindings (RFC 5929 tls-server-end-point) over https; default true. */
@@ -511,6 +518,42 @@ async function replayableBody(body: Dispatcher.DispatchOptions['body'], limit: n
 
 // ---- the interceptor ---------------------------------------------------------------------------
 
+/** Negotiate went on without Kerberos because the KDC does not know the target (SEC_E_TARGET_UNKNOWN). */
+async function kerberosDidNotKnow(ctx: SecurityContext): Promise<boolean> {
+  try {
+    const info = await ctx.query<SecPkgContext_NegotiationInfo>(SECPKG_ATTR.NEGOTIATION_INFO);
+    return info.PackageInfo.Name !== 'Kerberos' && !!info.Skipped?.some((k) => k.Package === 'Kerberos' && k.Status === SecurityStatus.SEC_E_TARGET_UNKNOWN);
+  } catch {
+    return false;
+  }
+}
+
+interface FirstLeg {
+  ctx: SecurityContext;
+  token: Uint8Array | null;
+  /** The KDC does not know the target. */
+  unknown: boolean;
+  /** The first leg failed with this (only SEC_E_TARGET_UNKNOWN is kept, to try another name). */
+  error?: unknown;
+}
+
+function settled(r: FirstLeg): { ctx: SecurityContext; token: Uint8Array | null } {
+  if (r.error !== undefined) throw r.error;
+  return { ctx: r.ctx, token: r.token };
+}
+
+/** Options checked when a client (or a fetch) is made, not at its first request. */
+function checkOptions(o: NegotiateClientOptions): { packages: AuthPackage[]; proxy: URL | null } {
+  const packages = o.packages?.length ? o.packages : (['Negotiate', 'NTLM'] as AuthPackage[]);
+  for (const p of packages) {
+    if (p !== 'Negotiate' && p !== 'NTLM') throw new SspiError(SecurityStatus.SEC_E_SECPKG_NOT_FOUND, `unsupported HTTP authentication package ${String(p)}`);
+  }
+  if (o.dnsCanonicalize !== undefined && typeof o.dnsCanonicalize !== 'boolean' && o.dnsCanonicalize !== 'fallback') throw new SspiError(SecurityStatus.SEC_E_INVALID_PARAMETER, "dnsCanonicalize must be true, false or 'fallback'");
+  const proxy = o.proxy ? new URL(o.proxy) : null;
+  if (proxy && proxy.protocol !== 'http:') throw new SspiError(SecurityStatus.SEC_E_INVALID_PARAMETER, 'only http: forward proxies are supported');
+  return { packages, proxy };
+}
+
 class NegotiateClient {
   private readonly pins = new Map<string, Pin>();
   private readonly creds = new Map<AuthPackage, Promise<Credentials>>();
@@ -524,12 +567,7 @@ class NegotiateClient {
   private closed = false;
 
   constructor(private readonly o: NegotiateClientOptions) {
-    this.packages = o.packages?.length ? o.packages : ['Negotiate', 'NTLM'];
-    for (const p of this.packages) {
-      if (p !== 'Negotiate' && p !== 'NTLM') throw new SspiError(SecurityStatus.SEC_E_SECPKG_NOT_FOUND, `unsupported HTTP authentication package ${String(p)}`);
-    }
-    this.proxy = o.proxy ? new URL(o.proxy) : null;
-    if (this.proxy && this.proxy.protocol !== 'http:') throw new SspiError(SecurityStatus.SEC_E_INVALID_PARAMETER, 'only http: forward proxies are supported');
+    ({ packages: this.packages, proxy: this.proxy } = checkOptions(o));
   }
 
   private lsa(): Promise<LsaHost> {
@@ -622,27 +660,88 @@ class NegotiateClient {
       });
     this.tunnelAuth ??= {
       offers: (values) => this.offers(parseChallenges(values)),
-      context: async (offer) => SecurityContext.client(await this.credentials(offer.pkg), { target: await this.target(proxy, 'proxy'), flags: this.flagsFor('proxy') }),
+      start: async (offer) => this.start(await this.credentials(offer.pkg), offer.pkg, proxy, 'proxy', undefined),
       known: null,
       maxLegs: this.o.maxLegs ?? 4,
     };
     return openTunnel(dial, origin, tls as ConnectionOptions, this.tunnelAuth);
   }
 
-  private async target(url: URL, kind: Kind): Promise<string> {
-    const spn = this.o.spn;
-    if (typeof spn === 'function') return spn(url, kind);
-    if (typeof spn === 'string' && kind === 'server') return spn;
-    const host = url.hostname.replace(/^\[|\]$/g, '');
-    return `HTTP/${this.o.dnsCanonicalize ? await this.canonicalHost(host) : host}`;
+  /** dnsCanonicalize, or what krb5.conf says (read once), or 'fallback'. */
+  private canonicalMode(): boolean | 'fallback' {
+    if (this.o.dnsCanonicalize !== undefined) return this.o.dnsCanonicalize;
+    if (this.confMode === undefined) {
+      try {
+        this.confMode = loadKrb5Config().dnsCanonicalizeHostnameSetting ?? 'fallback';
+      } catch {
+        // An unreadable krb5.conf is the Kerberos package's to report.
+        this.confMode = 'fallback';
+      }
+    }
+    return this.confMode;
   }
+
+  private confMode: boolean | 'fallback' | undefined;
+
+  /**
+   * The target for `url`. `host` is set when it is the default HTTP/<host> and the KDC not knowing
+   * it may send us to the host's canonical name ('fallback').
+   */
+  private async target(url: URL, kind: Kind): Promise<{ spn: string; host: string | null }> {
+    const spn = this.o.spn;
+    if (typeof spn === 'function') return { spn: spn(url, kind), host: null };
+    if (typeof spn === 'string' && kind === 'server') return { spn, host: null };
+    const host = url.hostname.replace(/^\[|\]$/g, '');
+    const mode = this.canonicalMode();
+    if (mode === true) return { spn: `HTTP/${await this.canonicalHost(host)}`, host: null };
+    if (mode === false || isIP(host)) return { spn: `HTTP/${host}`, host: null };
+    const learned = this.fellBack.get(host.toLowerCase());
+    return learned ? { spn: `HTTP/${learned}`, host: null } : { spn: `HTTP/${host}`, host };
+  }
+
+  /**
+   * A client context for `url` and its first token. Under 'fallback', when Negotiate could not use
+   * Kerberos because the KDC does not know HTTP/<host>, and the host is an alias of another name,
+   * the context starts over for that name (and later handshakes go there at once).
+   */
+  private async start(cred: Credentials, pkg: AuthPackage, url: URL, kind: Kind, bindings: Uint8Array | undefined): Promise<{ ctx: SecurityContext; token: Uint8Array | null }> {
+    const open = async (target: string): Promise<FirstLeg> => {
+      const ctx = SecurityContext.client(cred, { target, flags: this.flagsFor(kind), ...(bindings ? { channelBindings: { applicationData: bindings } } : {}) });
+      try {
+        const token = await ctx.step();
+        return { ctx, token, unknown: pkg === 'Negotiate' && (await kerberosDidNotKnow(ctx)) };
+      } catch (e) {
+        await ctx.delete().catch(() => undefined);
+        // "Kerberos only" Negotiate: the unknown name is the answer itself.
+        if (pkg === 'Negotiate' && SspiError.is(e, SecurityStatus.SEC_E_TARGET_UNKNOWN)) return { ctx, token: null, unknown: true, error: e };
+        throw e;
+      }
+    };
+    const { spn, host } = await this.target(url, kind);
+    const first = await open(spn);
+    if (!first.unknown || host === null) return settled(first);
+    const canonical = await this.canonicalHost(host);
+    if (canonical === host.toLowerCase()) return settled(first);
+    await first.ctx.delete().catch(() => undefined);
+    const again = await open(`HTTP/${canonical}`);
+    if (!again.unknown) {
+      const key = host.toLowerCase();
+      this.fellBack.set(key, canonical);
+      setTimeout(() => this.fellBack.delete(key), CANONICAL_TTL_MS).unref();
+    }
+    return settled(again);
+  }
+
+  /** Aliases whose canonical name the KDC knew when their own was unknown ('fallback'). */
+  private readonly fellBack = new Map<string, string>();
 
   /** Canonical names looked up, kept a few minutes: every handshake with a host needs its SPN. */
   private readonly canonical = new Map<string, Promise<string>>();
 
   private canonicalHost(host: string): Promise<string> {
-    if (isIP(host)) return Promise.resolve(host);
     const key = host.toLowerCase();
+    // RFC 6761: localhost names never go to DNS.
+    if (isIP(host) || key === 'localhost' || key.endsWith('.localhost')) return Promise.resolve(key);
     let p = this.canonical.get(key);
     if (!p) {
       this.resolverInstance ??= this.o.resolver ?? new dns.Resolver({ timeout: 2000, tries: 2 });
@@ -779,7 +878,8 @@ class NegotiateClient {
       }
     }
     if (!offer || !cred) throw lastErr;
-    const ctx = SecurityContext.client(cred, { target: await this.target(authUrl, kind), flags: this.flagsFor(kind), ...(bindings ? { channelBindings: { applicationData: bindings } } : {}) });
+    const first = await this.start(cred, offer.pkg, authUrl, kind, bindings);
+    const ctx = first.ctx;
     const maxLegs = this.o.maxLegs ?? 4;
     const authName = AUTH_HEADER[kind];
     // Cookies a server sets on a continuing 401/407 go back on the handshake's later legs: a server
@@ -788,7 +888,7 @@ class NegotiateClient {
     // The connection the last continuing 401/407 came on: the next leg belongs on it.
     let handshakeSerial: number | undefined;
     try {
-      let token = await ctx.step();
+      let token = first.token;
       for (let legs = 1; ; legs++) {
         if (!token) throw new SspiError(SecurityStatus.SEC_E_INTERNAL_ERROR, 'the package produced no token to send');
         // The body goes on the leg that can be accepted; the NEGOTIATE leg only gets a challenge.
@@ -897,6 +997,7 @@ export interface NegotiateFetch {
 
 /** undici's fetch over an Agent composed with negotiateInterceptor; `init.auth` picks another identity. */
 export function createFetch(options: NegotiateClientOptions = {}): NegotiateFetch {
+  checkOptions(options);
   let ownLsa: Promise<LsaHost> | null = null;
   const lsa = (): Promise<LsaHost> | LsaHost => {
     if (options.lsa) return options.lsa;

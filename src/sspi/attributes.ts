@@ -46,6 +46,8 @@ export interface SecPkgContext_PackageInfo {
 export interface SecPkgContext_NegotiationInfo {
   PackageInfo: SecPkgInfo;
   NegotiationState: number;
+  /** tslsa extension (Negotiate): the preferred packages that could not serve, and why. */
+  Skipped?: { Package: string; Status: number }[];
 }
 export interface SecPkgContext_Flags {
   Flags: number;

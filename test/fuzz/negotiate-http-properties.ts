@@ -1933,8 +1933,11 @@ export function negotiateHttpProperties(): CampaignProperty[] {
           sock.once('error', reject);
         });
       const offers = (v: string | string[] | undefined) => parseChallenges(v).filter((c) => c.scheme.toLowerCase() === 'ntlm').map(() => ({ scheme: 'NTLM' }));
-      const context = async () => SecurityContext.client(w.ntlmClient, { target: 'HTTP/proxy.example.test' });
-      await assert.rejects(openTunnel(dial, new URL('https://origin.example.test/'), { rejectUnauthorized: false }, { offers, context, known: null, maxLegs: 3 }, 2000), (e: unknown) => e instanceof Error);
+      const start = async () => {
+        const ctx = SecurityContext.client(w.ntlmClient, { target: 'HTTP/proxy.example.test' });
+        return { ctx, token: await ctx.step() };
+      };
+      await assert.rejects(openTunnel(dial, new URL('https://origin.example.test/'), { rejectUnauthorized: false }, { offers, start, known: null, maxLegs: 3 }, 2000), (e: unknown) => e instanceof Error);
     }),
   ]);
 

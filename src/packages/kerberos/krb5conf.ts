@@ -451,9 +451,13 @@ export class Krb5Config {
   }
   /** true, false or "fallback" (MIT 1.18+); default true. */
   get dnsCanonicalizeHostname(): boolean | 'fallback' {
+    return this.dnsCanonicalizeHostnameSetting ?? true;
+  }
+  /** dns_canonicalize_hostname as the files set it; undefined when they say nothing MIT reads. */
+  get dnsCanonicalizeHostnameSetting(): boolean | 'fallback' | undefined {
     const node = this.nodes(['libdefaults', 'dns_canonicalize_hostname']).find((n) => n.value !== undefined);
-    if (node && node.value!.toLowerCase() === 'fallback') return 'fallback';
-    return this.bool('dns_canonicalize_hostname', true);
+    if (!node) return undefined;
+    return node.value!.toLowerCase() === 'fallback' ? 'fallback' : this.bool('dns_canonicalize_hostname', true);
   }
   get defaultCcacheName(): string | undefined {
     return this.lib('default_ccache_name');

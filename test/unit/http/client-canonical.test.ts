@@ -5,11 +5,16 @@
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
 import dns from 'node:dns/promises';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo, LookupFunction } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createFetch, followCnames } from '../../../src/http/client.js';
 import { createAuthenticator, type Identity } from '../../../src/http/server.js';
+import { SspiError } from '../../../src/sspi/error.js';
+import { SecurityStatus } from '../../../src/sspi/status.js';
 import { closeWorld, getWorld, PASSWORD, REALM, USER, type World } from '../../fuzz/negotiate-http-properties.js';
 
 /** CNAME records: owner -> target. Any other name has none (NOERROR, no answer). */
@@ -105,9 +110,18 @@ describe('followCnames', () => {
 });
 
 describe('the client with dnsCanonicalize', () => {
-  it('a site reached through an alias signs on with Kerberos for the host behind it; without the option, Negotiate falls back to NTLM', async () => {
-    const auth = createAuthenticator({ host: w.host });
-    const server = http.createServer((req, res) => {
+  let server: http.Server;
+  let auth: ReturnType<typeof createAuthenticator>;
+  let port: number;
+  // Any name reaches this server whatever the system resolver says about example.test.
+  const lookup: LookupFunction = (_host, opts, cb) => {
+    if ((opts as { all?: boolean }).all) (cb as unknown as (e: null, a: Array<{ address: string; family: number }>) => void)(null, [{ address: '127.0.0.1', family: 4 }]);
+    else cb(null, '127.0.0.1', 4);
+  };
+
+  before(async () => {
+    auth = createAuthenticator({ host: w.host });
+    server = http.createServer((req, res) => {
       void auth.authenticate(req, res).then((id) => {
         if (!id) return;
         res.writeHead(200, { 'Content-Type': 'application/json' });
@@ -115,34 +129,86 @@ describe('the client with dnsCanonicalize', () => {
       });
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    const port = (server.address() as AddressInfo).port;
-    // The alias reaches this server whatever the system resolver says about example.test.
-    const lookup: LookupFunction = (_host, opts, cb) => {
-      if ((opts as { all?: boolean }).all) (cb as unknown as (e: null, a: Array<{ address: string; family: number }>) => void)(null, [{ address: '127.0.0.1', family: 4 }]);
-      else cb(null, '127.0.0.1', 4);
-    };
-    const signOn = async (dnsCanonicalize: boolean): Promise<Identity> => {
-      const f = createFetch({ lsa: w.host, credentials: { user: USER, domain: REALM, password: PASSWORD }, dnsCanonicalize, resolver, connect: { lookup } as never });
-      try {
-        const r = await f(`http://alias.example.test:${port}/`);
-        assert.equal(r.status, 200);
-        return (await r.json()) as Identity;
-      } finally {
-        await f.close();
-      }
-    };
-    try {
-      const before = queries;
-      const k = await signOn(true);
-      assert.deepEqual([k.name, k.package], [`${USER}@${REALM}`, 'Kerberos']);
-      assert.ok(queries > before, 'the CNAME was asked of DNS');
-      // HTTP/alias.example.test is unknown to the KDC: Negotiate goes on with NTLM.
-      const n = await signOn(false);
-      assert.equal(n.package, 'NTLM');
-    } finally {
-      server.closeAllConnections();
-      await new Promise<void>((r) => server.close(() => r()));
-      await auth.close();
+    port = (server.address() as AddressInfo).port;
+  });
+
+  after(async () => {
+    server.closeAllConnections();
+    await new Promise<void>((r) => server.close(() => r()));
+    await auth.close();
+  });
+
+  /** Signs on to each host in turn with one client; krb5Conf, when given, is the client's krb5.conf. */
+  async function signOn(hosts: string[], dnsCanonicalize: boolean | 'fallback' | undefined, krb5Conf?: string): Promise<Identity[]> {
+    const saved = process.env.KRB5_CONFIG;
+    const dir = krb5Conf === undefined ? null : mkdtempSync(join(tmpdir(), 'tslsa-canon-'));
+    if (dir) {
+      writeFileSync(join(dir, 'krb5.conf'), krb5Conf!);
+      process.env.KRB5_CONFIG = join(dir, 'krb5.conf');
     }
+    const f = createFetch({ lsa: w.host, credentials: { user: USER, domain: REALM, password: PASSWORD }, ...(dnsCanonicalize === undefined ? {} : { dnsCanonicalize }), resolver, connect: { lookup } as never });
+    try {
+      const out: Identity[] = [];
+      for (const h of hosts) {
+        const r = await f(`http://${h}:${port}/`);
+        assert.equal(r.status, 200);
+        out.push((await r.json()) as Identity);
+      }
+      return out;
+    } finally {
+      await f.close();
+      if (dir) {
+        if (saved === undefined) delete process.env.KRB5_CONFIG;
+        else process.env.KRB5_CONFIG = saved;
+        rmSync(dir, { recursive: true, force: true });
+      }
+    }
+  }
+
+  const kerberos = [`${USER}@${REALM}`, 'Kerberos'];
+  const how = (id: Identity) => [id.name, id.package];
+
+  it('true: a site reached through an alias signs on with Kerberos for the host behind it; false: Negotiate falls back to NTLM', async () => {
+    const before = queries;
+    const [k] = await signOn(['alias.example.test'], true);
+    assert.deepEqual(how(k!), kerberos);
+    assert.ok(queries > before, 'the CNAME was asked of DNS');
+    // HTTP/alias.example.test is unknown to the KDC.
+    const [n] = await signOn(['alias.example.test'], false);
+    assert.equal(n!.package, 'NTLM');
+  });
+
+  it("'fallback' asks DNS only when the KDC does not know the name, then goes straight to the name it learned", async () => {
+    let before = queries;
+    const [direct] = await signOn(['web.example.test'], 'fallback');
+    assert.deepEqual(how(direct!), kerberos);
+    assert.equal(queries, before, 'a name the KDC knows costs no DNS query');
+    before = queries;
+    const ids = await signOn(['alias.example.test', 'alias.example.test', 'Alias.Example.Test'], 'fallback');
+    for (const id of ids) assert.deepEqual(how(id), kerberos);
+    assert.equal(queries, before + 2, 'the unknown alias and the name it leads to were looked up once');
+    // An unknown name without a CNAME stays itself: NTLM, as before.
+    const [plain] = await signOn(['nocname.example.test'], 'fallback');
+    assert.equal(plain!.package, 'NTLM');
+  });
+
+  it("without the option, krb5.conf's dns_canonicalize_hostname decides, and 'fallback' when it says nothing", async () => {
+    const [off] = await signOn(['alias.example.test'], undefined, '[libdefaults]\n  dns_canonicalize_hostname = false\n');
+    assert.equal(off!.package, 'NTLM');
+    let before = queries;
+    const [on] = await signOn(['web.example.test'], undefined, '[libdefaults]\n  dns_canonicalize_hostname = true\n');
+    assert.deepEqual(how(on!), kerberos);
+    assert.ok(queries > before, 'true looks every host up');
+    before = queries;
+    const [unset] = await signOn(['web.example.test', 'alias.example.test'], undefined, '[libdefaults]\n  rdns = false\n');
+    assert.deepEqual(how(unset!), kerberos);
+    assert.equal(queries, before + 2, 'only the alias was looked up (and the name it leads to): the KDC knew the first name');
+    // An explicit option wins over krb5.conf.
+    const [explicit] = await signOn(['alias.example.test'], 'fallback', '[libdefaults]\n  dns_canonicalize_hostname = false\n');
+    assert.deepEqual(how(explicit!), kerberos);
+  });
+
+  it('a bad dnsCanonicalize is refused when the client is made', () => {
+    assert.throws(() => createFetch({ lsa: w.host, dnsCanonicalize: 'yes' as never }), (e: unknown) => SspiError.is(e, SecurityStatus.SEC_E_INVALID_PARAMETER));
   });
 });

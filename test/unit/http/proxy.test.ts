@@ -285,7 +285,7 @@ describe('our client to an https origin through the proxy', () => {
           sock.once('error', reject);
         });
       const started = Date.now();
-      await assert.rejects(openTunnel(dial, new URL('https://origin.example.test/'), {}, { offers: () => [], context: () => Promise.reject(new Error('unused')), known: null, maxLegs: 2 }, 300), /did not complete within 300 ms/);
+      await assert.rejects(openTunnel(dial, new URL('https://origin.example.test/'), {}, { offers: () => [], start: () => Promise.reject(new Error('unused')), known: null, maxLegs: 2 }, 300), /did not complete within 300 ms/);
       assert.ok(Date.now() - started < 5000);
       await new Promise((r) => setTimeout(r, 50));
       assert.ok(sockets[0]!.destroyed || sockets[0]!.readableEnded, 'the proxy side saw the connection end');

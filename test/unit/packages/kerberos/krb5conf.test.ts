@@ -86,6 +86,9 @@ describe('krb5.conf: parsing', () => {
     assert.equal(d.forwardable, false);
     assert.equal(d.rdns, true);
     assert.equal(d.dnsCanonicalizeHostname, true);
+    assert.equal(d.dnsCanonicalizeHostnameSetting, undefined, 'unset is told apart from true');
+    assert.equal(parseKrb5Conf('[libdefaults]\n dns_canonicalize_hostname = no\n').dnsCanonicalizeHostnameSetting, false);
+    assert.throws(() => parseKrb5Conf('[libdefaults]\n dns_canonicalize_hostname = maybe\n').dnsCanonicalizeHostnameSetting, /not a boolean/);
     assert.deepEqual(d.permittedEnctypes, [...DEFAULT_ENCTYPES]);
   });
   it('realms with repeated kdc lines, default port 88, a brace on the next line, nested blocks, final markers', () => {
