@@ -705,19 +705,21 @@ class NegotiateClient {
    * the context starts over for that name (and later handshakes go there at once).
    */
   private async start(cred: Credentials, pkg: AuthPackage, url: URL, kind: Kind, bindings: Uint8Array | undefined): Promise<{ ctx: SecurityContext; token: Uint8Array | null }> {
+    const { spn, host } = await this.target(url, kind);
+    // Only a default target under 'fallback' asks why Negotiate went without Kerberos.
+    const check = host !== null && pkg === 'Negotiate';
     const open = async (target: string): Promise<FirstLeg> => {
       const ctx = SecurityContext.client(cred, { target, flags: this.flagsFor(kind), ...(bindings ? { channelBindings: { applicationData: bindings } } : {}) });
       try {
         const token = await ctx.step();
-        return { ctx, token, unknown: pkg === 'Negotiate' && (await kerberosDidNotKnow(ctx)) };
+        return { ctx, token, unknown: check && (await kerberosDidNotKnow(ctx)) };
       } catch (e) {
         await ctx.delete().catch(() => undefined);
         // "Kerberos only" Negotiate: the unknown name is the answer itself.
-        if (pkg === 'Negotiate' && SspiError.is(e, SecurityStatus.SEC_E_TARGET_UNKNOWN)) return { ctx, token: null, unknown: true, error: e };
+        if (check && SspiError.is(e, SecurityStatus.SEC_E_TARGET_UNKNOWN)) return { ctx, token: null, unknown: true, error: e };
         throw e;
       }
     };
-    const { spn, host } = await this.target(url, kind);
     const first = await open(spn);
     if (!first.unknown || host === null) return settled(first);
     const canonical = await this.canonicalHost(host);

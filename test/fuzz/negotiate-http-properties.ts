@@ -158,6 +158,8 @@ export interface World {
   /** Faults the LSA saw inside packages (exceptions that were not SspiError). */
   faults: string[];
   dir: string;
+  /** The key of HTTP/web.example.test: another LSA's Kerberos reaches the same realm with inProcessKdc(serviceKey). */
+  serviceKey: KerberosKey;
 }
 
 let world: Promise<World> | null = null;
@@ -199,6 +201,7 @@ export function getWorld(): Promise<World> {
       expected: { ntlm: { name: `${DOMAIN}\\${USER}`, pkg: 'NTLM' }, kerberos: { name: `${USER}@${REALM}`, pkg: 'Kerberos' } },
       faults,
       dir,
+      serviceKey,
     };
     return w;
   })();

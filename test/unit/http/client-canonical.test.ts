@@ -15,7 +15,11 @@ import { createFetch, followCnames } from '../../../src/http/client.js';
 import { createAuthenticator, type Identity } from '../../../src/http/server.js';
 import { SspiError } from '../../../src/sspi/error.js';
 import { SecurityStatus } from '../../../src/sspi/status.js';
-import { closeWorld, getWorld, PASSWORD, REALM, USER, type World } from '../../fuzz/negotiate-http-properties.js';
+import { createLsa } from '../../../src/lsa/host.js';
+import { parseKrb5Conf } from '../../../src/packages/kerberos/krb5conf.js';
+import { kerberosPackage } from '../../../src/packages/kerberos/package.js';
+import { negotiatePackage } from '../../../src/packages/negotiate/package.js';
+import { closeWorld, getWorld, inProcessKdc, PASSWORD, REALM, USER, type World } from '../../fuzz/negotiate-http-properties.js';
 
 /** CNAME records: owner -> target. Any other name has none (NOERROR, no answer). */
 const CNAMES: Record<string, string> = {
@@ -206,6 +210,25 @@ describe('the client with dnsCanonicalize', () => {
     // An explicit option wins over krb5.conf.
     const [explicit] = await signOn(['alias.example.test'], 'fallback', '[libdefaults]\n  dns_canonicalize_hostname = false\n');
     assert.deepEqual(how(explicit!), kerberos);
+  });
+
+  it("with Kerberos-only Negotiate the unknown name is an error, and 'fallback' turns it into a sign-on for the name behind the alias", async () => {
+    const krb5Conf = parseKrb5Conf(`[libdefaults]\n default_realm = ${REALM}\n[domain_realm]\n .example.test = ${REALM}\n`);
+    const lsa = await createLsa({ packages: [negotiatePackage({ allowNtlm: false }), kerberosPackage({ krb5Conf, kdcSend: inProcessKdc(w.serviceKey), env: {} })] });
+    const fetchWith = (dnsCanonicalize: boolean | 'fallback') =>
+      createFetch({ lsa, credentials: { user: USER, domain: REALM, password: PASSWORD }, dnsCanonicalize, resolver, connect: { lookup } as never });
+    try {
+      const off = fetchWith(false);
+      await assert.rejects(off(`http://alias.example.test:${port}/`), (e: unknown) => SspiError.is(e, SecurityStatus.SEC_E_TARGET_UNKNOWN) || SspiError.is((e as Error).cause, SecurityStatus.SEC_E_TARGET_UNKNOWN));
+      await off.close();
+      const on = fetchWith('fallback');
+      const r = await on(`http://alias.example.test:${port}/`);
+      assert.equal(r.status, 200);
+      assert.deepEqual(how((await r.json()) as Identity), kerberos);
+      await on.close();
+    } finally {
+      await lsa.shutdown();
+    }
   });
 
   it('a bad dnsCanonicalize is refused when the client is made', () => {
