@@ -11,7 +11,7 @@
 // HTTP/1.1; the caller's dispatcher may speak HTTP/2, and a request of its that the origin resets
 // with HTTP_1_1_REQUIRED goes again on the pin, as curl and browsers retry it.
 
-import dns from 'node:dns/promises';
+import type dns from 'node:dns/promises';
 import type { IncomingHttpHeaders } from 'node:http';
 import { isIP, type Socket } from 'node:net';
 import type { ConnectionOptions, TLSSocket } from 'node:tls';
@@ -29,6 +29,7 @@ import type { SecPkgContext_NegotiationInfo } from '../sspi/attributes.js';
 import { ISC_REQ, SECPKG_ATTR } from '../sspi/flags.js';
 import { type Challenge, parseChallenges } from './client-challenge.js';
 import { type TunnelAuth, openTunnel } from './client-tunnel.js';
+import { CANONICAL_TTL_MS, Canonicalizer } from './canonical.js';
 import { tlsServerEndPoint } from './channelBindings.js';
 
 export type AuthPackage = 'Negotiate' | 'NTLM';
@@ -59,13 +60,16 @@ export interface NegotiateClientOptions {
    *   alias signs on with Kerberos for the host behind it. No DNS query unless the KDC said so.
    * - true: always the end of the CNAME chain (browsers do this), one DNS query per new host.
    * - false: the host as given.
-   * IP literals, localhost, names without a CNAME and failed lookups stay as given; /etc/hosts
-   * aliases are not followed. Default: krb5.conf's [libdefaults] dns_canonicalize_hostname when it
-   * sets one (the files KRB5_CONFIG names, else /etc/krb5.conf), else 'fallback'.
+   * A name in the hosts file becomes the first name of its line (as getaddrinfo's canonical name);
+   * IP literals, localhost, names without a CNAME and failed lookups stay as given. Default:
+   * krb5.conf's [libdefaults] dns_canonicalize_hostname when it sets one (the files KRB5_CONFIG
+   * names, else /etc/krb5.conf), else 'fallback'.
    */
   dnsCanonicalize?: boolean | 'fallback';
   /** The resolver dnsCanonicalize asks (one pointed at other servers, say); default node:dns's, 2 s per try. */
   resolver?: Pick<dns.Resolver, 'resolveCname'>;
+  /** The hosts file dnsCanonicalize reads before DNS; default /etc/hosts (Windows: its own); null: none. */
+  hostsFile?: string | null;
   /** Channel bindings (RFC 5929 tls-server-end-point) over https; default true. */
   channelBindings?: boolean;
   /** A 2xx without the token that completes the context is an error (SEC_E_MUTUAL_AUTH_FAILED); default true. */
@@ -121,31 +125,6 @@ interface Head {
 }
 
 const DEFAULT_FLAGS: FlagInput = ['MUTUAL_AUTH', 'REPLAY_DETECT', 'SEQUENCE_DETECT', 'INTEGRITY'];
-
-/** How long a host's canonical name is reused. */
-const CANONICAL_TTL_MS = 5 * 60_000;
-
-/**
- * The end of `host`'s CNAME chain (lower case, no trailing dot): at most 8 hops, a loop ends it,
- * and a name without a CNAME (or a failed lookup) is where it stops.
- */
-export async function followCnames(host: string, resolver: Pick<dns.Resolver, 'resolveCname'>): Promise<string> {
-  let name = host.toLowerCase();
-  const seen = new Set([name]);
-  for (let hop = 0; hop < 8; hop++) {
-    let next: string[];
-    try {
-      next = await resolver.resolveCname(name);
-    } catch {
-      break;
-    }
-    const n = next[0]?.replace(/\.$/, '').toLowerCase();
-    if (!n || seen.has(n)) break;
-    seen.add(n);
-    name = n;
-  }
-  return name;
-}
 
 const KIND_STATUS: Record<Kind, number> = { server: 401, proxy: 407 };
 const CHALLENGE_HEADER: Record<Kind, string> = { server: 'www-authenticate', proxy: 'proxy-authenticate' };
@@ -568,6 +547,7 @@ class NegotiateClient {
 
   constructor(private readonly o: NegotiateClientOptions) {
     ({ packages: this.packages, proxy: this.proxy } = checkOptions(o));
+    this.canonicalizer = new Canonicalizer({ ...(o.resolver ? { resolver: o.resolver } : {}), ...(o.hostsFile !== undefined ? { hostsFile: o.hostsFile } : {}) });
   }
 
   private lsa(): Promise<LsaHost> {
@@ -693,7 +673,7 @@ class NegotiateClient {
     if (typeof spn === 'string' && kind === 'server') return { spn, host: null };
     const host = url.hostname.replace(/^\[|\]$/g, '');
     const mode = this.canonicalMode();
-    if (mode === true) return { spn: `HTTP/${await this.canonicalHost(host)}`, host: null };
+    if (mode === true) return { spn: `HTTP/${await this.canonicalizer.canonical(host)}`, host: null };
     if (mode === false || isIP(host)) return { spn: `HTTP/${host}`, host: null };
     const learned = this.fellBack.get(host.toLowerCase());
     return learned ? { spn: `HTTP/${learned}`, host: null } : { spn: `HTTP/${host}`, host };
@@ -722,7 +702,7 @@ class NegotiateClient {
     };
     const first = await open(spn);
     if (!first.unknown || host === null) return settled(first);
-    const canonical = await this.canonicalHost(host);
+    const canonical = await this.canonicalizer.canonical(host);
     if (canonical === host.toLowerCase()) return settled(first);
     await first.ctx.delete().catch(() => undefined);
     const again = await open(`HTTP/${canonical}`);
@@ -737,24 +717,7 @@ class NegotiateClient {
   /** Aliases whose canonical name the KDC knew when their own was unknown ('fallback'). */
   private readonly fellBack = new Map<string, string>();
 
-  /** Canonical names looked up, kept a few minutes: every handshake with a host needs its SPN. */
-  private readonly canonical = new Map<string, Promise<string>>();
-
-  private canonicalHost(host: string): Promise<string> {
-    const key = host.toLowerCase();
-    // RFC 6761: localhost names never go to DNS.
-    if (isIP(host) || key === 'localhost' || key.endsWith('.localhost')) return Promise.resolve(key);
-    let p = this.canonical.get(key);
-    if (!p) {
-      this.resolverInstance ??= this.o.resolver ?? new dns.Resolver({ timeout: 2000, tries: 2 });
-      p = followCnames(key, this.resolverInstance);
-      this.canonical.set(key, p);
-      setTimeout(() => this.canonical.delete(key), CANONICAL_TTL_MS).unref();
-    }
-    return p;
-  }
-
-  private resolverInstance: Pick<dns.Resolver, 'resolveCname'> | undefined;
+  private readonly canonicalizer: Canonicalizer;
 
   intercept(dispatch: Dispatcher.Dispatch): Dispatcher.Dispatch {
     return (opts, handler) => {

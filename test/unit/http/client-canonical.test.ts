@@ -11,7 +11,8 @@ import type { AddressInfo, LookupFunction } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { createFetch, followCnames } from '../../../src/http/client.js';
+import { Canonicalizer, followCnames, parseHosts } from '../../../src/http/canonical.js';
+import { createFetch } from '../../../src/http/client.js';
 import { createAuthenticator, type Identity } from '../../../src/http/server.js';
 import { SspiError } from '../../../src/sspi/error.js';
 import { SecurityStatus } from '../../../src/sspi/status.js';
@@ -113,6 +114,50 @@ describe('followCnames', () => {
   });
 });
 
+describe('the hosts file', () => {
+  it('maps every name of a line to its first name; the first line wins; comments and bad lines are skipped', () => {
+    const m = parseHosts([
+      '# a comment',
+      '127.0.0.1   localhost',
+      '10.0.0.5\tWeb.Example.Test.  web  alias.example.test # trailing comment',
+      'fe80::1%eth0 v6.example.test v6',
+      '2001:db8::7 six.example.test',
+      '10.0.0.6 other.example.test web',
+      'not-an-address name.example.test',
+      '10.0.0.9',
+      '',
+    ].join('\r\n'));
+    assert.equal(m.get('web'), 'web.example.test');
+    assert.equal(m.get('alias.example.test'), 'web.example.test');
+    assert.equal(m.get('web.example.test'), 'web.example.test');
+    assert.equal(m.get('six.example.test'), 'six.example.test');
+    assert.equal(m.get('other.example.test'), 'other.example.test');
+    assert.equal(m.get('name.example.test'), undefined);
+    assert.equal(m.get('v6'), 'v6.example.test', 'an address with a zone index');
+  });
+
+  it('a name the hosts file knows is answered there, without DNS; other names go to DNS', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tslsa-hosts-'));
+    try {
+      const file = join(dir, 'hosts');
+      writeFileSync(file, '10.0.0.5 web.example.test intranet\n10.0.0.7 a.example.test\n');
+      const c = new Canonicalizer({ resolver, hostsFile: file });
+      const before = queries;
+      assert.equal(await c.canonical('INTRANET'), 'web.example.test');
+      // a.example.test has a CNAME in DNS, but the file answers first (hosts: files dns).
+      assert.equal(await c.canonical('a.example.test'), 'a.example.test');
+      assert.equal(queries, before);
+      assert.equal(await c.canonical('alias.example.test'), 'web.example.test');
+      assert.ok(queries > before);
+      assert.equal(await new Canonicalizer({ resolver, hostsFile: join(dir, 'missing') }).canonical('alias.example.test'), 'web.example.test', 'a missing file is no entry');
+      assert.equal(await c.canonical('localhost'), 'localhost');
+      assert.equal(await c.canonical('::1'), '::1');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('the client with dnsCanonicalize', () => {
   let server: http.Server;
   let auth: ReturnType<typeof createAuthenticator>;
@@ -143,14 +188,14 @@ describe('the client with dnsCanonicalize', () => {
   });
 
   /** Signs on to each host in turn with one client; krb5Conf, when given, is the client's krb5.conf. */
-  async function signOn(hosts: string[], dnsCanonicalize: boolean | 'fallback' | undefined, krb5Conf?: string): Promise<Identity[]> {
+  async function signOn(hosts: string[], dnsCanonicalize: boolean | 'fallback' | undefined, krb5Conf?: string, hostsFile: string | null = null): Promise<Identity[]> {
     const saved = process.env.KRB5_CONFIG;
     const dir = krb5Conf === undefined ? null : mkdtempSync(join(tmpdir(), 'tslsa-canon-'));
     if (dir) {
       writeFileSync(join(dir, 'krb5.conf'), krb5Conf!);
       process.env.KRB5_CONFIG = join(dir, 'krb5.conf');
     }
-    const f = createFetch({ lsa: w.host, credentials: { user: USER, domain: REALM, password: PASSWORD }, ...(dnsCanonicalize === undefined ? {} : { dnsCanonicalize }), resolver, connect: { lookup } as never });
+    const f = createFetch({ lsa: w.host, credentials: { user: USER, domain: REALM, password: PASSWORD }, ...(dnsCanonicalize === undefined ? {} : { dnsCanonicalize }), resolver, hostsFile, connect: { lookup } as never });
     try {
       const out: Identity[] = [];
       for (const h of hosts) {
@@ -216,7 +261,7 @@ describe('the client with dnsCanonicalize', () => {
     const krb5Conf = parseKrb5Conf(`[libdefaults]\n default_realm = ${REALM}\n[domain_realm]\n .example.test = ${REALM}\n`);
     const lsa = await createLsa({ packages: [negotiatePackage({ allowNtlm: false }), kerberosPackage({ krb5Conf, kdcSend: inProcessKdc(w.serviceKey), env: {} })] });
     const fetchWith = (dnsCanonicalize: boolean | 'fallback') =>
-      createFetch({ lsa, credentials: { user: USER, domain: REALM, password: PASSWORD }, dnsCanonicalize, resolver, connect: { lookup } as never });
+      createFetch({ lsa, credentials: { user: USER, domain: REALM, password: PASSWORD }, dnsCanonicalize, resolver, hostsFile: null, connect: { lookup } as never });
     try {
       const off = fetchWith(false);
       await assert.rejects(off(`http://alias.example.test:${port}/`), (e: unknown) => SspiError.is(e, SecurityStatus.SEC_E_TARGET_UNKNOWN) || SspiError.is((e as Error).cause, SecurityStatus.SEC_E_TARGET_UNKNOWN));
@@ -228,6 +273,22 @@ describe('the client with dnsCanonicalize', () => {
       await on.close();
     } finally {
       await lsa.shutdown();
+    }
+  });
+
+  it("an alias in the hosts file signs on for its line's first name, as curl with MIT Kerberos does", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tslsa-hosts-'));
+    try {
+      const file = join(dir, 'hosts');
+      writeFileSync(file, '127.0.0.1 web.example.test intranet\n');
+      const before = queries;
+      const [id] = await signOn(['intranet'], 'fallback', undefined, file);
+      assert.deepEqual(how(id!), kerberos);
+      assert.equal(queries, before, 'no DNS query');
+      const [without] = await signOn(['intranet'], 'fallback');
+      assert.equal(without!.package, 'NTLM');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 
