@@ -35,4 +35,4 @@ export { trackConnections, awaitsNextLeg, type ServerDrain } from './http/drain.
 export { negotiate as negotiateMiddleware } from './http/express.js';
 export { negotiateHook, negotiatePlugin } from './http/fastify.js';
 export { negotiateInterceptor, createFetch, fetch } from './http/client.js';
-export type { NegotiateClientOptions, NegotiateInterceptor, NegotiateFetch, NegotiateFetchInit, PasswordCredentials, CcacheCredentials, AuthPackage } from './http/client.js';
+export type { NegotiateClientOptions, NegotiateInterceptor, NegotiateFetch, NegotiateFetchInit, PasswordCredentials, CcacheCredentials, AuthPackage, SignOnEvent } from './http/client.js';

@@ -2,10 +2,10 @@
 //
 //   tslsa fetch URL [-u DOMAIN\USER] [--password-stdin] [-X METHOD] [-d DATA] [-H 'K: V']...
 //               [-i] [--package Negotiate|NTLM] [--spn SPN] [--insecure] [-x|--proxy URL]
-//               [--delegation none|policy|always]
+//               [--delegation none|policy|always] [-v]
 
 import { readFileSync } from 'node:fs';
-import { createFetch, type AuthPackage, type PasswordCredentials } from '../http/client.js';
+import { createFetch, type AuthPackage, type PasswordCredentials, type SignOnEvent } from '../http/client.js';
 import { createLsa } from '../lsa/host.js';
 import { builtinPackages } from '../packages/index.js';
 import { SspiError } from '../sspi/error.js';
@@ -32,6 +32,8 @@ Options:
   -d DATA              the request body (@FILE reads a file)
   -H 'Name: value'     a request header (repeatable)
   -i                   print the status line and response headers before the body
+  -v                   tell on stderr how each sign-on went: the package (Kerberos or NTLM),
+                       the target name and whether the authentication was mutual
   --package P          Negotiate or NTLM (default: Negotiate, then NTLM)
   --spn SPN            the target name (default HTTP/<host>)
   --insecure           do not verify the server certificate
@@ -45,7 +47,7 @@ Exit status: 0 for HTTP < 400, 1 for HTTP >= 400 or a failed authentication, 2 f
 `;
 
 const VALUE = new Set(['u', 'X', 'd', 'H', 'package', 'spn', 'x', 'proxy', 'delegation']);
-const FLAGS = new Set(['password-stdin', 'i', 'insecure', 'help', 'h']);
+const FLAGS = new Set(['password-stdin', 'i', 'v', 'insecure', 'help', 'h']);
 
 interface FetchArgs {
   url: string;
@@ -55,6 +57,7 @@ interface FetchArgs {
   data?: string;
   headers: Array<[string, string]>;
   include: boolean;
+  verbose: boolean;
   pkg?: AuthPackage;
   spn?: string;
   insecure: boolean;
@@ -65,7 +68,7 @@ interface FetchArgs {
 }
 
 function parse(argv: readonly string[]): FetchArgs {
-  const a: FetchArgs = { url: '', passwordStdin: false, headers: [], include: false, insecure: false, help: false, delegation: 'none' };
+  const a: FetchArgs = { url: '', passwordStdin: false, headers: [], include: false, verbose: false, insecure: false, help: false, delegation: 'none' };
   const positionals: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
@@ -78,6 +81,7 @@ function parse(argv: readonly string[]): FetchArgs {
     if (FLAGS.has(name)) {
       if (name === 'password-stdin') a.passwordStdin = true;
       else if (name === 'i') a.include = true;
+      else if (name === 'v') a.verbose = true;
       else if (name === 'insecure') a.insecure = true;
       else a.help = true;
       continue;
@@ -125,6 +129,13 @@ function parse(argv: readonly string[]): FetchArgs {
   if (positionals.length !== 1) throw new UsageError('fetch: give exactly one URL (see tslsa fetch --help)');
   a.url = positionals[0]!;
   return a;
+}
+
+/** One -v line: "* signed on to ORIGIN with Negotiate (Kerberos) as HTTP/host: 1 leg, mutual authentication". */
+export function describeSignOn(e: SignOnEvent): string {
+  const to = e.kind === 'proxy' ? `the proxy ${e.origin}` : e.origin;
+  const via = e.scheme.toLowerCase() === e.package.toLowerCase() ? e.scheme : `${e.scheme} (${e.package})`;
+  return `* signed on to ${to} with ${via} for ${e.target}: ${e.legs} leg${e.legs === 1 ? '' : 's'}, ${e.mutual ? 'mutual authentication' : 'no mutual authentication'}`;
 }
 
 function account(name: string, password: string): PasswordCredentials {
@@ -197,6 +208,7 @@ export async function fetchCommand(argv: readonly string[], io: FetchCommandIO):
     ...(a.spn ? { spn: a.spn } : {}),
     ...(a.insecure ? { connect: { rejectUnauthorized: false } } : {}),
     ...(proxy ? { proxy } : {}),
+    ...(a.verbose ? { onSignOn: (e: SignOnEvent) => io.stderr.write(`${describeSignOn(e)}\n`) } : {}),
   });
   try {
     let res;

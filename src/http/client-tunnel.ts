@@ -16,6 +16,8 @@ export interface TunnelAuth<O extends { scheme: string }> {
   offers(proxyAuthenticate: string | string[] | undefined): O[];
   /** A fresh client context for the proxy (its SPN) with the package of `offer`, and its first token. */
   start(offer: O): Promise<{ ctx: SecurityContext; token: Uint8Array | null }>;
+  /** Told when the proxy opened the tunnel to a sign-on, with its context (before it is deleted). */
+  signedOn?(ctx: SecurityContext, offer: O, legs: number): Promise<void>;
   /** Offers that worked last time: the next tunnel sends its first token at once. */
   known: O[] | null;
   maxLegs: number;
@@ -132,6 +134,7 @@ export async function openTunnel<O extends { scheme: string }>(dial: () => Promi
           // sign-on inside the tunnel.
           const chosen = offer;
           auth.known = [chosen, ...(auth.known ?? []).filter((o) => o.scheme !== chosen.scheme)];
+          await auth.signedOn?.(ctx, chosen, legs);
         }
         break;
       }

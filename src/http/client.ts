@@ -25,14 +25,34 @@ import { negotiatePackage } from '../packages/negotiate/package.js';
 import { parseNegotiationToken } from '../packages/negotiate/spnego.js';
 import { SspiError } from '../sspi/error.js';
 import { SecurityStatus } from '../sspi/status.js';
-import type { SecPkgContext_NegotiationInfo } from '../sspi/attributes.js';
-import { ISC_REQ, SECPKG_ATTR } from '../sspi/flags.js';
+import type { SecPkgContext_NegotiationInfo, SecPkgContext_PackageInfo } from '../sspi/attributes.js';
+import { ISC_REQ, ISC_RET, SECPKG_ATTR } from '../sspi/flags.js';
 import { type Challenge, parseChallenges } from './client-challenge.js';
 import { type TunnelAuth, openTunnel } from './client-tunnel.js';
 import { CANONICAL_TTL_MS, Canonicalizer } from './canonical.js';
 import { tlsServerEndPoint } from './channelBindings.js';
 
 export type AuthPackage = 'Negotiate' | 'NTLM';
+
+/** A sign-on that succeeded (NegotiateClientOptions.onSignOn). */
+export interface SignOnEvent {
+  /** 'server': an origin's 401; 'proxy': the proxy's 407. */
+  kind: 'server' | 'proxy';
+  /** The origin signed on to (the proxy's for 'proxy'). */
+  origin: string;
+  /** The HTTP scheme answered: 'Negotiate' or 'NTLM'. */
+  scheme: string;
+  /** The package that authenticated: 'Kerberos' or 'NTLM'. */
+  package: string;
+  /** The target name the context was made for (after any canonicalization). */
+  target: string;
+  /** The server's final token completed the context with mutual authentication. */
+  mutual: boolean;
+  /** The granted ISC_RET flags, by name. */
+  flags: string[];
+  /** Requests that carried a token of this handshake: 1 for Kerberos, 2 for NTLM. */
+  legs: number;
+}
 
 export interface PasswordCredentials {
   user: string;
@@ -70,6 +90,12 @@ export interface NegotiateClientOptions {
   resolver?: Pick<dns.Resolver, 'resolveCname'>;
   /** The hosts file dnsCanonicalize reads before DNS; default /etc/hosts (Windows: its own); null: none. */
   hostsFile?: string | null;
+  /**
+   * Told of every sign-on that succeeded: which package authenticated, for which target, and
+   * whether the server proved itself. For logs and audits (an NTLM fallback where Kerberos was
+   * meant); what it throws is ignored.
+   */
+  onSignOn?: (event: SignOnEvent) => void;
   /** Channel bindings (RFC 5929 tls-server-end-point) over https; default true. */
   channelBindings?: boolean;
   /** A 2xx without the token that completes the context is an error (SEC_E_MUTUAL_AUTH_FAILED); default true. */
@@ -641,6 +667,7 @@ class NegotiateClient {
     this.tunnelAuth ??= {
       offers: (values) => this.offers(parseChallenges(values)),
       start: async (offer) => this.start(await this.credentials(offer.pkg), offer.pkg, proxy, 'proxy', undefined),
+      signedOn: (ctx, offer, legs) => this.signedOn(ctx, offer, proxy, 'proxy', legs),
       known: null,
       maxLegs: this.o.maxLegs ?? 4,
     };
@@ -712,6 +739,23 @@ class NegotiateClient {
       setTimeout(() => this.fellBack.delete(key), CANONICAL_TTL_MS).unref();
     }
     return settled(again);
+  }
+
+  /** Tells onSignOn of a sign-on that succeeded. */
+  private async signedOn(ctx: SecurityContext, offer: Offer, url: URL, kind: Kind, legs: number): Promise<void> {
+    const tell = this.o.onSignOn;
+    if (!tell) return;
+    let pkg: string = offer.pkg;
+    try {
+      pkg = (await ctx.query<SecPkgContext_PackageInfo>(SECPKG_ATTR.PACKAGE_INFO)).PackageInfo.Name;
+    } catch {
+      // the offer's package, then
+    }
+    try {
+      tell({ kind, origin: url.origin, scheme: offer.scheme, package: pkg, target: ctx.target ?? '', mutual: ctx.complete && ctx.has(ISC_RET.MUTUAL_AUTH), flags: ctx.flagNames, legs });
+    } catch {
+      // a logger must not break the request
+    }
   }
 
   /** Aliases whose canonical name the KDC knew when their own was unknown ('fallback'). */
@@ -916,6 +960,7 @@ class NegotiateClient {
           leg.fail(new SspiError(SecurityStatus.SEC_E_MUTUAL_AUTH_FAILED, `the server answered ${head.status} without the token that completes ${offer.scheme} authentication`));
           return null;
         }
+        await this.signedOn(ctx, offer, authUrl, kind, legs);
         pin.known.set(kind, [offer, ...p.offers.filter((o) => o !== offer)]);
         if (legs > 1) pin.authenticated.set(kind, head.serial);
         else pin.authenticated.delete(kind);

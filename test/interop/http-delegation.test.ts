@@ -266,13 +266,17 @@ describe('Kerberos delegation through the HTTP handler (MIT KDC)', () => {
     const f = await front(true);
     const cc = join(realm.dir, 'fetch-fwd.cc');
     await realm.kinit('user', undefined, cc, { args: ['-f'] });
-    const fetchAs = async (level: string): Promise<FrontAnswer> => {
-      const r = await tslsa(['fetch', '--delegation', level, `${f.url}/`], { env: realm.childEnv({ KRB5CCNAME: `FILE:${cc}` }) });
+    let stderr = '';
+    const fetchAs = async (level: string, ...more: string[]): Promise<FrontAnswer> => {
+      const r = await tslsa(['fetch', '--delegation', level, ...more, `${f.url}/`], { env: realm.childEnv({ KRB5CCNAME: `FILE:${cc}` }) });
       if (r.code !== 0) throw new Error(describeFailure(r));
+      stderr = r.stderr;
       return JSON.parse(r.stdout) as FrontAnswer;
     };
     try {
-      assert.equal((await fetchAs('none')).delegated, null);
+      assert.equal((await fetchAs('none', '-v')).delegated, null);
+      // -v: the sign-on went over Kerberos, with MIT's ticket, and the AP-REP proved the server.
+      assert.equal(stderr, `* signed on to ${new URL(f.url).origin} with Negotiate (Kerberos) for HTTP/localhost: 1 leg, mutual authentication\n`);
       const policy = await fetchAs('policy');
       assert.deepEqual([policy.delegated, policy.backend?.status], [user(), 200]);
       // A service the realm does not trust for delegation: policy keeps the TGT, always sends it.

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Canonicalizer, followCnames, parseHosts } from '../../../src/http/canonical.js';
-import { createFetch } from '../../../src/http/client.js';
+import { createFetch, type SignOnEvent } from '../../../src/http/client.js';
 import { createAuthenticator, type Identity } from '../../../src/http/server.js';
 import { SspiError } from '../../../src/sspi/error.js';
 import { SecurityStatus } from '../../../src/sspi/status.js';
@@ -188,14 +188,16 @@ describe('the client with dnsCanonicalize', () => {
   });
 
   /** Signs on to each host in turn with one client; krb5Conf, when given, is the client's krb5.conf. */
+  let events: SignOnEvent[] = [];
   async function signOn(hosts: string[], dnsCanonicalize: boolean | 'fallback' | undefined, krb5Conf?: string, hostsFile: string | null = null): Promise<Identity[]> {
+    events = [];
     const saved = process.env.KRB5_CONFIG;
     const dir = krb5Conf === undefined ? null : mkdtempSync(join(tmpdir(), 'tslsa-canon-'));
     if (dir) {
       writeFileSync(join(dir, 'krb5.conf'), krb5Conf!);
       process.env.KRB5_CONFIG = join(dir, 'krb5.conf');
     }
-    const f = createFetch({ lsa: w.host, credentials: { user: USER, domain: REALM, password: PASSWORD }, ...(dnsCanonicalize === undefined ? {} : { dnsCanonicalize }), resolver, hostsFile, connect: { lookup } as never });
+    const f = createFetch({ lsa: w.host, credentials: { user: USER, domain: REALM, password: PASSWORD }, ...(dnsCanonicalize === undefined ? {} : { dnsCanonicalize }), resolver, hostsFile, connect: { lookup } as never, onSignOn: (e) => events.push(e) });
     try {
       const out: Identity[] = [];
       for (const h of hosts) {
@@ -222,9 +224,11 @@ describe('the client with dnsCanonicalize', () => {
     const [k] = await signOn(['alias.example.test'], true);
     assert.deepEqual(how(k!), kerberos);
     assert.ok(queries > before, 'the CNAME was asked of DNS');
+    assert.deepEqual(events.map((e) => [e.kind, e.scheme, e.package, e.target, e.mutual, e.legs]), [['server', 'Negotiate', 'Kerberos', 'HTTP/web.example.test', true, 1]]);
     // HTTP/alias.example.test is unknown to the KDC.
     const [n] = await signOn(['alias.example.test'], false);
     assert.equal(n!.package, 'NTLM');
+    assert.deepEqual(events.map((e) => [e.origin, e.scheme, e.package, e.target, e.mutual, e.legs]), [[`http://alias.example.test:${port}`, 'Negotiate', 'NTLM', 'HTTP/alias.example.test', false, 2]]);
   });
 
   it("'fallback' asks DNS only when the KDC does not know the name, then goes straight to the name it learned", async () => {

@@ -63,6 +63,16 @@ describe('tslsa fetch', () => {
     const r = await run([s.url, '-u', 'alice@EXAMPLE', '--password-stdin', '--package', 'NTLM'], `${PASSWORD}\n`);
     assert.equal(r.code, 0, r.err);
     assert.equal(s.log.find((e) => e.auth)!.auth, 'NTLM');
+    assert.equal(r.err, '', 'quiet without -v');
+  });
+
+  it('-v tells on stderr which package signed on, for which target, and that NTLM gives no mutual authentication', async () => {
+    const s = await server({ offer: ['Negotiate', 'NTLM'] });
+    const r = await run([s.url, '-u', 'EXAMPLE\\alice', '--password-stdin', '-v'], `${PASSWORD}\n`);
+    assert.equal(r.code, 0, r.err);
+    assert.equal(r.err, `* signed on to ${new URL(s.url).origin} with Negotiate (NTLM) for HTTP/${new URL(s.url).hostname}: 2 legs, no mutual authentication\n`);
+    const raw = await run([s.url, '-u', 'EXAMPLE\\alice', '--password-stdin', '--package', 'NTLM', '-v'], `${PASSWORD}\n`);
+    assert.match(raw.err, /^\* signed on to \S+ with NTLM for HTTP\/\S+: 2 legs, no mutual authentication\n$/);
   });
 
   it('a wrong password exits 1 with the HTTP status, and prints the body', async () => {

@@ -7,7 +7,7 @@ import http from 'node:http';
 import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import * as fc from 'fast-check';
-import { createFetch } from '../../../src/http/client.js';
+import { createFetch, type SignOnEvent } from '../../../src/http/client.js';
 import { openTunnel } from '../../../src/http/client-tunnel.js';
 import { type AuthFailure, type Authenticator, createAuthenticator } from '../../../src/http/server.js';
 import type { LsaHost } from '../../../src/lsa/host.js';
@@ -222,11 +222,18 @@ describe('our client to an https origin through the proxy', () => {
   it('a CONNECT tunnel signed on to the proxy (Negotiate), then TLS to the origin and its own sign-on bound to its certificate', async () => {
     const tlsOrigin = await startServer(host, { channelBindings: 'required' }, selfSigned());
     const lsa = await initiatorLsa();
-    const f = createFetch({ lsa, credentials: { user: 'alice', domain: 'EXAMPLE', password: PASSWORD }, proxy: proxy.url, connect: { rejectUnauthorized: false } });
+    const signOns: SignOnEvent[] = [];
+    const f = createFetch({ lsa, credentials: { user: 'alice', domain: 'EXAMPLE', password: PASSWORD }, proxy: proxy.url, connect: { rejectUnauthorized: false }, onSignOn: (e) => signOns.push(e) });
     try {
       const tunnels = proxy.tunnels.length;
       const r = await f(`${tlsOrigin.url}/inside`, { method: 'POST', body: 'sealed' });
       assert.equal(r.status, 200, JSON.stringify(tlsOrigin.failures));
+      // Told of both: the proxy's sign-on for the tunnel, then the origin's inside it.
+      assert.deepEqual(signOns.map((e) => [e.kind, e.origin, e.scheme, e.package]), [
+        ['proxy', new URL(proxy.url).origin, 'Negotiate', 'NTLM'],
+        ['server', tlsOrigin.url, 'Negotiate', 'NTLM'],
+      ]);
+      assert.equal(signOns[1]!.target, `HTTP/${new URL(tlsOrigin.url).hostname}`);
       const id = (await r.json()) as { name: string; channelBindings: boolean };
       assert.equal(id.name, 'EXAMPLE\\alice');
       assert.equal(id.channelBindings, true, 'bound to the origin certificate, not the proxy');
