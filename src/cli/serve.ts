@@ -6,6 +6,7 @@
 //               [--channel-bindings required|if-present|off]
 //               [--redis URL [--redis-password-file FILE] [--redis-ca FILE] [--redis-cert FILE --redis-key FILE]]
 //               [--behind-proxy] [--persist-connection on|off] [--drain-timeout SECONDS]
+//               [--kerberos-only]
 //
 // The Redis URL may come from TSLSA_REDIS_URL and its password from a file, so that the password
 // is not on a command line that every user of the machine can read (ps).
@@ -55,6 +56,7 @@ export const SERVE_HELP = `Usage:
               [--redis URL [--redis-password-file FILE] [--redis-ca FILE]
                            [--redis-cert FILE --redis-key FILE]]
               [--behind-proxy] [--persist-connection on|off] [--drain-timeout SECONDS]
+              [--kerberos-only]
 
 An HTTP(S) server protected by Negotiate and NTLM (RFC 4559) over the account store that
 \`tslsa user\` manages, and Kerberos too when given a keytab.
@@ -70,6 +72,8 @@ Options:
   --domain D            the NetBIOS domain announced in NTLM challenges (default WORKGROUP)
   --keytab KEYTAB       accept Kerberos (through Negotiate) with this keytab (KRB5_CONFIG is read)
   --spn HTTP/host       the service principal to accept as (default: any key in the keytab)
+  --kerberos-only       with --keytab: offer Negotiate only and refuse NTLM inside it (as
+                        Apache's mod_auth_gssapi and IIS "Negotiate:Kerberos"); no account store
   --tls-cert, --tls-key serve HTTPS with this certificate and key (PEM)
   --channel-bindings P  Extended Protection over HTTPS: required, if-present (default with TLS), off
   --redis URL           cluster mode: handshakes and the Kerberos replay cache shared
@@ -105,7 +109,7 @@ Try it:  echo 'Passw0rd' | tslsa user add alice --password-stdin && tslsa serve
 `;
 
 const VALUE_OPTIONS = new Set(['port', 'host', 'store', 'domain', 'keytab', 'spn', 'tls-cert', 'tls-key', 'channel-bindings', 'redis', 'redis-password-file', 'redis-ca', 'redis-cert', 'redis-key', 'drain-timeout', 'persist-connection']);
-const FLAG_OPTIONS = new Set(['behind-proxy']);
+const FLAG_OPTIONS = new Set(['behind-proxy', 'kerberos-only']);
 const KNOWN = new Set([...VALUE_OPTIONS, ...FLAG_OPTIONS, 'help', 'h']);
 
 interface Options {
@@ -129,6 +133,8 @@ interface Options {
   persistConnection: boolean | undefined;
   /** --behind-proxy: handshakes by cookie in this process (cluster mode's behaviour without Redis). */
   behindProxy: boolean;
+  /** --kerberos-only: Negotiate with Kerberos and nothing else; no NTLM, no account store. */
+  kerberosOnly: boolean;
 }
 
 function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): Options {
@@ -154,6 +160,10 @@ function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): Options 
   const spn = str('spn');
   const keytab = str('keytab');
   if (spn !== undefined && keytab === undefined) throw new UsageError('--spn needs --keytab');
+  const kerberosOnly = options.has('kerberos-only');
+  if (kerberosOnly && keytab === undefined) throw new UsageError('--kerberos-only needs --keytab');
+  // NTLM's settings would be silently ignored: say so instead.
+  if (kerberosOnly) for (const k of ['store', 'domain']) if (options.has(k)) throw new UsageError(`--${k} is for NTLM, which --kerberos-only turns off`);
   const cbText = str('channel-bindings');
   if (cbText !== undefined && !['required', 'if-present', 'off'].includes(cbText)) throw new UsageError(`--channel-bindings must be required, if-present or off`);
   if (cbText !== undefined && cbText !== 'off' && cert === undefined) throw new UsageError('--channel-bindings needs HTTPS (--tls-cert, --tls-key)');
@@ -184,6 +194,7 @@ function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): Options 
     drainMs: Math.round(Number(drainText) * 1000),
     persistConnection: persistText === undefined ? undefined : persistText === 'on',
     behindProxy: options.has('behind-proxy'),
+    kerberosOnly,
   };
 }
 
@@ -227,11 +238,14 @@ ${row('channel bindings', id.channelBindings ? 'checked' : 'not checked')}
 `;
 }
 
-async function packagesFor(store: AccountStore, o: Options, replayCache: ReplayCache | undefined): Promise<PackageSpec[]> {
-  const specs: PackageSpec[] = [{ module: negotiatePackage() }];
+/** The LSA's packages; `store` null: Kerberos only (Negotiate refuses NTLM, which is not loaded). */
+function packagesFor(store: AccountStore | null, o: Options, replayCache: ReplayCache | undefined): PackageSpec[] {
+  const specs: PackageSpec[] = [{ module: negotiatePackage(store ? {} : { allowNtlm: false }) }];
   if (o.keytab) specs.push({ module: kerberosPackage({ keytab: o.keytab, requireChannelBindings: o.tls !== null && o.channelBindings === 'required', ...(replayCache ? { replayCache } : {}) }) });
-  specs.push({ module: ntlmPackage(o.domain ? { domainName: o.domain } : {}) });
-  specs.push({ module: msv1_0Package({ store, closeStoreOnShutdown: true }) });
+  if (store) {
+    specs.push({ module: ntlmPackage(o.domain ? { domainName: o.domain } : {}) });
+    specs.push({ module: msv1_0Package({ store, closeStoreOnShutdown: true }) });
+  }
   return specs;
 }
 
@@ -347,12 +361,12 @@ export async function serveCommand(argv: readonly string[], io: ServeIO): Promis
     let store: AccountStore | null = null;
     try {
       if (o.tls) tls = { cert: readFileSync(o.tls.cert), key: readFileSync(o.tls.key) };
-      store = await SqliteAccountStore.open(o.storePath, { create: true, createDirectory: true });
-      if ((await store.list()).length === 0) {
+      if (!o.kerberosOnly) store = await SqliteAccountStore.open(o.storePath, { create: true, createDirectory: true });
+      if (store && (await store.list()).length === 0) {
         io.stderr.write(`tslsa: the account store ${o.storePath} has no accounts yet; add one with\n  echo 'Passw0rd' | tslsa user add alice --password-stdin${o.storePath === defaultStorePath(env) ? '' : ` --store ${o.storePath}`}\n(tslsa user add NAME --password-stdin; accounts added while the server runs are seen at once)\n`);
       }
       if (cluster && !(await cluster.whenReady(1500)) && !redisTold) io.stderr.write(`tslsa: Redis ${redisShown} is unreachable; serving, with 503 for sign-ons until it is up\n`);
-      const specs = await packagesFor(store, o, cluster?.replayCache);
+      const specs = packagesFor(store, o, cluster?.replayCache);
       store = null; // the account authority owns it from here (closed at shutdown)
       host = await createLsa({ packages: specs, ...(o.domain ? { domainName: o.domain } : {}) });
     } catch (e) {
@@ -371,7 +385,7 @@ export async function serveCommand(argv: readonly string[], io: ServeIO): Promis
       if (cluster && !cluster.ready()) return [503, json, '{"status":"unavailable","redis":"unreachable"}\n', { 'Retry-After': String(RETRY_AFTER_S) }];
       return [200, json, cluster ? '{"status":"ok","redis":"up"}\n' : '{"status":"ok"}\n', {}];
     };
-    const schemes: HttpAuthScheme[] = ['Negotiate', 'NTLM'];
+    const schemes: HttpAuthScheme[] = o.kerberosOnly ? ['Negotiate'] : ['Negotiate', 'NTLM'];
     // Behind a pooling proxy, one node: parked by cookie as in cluster mode, in this process.
     if (o.behindProxy && !cluster) proxyStore = new MemoryHandshakeStore({ shared: true });
     auth = createAuthenticator({

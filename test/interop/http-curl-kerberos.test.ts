@@ -2,7 +2,7 @@
 // SPNEGO/Kerberos, the AP-REP in the final WWW-Authenticate checked by curl, the identity with the
 // realm, and no ticket -> 401 (curl then has nothing to offer; NTLM is hidden from it).
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -70,5 +70,36 @@ describe('curl --negotiate (MIT Kerberos) against tslsa serve --keytab', () => {
     const n = await curl(['--ntlm', '-u', 'EXAMPLE\\alice:Passw0rd', `http://localhost:${srv.port}/whoami`], env);
     assert.equal(n.status, 200);
     assert.equal((JSON.parse(n.body) as { package: string }).package, 'NTLM');
+  });
+});
+
+describe('tslsa serve --kerberos-only', () => {
+  let ko: ServeProcess;
+  before(async () => {
+    // No --store: no account store is opened, and no hint about adding accounts is printed.
+    ko = await startServe(['--keytab', realm.httpKeytab, '--spn', 'HTTP/localhost', '--kerberos-only'], realm.childEnv({ TSLSA_STORE: join(dir, 'never-made.db') }));
+  });
+  after(async () => {
+    if (ko) assert.equal(await ko.stop(), 0);
+  });
+
+  it('curl --negotiate signs on with Kerberos; NTLM is neither offered nor taken inside SPNEGO', async () => {
+    await realm.kinit('user');
+    const url = `http://localhost:${ko.port}/whoami`;
+    const k = await curl(['--negotiate', '-u', ':', url], realm.childEnv({ GSS_MECH_CONFIG: '/dev/null' }));
+    assert.equal(k.status, 200, ko.stderr());
+    assert.deepEqual([(JSON.parse(k.body) as { package: string }).package, (JSON.parse(k.body) as { domain: string }).domain], ['Kerberos', realm.realm]);
+    // curl --ntlm finds no NTLM challenge to answer.
+    const n = await curl(['--ntlm', '-u', 'EXAMPLE\\alice:Passw0rd', url], realm.childEnv());
+    assert.equal(n.status, 401);
+    const offered = n.headers.split(/\r?\n/).filter((l) => /^www-authenticate:/i.test(l)).map((l) => l.slice(l.indexOf(':') + 1).trim());
+    assert.deepEqual(offered, ['Negotiate']);
+    // An NTLM token inside SPNEGO (our client with a password and no Kerberos): refused.
+    const f = await tslsa(['fetch', '-u', 'EXAMPLE\\alice', '--password-stdin', url], { input: 'Passw0rd\n', env: realm.childEnv({ KRB5CCNAME: `FILE:${join(dir, 'no-ccache')}` }) });
+    assert.equal(f.code, 1, describeFailure(f));
+    assert.match(f.stderr, /HTTP 401/);
+    assert.match(ko.stdout().trimEnd().split('\n').at(-1)!, / 401 .*SEC_E_\w+ \(AcceptSecurityContext failed\)/, 'the SPNEGO token was read and refused');
+    assert.doesNotMatch(ko.stderr(), /has no accounts yet/);
+    assert.equal(existsSync(join(dir, 'never-made.db')), false);
   });
 });
