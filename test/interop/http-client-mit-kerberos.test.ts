@@ -3,11 +3,15 @@
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
-import { createFetch } from '../../src/http/client.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createFetch, type SignOnEvent } from '../../src/http/client.js';
 import { createLsa, type LsaHost } from '../../src/lsa/host.js';
 import { kerberosPackage } from '../../src/packages/kerberos/package.js';
 import { negotiatePackage } from '../../src/packages/negotiate/package.js';
 import { ntlmPackage } from '../../src/packages/ntlm/package.js';
+import { loopbackLookup } from '../unit/http/helpers.js';
 import { SYSTEM_PYTHON, requireGssNtlmPeer } from './lib/gssntlmssp.js';
 import { LineChild } from './lib/proc.js';
 import { createRealm, type Realm } from './lib/realm.js';
@@ -66,6 +70,36 @@ describe('HTTP client interop: MIT SPNEGO with Kerberos', () => {
       assert.equal(await nextRequest(), 'Negotiate 200');
     } finally {
       await f.close();
+    }
+  });
+
+  it("an alias listed in a hosts file: MIT's KDC does not know HTTP/<alias>, so the client asks again for the line's first name and signs on with Kerberos", T, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tslsa-mit-hosts-'));
+    writeFileSync(join(dir, 'hosts'), '127.0.0.1 localhost intranet-alias\n');
+    const events: SignOnEvent[] = [];
+    const make = (dnsCanonicalize: boolean | 'fallback') =>
+      createFetch({ lsa, credentials: { user: 'user', domain: realm.realm, password: realm.passwords.user! }, dnsCanonicalize, hostsFile: join(dir, 'hosts'), connect: { lookup: loopbackLookup } as never, onSignOn: (e) => events.push(e) });
+    const f = make('fallback');
+    try {
+      const r = await f(`http://intranet-alias:${port}/alias`);
+      assert.equal(r.status, 200);
+      const j = (await r.json()) as { user: string; mech: string };
+      assert.deepEqual([j.user, j.mech], [`user@${realm.realm}`, KRB5_OID]);
+      assert.deepEqual(events.map((e) => [e.package, e.target, e.mutual]), [['Kerberos', 'HTTP/localhost', true]]);
+    } finally {
+      await f.close();
+    }
+    // Without canonicalization the KDC's refusal stands: Negotiate goes on with NTLM
+    const off = make(false);
+    try {
+      events.length = 0;
+      const r = await off(`http://intranet-alias:${port}/alias`);
+      await r.text();
+      // (this MIT server knows no NTLM account: refused, and no sign-on to tell of)
+      assert.deepEqual([r.status, events], [401, []]);
+    } finally {
+      await off.close();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 

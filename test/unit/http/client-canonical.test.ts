@@ -7,7 +7,7 @@ import dgram from 'node:dgram';
 import dns from 'node:dns/promises';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
-import type { AddressInfo, LookupFunction } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -15,6 +15,7 @@ import { Canonicalizer, followCnames, parseHosts } from '../../../src/http/canon
 import { createFetch, type SignOnEvent } from '../../../src/http/client.js';
 import { createAuthenticator, type Identity } from '../../../src/http/server.js';
 import { SspiError } from '../../../src/sspi/error.js';
+import { loopbackLookup } from './helpers.js';
 import { SecurityStatus } from '../../../src/sspi/status.js';
 import { createLsa } from '../../../src/lsa/host.js';
 import { parseKrb5Conf } from '../../../src/packages/kerberos/krb5conf.js';
@@ -162,11 +163,6 @@ describe('the client with dnsCanonicalize', () => {
   let server: http.Server;
   let auth: ReturnType<typeof createAuthenticator>;
   let port: number;
-  // Any name reaches this server whatever the system resolver says about example.test.
-  const lookup: LookupFunction = (_host, opts, cb) => {
-    if ((opts as { all?: boolean }).all) (cb as unknown as (e: null, a: Array<{ address: string; family: number }>) => void)(null, [{ address: '127.0.0.1', family: 4 }]);
-    else cb(null, '127.0.0.1', 4);
-  };
 
   before(async () => {
     auth = createAuthenticator({ host: w.host });
@@ -197,7 +193,7 @@ describe('the client with dnsCanonicalize', () => {
       writeFileSync(join(dir, 'krb5.conf'), krb5Conf!);
       process.env.KRB5_CONFIG = join(dir, 'krb5.conf');
     }
-    const f = createFetch({ lsa: w.host, credentials: { user: USER, domain: REALM, password: PASSWORD }, ...(dnsCanonicalize === undefined ? {} : { dnsCanonicalize }), resolver, hostsFile, connect: { lookup } as never, onSignOn: (e) => events.push(e) });
+    const f = createFetch({ lsa: w.host, credentials: { user: USER, domain: REALM, password: PASSWORD }, ...(dnsCanonicalize === undefined ? {} : { dnsCanonicalize }), resolver, hostsFile, connect: { lookup: loopbackLookup } as never, onSignOn: (e) => events.push(e) });
     try {
       const out: Identity[] = [];
       for (const h of hosts) {
@@ -265,7 +261,7 @@ describe('the client with dnsCanonicalize', () => {
     const krb5Conf = parseKrb5Conf(`[libdefaults]\n default_realm = ${REALM}\n[domain_realm]\n .example.test = ${REALM}\n`);
     const lsa = await createLsa({ packages: [negotiatePackage({ allowNtlm: false }), kerberosPackage({ krb5Conf, kdcSend: inProcessKdc(w.serviceKey), env: {} })] });
     const fetchWith = (dnsCanonicalize: boolean | 'fallback') =>
-      createFetch({ lsa, credentials: { user: USER, domain: REALM, password: PASSWORD }, dnsCanonicalize, resolver, hostsFile: null, connect: { lookup } as never });
+      createFetch({ lsa, credentials: { user: USER, domain: REALM, password: PASSWORD }, dnsCanonicalize, resolver, hostsFile: null, connect: { lookup: loopbackLookup } as never });
     try {
       const off = fetchWith(false);
       await assert.rejects(off(`http://alias.example.test:${port}/`), (e: unknown) => SspiError.is(e, SecurityStatus.SEC_E_TARGET_UNKNOWN) || SspiError.is((e as Error).cause, SecurityStatus.SEC_E_TARGET_UNKNOWN));

@@ -7,7 +7,7 @@ import http2 from 'node:http2';
 import net from 'node:net';
 import tls from 'node:tls';
 import https from 'node:https';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, LookupFunction } from 'node:net';
 import { PassThrough } from 'node:stream';
 import { Credentials } from '../../../src/credentials.js';
 import { SecurityContext } from '../../../src/context.js';
@@ -238,3 +238,9 @@ export function sink(): PassThrough & { text(): string } {
   s.text = () => Buffer.concat(chunks).toString('utf8');
   return s;
 }
+
+/** A connect `lookup` that sends every host name to 127.0.0.1, whatever the system resolver says. */
+export const loopbackLookup: LookupFunction = (_host, opts, cb) => {
+  if ((opts as { all?: boolean }).all) (cb as unknown as (e: null, a: Array<{ address: string; family: number }>) => void)(null, [{ address: '127.0.0.1', family: 4 }]);
+  else cb(null, '127.0.0.1', 4);
+};
