@@ -131,7 +131,7 @@ function parse(argv: readonly string[]): FetchArgs {
   return a;
 }
 
-/** One -v line: "* signed on to ORIGIN with Negotiate (Kerberos) as HTTP/host: 1 leg, mutual authentication". */
+/** One -v line: "* signed on to ORIGIN with Negotiate (Kerberos) for HTTP/host: 1 leg, mutual authentication". */
 export function describeSignOn(e: SignOnEvent): string {
   const to = e.kind === 'proxy' ? `the proxy ${e.origin}` : e.origin;
   const via = e.scheme.toLowerCase() === e.package.toLowerCase() ? e.scheme : `${e.scheme} (${e.package})`;

@@ -8,7 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 
-/** How long a looked-up name, and a read of the hosts file, are reused. */
+/** How long a looked-up name is reused (the hosts file is read again after HOSTS_REREAD_MS). */
 export const CANONICAL_TTL_MS = 5 * 60_000;
 const HOSTS_REREAD_MS = 30_000;
 
