@@ -183,8 +183,9 @@ describe('the client with dnsCanonicalize', () => {
     await auth.close();
   });
 
-  /** Signs on to each host in turn with one client; krb5Conf, when given, is the client's krb5.conf. */
+  /** What the last signOn's client told through onSignOn. */
   let events: SignOnEvent[] = [];
+  /** Signs on to each host in turn with one client; krb5Conf, when given, is the client's krb5.conf. */
   async function signOn(hosts: string[], dnsCanonicalize: boolean | 'fallback' | undefined, krb5Conf?: string, hostsFile: string | null = null): Promise<Identity[]> {
     events = [];
     const saved = process.env.KRB5_CONFIG;
