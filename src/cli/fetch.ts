@@ -2,7 +2,7 @@
 //
 //   tslsa fetch URL [-u DOMAIN\USER] [--password-stdin] [-X METHOD] [-d DATA] [-H 'K: V']...
 //               [-i] [--package Negotiate|NTLM] [--spn SPN] [--insecure] [-x|--proxy URL]
-//               [--delegation none|policy|always] [-v]
+//               [--delegation none|policy|always] [--kerberos-only] [-v]
 
 import { readFileSync } from 'node:fs';
 import { createFetch, type AuthPackage, type PasswordCredentials, type SignOnEvent } from '../http/client.js';
@@ -35,6 +35,7 @@ Options:
   -v                   tell on stderr how each sign-on went: the package (Kerberos or NTLM),
                        the target name and whether the authentication was mutual
   --package P          Negotiate or NTLM (default: Negotiate, then NTLM)
+  --kerberos-only      sign on with Kerberos or not at all: no NTLM token is ever sent
   --spn SPN            the target name (default HTTP/<host>)
   --insecure           do not verify the server certificate
   -x, --proxy URL      an http:// forward proxy, signed on to on 407 (https URLs go through a
@@ -47,7 +48,7 @@ Exit status: 0 for HTTP < 400, 1 for HTTP >= 400 or a failed authentication, 2 f
 `;
 
 const VALUE = new Set(['u', 'X', 'd', 'H', 'package', 'spn', 'x', 'proxy', 'delegation']);
-const FLAGS = new Set(['password-stdin', 'i', 'v', 'insecure', 'help', 'h']);
+const FLAGS = new Set(['password-stdin', 'i', 'v', 'kerberos-only', 'insecure', 'help', 'h']);
 
 interface FetchArgs {
   url: string;
@@ -58,6 +59,7 @@ interface FetchArgs {
   headers: Array<[string, string]>;
   include: boolean;
   verbose: boolean;
+  kerberosOnly: boolean;
   pkg?: AuthPackage;
   spn?: string;
   insecure: boolean;
@@ -68,7 +70,7 @@ interface FetchArgs {
 }
 
 function parse(argv: readonly string[]): FetchArgs {
-  const a: FetchArgs = { url: '', passwordStdin: false, headers: [], include: false, verbose: false, insecure: false, help: false, delegation: 'none' };
+  const a: FetchArgs = { url: '', passwordStdin: false, headers: [], include: false, verbose: false, kerberosOnly: false, insecure: false, help: false, delegation: 'none' };
   const positionals: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
@@ -82,6 +84,7 @@ function parse(argv: readonly string[]): FetchArgs {
       if (name === 'password-stdin') a.passwordStdin = true;
       else if (name === 'i') a.include = true;
       else if (name === 'v') a.verbose = true;
+      else if (name === 'kerberos-only') a.kerberosOnly = true;
       else if (name === 'insecure') a.insecure = true;
       else a.help = true;
       continue;
@@ -126,6 +129,7 @@ function parse(argv: readonly string[]): FetchArgs {
     }
   }
   if (a.help) return a;
+  if (a.kerberosOnly && a.pkg === 'NTLM') throw new UsageError('fetch: --kerberos-only and --package NTLM contradict each other');
   if (positionals.length !== 1) throw new UsageError('fetch: give exactly one URL (see tslsa fetch --help)');
   a.url = positionals[0]!;
   return a;
@@ -205,6 +209,7 @@ export async function fetchCommand(argv: readonly string[], io: FetchCommandIO):
     ...(a.delegation !== 'none' ? { delegate: true } : {}),
     ...(lsa ? { lsa } : {}),
     ...(a.pkg ? { packages: [a.pkg] } : {}),
+    ...(a.kerberosOnly ? { kerberosOnly: true } : {}),
     ...(a.spn ? { spn: a.spn } : {}),
     ...(a.insecure ? { connect: { rejectUnauthorized: false } } : {}),
     ...(proxy ? { proxy } : {}),

@@ -22,7 +22,7 @@ Usage:
                                                Samba ntlm_auth's stdio helper (Squid...); see --help
   tslsa serve [--port 8080] [--host H] [--store PATH] [--keytab KT --spn HTTP/host] [--tls-cert F --tls-key F] [--redis URL]
                                                an HTTP(S) server signed on with Negotiate/NTLM; see --help
-  tslsa fetch URL [-u DOMAIN\\USER --password-stdin] [-X M] [-d DATA] [-H 'K: V'] [-i] [-v] [--package P] [--spn SPN] [--insecure] [-x URL]
+  tslsa fetch URL [-u DOMAIN\\USER --password-stdin] [-X M] [-d DATA] [-H 'K: V'] [-i] [-v] [--package P] [--kerberos-only] [--spn SPN] [--insecure] [-x URL]
                                                an HTTP request that answers Negotiate/NTLM challenges
   tslsa decode TOKEN [--json]                  show an NTLM message as a tree (TOKEN: base64, hex,
                                                or an "NTLM ..."/"Negotiate ..." header value)

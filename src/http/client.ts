@@ -70,6 +70,12 @@ export interface NegotiateClientOptions {
   credentials?: PasswordCredentials | CcacheCredentials | 'default';
   /** Packages in order of preference; default ['Negotiate', 'NTLM']. */
   packages?: AuthPackage[];
+  /**
+   * Kerberos or nothing: only Negotiate challenges are answered, with credentials restricted to
+   * Kerberos (PackageList "Kerberos"), so no NTLM token ever leaves, not even when Kerberos cannot
+   * serve or the server picks NTLM; the request fails instead (as curl with MIT GSS-API alone).
+   */
+  kerberosOnly?: boolean;
   /** The target name; default `HTTP/<host>` of the server (or of the proxy for 407). */
   spn?: string | ((url: URL, kind: 'server' | 'proxy') => string);
   /**
@@ -549,7 +555,8 @@ function settled(r: FirstLeg): { ctx: SecurityContext; token: Uint8Array | null 
 
 /** Options checked when a client (or a fetch) is made, not at its first request. */
 function checkOptions(o: NegotiateClientOptions): { packages: AuthPackage[]; proxy: URL | null } {
-  const packages = o.packages?.length ? o.packages : (['Negotiate', 'NTLM'] as AuthPackage[]);
+  const packages = o.packages?.length ? o.packages : ((o.kerberosOnly ? ['Negotiate'] : ['Negotiate', 'NTLM']) as AuthPackage[]);
+  if (o.kerberosOnly && packages.some((p) => p !== 'Negotiate')) throw new SspiError(SecurityStatus.SEC_E_INVALID_PARAMETER, 'kerberosOnly answers Negotiate only');
   for (const p of packages) {
     if (p !== 'Negotiate' && p !== 'NTLM') throw new SspiError(SecurityStatus.SEC_E_SECPKG_NOT_FOUND, `unsupported HTTP authentication package ${String(p)}`);
   }
@@ -603,11 +610,13 @@ class NegotiateClient {
     let p = this.creds.get(pkg);
     if (!p) {
       const c = this.o.credentials;
+      // Negotiate restricted to Kerberos (SEC_WINNT_AUTH_IDENTITY_EX's PackageList).
+      const only = this.o.kerberosOnly ? { PackageList: 'Kerberos' } : {};
       p = this.lsa().then((host) =>
         Credentials.acquire(host.sspi(), {
           package: pkg,
           use: 'outbound',
-          ...(c && c !== 'default' ? { authData: 'ccache' in c ? { ccache: c.ccache } : { User: c.user, Domain: c.domain ?? '', Password: c.password } } : {}),
+          ...(c && c !== 'default' ? { authData: { ...('ccache' in c ? { ccache: c.ccache } : { User: c.user, Domain: c.domain ?? '', Password: c.password }), ...only } } : this.o.kerberosOnly ? { authData: only } : {}),
         }),
       );
       this.creds.set(pkg, p);

@@ -98,6 +98,11 @@ export interface SEC_WINNT_AUTH_IDENTITY {
   Domain: string;
   Password: string;
   Flags?: number;
+  /**
+   * SEC_WINNT_AUTH_IDENTITY_EX's PackageList, read by Negotiate: the packages it may use
+   * ("Kerberos") or not ("!NTLM"), comma-separated. Alone, it restricts the default credentials.
+   */
+  PackageList?: string;
   [k: string]: Plain;
 }
 export const SEC_WINNT_AUTH_IDENTITY_ANSI = 0x1;

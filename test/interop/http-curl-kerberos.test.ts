@@ -99,6 +99,10 @@ describe('tslsa serve --kerberos-only', () => {
     assert.equal(f.code, 1, describeFailure(f));
     assert.match(f.stderr, /HTTP 401/);
     assert.match(ko.stdout().trimEnd().split('\n').at(-1)!, / 401 .*SEC_E_\w+ \(AcceptSecurityContext failed\)/, 'the SPNEGO token was read and refused');
+    // Our client restricted the same way, with the TGT from MIT's kinit.
+    const kf = await tslsa(['fetch', '--kerberos-only', '-v', url], { env: realm.childEnv() });
+    assert.equal(kf.code, 0, describeFailure(kf));
+    assert.match(kf.stderr, /with Negotiate \(Kerberos\) for HTTP\/localhost: 1 leg, mutual authentication/);
     assert.doesNotMatch(ko.stderr(), /has no accounts yet/);
     assert.equal(existsSync(join(dir, 'never-made.db')), false);
   });

@@ -40,6 +40,28 @@ export interface NegotiateConfig {
   fallbackAfterMs?: number;
 }
 
+/**
+ * SEC_WINNT_AUTH_IDENTITY_EX's PackageList, as Windows' Negotiate reads it: a comma-separated list
+ * of the packages it may use ("Kerberos") or, after "!", may not ("!NTLM"), case-insensitive. null:
+ * no list; undefined: a list that is not a string. `rest` is the identity without it (null when
+ * nothing else was given: the sub-packages' default credentials).
+ */
+function packageList(authData: Plain): { allows(name: string): boolean; rest: Plain } | null | undefined {
+  if (authData === null || typeof authData !== 'object' || Array.isArray(authData) || authData instanceof Uint8Array || !('PackageList' in authData)) return null;
+  const { PackageList: raw, ...rest } = authData;
+  if (typeof raw !== 'string') return undefined;
+  const only = new Set<string>();
+  const not = new Set<string>();
+  for (const item of raw.split(',').map((x) => x.trim().toUpperCase()).filter(Boolean)) {
+    if (item.startsWith('!')) not.add(item.slice(1).trim());
+    else only.add(item);
+  }
+  return {
+    allows: (name) => !not.has(name.toUpperCase()) && (only.size === 0 || only.has(name.toUpperCase())),
+    rest: Object.keys(rest).length ? rest : null,
+  };
+}
+
 /** Package name -> the mechanism OIDs that name it in SPNEGO (first = the one we send). */
 const MECH_OIDS: Readonly<Record<string, readonly string[]>> = {
   KERBEROS: [KRB5_MECH_OID, MS_KRB5_MECH_OID],
@@ -602,8 +624,12 @@ export function negotiatePackage(config: NegotiateConfig = {}): SecurityPackageM
       return { status: SecurityStatus.SEC_E_OK, PackageInfo: { ...info } };
     },
     async AcquireCredentialsHandle(principal, use, logonId, authData: Plain) {
-      const all = mechs();
+      const list = packageList(authData);
+      if (list === undefined) return { status: SecurityStatus.SEC_E_INVALID_PARAMETER };
+      const all = list ? mechs().filter((m) => list.allows(m.name)) : mechs();
       if (!all.length) return { status: SecurityStatus.SEC_E_SECPKG_NOT_FOUND };
+      // The sub-packages get the identity without the list (an identity of its own, or none).
+      if (list) authData = list.rest;
       // Every mechanism at once: an unreachable KDC costs its timeout once, not on top of NTLM.
       type Acquired = { status: Status; handle?: LSA_SEC_HANDLE };
       const settled: (Acquired | undefined)[] = all.map(() => undefined);

@@ -162,11 +162,14 @@ describe('the hosts file', () => {
 describe('the client with dnsCanonicalize', () => {
   let server: http.Server;
   let auth: ReturnType<typeof createAuthenticator>;
+  /** The Authorization header of every request the server saw ('-': none). */
+  const authorizations: string[] = [];
   let port: number;
 
   before(async () => {
     auth = createAuthenticator({ host: w.host });
     server = http.createServer((req, res) => {
+      authorizations.push(req.headers.authorization ?? '-');
       void auth.authenticate(req, res).then((id) => {
         if (!id) return;
         res.writeHead(200, { 'Content-Type': 'application/json' });
@@ -186,7 +189,7 @@ describe('the client with dnsCanonicalize', () => {
   /** What the last signOn's client told through onSignOn. */
   let events: SignOnEvent[] = [];
   /** Signs on to each host in turn with one client; krb5Conf, when given, is the client's krb5.conf. */
-  async function signOn(hosts: string[], dnsCanonicalize: boolean | 'fallback' | undefined, krb5Conf?: string, hostsFile: string | null = null): Promise<Identity[]> {
+  async function signOn(hosts: string[], dnsCanonicalize: boolean | 'fallback' | undefined, krb5Conf?: string, hostsFile: string | null = null, credentials = { user: USER, domain: REALM, password: PASSWORD }): Promise<Identity[]> {
     events = [];
     const saved = process.env.KRB5_CONFIG;
     const dir = krb5Conf === undefined ? null : mkdtempSync(join(tmpdir(), 'tslsa-canon-'));
@@ -194,7 +197,7 @@ describe('the client with dnsCanonicalize', () => {
       writeFileSync(join(dir, 'krb5.conf'), krb5Conf!);
       process.env.KRB5_CONFIG = join(dir, 'krb5.conf');
     }
-    const f = createFetch({ lsa: w.host, credentials: { user: USER, domain: REALM, password: PASSWORD }, ...(dnsCanonicalize === undefined ? {} : { dnsCanonicalize }), resolver, hostsFile, connect: { lookup: loopbackLookup } as never, onSignOn: (e) => events.push(e) });
+    const f = createFetch({ lsa: w.host, credentials, ...(dnsCanonicalize === undefined ? {} : { dnsCanonicalize }), resolver, hostsFile, connect: { lookup: loopbackLookup } as never, onSignOn: (e) => events.push(e) });
     try {
       const out: Identity[] = [];
       for (const h of hosts) {
@@ -291,6 +294,30 @@ describe('the client with dnsCanonicalize', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('kerberosOnly: Kerberos signs on; an account the KDC does not know fails without a single token sent, where NTLM would have served', async () => {
+    const before = authorizations.length;
+    const ok = createFetch({ lsa: w.host, credentials: { user: USER, domain: REALM, password: PASSWORD }, kerberosOnly: true, hostsFile: null, connect: { lookup: loopbackLookup } as never });
+    try {
+      const r = await ok(`http://web.example.test:${port}/`);
+      assert.equal(r.status, 200);
+      assert.deepEqual(how((await r.json()) as Identity), kerberos);
+    } finally {
+      await ok.close();
+    }
+    const only = createFetch({ lsa: w.host, credentials: { user: USER, domain: 'EXAMPLE', password: PASSWORD }, kerberosOnly: true, hostsFile: null, connect: { lookup: loopbackLookup } as never });
+    const sent = authorizations.length;
+    try {
+      await assert.rejects(only(`http://web.example.test:${port}/`), (e: unknown) => e instanceof Error);
+      assert.deepEqual(authorizations.slice(sent), ['-'], 'only the first, bare request went out');
+    } finally {
+      await only.close();
+    }
+    const [ntlm] = await signOn(['web.example.test'], 'fallback', undefined, null, { user: USER, domain: 'EXAMPLE', password: PASSWORD });
+    assert.equal(ntlm!.package, 'NTLM', 'the same account without kerberosOnly');
+    assert.ok(authorizations.length > before);
+    assert.throws(() => createFetch({ kerberosOnly: true, packages: ['NTLM'] }), (e: unknown) => SspiError.is(e, SecurityStatus.SEC_E_INVALID_PARAMETER));
   });
 
   it('a bad dnsCanonicalize is refused when the client is made', () => {

@@ -66,6 +66,15 @@ describe('tslsa fetch', () => {
     assert.equal(r.err, '', 'quiet without -v');
   });
 
+  it('--kerberos-only: an account only NTLM knows fails (exit 1) with no token sent; --package NTLM with it is a usage error (exit 2)', async () => {
+    const s = await server({ offer: ['Negotiate', 'NTLM'] });
+    const r = await run([s.url, '-u', 'EXAMPLE\\alice', '--password-stdin', '--kerberos-only'], `${PASSWORD}\n`);
+    assert.equal(r.code, 1, r.err);
+    assert.match(r.err, /failed/);
+    assert.deepEqual(s.log.filter((e) => e.auth), [], 'no Authorization was sent');
+    await assert.rejects(run([s.url, '--kerberos-only', '--package', 'NTLM']), (e: unknown) => e instanceof UsageError && /contradict/.test(e.message));
+  });
+
   it('-v tells on stderr which package signed on, for which target, and that NTLM gives no mutual authentication', async () => {
     const s = await server({ offer: ['Negotiate', 'NTLM'] });
     const r = await run([s.url, '-u', 'EXAMPLE\\alice', '--password-stdin', '-v'], `${PASSWORD}\n`);

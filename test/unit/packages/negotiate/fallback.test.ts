@@ -20,8 +20,9 @@ import { NtStatus, SecurityStatus } from '../../../../src/sspi/status.js';
 const MARKER = Uint8Array.of(0x60, 0x03, 0x06, 0x01, 0x00);
 
 /** A "Kerberos" whose AcquireCredentialsHandle answers after `delayMs` with `status`. */
-function slowKerberos(delayMs: number, status: number = SecurityStatus.SEC_E_OK): SecurityPackageModule & { freed: bigint[] } {
+function slowKerberos(delayMs: number, status: number = SecurityStatus.SEC_E_OK): SecurityPackageModule & { freed: bigint[]; authData: unknown[] } {
   const freed: bigint[] = [];
+  const authData: unknown[] = [];
   let next = 1n;
   const table: SECPKG_FUNCTION_TABLE = {
     async Initialize() {
@@ -30,7 +31,8 @@ function slowKerberos(delayMs: number, status: number = SecurityStatus.SEC_E_OK)
     async GetInfo() {
       return { status: SecurityStatus.SEC_E_OK, PackageInfo: { fCapabilities: SECPKG_FLAG.NEGOTIABLE, wVersion: 1, wRPCID: 16, cbMaxToken: 100, Name: 'Kerberos', Comment: 'stub' } };
     },
-    async AcquireCredentialsHandle() {
+    async AcquireCredentialsHandle(_p, _u, _l, data) {
+      authData.push(data);
       await sleep(delayMs);
       return status === SecurityStatus.SEC_E_OK ? { status, CredentialHandle: next++, ExpirationTime: 0n } : { status };
     },
@@ -48,6 +50,7 @@ function slowKerberos(delayMs: number, status: number = SecurityStatus.SEC_E_OK)
   };
   return {
     freed,
+    authData,
     async SpLsaModeInitialize() {
       return { status: NtStatus.STATUS_SUCCESS, PackageVersion: SECPKG_INTERFACE_VERSION_2, ppTables: [table] };
     },
@@ -104,4 +107,34 @@ test('a fast Kerberos is waited for (no fallback), and fallbackAfterMs must be >
   assert.ok(performance.now() - t0 < 500);
   assert.deepEqual((await firstMechs(cred)).mechs, [KRB5_MECH_OID, NTLMSSP_MECH_OID]);
   await assert.rejects(setup(slowKerberos(0), { fallbackAfterMs: -1 }));
+});
+
+test("PackageList (SEC_WINNT_AUTH_IDENTITY_EX) restricts a credential's packages, as Windows' Negotiate: 'Kerberos' or '!NTLM' never gets to NTLM", async () => {
+  const k = slowKerberos(0);
+  const { host } = await setup(k, {});
+  const acquire = (authData: Record<string, unknown>) => Credentials.acquire(host.sspi(), { package: 'Negotiate', use: 'outbound', authData: authData as never });
+  try {
+    for (const list of ['Kerberos', 'kerberos', '!NTLM', ' ! ntlm ']) {
+      const cred = await acquire({ User: 'alice', Domain: 'EXAMPLE', Password: 'pw', PackageList: list });
+      assert.deepEqual((await firstMechs(cred)).mechs, [KRB5_MECH_OID], list);
+      // Kerberos cannot name an IP address: an error, where an unrestricted credential would go on with NTLM.
+      await assert.rejects(SecurityContext.client(cred, { target: 'HTTP/192.0.2.1' }).step(), (e: unknown) => (e as { status?: number }).status === SecurityStatus.SEC_E_TARGET_UNKNOWN, list);
+      await cred.free();
+    }
+    // The sub-packages get the identity without the list; a list alone leaves them their defaults.
+    assert.deepEqual(k.authData.at(-1), { User: 'alice', Domain: 'EXAMPLE', Password: 'pw' });
+    const alone = await acquire({ PackageList: 'Kerberos' });
+    assert.equal(k.authData.at(-1), null);
+    await alone.free();
+    const ntlm = await acquire({ User: 'alice', Domain: 'EXAMPLE', Password: 'pw', PackageList: 'NTLM' });
+    assert.deepEqual((await firstMechs(ntlm)).mechs, [NTLMSSP_MECH_OID]);
+    await ntlm.free();
+    const unrestricted = await acquire({ User: 'alice', Domain: 'EXAMPLE', Password: 'pw' });
+    assert.deepEqual((await SecurityContext.client(unrestricted, { target: 'HTTP/192.0.2.1' }).step()) !== null, true, 'without a list, NTLM serves the IP address');
+    await unrestricted.free();
+    await assert.rejects(acquire({ PackageList: 'Digest' }), (e: unknown) => (e as { status?: number }).status === SecurityStatus.SEC_E_SECPKG_NOT_FOUND);
+    await assert.rejects(acquire({ PackageList: 7 }), (e: unknown) => (e as { status?: number }).status === SecurityStatus.SEC_E_INVALID_PARAMETER);
+  } finally {
+    await host.shutdown();
+  }
 });
