@@ -21,6 +21,8 @@ import { createLsa } from '../../../src/lsa/host.js';
 import { parseKrb5Conf } from '../../../src/packages/kerberos/krb5conf.js';
 import { kerberosPackage } from '../../../src/packages/kerberos/package.js';
 import { negotiatePackage } from '../../../src/packages/negotiate/package.js';
+import { encodeNegTokenResp, NegState, parseNegotiationToken } from '../../../src/packages/negotiate/spnego.js';
+import { NTLMSSP_MECH_OID } from '../../../src/der/index.js';
 import { closeWorld, getWorld, inProcessKdc, PASSWORD, REALM, USER, type World } from '../../fuzz/negotiate-http-properties.js';
 
 /** CNAME records: owner -> target. Any other name has none (NOERROR, no answer). */
@@ -318,6 +320,39 @@ describe('the client with dnsCanonicalize', () => {
     assert.equal(ntlm!.package, 'NTLM', 'the same account without kerberosOnly');
     assert.ok(authorizations.length > before);
     assert.throws(() => createFetch({ kerberosOnly: true, packages: ['NTLM'] }), (e: unknown) => SspiError.is(e, SecurityStatus.SEC_E_INVALID_PARAMETER));
+  });
+
+  it('kerberosOnly: a server that answers the AP-REQ by picking NTLM gets no NTLM token; its 401 is the answer', async () => {
+    // A server that takes our Kerberos offer and says it wants NTLM instead (supportedMech NTLMSSP).
+    const seen: string[] = [];
+    const picky = http.createServer((req, res) => {
+      const a = req.headers.authorization;
+      seen.push(a === undefined ? '-' : (parseNegotiationToken(Buffer.from(a.replace(/^Negotiate /, ''), 'base64')).kind));
+      const token = a ? ` ${Buffer.from(encodeNegTokenResp({ negState: NegState.accept_incomplete, supportedMech: NTLMSSP_MECH_OID })).toString('base64')}` : '';
+      res.writeHead(401, { 'WWW-Authenticate': `Negotiate${token}`, 'Content-Length': '0' });
+      res.end();
+    });
+    await new Promise<void>((r) => picky.listen(0, '127.0.0.1', r));
+    const url = `http://web.example.test:${(picky.address() as AddressInfo).port}/`;
+    const fetchWith = (kerberosOnly: boolean) => createFetch({ lsa: w.host, credentials: { user: USER, domain: REALM, password: PASSWORD }, kerberosOnly, hostsFile: null, connect: { lookup: loopbackLookup } as never });
+    try {
+      const only = fetchWith(true);
+      const r = await only(url);
+      await r.text();
+      await only.close();
+      assert.equal(r.status, 401);
+      assert.deepEqual(seen, ['-', 'init'], 'the bare request and the Kerberos offer, nothing after the switch');
+      // Without the option the client follows the switch and sends NTLM's NEGOTIATE.
+      seen.length = 0;
+      const any = fetchWith(false);
+      const r2 = await any(url);
+      await r2.text();
+      await any.close();
+      assert.deepEqual(seen, ['-', 'init', 'resp']);
+    } finally {
+      picky.closeAllConnections();
+      await new Promise<void>((r) => picky.close(() => r()));
+    }
   });
 
   it('a bad dnsCanonicalize is refused when the client is made', () => {
