@@ -13,9 +13,9 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Canonicalizer, followCnames, parseHosts } from '../../../src/http/canonical.js';
 import { createFetch, type SignOnEvent } from '../../../src/http/client.js';
-import { createAuthenticator, type Identity } from '../../../src/http/server.js';
+import type { Identity } from '../../../src/http/server.js';
 import { SspiError } from '../../../src/sspi/error.js';
-import { loopbackLookup } from './helpers.js';
+import { loopbackLookup, startServer, type TestServer } from './helpers.js';
 import { SecurityStatus } from '../../../src/sspi/status.js';
 import { createLsa } from '../../../src/lsa/host.js';
 import { parseKrb5Conf } from '../../../src/packages/kerberos/krb5conf.js';
@@ -162,30 +162,16 @@ describe('the hosts file', () => {
 });
 
 describe('the client with dnsCanonicalize', () => {
-  let server: http.Server;
-  let auth: ReturnType<typeof createAuthenticator>;
-  /** The Authorization header of every request the server saw ('-': none). */
-  const authorizations: string[] = [];
+  let server: TestServer;
   let port: number;
 
   before(async () => {
-    auth = createAuthenticator({ host: w.host });
-    server = http.createServer((req, res) => {
-      authorizations.push(req.headers.authorization ?? '-');
-      void auth.authenticate(req, res).then((id) => {
-        if (!id) return;
-        res.writeHead(200, { 'Content-Type': 'application/json' });
-        res.end(JSON.stringify(id));
-      });
-    });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    port = (server.address() as AddressInfo).port;
+    server = await startServer(w.host);
+    port = server.port;
   });
 
   after(async () => {
-    server.closeAllConnections();
-    await new Promise<void>((r) => server.close(() => r()));
-    await auth.close();
+    await server.close();
   });
 
   /** What the last signOn's client told through onSignOn. */
@@ -299,7 +285,7 @@ describe('the client with dnsCanonicalize', () => {
   });
 
   it('kerberosOnly: Kerberos signs on; an account the KDC does not know fails without a single token sent, where NTLM would have served', async () => {
-    const before = authorizations.length;
+    const before = server.authorizations.length;
     const ok = createFetch({ lsa: w.host, credentials: { user: USER, domain: REALM, password: PASSWORD }, kerberosOnly: true, hostsFile: null, connect: { lookup: loopbackLookup } as never });
     try {
       const r = await ok(`http://web.example.test:${port}/`);
@@ -309,16 +295,16 @@ describe('the client with dnsCanonicalize', () => {
       await ok.close();
     }
     const only = createFetch({ lsa: w.host, credentials: { user: USER, domain: 'EXAMPLE', password: PASSWORD }, kerberosOnly: true, hostsFile: null, connect: { lookup: loopbackLookup } as never });
-    const sent = authorizations.length;
+    const sent = server.authorizations.length;
     try {
       await assert.rejects(only(`http://web.example.test:${port}/`), (e: unknown) => e instanceof Error);
-      assert.deepEqual(authorizations.slice(sent), ['-'], 'only the first, bare request went out');
+      assert.deepEqual(server.authorizations.slice(sent), ['-'], 'only the first, bare request went out');
     } finally {
       await only.close();
     }
     const [ntlm] = await signOn(['web.example.test'], 'fallback', undefined, null, { user: USER, domain: 'EXAMPLE', password: PASSWORD });
     assert.equal(ntlm!.package, 'NTLM', 'the same account without kerberosOnly');
-    assert.ok(authorizations.length > before);
+    assert.ok(server.authorizations.length > before);
     assert.throws(() => createFetch({ kerberosOnly: true, packages: ['NTLM'] }), (e: unknown) => SspiError.is(e, SecurityStatus.SEC_E_INVALID_PARAMETER));
   });
 

@@ -31,13 +31,17 @@ export interface TestServer {
   failures: AuthFailure[];
   /** Server-side sockets seen (one per client connection). */
   sockets: Set<unknown>;
+  /** The Authorization header of every request, in order ('-': none). */
+  authorizations: string[];
   close(): Promise<void>;
 }
 
 export async function startServer(host: LsaHost, options: Partial<AuthenticatorOptions> = {}, tls?: { key: string; cert: string }): Promise<TestServer> {
   const failures: AuthFailure[] = [];
   const auth = createAuthenticator({ host, onFailure: (_req, f) => failures.push(f), ...options });
+  const authorizations: string[] = [];
   const handler = async (req: http.IncomingMessage, res: http.ServerResponse) => {
+    authorizations.push(req.headers.authorization ?? '-');
     const id = await auth.authenticate(req, res);
     if (!id) return;
     const body = JSON.stringify(id);
@@ -57,6 +61,7 @@ export async function startServer(host: LsaHost, options: Partial<AuthenticatorO
     auth,
     failures,
     sockets,
+    authorizations,
     async close() {
       server.closeAllConnections();
       await new Promise<void>((r) => server.close(() => r()));
