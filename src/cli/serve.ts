@@ -504,8 +504,11 @@ export async function serveCommand(argv: readonly string[], io: ServeIO): Promis
     }
     const addr = s.address() as AddressInfo;
     const shown = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
-    const what = ['Negotiate', o.keytab ? `Kerberos (${o.spn ?? o.keytab})` : null, 'NTLM'].filter(Boolean).join(', ');
-    io.stderr.write(`tslsa: serving ${tls ? 'https' : 'http'}://${shown}:${addr.port}/ (${what}; store ${o.storePath}${tls ? `; channel bindings ${o.channelBindings}` : ''}${cluster ? `; cluster mode, Redis ${redisShown}` : proxyStore ? '; behind a proxy: handshakes by cookie' : ''})\n`);
+    // --kerberos-only loads neither NTLM nor the store: the banner must not name them.
+    const what = o.kerberosOnly
+      ? `Negotiate with Kerberos (${o.spn ?? o.keytab}) only, NTLM refused`
+      : `${['Negotiate', o.keytab ? `Kerberos (${o.spn ?? o.keytab})` : null, 'NTLM'].filter(Boolean).join(', ')}; store ${o.storePath}`;
+    io.stderr.write(`tslsa: serving ${tls ? 'https' : 'http'}://${shown}:${addr.port}/ (${what}${tls ? `; channel bindings ${o.channelBindings}` : ''}${cluster ? `; cluster mode, Redis ${redisShown}` : proxyStore ? '; behind a proxy: handshakes by cookie' : ''})\n`);
     io.onListening?.(addr);
 
     await stopSignal;

@@ -104,6 +104,9 @@ describe('tslsa serve --kerberos-only', () => {
     assert.equal(kf.code, 0, describeFailure(kf));
     assert.match(kf.stderr, /with Negotiate \(Kerberos\) for HTTP\/localhost: 1 leg, mutual authentication/);
     assert.doesNotMatch(ko.stderr(), /has no accounts yet/);
+    // The banner says what is served, and names neither NTLM as offered nor a store.
+    assert.match(ko.stderr(), /serving http:\/\/127\.0\.0\.1:\d+\/ \(Negotiate with Kerberos \(HTTP\/localhost\) only, NTLM refused\)/);
+    assert.doesNotMatch(ko.stderr(), /store /);
     assert.equal(existsSync(join(dir, 'never-made.db')), false);
   });
 });
