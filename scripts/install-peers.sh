@@ -13,6 +13,7 @@ PACKAGES=(
   krb5-kdc krb5-admin-server krb5-user krb5-gss-samples libkrb5-dev
   gss-ntlmssp python3-gssapi winbind tshark redis-server curl
   apache2 libapache2-mod-auth-gssapi heimdal-kcm nginx-light haproxy chromium
+  firefox-esr libnss3-tools
 )
 # Daemons that any of the packages above could try to launch.
 DAEMONS=(krb5kdc kadmind winbindd smbd nmbd redis-server dumpcap apache2 httpd kcm nginx haproxy)
@@ -87,7 +88,7 @@ if [[ -n $new ]]; then
 fi
 
 # Prove the binaries the tests call are there.
-for b in krb5kdc kdb5_util kadmin.local kinit klist kvno gss-server gss-client ntlm_auth tshark text2pcap redis-server curl apache2 chromium; do
+for b in krb5kdc kdb5_util kadmin.local kinit klist kvno gss-server gss-client ntlm_auth tshark text2pcap redis-server curl apache2 chromium firefox-esr certutil; do
   command -v "$b" >/dev/null || { log "binary $b missing after install" >&2; exit 1; }
 done
 /usr/bin/python3 -c 'import gssapi' || { log "/usr/bin/python3 cannot import gssapi" >&2; exit 1; }

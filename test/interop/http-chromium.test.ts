@@ -14,8 +14,8 @@
 // Kerberos is not driven from Chromium here: Debian's Chromium 156 in headless mode answers a
 // Negotiate challenge with ERR_UNSUPPORTED_AUTH_SCHEME before it calls GSSAPI (with
 // --auth-server-allowlist and the AuthServerAllowlist policy alike), so the browser falls back to
-// NTLM, which is what these tests see. Kerberos over HTTP is proven against curl --negotiate and
-// MIT's GSSAPI (http-curl-kerberos.test.ts, http-client-mit-kerberos.test.ts).
+// NTLM, which is what these tests see. A browser's Kerberos sign-on is Firefox's
+// (http-firefox.test.ts).
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
