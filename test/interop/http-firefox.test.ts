@@ -10,7 +10,10 @@
 //   Cluster: two nodes sharing Redis behind a per-request balancer; each page load's Negotiate
 //     request lands on another node than its first (401) request, and each node signs on a page.
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -18,6 +21,9 @@ import { firefoxProfile, loadInFirefox, requireFirefox, trustCa, type FirefoxPro
 import { logShows, perRequestBalancer, tearDown } from './lib/cluster-http.js';
 import { createRealm, type Realm } from './lib/realm.js';
 import { createTestCa, startRedis, type RedisServer, type TestCa } from './lib/redis.js';
+import { serverLsa } from './lib/server-lsa.js';
+import { createAuthenticator, type AuthFailure } from '../../src/http/server.js';
+import { startForwardProxy } from '../unit/http/forward-proxy.js';
 import { startServe, type ServeProcess } from '../unit/http/serveProcess.js';
 
 const T = { timeout: 120_000 };
@@ -109,6 +115,66 @@ describe('Firefox ESR (MIT GSSAPI) against tslsa serve --keytab', () => {
       for (const n of nodes) assert.match(lines(n).join('\n'), / 200 user@EXAMPLE\.TEST Kerberos /, n.stdout());
     } finally {
       await lb.close();
+    }
+  });
+});
+
+describe('Firefox ESR through a forward proxy in proxy mode (our handler, 407)', () => {
+  /** An origin that records what reached it: method, URL and any Proxy-Authorization. */
+  async function recordingOrigin(tls?: { cert: Buffer; key: Buffer }): Promise<{ url: string; seen: string[]; close(): Promise<void> }> {
+    const seen: string[] = [];
+    const onRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => {
+      seen.push(`${req.method} ${req.url} ${req.headers['proxy-authorization'] ? 'with' : 'without'} Proxy-Authorization`);
+      res.setHeader('content-type', 'text/plain');
+      res.end('origin\n');
+    };
+    const server = tls ? https.createServer(tls, onRequest) : http.createServer(onRequest);
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    return {
+      url: `${tls ? 'https' : 'http'}://localhost:${(server.address() as AddressInfo).port}`,
+      seen,
+      close: async () => {
+        server.closeAllConnections();
+        await new Promise<void>((r) => server.close(() => r()));
+      },
+    };
+  }
+
+  it('Kerberos to the proxy for a plain origin and for the CONNECT of an https one; the origins see no Proxy-Authorization', T, async () => {
+    const host = await serverLsa(realm);
+    const failures: AuthFailure[] = [];
+    const auth = createAuthenticator({ host, proxy: true, principal: 'HTTP/localhost', onFailure: (_req, f) => failures.push(f) });
+    const proxy = await startForwardProxy(auth);
+    const plain = await recordingOrigin();
+    const secure = await recordingOrigin({ cert: readFileSync(ca.serverCert), key: readFileSync(ca.serverKey) });
+    try {
+      const profile = firefoxProfile(dir, {
+        'network.proxy.type': 1,
+        'network.proxy.http': 'localhost',
+        'network.proxy.http_port': proxy.port,
+        'network.proxy.ssl': 'localhost',
+        'network.proxy.ssl_port': proxy.port,
+        'network.proxy.no_proxies_on': '',
+        // Firefox sends localhost and 127.0.0.1 past the proxy unless told otherwise.
+        'network.proxy.allow_hijacking_localhost': true,
+      });
+      await trustCa(profile, ca.ca);
+      await loadInFirefox(`${plain.url}/through-proxy`, profile, env());
+      await loadInFirefox(`${secure.url}/through-tunnel`, profile, env());
+      const shown = JSON.stringify({ identities: proxy.identities, tunnels: proxy.tunnels, failures });
+      assert.ok(plain.seen.includes('GET /through-proxy without Proxy-Authorization'), `${plain.seen.join('; ')} ${shown}`);
+      assert.ok(secure.seen.includes('GET /through-tunnel without Proxy-Authorization'), `${secure.seen.join('; ')} ${shown}`);
+      assert.ok(proxy.tunnels.some((t) => t === new URL(secure.url).host), shown);
+      assert.ok(proxy.identities.length >= 2, shown);
+      for (const id of proxy.identities) assert.deepEqual([id.name, id.package], [`user@${realm.realm}`, 'Kerberos'], shown);
+      // Only challenges (a first request without credentials gets its 407); no refusal.
+      assert.deepEqual(failures.filter((f) => f.reason !== 'no Proxy-Authorization header'), [], shown);
+    } finally {
+      await proxy.close();
+      await plain.close();
+      await secure.close();
+      await auth.close();
+      await host.shutdown();
     }
   });
 });
