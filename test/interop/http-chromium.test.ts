@@ -2,7 +2,8 @@
 // NTLMv2 (net/ntlm, neither Samba's, curl's nor gss-ntlmssp's) from credentials in the URL, as a
 // user would type them at its prompt.
 //
-//   HTTP: NTLM (Chromium answers the Negotiate + NTLM challenges with NTLM), the identity on /whoami
+//   HTTP: NTLM (Chromium answers the Negotiate + NTLM challenges with NTLM), the identity on /whoami;
+//     a live capture read by tshark shows its AUTHENTICATE: NTLMv2 with a MIC
 //   HTTPS with --channel-bindings required: Chromium puts the tls-server-end-point binding of the
 //     certificate it saw in MsvAvChannelBindings (Extended Protection); the node checks it against
 //     its own. Through a TLS-bridging proxy with the node's certificate the bindings still match;
@@ -21,6 +22,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { captureLoopback, dissectHttp } from './lib/capture.js';
 import { jsonOf, loadPage, requireChromium, type PageLoad } from './lib/chromium.js';
 import { addUser, logShows, PASSWORD, perRequestBalancer, tearDown } from './lib/cluster-http.js';
 import { cleanEnv } from './lib/realm.js';
@@ -28,6 +30,7 @@ import { createServerCert, createTestCa, startRedis, type RedisServer, type Test
 import { startServe, type ServeProcess } from '../unit/http/serveProcess.js';
 
 const T = { timeout: 120_000 };
+const AUTH_FIELDS = ['ntlmssp.messagetype', 'ntlmssp.auth.username', 'ntlmssp.ntlmv2_response.ntproofstr', 'ntlmssp.ntlmv2_response.flags', 'ntlmssp.authenticate.mic', 'ntlmssp.ntlmv2_response.target_name'] as const;
 
 let dir = '';
 let store = '';
@@ -73,10 +76,23 @@ before(async () => {
 after(() => tearDown({ nodes: started, redis, dir }));
 
 describe('Chromium against tslsa serve', () => {
-  it('HTTP: signs on with NTLM from the URL\'s credentials; the node logs the 401 challenge, the CHALLENGE leg and the 200', T, async () => {
+  it('HTTP: signs on with NTLMv2 (MIC in the AUTHENTICATE) from the URL\'s credentials; the node logs the 401 challenge, the CHALLENGE leg and the 200', T, async () => {
     const s = await serve([]);
+    const cap = await captureLoopback(s.port, dir);
     const page = await loadPage(withCredentials(s.url, '/whoami'), { dir });
+    const pcap = await cap.stop();
     const j = signedOnAsAlice(page);
+    // tshark's reading of Chromium's AUTHENTICATE: an NTLMv2 response whose MsvAvFlags say a MIC
+    // is present (0x2), the MIC itself, and the SPN Chromium names (MsvAvTargetName).
+    const auth = (await dissectHttp(pcap, AUTH_FIELDS)).filter((m) => m['ntlmssp.messagetype'] === '0x00000003');
+    assert.equal(auth.length, 1, JSON.stringify(auth));
+    const a = auth[0] as Record<(typeof AUTH_FIELDS)[number], string>;
+    assert.equal(a['ntlmssp.auth.username'], 'alice');
+    assert.notEqual(a['ntlmssp.ntlmv2_response.ntproofstr'], '', 'an NTLMv2 response');
+    assert.equal(Number(a['ntlmssp.ntlmv2_response.flags']) & 0x2, 0x2, `MsvAvFlags ${a['ntlmssp.ntlmv2_response.flags']}`);
+    assert.match(a['ntlmssp.authenticate.mic'], /^[0-9a-f]{32}$/);
+    assert.notEqual(a['ntlmssp.authenticate.mic'], '0'.repeat(32));
+    assert.match(a['ntlmssp.ntlmv2_response.target_name'], /^HTTP\/127\.0\.0\.1/);
     assert.equal(j.channelBindings, false, 'no TLS, no bindings');
     const log = lines(s, '/whoami');
     assert.equal(log.length, 3, s.stdout());
