@@ -27,7 +27,7 @@ import { jsonOf, loadPage, requireChromium, type PageLoad } from './lib/chromium
 import { addUser, logShows, PASSWORD, perRequestBalancer, tearDown } from './lib/cluster-http.js';
 import { cleanEnv } from './lib/realm.js';
 import { createServerCert, createTestCa, startRedis, type RedisServer, type TestCa } from './lib/redis.js';
-import { startServe, type ServeProcess } from '../unit/http/serveProcess.js';
+import { accessLines, startServe, type ServeProcess } from '../unit/http/serveProcess.js';
 
 const T = { timeout: 120_000 };
 const AUTH_FIELDS = ['ntlmssp.messagetype', 'ntlmssp.auth.username', 'ntlmssp.ntlmv2_response.ntproofstr', 'ntlmssp.ntlmv2_response.flags', 'ntlmssp.authenticate.mic', 'ntlmssp.ntlmv2_response.target_name'] as const;
@@ -62,9 +62,6 @@ function signedOnAsAlice(page: PageLoad): Record<string, unknown> {
   return j;
 }
 
-/** The access-log lines of a node for `path`. */
-const lines = (s: ServeProcess, path: string): string[] => s.stdout().split('\n').filter((l) => l.includes(`"${path}"`));
-
 before(async () => {
   requireChromium();
   dir = mkdtempSync(join(tmpdir(), 'tslsa-chromium-'));
@@ -94,7 +91,7 @@ describe('Chromium against tslsa serve', () => {
     assert.notEqual(a['ntlmssp.authenticate.mic'], '0'.repeat(32));
     assert.match(a['ntlmssp.ntlmv2_response.target_name'], /^HTTP\/127\.0\.0\.1/);
     assert.equal(j.channelBindings, false, 'no TLS, no bindings');
-    const log = lines(s, '/whoami');
+    const log = accessLines(s, '/whoami');
     assert.equal(log.length, 3, s.stdout());
     assert.match(log[0]!, / 401 - .*no Authorization header/);
     assert.match(log[1]!, / 401 - /);

@@ -24,7 +24,7 @@ import { createTestCa, startRedis, type RedisServer, type TestCa } from './lib/r
 import { serverLsa } from './lib/server-lsa.js';
 import { createAuthenticator, type AuthFailure } from '../../src/http/server.js';
 import { startForwardProxy } from '../unit/http/forward-proxy.js';
-import { startServe, type ServeProcess } from '../unit/http/serveProcess.js';
+import { accessLines, startServe, type ServeProcess } from '../unit/http/serveProcess.js';
 
 const T = { timeout: 120_000 };
 const TRUSTED = { 'network.negotiate-auth.trusted-uris': 'localhost' };
@@ -44,8 +44,7 @@ async function serve(args: readonly string[] = []): Promise<ServeProcess> {
 /** Firefox's environment: the realm's krb5.conf and ccache; gss-ntlmssp kept out of SPNEGO. */
 const env = (): NodeJS.ProcessEnv => realm.childEnv({ GSS_MECH_CONFIG: '/dev/null' });
 
-/** The access-log lines of a node for `path`: status, user and package, or the reason of a 401. */
-const lines = (s: ServeProcess, path = '/whoami'): string[] => s.stdout().split('\n').filter((l) => l.includes(`"${path}"`));
+const lines = (s: ServeProcess): string[] => accessLines(s, '/whoami');
 
 /** A page's URL on `base` with the host `localhost` (the name in the SPN and in trusted-uris). */
 const onLocalhost = (base: string, path = '/whoami'): string => {

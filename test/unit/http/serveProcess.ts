@@ -28,6 +28,11 @@ export interface ServeProcess {
   exited: Promise<number | null>;
 }
 
+/** A node's access-log lines for requests to `path` (one per request: status, who, package, or why refused). */
+export function accessLines(s: Pick<ServeProcess, 'stdout'>, path: string): string[] {
+  return s.stdout().split('\n').filter((l) => l.includes(`"${path}"`));
+}
+
 export async function startServe(args: readonly string[], env: NodeJS.ProcessEnv, timeoutMs = 30_000): Promise<ServeProcess> {
   const child: ChildProcess = spawnTracked(process.execPath, nodeArgs(['serve', '--port', '0', '--host', '127.0.0.1', ...args]), { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
