@@ -58,9 +58,9 @@ export type { HttpAuthScheme } from './handshakeStore.js';
 
 /**
  * Extended Protection over HTTPS (channel bindings from the server certificate, RFC 5929):
- * 'required' hands them to every handshake, so a client that does not bind to this TLS channel
- * fails (for Kerberos, also set the package's requireChannelBindings); 'if-present' checks them
- * only for clients that sent some (Windows' "Allow"); 'off' never does. Plain HTTP has no channel.
+ * 'required' hands them to every handshake, and a client that does not bind to this TLS channel
+ * fails (SEC_E_BAD_BINDINGS), whatever the package; 'if-present' checks them only for clients that
+ * sent some (Windows' "Allow"); 'off' never does. Plain HTTP has no channel.
  */
 export type ChannelBindingPolicy = 'required' | 'if-present' | 'off';
 
@@ -147,7 +147,7 @@ export interface Identity {
   expiry: Date | null;
   /** Group SIDs from a Kerberos PAC (empty for NTLM over the account store). */
   groups: string[];
-  /** Channel bindings were handed to the acceptor and it accepted them. */
+  /** The client's token was bound to this TLS channel and the acceptor checked the binding (Extended Protection). */
   channelBindings: boolean;
   /**
    * With `delegation`: the client's delegated Kerberos credentials, for this request only (a
@@ -501,6 +501,9 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
     if (packageName.toUpperCase() === 'KERBEROS') {
       const pac = await ctx.query<{ verified: boolean; pac: Pac }>(TSLSA_KERB_ATTR.PAC).catch(() => null);
       if (pac?.verified) groups = pacGroups(pac.pac);
+      // Kerberos lets an authenticator with a zero Bnd through unless bindings are required: only
+      // the package knows whether this one was bound (browsers' GSSAPI sends none).
+      if (bound) bound = (await ctx.query<{ bound: boolean }>(TSLSA_KERB_ATTR.CHANNEL_BINDINGS).catch(() => null))?.bound === true;
     }
     const { user, domain } = splitName(names.sUserName);
     return {
@@ -684,6 +687,11 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
     let delegated: DelegatedCredentials | null = null;
     try {
       identity = await identityOf(ctx, scheme, bindings !== null);
+      // 'required' holds for every package: Kerberos lets a zero Bnd through unless its own
+      // requireChannelBindings is set, so an unbound sign-on is refused here too.
+      if (policy === 'required' && bindings !== null && !identity.channelBindings) {
+        refuse({ status: 401, reason: 'the client did not bind its token to this TLS channel', code: 'SEC_E_BAD_BINDINGS' });
+      }
       if (!options.allowAnonymous && identity.name.toUpperCase() === ANONYMOUS) refuse({ status: 401, reason: 'anonymous logon refused' });
       if (options.delegation && (ctx.flags & ASC_RET.DELEGATE) !== 0) delegated = await delegatedOf(ctx);
     } finally {

@@ -63,6 +63,11 @@ export const TSLSA_KERB_ATTR = {
   DELEGATED_CCACHE: 0x7ffe0002,
   /** Both sides: { client, server, realm, user, enctype, endtime } of the ticket. */
   TICKET_INFO: 0x7ffe0003,
+  /**
+   * Acceptor: { bound: boolean }, whether the AP-REQ was bound to the channel bindings given to
+   * AcceptSecurityContext (its Bnd matched them; a zero Bnd let through is not bound).
+   */
+  CHANNEL_BINDINGS: 0x7ffe0004,
 } as const;
 
 export interface KerberosConfig {
@@ -817,6 +822,9 @@ export function kerberosPackage(config: KerberosConfig = {}): SecurityPackageMod
         }
         case TSLSA_KERB_ATTR.TICKET_INFO:
           return { status: SecurityStatus.SEC_E_OK, Buffer: ticketInfo(c) };
+        case TSLSA_KERB_ATTR.CHANNEL_BINDINGS:
+          if (c.side !== 'acceptor') return { status: SecurityStatus.SEC_E_UNSUPPORTED_FUNCTION };
+          return { status: SecurityStatus.SEC_E_OK, Buffer: { bound: c.accepted.channelBound } };
         case TSLSA_KERB_ATTR.PAC:
           if (c.side !== 'acceptor' || !c.pac) return { status: SecurityStatus.SEC_E_UNSUPPORTED_FUNCTION };
           return { status: SecurityStatus.SEC_E_OK, Buffer: { verified: c.pac.verified, pac: c.pac.pac } };

@@ -241,6 +241,8 @@ export interface AcceptedApReq {
   authenticator: Authenticator;
   checksum: GssAuthenticatorChecksum;
   gssFlags: number;
+  /** The authenticator's Bnd matched the acceptor's channel bindings (a zero Bnd let through is not bound). */
+  channelBound: boolean;
   initiatorSubkey?: KerberosKey;
   /** The initiator's initial sequence number (0 when absent, as MIT). */
   remoteSeq: number;
@@ -337,7 +339,7 @@ export async function acceptApReq(token: Uint8Array, o: AcceptApReqOptions): Pro
     const cksum = authenticator.cksum;
     if (!cksum || cksum.cksumtype !== GSS_CHECKSUM_TYPE) throw krbApError(KrbErrorCode.KRB_AP_ERR_INAPP_CKSUM, 'authenticator lacks the GSS checksum (0x8003)');
     const checksum = decodeGssChecksum(cksum.checksum);
-    checkChannelBindings(checksum.bnd, o.channelBindings, o.requireChannelBindings ?? false);
+    const channelBound = checkChannelBindings(checksum.bnd, o.channelBindings, o.requireChannelBindings ?? false);
 
     const client = principalOf(encTicketPart.crealm, encTicketPart.cname);
     if (o.replayCache) {
@@ -358,6 +360,7 @@ export async function acceptApReq(token: Uint8Array, o: AcceptApReqOptions): Pro
       apOptions: apReq.apOptions,
       ticket, encTicketPart, server, kvno: entry.kvno, client, sessionKey, authenticator, checksum,
       gssFlags: checksum.flags,
+      channelBound,
       remoteSeq: authenticator.seqNumber ?? 0,
       mutualRequired: (apReq.apOptions & ApOptions.MUTUAL_REQUIRED) !== 0 || (checksum.flags & GssFlags.GSS_C_DCE_STYLE) !== 0,
     };

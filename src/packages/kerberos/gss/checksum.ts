@@ -117,19 +117,22 @@ const ZERO_BND = new Uint8Array(16);
 
 /**
  * Acceptor check of Bnd (RFC 4121 4.1.1.2, MS-KILE 3.4.5.2): a zero Bnd passes unless the acceptor
- * requires bindings; otherwise it must equal the hash of the acceptor's own bindings.
+ * requires bindings; otherwise it must equal the hash of the acceptor's own bindings. Returns
+ * whether the token is bound to the acceptor's channel (MIT's GSS_C_CHANNEL_BOUND_FLAG): false for
+ * a zero Bnd let through, or when the acceptor has no bindings to compare with.
  */
-export function checkChannelBindings(bnd: Uint8Array, acceptorBindings: SecChannelBindings | null | undefined, required = false): void {
+export function checkChannelBindings(bnd: Uint8Array, acceptorBindings: SecChannelBindings | null | undefined, required = false): boolean {
   const zero = constantTimeEqual(bnd, ZERO_BND);
   if (!acceptorBindings) {
     if (required) throw new SspiError(SecurityStatus.SEC_E_BAD_BINDINGS, 'channel bindings are required but the acceptor has none');
-    return;
+    return false;
   }
   if (zero) {
     if (required) throw new SspiError(SecurityStatus.SEC_E_BAD_BINDINGS, 'the initiator sent no channel bindings');
-    return;
+    return false;
   }
   if (!constantTimeEqual(bnd, channelBindingsHash(acceptorBindings))) {
     throw new SspiError(SecurityStatus.SEC_E_BAD_BINDINGS, 'channel bindings do not match');
   }
+  return true;
 }

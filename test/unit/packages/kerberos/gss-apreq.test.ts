@@ -136,9 +136,10 @@ describe('AP-REQ (RFC 4121 4.1, RFC 4120 3.2)', () => {
     const cb = parseChannelBindings(buildChannelBindings(new TextEncoder().encode('tls-server-end-point:1')))!;
     const cb2 = parseChannelBindings(buildChannelBindings(new TextEncoder().encode('tls-server-end-point:2')))!;
     const t = makeTicket();
-    await acceptApReq(buildApReq({ ...t, crealm: REALM, cname, gssFlags: 0, channelBindings: cb }).token, { keytab, channelBindings: cb, requireChannelBindings: true });
+    assert.equal((await acceptApReq(buildApReq({ ...t, crealm: REALM, cname, gssFlags: 0, channelBindings: cb }).token, { keytab, channelBindings: cb, requireChannelBindings: true })).channelBound, true);
     await assert.rejects(acceptApReq(buildApReq({ ...t, crealm: REALM, cname, gssFlags: 0, channelBindings: cb }).token, { keytab, channelBindings: cb2 }), code(SecurityStatus.SEC_E_BAD_BINDINGS));
-    await acceptApReq(buildApReq({ ...t, crealm: REALM, cname, gssFlags: 0 }).token, { keytab, channelBindings: cb });
+    assert.equal((await acceptApReq(buildApReq({ ...t, crealm: REALM, cname, gssFlags: 0 }).token, { keytab, channelBindings: cb })).channelBound, false, 'none sent: let through, not bound');
+    assert.equal((await acceptApReq(buildApReq({ ...t, crealm: REALM, cname, gssFlags: 0, channelBindings: cb }).token, { keytab })).channelBound, false, 'the acceptor has no bindings to check');
     await assert.rejects(acceptApReq(buildApReq({ ...t, crealm: REALM, cname, gssFlags: 0 }).token, { keytab, channelBindings: cb, requireChannelBindings: true }), code(SecurityStatus.SEC_E_BAD_BINDINGS));
   });
 
