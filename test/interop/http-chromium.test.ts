@@ -1,6 +1,6 @@
 // A real browser in front of `tslsa serve`: Debian's Chromium, headless, signing on with its own
 // NTLMv2 (net/ntlm, neither Samba's, curl's nor gss-ntlmssp's) from credentials in the URL, as a
-// user would type them at its prompt.
+// user would type them at its prompt, and with Kerberos through MIT's GSSAPI.
 //
 //   HTTP: NTLM (Chromium answers the Negotiate + NTLM challenges with NTLM), the identity on /whoami;
 //     a live capture read by tshark shows its AUTHENTICATE: NTLMv2 with a MIC
@@ -12,20 +12,19 @@
 //   Cluster: two nodes sharing Redis behind a per-request balancer; Chromium keeps the handshake
 //     cookie from the 401 and the AUTHENTICATE leg is finished by the other node.
 //
-// Kerberos is not driven from Chromium here: Debian's Chromium 156 in headless mode answers a
-// Negotiate challenge with ERR_UNSUPPORTED_AUTH_SCHEME before it calls GSSAPI (with
-// --auth-server-allowlist and the AuthServerAllowlist policy alike), so the browser falls back to
-// NTLM, which is what these tests see. A browser's Kerberos sign-on is Firefox's
-// (http-firefox.test.ts).
+// Kerberos: Chromium on Linux loads GSSAPI only once its profile's local state says a Negotiate
+// challenge was seen (lib/chromium.ts seeds it); then, with --auth-server-allowlist and a TGT from
+// MIT's kinit, it signs on with Kerberos in one leg. Its GSSAPI path sends no channel bindings, so
+// over HTTPS if-present accepts it, reported unbound, and required refuses it.
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { captureLoopback, dissectHttp } from './lib/capture.js';
-import { jsonOf, loadPage, requireChromium, type PageLoad } from './lib/chromium.js';
+import { jsonOf, loadPage, requireChromium, type LoadOptions, type PageLoad } from './lib/chromium.js';
 import { addUser, logShows, PASSWORD, perRequestBalancer, tearDown } from './lib/cluster-http.js';
-import { cleanEnv } from './lib/realm.js';
+import { cleanEnv, createRealm, type Realm } from './lib/realm.js';
 import { createServerCert, createTestCa, startRedis, type RedisServer, type TestCa } from './lib/redis.js';
 import { accessLines, startServe, type ServeProcess } from '../unit/http/serveProcess.js';
 
@@ -46,8 +45,8 @@ function withCredentials(base: string, path: string, password = PASSWORD): strin
   return u.href;
 }
 
-async function serve(args: readonly string[]): Promise<ServeProcess> {
-  const s = await startServe(['--store', store, '--domain', 'EXAMPLE', ...args], cleanEnv());
+async function serve(args: readonly string[], env: NodeJS.ProcessEnv = cleanEnv()): Promise<ServeProcess> {
+  const s = await startServe(['--store', store, '--domain', 'EXAMPLE', ...args], env);
   started.push(s);
   return s;
 }
@@ -153,5 +152,55 @@ describe('Chromium against tslsa serve', () => {
     } finally {
       await lb.close();
     }
+  });
+});
+
+describe('Chromium with Kerberos (MIT GSSAPI) against tslsa serve --keytab', () => {
+  let realm: Realm;
+  before(async () => {
+    realm = await createRealm();
+    await realm.kinit('user');
+  });
+  after(() => realm?.stop());
+
+  const kerberos = (allowlist: string, extra: string[] = []): LoadOptions => ({
+    dir,
+    negotiate: true,
+    extra: [`--auth-server-allowlist=${allowlist}`, ...extra],
+    env: realm.childEnv({ GSS_MECH_CONFIG: '/dev/null' }),
+  });
+  const keytabServe = (args: string[] = []): Promise<ServeProcess> =>
+    serve(['--keytab', realm.httpKeytab, '--spn', 'HTTP/localhost', ...args], realm.childEnv());
+
+  it('HTTP: signs on with its TGT in one Negotiate leg (HTTP@localhost), as user@EXAMPLE.TEST', T, async () => {
+    const s = await keytabServe();
+    const page = await loadPage(`http://localhost:${s.port}/whoami`, kerberos('localhost'));
+    assert.equal(page.error, null, page.stderr);
+    const j = jsonOf(page);
+    assert.deepEqual([j.user, j.domain, j.package, j.scheme], ['user', realm.realm, 'Kerberos', 'Negotiate']);
+    const log = accessLines(s, '/whoami');
+    assert.equal(log.length, 2, s.stdout());
+    assert.match(log[0]!, / 401 - .*no Authorization header/);
+    assert.match(log[1]!, / 200 user@EXAMPLE\.TEST Kerberos /);
+  });
+
+  it('a server outside --auth-server-allowlist gets no ticket (and, without a password, no NTLM either)', T, async () => {
+    const s = await keytabServe();
+    const page = await loadPage(`http://localhost:${s.port}/whoami`, kerberos('intranet.example.test'));
+    assert.notEqual(page.dom.includes('"package": "Kerberos"'), true, page.dom);
+    for (const l of accessLines(s, '/whoami')) assert.match(l, / 401 - .*no Authorization header/, s.stdout());
+  });
+
+  it('HTTPS: no channel bindings from Chromium\'s GSSAPI path (unlike its NTLM): accepted unbound with if-present, refused (SEC_E_BAD_BINDINGS) with required', T, async () => {
+    const tls = ['--tls-cert', ca.serverCert, '--tls-key', ca.serverKey];
+    const lax = await keytabServe(tls);
+    const page = await loadPage(`https://localhost:${lax.port}/whoami`, kerberos('localhost', ['--ignore-certificate-errors']));
+    assert.equal(page.error, null, `${page.stderr}\n${lax.stdout()}`);
+    const j = jsonOf(page);
+    assert.deepEqual([j.user, j.package, j.channelBindings], ['user', 'Kerberos', false]);
+    const strict = await keytabServe([...tls, '--channel-bindings', 'required']);
+    const refused = await loadPage(`https://localhost:${strict.port}/whoami`, kerberos('localhost', ['--ignore-certificate-errors']));
+    assert.notEqual(refused.error, null, refused.dom);
+    assert.ok(await logShows(strict, / 401 - .*SEC_E_BAD_BINDINGS .*sent no channel bindings/), strict.stdout());
   });
 });

@@ -1,7 +1,7 @@
 // Debian's Chromium, headless, as the browser of the interop tests: one process per page load
 // (--dump-dom prints the DOM once the page has loaded, then Chromium exits), each with a fresh
 // profile, so no credentials, cookies or connections carry over from one load to the next.
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cleanEnv } from './realm.js';
 import { describeFailure, requireBinary, run } from './proc.js';
@@ -21,12 +21,28 @@ export function requireChromium(): void {
   requireBinary(CHROMIUM);
 }
 
+export interface LoadOptions {
+  dir: string;
+  extra?: readonly string[];
+  env?: NodeJS.ProcessEnv;
+  /**
+   * Let Negotiate reach GSSAPI. On Linux Chromium loads the GSSAPI library only once its local
+   * state says a Negotiate challenge was seen before (net.received_http_auth_negotiate_headers,
+   * set the first time one arrives and read at the next start); until then it answers Negotiate
+   * with ERR_UNSUPPORTED_AUTH_SCHEME. A fresh profile starts with that state already set, as a
+   * desktop's profile has it after its first Negotiate site. Servers still need
+   * --auth-server-allowlist.
+   */
+  negotiate?: boolean;
+}
+
 /**
  * Loads `url` in headless Chromium. Running as root needs --no-sandbox; the other switches keep it
  * off the network (this machine has none beyond loopback) so that only the page is fetched.
  */
-export async function loadPage(url: string, opts: { dir: string; extra?: readonly string[]; env?: NodeJS.ProcessEnv }): Promise<PageLoad> {
+export async function loadPage(url: string, opts: LoadOptions): Promise<PageLoad> {
   const profile = mkdtempSync(join(opts.dir, 'chromium-profile-'));
+  if (opts.negotiate) writeFileSync(join(profile, 'Local State'), JSON.stringify({ net: { received_http_auth_negotiate_headers: true } }));
   const args = [
     '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
     '--disable-component-update', '--disable-sync', '--disable-default-apps', `--user-data-dir=${profile}`,
