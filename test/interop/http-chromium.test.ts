@@ -11,13 +11,18 @@
 //     refused with SEC_E_BAD_BINDINGS.
 //   Cluster: two nodes sharing Redis behind a per-request balancer; Chromium keeps the handshake
 //     cookie from the 401 and the AUTHENTICATE leg is finished by the other node.
+//   HTTP/2 (our handler on node:http2 with allowHTTP1): Chromium takes the 401 challenge over
+//     HTTP/2, then reconnects over HTTP/1.1 before it sends a token, and signs on there (Kerberos
+//     and NTLM).
 //
 // Kerberos: Chromium on Linux loads GSSAPI only once its profile's local state says a Negotiate
 // challenge was seen (lib/chromium.ts seeds it); then, with --auth-server-allowlist and a TGT from
 // MIT's kinit, it signs on with Kerberos in one leg. Its GSSAPI path sends no channel bindings, so
 // over HTTPS if-present accepts it, reported unbound, and required refuses it.
 import assert from 'node:assert/strict';
+import http2 from 'node:http2';
 import { mkdtempSync, readFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -26,6 +31,9 @@ import { jsonOf, loadPage, requireChromium, type LoadOptions, type PageLoad } fr
 import { addUser, logShows, PASSWORD, perRequestBalancer, tearDown } from './lib/cluster-http.js';
 import { cleanEnv, createRealm, type Realm } from './lib/realm.js';
 import { createServerCert, createTestCa, startRedis, type RedisServer, type TestCa } from './lib/redis.js';
+import { ALICE_PASSWORD, serverLsa } from './lib/server-lsa.js';
+import { type AuthFailure, type Authenticator, createAuthenticator } from '../../src/http/server.js';
+import type { LsaHost } from '../../src/lsa/host.js';
 import { accessLines, startServe, type ServeProcess } from '../unit/http/serveProcess.js';
 
 const T = { timeout: 120_000 };
@@ -202,5 +210,62 @@ describe('Chromium with Kerberos (MIT GSSAPI) against tslsa serve --keytab', () 
     const refused = await loadPage(`https://localhost:${strict.port}/whoami`, kerberos('localhost', ['--ignore-certificate-errors']));
     assert.notEqual(refused.error, null, refused.dom);
     assert.ok(await logShows(strict, / 401 - .*SEC_E_BAD_BINDINGS .*sent no channel bindings/), strict.stdout());
+  });
+});
+
+describe('Chromium against the handler on node:http2 (allowHTTP1), as sites serve browsers', () => {
+  let realm: Realm;
+  let host: LsaHost;
+  let auth: Authenticator;
+  let server: http2.Http2SecureServer;
+  let base = '';
+  const failures: AuthFailure[] = [];
+  /** Per request: the HTTP version it came over and whether it carried Authorization. */
+  const seen: string[] = [];
+
+  before(async () => {
+    realm = await createRealm();
+    await realm.kinit('user');
+    host = await serverLsa(realm);
+    auth = createAuthenticator({ host, principal: 'HTTP/localhost', onFailure: (_req, f) => failures.push(f) });
+    server = http2.createSecureServer({ key: readFileSync(ca.serverKey), cert: readFileSync(ca.serverCert), allowHTTP1: true }, (req, res) => {
+      if (req.url === '/favicon.ico') return void res.writeHead(404).end();
+      seen.push(`${req.httpVersion} ${req.headers.authorization ? req.headers.authorization.split(' ')[0] : '-'}`);
+      void auth.authenticate(req, res).then((id) => {
+        if (!id) return;
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ name: id.name, package: id.package, httpVersion: req.httpVersion }));
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    base = `https://localhost:${(server.address() as AddressInfo).port}`;
+  });
+
+  after(async () => {
+    if (server) await new Promise<void>((r) => server.close(() => r()));
+    await auth?.close();
+    await host?.shutdown();
+    await realm?.stop();
+  });
+
+  // Chromium answers a Negotiate or NTLM challenge that came over HTTP/2 by reconnecting over
+  // HTTP/1.1 before it sends any token (it keeps connection-based schemes off HTTP/2): the server's
+  // own HTTP_1_1_REQUIRED reset is never needed, and the sign-on happens over HTTP/1.1.
+  it('Kerberos: the bare request over HTTP/2 gets the challenge; Chromium signs on over HTTP/1.1', T, async () => {
+    seen.length = 0;
+    const page = await loadPage(`${base}/`, { dir, negotiate: true, extra: ['--auth-server-allowlist=localhost', '--ignore-certificate-errors'], env: realm.childEnv({ GSS_MECH_CONFIG: '/dev/null' }) });
+    assert.equal(page.error, null, `${page.stderr}\n${JSON.stringify(failures)}`);
+    assert.deepEqual(jsonOf(page), { name: `user@${realm.realm}`, package: 'Kerberos', httpVersion: '1.1' });
+    assert.deepEqual([...seen], ['2.0 -', '1.1 Negotiate'], 'the bare request over HTTP/2, the token over HTTP/1.1');
+  });
+
+  it('NTLM: the same, and the NEGOTIATE and AUTHENTICATE legs over HTTP/1.1', T, async () => {
+    seen.length = 0;
+    const page = await loadPage(withCredentials(`${base}/`, '/', ALICE_PASSWORD), { dir, extra: ['--ignore-certificate-errors'] });
+    assert.equal(page.error, null, `${page.stderr}\n${JSON.stringify(failures)}`);
+    assert.deepEqual(jsonOf(page), { name: 'EXAMPLE\\alice', package: 'NTLM', httpVersion: '1.1' });
+    assert.equal(seen[0], '2.0 -', JSON.stringify(seen));
+    assert.equal(seen.filter((x) => x.startsWith('2.0')).length, 1, JSON.stringify(seen));
+    assert.deepEqual(seen.filter((x) => x.endsWith('NTLM')), ['1.1 NTLM', '1.1 NTLM'], JSON.stringify(seen));
   });
 });
