@@ -11,6 +11,8 @@
 //     refused with SEC_E_BAD_BINDINGS.
 //   Cluster: two nodes sharing Redis behind a per-request balancer; Chromium keeps the handshake
 //     cookie from the 401 and the AUTHENTICATE leg is finished by the other node.
+//   Proxy: a forward proxy built on our handler in proxy mode: Chromium signs on to it with
+//     Kerberos, for a plain request and for the CONNECT of an https origin.
 //   HTTP/2 (our handler on node:http2 with allowHTTP1): Chromium takes the 401 challenge over
 //     HTTP/2, then reconnects over HTTP/1.1 before it sends a token, and signs on there (Kerberos
 //     and NTLM).
@@ -34,6 +36,7 @@ import { createServerCert, createTestCa, startRedis, type RedisServer, type Test
 import { ALICE_PASSWORD, serverLsa } from './lib/server-lsa.js';
 import { type AuthFailure, type Authenticator, createAuthenticator } from '../../src/http/server.js';
 import type { LsaHost } from '../../src/lsa/host.js';
+import { startForwardProxy, startRecordingOrigin } from '../unit/http/forward-proxy.js';
 import { accessLines, startServe, type ServeProcess } from '../unit/http/serveProcess.js';
 
 const T = { timeout: 120_000 };
@@ -267,5 +270,41 @@ describe('Chromium against the handler on node:http2 (allowHTTP1), as sites serv
     assert.equal(seen[0], '2.0 -', JSON.stringify(seen));
     assert.equal(seen.filter((x) => x.startsWith('2.0')).length, 1, JSON.stringify(seen));
     assert.deepEqual(seen.filter((x) => x.endsWith('NTLM')), ['1.1 NTLM', '1.1 NTLM'], JSON.stringify(seen));
+  });
+});
+
+describe('Chromium through a forward proxy in proxy mode (our handler, 407)', () => {
+  it('Kerberos to the proxy (HTTP@localhost, no allowlist needed for a proxy) for a plain origin and for the CONNECT of an https one', T, async () => {
+    const realm = await createRealm();
+    const host = await serverLsa(realm);
+    const failures: AuthFailure[] = [];
+    const auth = createAuthenticator({ host, proxy: true, principal: 'HTTP/localhost', onFailure: (_req, f) => failures.push(f) });
+    const proxy = await startForwardProxy(auth);
+    const plain = await startRecordingOrigin();
+    const secure = await startRecordingOrigin({ cert: readFileSync(ca.serverCert), key: readFileSync(ca.serverKey) });
+    try {
+      await realm.kinit('user');
+      // <-loopback> takes localhost out of Chromium's own bypass list, so the origins go through the proxy.
+      const opts: LoadOptions = { dir, negotiate: true, extra: [`--proxy-server=http://localhost:${proxy.port}`, '--proxy-bypass-list=<-loopback>', '--ignore-certificate-errors'], env: realm.childEnv({ GSS_MECH_CONFIG: '/dev/null' }) };
+      const page = await loadPage(`${plain.url}/through-proxy`, opts);
+      const tunnelled = await loadPage(`${secure.url}/through-tunnel`, opts);
+      const shown = JSON.stringify({ identities: proxy.identities, tunnels: proxy.tunnels, failures });
+      assert.equal(page.error, null, `${page.stderr}\n${shown}`);
+      assert.equal(tunnelled.error, null, `${tunnelled.stderr}\n${shown}`);
+      assert.match(page.dom + tunnelled.dom, /origin/);
+      assert.ok(plain.seen.includes('GET /through-proxy without Proxy-Authorization'), `${plain.seen.join('; ')} ${shown}`);
+      assert.ok(secure.seen.includes('GET /through-tunnel without Proxy-Authorization'), `${secure.seen.join('; ')} ${shown}`);
+      assert.ok(proxy.tunnels.includes(new URL(secure.url).host), shown);
+      assert.ok(proxy.identities.length >= 2, shown);
+      for (const id of proxy.identities) assert.deepEqual([id.name, id.package], [`user@${realm.realm}`, 'Kerberos'], shown);
+      assert.deepEqual(failures.filter((f) => f.reason !== 'no Proxy-Authorization header'), [], shown);
+    } finally {
+      await proxy.close();
+      await plain.close();
+      await secure.close();
+      await auth.close();
+      await host.shutdown();
+      await realm.stop();
+    }
   });
 });

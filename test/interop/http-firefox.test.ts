@@ -10,10 +10,7 @@
 //   Cluster: two nodes sharing Redis behind a per-request balancer; each page load's Negotiate
 //     request lands on another node than its first (401) request, and each node signs on a page.
 import assert from 'node:assert/strict';
-import http from 'node:http';
-import https from 'node:https';
 import { mkdtempSync, readFileSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -23,7 +20,7 @@ import { createRealm, type Realm } from './lib/realm.js';
 import { createTestCa, startRedis, type RedisServer, type TestCa } from './lib/redis.js';
 import { serverLsa } from './lib/server-lsa.js';
 import { createAuthenticator, type AuthFailure } from '../../src/http/server.js';
-import { startForwardProxy } from '../unit/http/forward-proxy.js';
+import { startForwardProxy, startRecordingOrigin } from '../unit/http/forward-proxy.js';
 import { accessLines, startServe, type ServeProcess } from '../unit/http/serveProcess.js';
 
 const T = { timeout: 120_000 };
@@ -119,33 +116,13 @@ describe('Firefox ESR (MIT GSSAPI) against tslsa serve --keytab', () => {
 });
 
 describe('Firefox ESR through a forward proxy in proxy mode (our handler, 407)', () => {
-  /** An origin that records what reached it: method, URL and any Proxy-Authorization. */
-  async function recordingOrigin(tls?: { cert: Buffer; key: Buffer }): Promise<{ url: string; seen: string[]; close(): Promise<void> }> {
-    const seen: string[] = [];
-    const onRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => {
-      seen.push(`${req.method} ${req.url} ${req.headers['proxy-authorization'] ? 'with' : 'without'} Proxy-Authorization`);
-      res.setHeader('content-type', 'text/plain');
-      res.end('origin\n');
-    };
-    const server = tls ? https.createServer(tls, onRequest) : http.createServer(onRequest);
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    return {
-      url: `${tls ? 'https' : 'http'}://localhost:${(server.address() as AddressInfo).port}`,
-      seen,
-      close: async () => {
-        server.closeAllConnections();
-        await new Promise<void>((r) => server.close(() => r()));
-      },
-    };
-  }
-
   it('Kerberos to the proxy for a plain origin and for the CONNECT of an https one; the origins see no Proxy-Authorization', T, async () => {
     const host = await serverLsa(realm);
     const failures: AuthFailure[] = [];
     const auth = createAuthenticator({ host, proxy: true, principal: 'HTTP/localhost', onFailure: (_req, f) => failures.push(f) });
     const proxy = await startForwardProxy(auth);
-    const plain = await recordingOrigin();
-    const secure = await recordingOrigin({ cert: readFileSync(ca.serverCert), key: readFileSync(ca.serverKey) });
+    const plain = await startRecordingOrigin();
+    const secure = await startRecordingOrigin({ cert: readFileSync(ca.serverCert), key: readFileSync(ca.serverKey) });
     try {
       const profile = firefoxProfile(dir, {
         'network.proxy.type': 1,

@@ -109,3 +109,26 @@ export async function startEchoOrigin(): Promise<EchoOrigin> {
     },
   };
 }
+
+/**
+ * An origin (http, or https with `tls`) on 127.0.0.1, named by `localhost` in its URL, that
+ * answers every request with a short text and records `METHOD URL with|without Proxy-Authorization`.
+ */
+export async function startRecordingOrigin(tls?: { cert: Buffer | string; key: Buffer | string }): Promise<{ url: string; seen: string[]; close(): Promise<void> }> {
+  const seen: string[] = [];
+  const onRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => {
+    seen.push(`${req.method} ${req.url} ${req.headers['proxy-authorization'] ? 'with' : 'without'} Proxy-Authorization`);
+    res.setHeader('content-type', 'text/plain');
+    res.end('origin\n');
+  };
+  const server = tls ? https.createServer(tls, onRequest) : http.createServer(onRequest);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `${tls ? 'https' : 'http'}://localhost:${(server.address() as AddressInfo).port}`,
+    seen,
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+}
