@@ -3,9 +3,7 @@
 // runs over HTTP/1.1 on the same server; a connection-bound leg sent over HTTP/2 gets
 // HTTP_1_1_REQUIRED, and curl retries it over HTTP/1.1 by itself.
 import assert from 'node:assert/strict';
-import http2 from 'node:http2';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -17,12 +15,13 @@ import { selfSigned } from '../unit/http/client-harness.js';
 import { createRealm, type Realm } from './lib/realm.js';
 import { describeFailure, requireBinary, run } from './lib/proc.js';
 import { ALICE_PASSWORD as PASSWORD, serverLsa } from './lib/server-lsa.js';
+import { startHttp2Site, type Http2Site } from './lib/http2-site.js';
 
 let realm: Realm;
 let dir = '';
 let host: LsaHost;
 let auth: Authenticator;
-let server: http2.Http2SecureServer;
+let site: Http2Site | undefined;
 let base = '';
 const failures: AuthFailure[] = [];
 
@@ -33,19 +32,12 @@ before(async () => {
   host = await serverLsa(realm);
   auth = createAuthenticator({ host, principal: 'HTTP/localhost', onFailure: (_req, f) => failures.push(f) });
   const tls = selfSigned();
-  server = http2.createSecureServer({ key: tls.key, cert: tls.cert, allowHTTP1: true }, (req, res) => {
-    void auth.authenticate(req, res).then((id) => {
-      if (!id) return;
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ name: id.name, package: id.package, httpVersion: req.httpVersion }));
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  base = `https://localhost:${(server.address() as AddressInfo).port}`;
+  site = await startHttp2Site(auth, tls);
+  base = site.base;
 });
 
 after(async () => {
-  if (server) await new Promise<void>((r) => server.close(() => r()));
+  await site?.close();
   await auth?.close();
   await host?.shutdown();
   if (realm) await realm.stop();
