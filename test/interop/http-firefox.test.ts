@@ -9,6 +9,8 @@
 //     if-present accepts it unbound and required refuses it with SEC_E_BAD_BINDINGS.
 //   Cluster: two nodes sharing Redis behind a per-request balancer; each page load's Negotiate
 //     request lands on another node than its first (401) request, and each node signs on a page.
+//   Proxy: a forward proxy built on our handler in proxy mode (407): Firefox signs on to it with
+//     Kerberos, for a plain request and for the CONNECT of an https origin.
 import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
