@@ -96,6 +96,11 @@ const BENCH: Record<HttpScheme, { bench: string; label: string }> = {
 export function httpOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): HttpBenchOptions {
   const num = (k: string, d: number) => (env[k] ? Number(env[k]) : d);
   const list = (k: string, d: string) => (env[k] ?? d).split(/[\s,]+/).filter(Boolean);
+  const oneOf = <T extends string>(k: string, d: string, allowed: readonly T[]): T[] =>
+    list(k, d).map((v) => {
+      if (!(allowed as readonly string[]).includes(v)) throw new Error(`${k}: ${JSON.stringify(v)} is not one of ${allowed.join(', ')}`);
+      return v as T;
+    });
   return {
     dur: num('DUR', 3),
     warm: num('WARM', 0.5),
@@ -103,13 +108,16 @@ export function httpOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): HttpBe
       if (!/^[1-9]\d{0,3}$/.test(c)) throw new Error(`CONC: ${JSON.stringify(c)} is not a number of handshakes in flight (1-9999)`);
       return Number(c);
     }),
-    nodes: list('NODES', '1 2').map(Number),
+    nodes: list('NODES', '1 2').map((n) => {
+      if (!/^[1-9]$/.test(n)) throw new Error(`NODES: ${JSON.stringify(n)} is not a number of tslsa nodes (1-9)`);
+      return Number(n);
+    }),
     redisLinks: list('REDIS_LINKS', 'tcp').map((l) => {
       if (l !== 'tcp' && l !== 'unix') throw new Error(`REDIS_LINKS: ${JSON.stringify(l)} is neither tcp nor unix`);
       return l;
     }),
-    servers: list('HTTP_SERVERS', 'apache tslsa') as HttpServerKind[],
-    schemes: list('HTTP_SCHEMES', 'krb5 ntlm') as HttpScheme[],
+    servers: oneOf<HttpServerKind>('HTTP_SERVERS', 'apache tslsa', ['apache', 'tslsa']),
+    schemes: oneOf<HttpScheme>('HTTP_SCHEMES', 'krb5 ntlm', ['krb5', 'ntlm']),
     gdur: num('GDUR', 1),
     genWorkers: num('GEN_WORKERS', 1),
     serverWarm: num('SERVER_WARM', 3),

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { apacheCheck, benchHttp, peaks, tslsaCheck, type HttpRecord, type Peak } from '../../bench/http.js';
+import { apacheCheck, benchHttp, httpOptionsFromEnv, peaks, tslsaCheck, type HttpRecord, type Peak } from '../../bench/http.js';
 import { runLoad, type HttpResponse } from '../../bench/lib/loadgen.js';
 import { Credentials } from '../../src/credentials.js';
 import { createLsa } from '../../src/lsa/host.js';
@@ -204,5 +204,14 @@ describe('the load generator counts what is not a signed-on 200 as an error', ()
     assert.equal(a(res('ok', { 'x-remote-user': 'user@EXAMPLE.TEST' })), null);
     assert.notEqual(a(res('ok', { 'x-remote-user': '' })), null);
     assert.notEqual(a(res('ok')), null);
+  });
+
+  it('the knobs refuse what they cannot run, naming the knob', () => {
+    const o = httpOptionsFromEnv({ HTTP_SCHEMES: 'krb5', HTTP_SERVERS: 'tslsa', CONC: '8', NODES: '2' });
+    assert.deepEqual([o.schemes, o.servers, o.conc, o.nodes], [['krb5'], ['tslsa'], [8], [2]]);
+    assert.throws(() => httpOptionsFromEnv({ HTTP_SCHEMES: 'kerberos' }), /^Error: HTTP_SCHEMES: "kerberos" is not one of krb5, ntlm$/);
+    assert.throws(() => httpOptionsFromEnv({ HTTP_SERVERS: 'nginx' }), /HTTP_SERVERS: "nginx"/);
+    assert.throws(() => httpOptionsFromEnv({ CONC: 'eight' }), /CONC: "eight"/);
+    assert.throws(() => httpOptionsFromEnv({ NODES: 'two' }), /NODES: "two"/);
   });
 });
