@@ -4,6 +4,8 @@
 // server whose handler has `delegation: true`; the front server calls a backend as that user with
 // the delegated ccache (createFetch({ credentials: { ccache } })), getting a service ticket from
 // MIT's KDC with the forwarded TGT. The ccache file lives until the front response is finished.
+// Chromium and Firefox delegate through MIT's GSSAPI when their delegation settings name the site
+// (Chromium also by KDC policy: only to an OK-AS-DELEGATE service).
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import http from 'node:http';
@@ -20,6 +22,8 @@ import { createRealm, type Realm } from './lib/realm.js';
 import { describeFailure, requireBinary, run } from './lib/proc.js';
 import { serverLsa } from './lib/server-lsa.js';
 import { startForwardProxy } from '../unit/http/forward-proxy.js';
+import { jsonOf, loadPage, requireChromium, type LoadOptions } from './lib/chromium.js';
+import { firefoxProfile, loadInFirefox, requireFirefox } from './lib/firefox.js';
 import { RawHttpConnection } from '../unit/http/helpers.js';
 import { tslsa } from '../unit/http/serveProcess.js';
 import { ASC_RET } from '../../src/sspi/flags.js';
@@ -30,6 +34,8 @@ interface Front {
   url: string;
   /** What the front handler saw: the identity's delegated ccache name (or null), per request. */
   seen: Array<string | null>;
+  /** What it answered, per signed-on request. */
+  answers: FrontAnswer[];
   close(): Promise<void>;
 }
 
@@ -60,6 +66,7 @@ async function listen(auth: Authenticator, handle: (id: Identity, req: http.Inco
 /** The front server: with `delegation`, it calls the backend as the client with the delegated credentials. */
 async function front(delegation: boolean): Promise<Front> {
   const seen: Array<string | null> = [];
+  const answers: FrontAnswer[] = [];
   const auth = createAuthenticator({ host, principal: 'HTTP/localhost', delegation });
   const { url, close } = await listen(auth, async (id, _req, res) => {
     seen.push(id.delegated?.ccache ?? null);
@@ -75,10 +82,12 @@ async function front(delegation: boolean): Promise<Front> {
         await f.close();
       }
     }
+    const answer = { name: id.name, delegated: id.delegated?.principal ?? null, backend } as FrontAnswer;
+    answers.push(answer);
     res.writeHead(200, { 'Content-Type': 'application/json' });
-    res.end(JSON.stringify({ name: id.name, delegated: id.delegated?.principal ?? null, backend }));
+    res.end(JSON.stringify(answer));
   });
-  return { url, seen, close };
+  return { url, seen, answers, close };
 }
 
 /** Our client as `user` (password, so a forwardable TGT from the AS exchange), over Negotiate. */
@@ -308,5 +317,73 @@ describe('Kerberos delegation through the HTTP handler (MIT KDC)', () => {
     await settled();
     assert.deepEqual(ccacheFiles(), []);
     rmSync(cc, { force: true });
+  });
+});
+
+
+// The browsers reach Kerberos through MIT's GSSAPI: delegation is their GSS_C_DELEG_FLAG (or, by
+// KDC policy, GSS_C_DELEG_POLICY_FLAG), and MIT forwards the TGT in a KRB-CRED that our acceptor
+// turns into the front server's ccache. Each load gets a fresh profile and its own kinit -f ccache.
+describe('Browsers delegate their TGT to the front server (MIT GSSAPI)', () => {
+  const user = (): string => `user@${realm.realm}`;
+  const browserCcache = async (name: string): Promise<NodeJS.ProcessEnv> => {
+    const cc = join(realm.dir, `${name}.cc`);
+    await realm.kinit('user', undefined, cc, { args: ['-f'] });
+    return realm.childEnv({ KRB5CCNAME: `FILE:${cc}`, GSS_MECH_CONFIG: '/dev/null' });
+  };
+  /** Chromium's answer from the front server, as JSON. */
+  const chromiumVia = async (f: Front, delegate: LoadOptions['delegate'] | undefined, ccache: string): Promise<FrontAnswer> => {
+    const page = await loadPage(`${f.url}/`, { dir: realm.dir, negotiate: true, extra: ['--auth-server-allowlist=localhost'], env: await browserCcache(ccache), ...(delegate ? { delegate } : {}) });
+    assert.equal(page.error, null, page.stderr);
+    return jsonOf(page) as unknown as FrontAnswer;
+  };
+
+  it('Chromium with the delegation allowlist: the front server calls the backend as the user; the ccache goes after the response', T, async () => {
+    requireChromium();
+    const f = await front(true);
+    const a = await chromiumVia(f, { allowlist: 'localhost' }, 'chromium-allow');
+    assert.deepEqual([a.name, a.delegated, a.backend?.status, a.backend?.body.name], [user(), user(), 200, user()]);
+    assert.match(f.seen[0]!, /^FILE:/);
+    await settled();
+    assert.deepEqual(ccacheFiles(), []);
+  });
+
+  it('Chromium without it (signed on with Kerberos all the same): nothing delegated', T, async () => {
+    requireChromium();
+    const f = await front(true);
+    const a = await chromiumVia(f, undefined, 'chromium-none');
+    assert.deepEqual([a.name, a.delegated, a.backend], [user(), null, null]);
+    const other = await chromiumVia(f, { allowlist: 'intranet.example.test' }, 'chromium-other');
+    assert.deepEqual([other.name, other.delegated], [user(), null]);
+  });
+
+  it('Chromium delegating by KDC policy: only to a service the realm marks OK-AS-DELEGATE', T, async () => {
+    requireChromium();
+    const f = await front(true);
+    const byPolicy = { allowlist: 'localhost', byKdcPolicy: true };
+    const trusted = await chromiumVia(f, byPolicy, 'chromium-kdc-trusted');
+    assert.deepEqual([trusted.delegated, trusted.backend?.status], [user(), 200]);
+    await realm.kadmin('modprinc -ok_as_delegate HTTP/localhost');
+    try {
+      const untrusted = await chromiumVia(f, byPolicy, 'chromium-kdc-untrusted');
+      assert.deepEqual([untrusted.name, untrusted.delegated, untrusted.backend], [user(), null, null]);
+    } finally {
+      await realm.kadmin('modprinc +ok_as_delegate HTTP/localhost');
+    }
+  });
+
+  it('Firefox with network.negotiate-auth.delegation-uris delegates; without it, it only signs on', T, async () => {
+    requireFirefox();
+    const f = await front(true);
+    const trusted = { 'network.negotiate-auth.trusted-uris': 'localhost' };
+    await loadInFirefox(`${f.url}/`, firefoxProfile(realm.dir, { ...trusted, 'network.negotiate-auth.delegation-uris': 'localhost' }), await browserCcache('firefox-deleg'));
+    const first = f.answers.splice(0);
+    await loadInFirefox(`${f.url}/`, firefoxProfile(realm.dir, trusted), await browserCcache('firefox-plain'));
+    // Each load's first answer is its page (a favicon request, if any, comes after it).
+    const delegated = first[0];
+    assert.deepEqual([delegated?.name, delegated?.delegated, delegated?.backend?.status, delegated?.backend?.body.name], [user(), user(), 200, user()]);
+    assert.ok(f.answers.length > 0 && f.answers.every((x) => x.name === user() && x.delegated === null && x.backend === null), JSON.stringify(f.answers));
+    await settled();
+    assert.deepEqual(ccacheFiles(), []);
   });
 });

@@ -34,6 +34,14 @@ export interface LoadOptions {
    * --auth-server-allowlist.
    */
   negotiate?: boolean;
+  /**
+   * Kerberos delegation (implies `negotiate`): forward the TGT to servers matching `allowlist`, or
+   * with `byKdcPolicy` only to those among them the realm marks OK-AS-DELEGATE. These are the
+   * AuthNegotiateDelegateAllowlist and AuthNegotiateDelegateByKdcPolicy policies, written to the
+   * local state (auth.negotiate_delegate_whitelist, auth.negotiate_delegate_by_kdc_policy):
+   * Chromium 156 has no command-line switch for them.
+   */
+  delegate?: { allowlist: string; byKdcPolicy?: boolean };
 }
 
 /**
@@ -42,7 +50,10 @@ export interface LoadOptions {
  */
 export async function loadPage(url: string, opts: LoadOptions): Promise<PageLoad> {
   const profile = mkdtempSync(join(opts.dir, 'chromium-profile-'));
-  if (opts.negotiate) writeFileSync(join(profile, 'Local State'), JSON.stringify({ net: { received_http_auth_negotiate_headers: true } }));
+  if (opts.negotiate || opts.delegate) {
+    const auth = opts.delegate ? { auth: { negotiate_delegate_whitelist: opts.delegate.allowlist, negotiate_delegate_by_kdc_policy: opts.delegate.byKdcPolicy ?? false } } : {};
+    writeFileSync(join(profile, 'Local State'), JSON.stringify({ net: { received_http_auth_negotiate_headers: true }, ...auth }));
+  }
   const args = [
     '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
     '--disable-component-update', '--disable-sync', '--disable-default-apps', `--user-data-dir=${profile}`,
