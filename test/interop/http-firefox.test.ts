@@ -227,7 +227,9 @@ describe('Firefox ESR with its own NTLM (the password typed at its prompt) again
     try {
       const page = await (await firefox(ntlmProfile())).load(onLocalhost(lb.url), alice);
       assert.equal(shown(page).name, 'alice');
-      const legs = lb.hops.filter((h) => h.ntlm !== 0);
+      // The page's two legs; its /favicon.ico, asked for once the page has loaded, may follow
+      // with a handshake of its own on the other node.
+      const legs = lb.hops.filter((h) => h.ntlm !== 0).slice(0, 2);
       const hops = JSON.stringify(lb.hops);
       assert.deepEqual(legs.map((h) => [h.ntlm, h.status]), [[1, 401], [3, 200]], hops);
       assert.notEqual(legs[0]!.node, legs[1]!.node, hops);
