@@ -25,7 +25,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { captureLoopback, dissectHttp } from './lib/capture.js';
+import { captureWhile, dissectHttp } from './lib/capture.js';
 import { jsonOf, loadPage, requireChromium, type LoadOptions, type PageLoad } from './lib/chromium.js';
 import { addUser, logShows, PASSWORD, perRequestBalancer, tearDown } from './lib/cluster-http.js';
 import { cleanEnv, createRealm, type Realm } from './lib/realm.js';
@@ -83,9 +83,7 @@ after(() => tearDown({ nodes: started, redis, dir }));
 describe('Chromium against tslsa serve', () => {
   it('HTTP: signs on with NTLMv2 (MIC in the AUTHENTICATE) from the URL\'s credentials; the node logs the 401 challenge, the CHALLENGE leg and the 200', T, async () => {
     const s = await serve([]);
-    const cap = await captureLoopback(s.port, dir);
-    const page = await loadPage(withCredentials(s.url, '/whoami'), { dir });
-    const pcap = await cap.stop();
+    const { value: page, pcap } = await captureWhile(s.port, dir, () => loadPage(withCredentials(s.url, '/whoami'), { dir }));
     const j = signedOnAsAlice(page);
     // tshark's reading of Chromium's AUTHENTICATE: an NTLMv2 response whose MsvAvFlags say a MIC
     // is present (0x2), the MIC itself, and the SPN Chromium names (MsvAvTargetName).

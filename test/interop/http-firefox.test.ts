@@ -21,7 +21,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { firefoxProfile, loadInFirefox, requireFirefox, trustCa, type FirefoxProfile } from './lib/firefox.js';
 import { startBidiFirefox, type BidiFirefox, type FirefoxPage } from './lib/firefox-bidi.js';
-import { captureLoopback, dissectHttp } from './lib/capture.js';
+import { captureWhile, dissectHttp } from './lib/capture.js';
 import { addUser, logShows, PASSWORD, perRequestBalancer, tearDown } from './lib/cluster-http.js';
 import { createRealm, type Realm } from './lib/realm.js';
 import { createTestCa, startRedis, type RedisServer, type TestCa } from './lib/redis.js';
@@ -174,9 +174,8 @@ describe('Firefox ESR with its own NTLM (the password typed at its prompt) again
 
   it('HTTP: one prompt, then NTLMv2 in three legs (no MIC, no MsvAvFlags, no domain: tshark); the page shows alice', T, async () => {
     const s = await serve();
-    const cap = await captureLoopback(s.port, dir);
-    const page = await (await firefox(ntlmProfile())).load(onLocalhost(s.url), alice);
-    const pcap = await cap.stop();
+    const b = await firefox(ntlmProfile());
+    const { value: page, pcap } = await captureWhile(s.port, dir, () => b.load(onLocalhost(s.url), alice));
     assert.equal(page.prompts, 1);
     const j = shown(page);
     assert.deepEqual([j.name, j.package, j.scheme, j.channelBindings], ['alice', 'NTLM', 'NTLM', false]);

@@ -15,7 +15,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { captureLoopback, dissectHttp } from './lib/capture.js';
+import { captureWhile, dissectHttp } from './lib/capture.js';
 import { addUser, PASSWORD, tearDown } from './lib/cluster-http.js';
 import { describeFailure } from './lib/proc.js';
 import { createRealm, type Realm } from './lib/realm.js';
@@ -40,9 +40,7 @@ let srv: ServeProcess;
 
 /** The HTTP messages of one `tslsa fetch` run against the server, as tshark read them. */
 async function exchange(fetchArgs: string[], opts: { env: NodeJS.ProcessEnv; input?: string }): Promise<Message[]> {
-  const cap = await captureLoopback(srv.port, dir);
-  const f = await tslsa(['fetch', ...fetchArgs, `http://localhost:${srv.port}/whoami`], opts);
-  const pcap = await cap.stop();
+  const { value: f, pcap } = await captureWhile(srv.port, dir, () => tslsa(['fetch', ...fetchArgs, `http://localhost:${srv.port}/whoami`], opts));
   assert.equal(f.code, 0, describeFailure(f));
   return (await dissectHttp(pcap, FIELDS, ['kerberos.decrypt:TRUE', `kerberos.file:${realm.httpKeytab}`])) as Message[];
 }

@@ -48,6 +48,22 @@ export async function captureLoopback(port: number, dir: string): Promise<Captur
 }
 
 /**
+ * Captures TCP to or from `port` while `during` runs, and stops the capture whatever it does (a
+ * tshark left running would keep the test file from ever ending); its value and the pcap's path.
+ */
+export async function captureWhile<T>(port: number, dir: string, during: () => Promise<T>): Promise<{ value: T; pcap: string }> {
+  const cap = await captureLoopback(port, dir);
+  let value: T;
+  try {
+    value = await during();
+  } catch (e) {
+    await cap.stop().catch(() => undefined);
+    throw e;
+  }
+  return { value, pcap: await cap.stop() };
+}
+
+/**
  * The HTTP messages of a capture, one record per message in order, with the `fields` asked for;
  * a field that occurs several times in a message gives its values joined by ','. `prefs` are
  * tshark -o settings (e.g. kerberos.decrypt:TRUE).

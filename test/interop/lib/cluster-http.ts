@@ -159,6 +159,8 @@ export interface Hop {
   /** The NTLM message type in an `NTLM` Authorization header (1 NEGOTIATE, 3 AUTHENTICATE), 0 otherwise. */
   ntlm: number;
   status: number;
+  /** The request's Cookie header as it came ('-' when none). */
+  cookie: string;
 }
 
 export interface Balancer {
@@ -221,13 +223,14 @@ export async function perRequestBalancer(nodes: readonly ServeProcess[], tls?: {
     const target = new URL(nodes[i]!.url);
     const auth = String(req.headers.authorization ?? '-').slice(0, 24);
     const ntlm = ntlmType(req.headers.authorization);
+    const cookie = req.headers.cookie ?? '-';
     const options: https.RequestOptions = { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: endToEnd(req.rawHeaders), agent: false };
     const onResponse = (ur: http.IncomingMessage): void => {
       const chunks: Buffer[] = [];
       ur.on('data', (d: Buffer) => chunks.push(d));
       ur.on('end', () => {
         const body = Buffer.concat(chunks);
-        hops.push({ node: i, auth, ntlm, status: ur.statusCode ?? 0 });
+        hops.push({ node: i, auth, ntlm, status: ur.statusCode ?? 0, cookie });
         res.writeHead(ur.statusCode ?? 502, [...endToEnd(ur.rawHeaders, new Set(['content-length'])), 'Content-Length', String(body.length)]);
         res.end(body);
       });
@@ -235,7 +238,7 @@ export async function perRequestBalancer(nodes: readonly ServeProcess[], tls?: {
     };
     const up = target.protocol === 'https:' ? https.request({ ...options, ca: tls?.ca }, onResponse) : http.request(options, onResponse);
     up.on('error', () => {
-      hops.push({ node: i, auth, ntlm, status: 502 });
+      hops.push({ node: i, auth, ntlm, status: 502, cookie });
       if (!res.headersSent) res.writeHead(502).end();
     });
     req.pipe(up);
