@@ -14,7 +14,7 @@ import { captureWhile, dissectHttp } from './lib/capture.js';
 import { logShows, tearDown } from './lib/cluster-http.js';
 import { createRealm, type Realm } from './lib/realm.js';
 import { createTestCa, type TestCa } from './lib/redis.js';
-import { describeFailure, requireBinary, run } from './lib/proc.js';
+import { describeFailure, requirePythonModules, run } from './lib/proc.js';
 import { accessLines, startServe, type ServeProcess } from '../unit/http/serveProcess.js';
 
 const T = { timeout: 60_000 };
@@ -52,9 +52,7 @@ function whoami(r: PeerResult): Record<string, unknown> {
 }
 
 before(async () => {
-  requireBinary(PYTHON);
-  const probe = await run(PYTHON, ['-c', 'import requests_kerberos, kerberos']);
-  if (probe.code !== 0) throw new Error(`python3-requests-kerberos is missing (scripts/install-peers.sh installs it): ${describeFailure(probe)}`);
+  await requirePythonModules(['requests_kerberos', 'kerberos'], 'python3-requests-kerberos');
   realm = await createRealm();
   await realm.kinit('user');
   ca = await createTestCa(realm.dir);

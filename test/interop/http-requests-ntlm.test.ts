@@ -23,7 +23,7 @@ import { captureWhile, dissectHttp } from './lib/capture.js';
 import { addUser, logShows, PASSWORD, perRequestBalancer, tearDown } from './lib/cluster-http.js';
 import { cleanEnv } from './lib/realm.js';
 import { createTestCa, startRedis, type RedisServer, type TestCa } from './lib/redis.js';
-import { describeFailure, requireBinary, run } from './lib/proc.js';
+import { describeFailure, requirePythonModules, run } from './lib/proc.js';
 import { accessLines, startServe, type ServeProcess } from '../unit/http/serveProcess.js';
 
 const T = { timeout: 60_000 };
@@ -67,9 +67,7 @@ function whoami(r: PeerResult): Record<string, unknown> {
 }
 
 before(async () => {
-  requireBinary(PYTHON);
-  const probe = await run(PYTHON, ['-c', 'import requests_ntlm, ntlm_auth']);
-  if (probe.code !== 0) throw new Error(`python3-requests-ntlm is missing (scripts/install-peers.sh installs it): ${describeFailure(probe)}`);
+  await requirePythonModules(['requests_ntlm', 'ntlm_auth'], 'python3-requests-ntlm');
   dir = mkdtempSync(join(tmpdir(), 'tslsa-requests-ntlm-'));
   store = join(dir, 'accounts.db');
   await addUser(store, 'EXAMPLE\\alice', PASSWORD, cleanEnv());

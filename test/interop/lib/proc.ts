@@ -54,6 +54,16 @@ export function requireBinaries(names: readonly string[]): void {
   }
 }
 
+/**
+ * Fails (never skips) unless Debian's /usr/bin/python3 imports every module in `modules`, which
+ * the Debian package `pkg` provides.
+ */
+export async function requirePythonModules(modules: readonly string[], pkg: string): Promise<void> {
+  requireBinary('/usr/bin/python3');
+  const r = await run('/usr/bin/python3', ['-c', `import ${modules.join(', ')}`]);
+  if (r.code !== 0) throw new Error(`interop peer ${pkg} missing (cannot import ${modules.join(', ')}): ${INSTALL_HINT}`);
+}
+
 // ---- PID tracking --------------------------------------------------------------------------
 
 const tracked = new Map<number, string>();
