@@ -62,13 +62,14 @@ export async function startBidiFirefox(profile: FirefoxProfile, env: NodeJS.Proc
   });
 
   const ws = new WebSocket(`${endpoint}/session`);
-  await new Promise<void>((resolve, reject) => {
-    ws.addEventListener('open', () => resolve(), { once: true });
-    ws.addEventListener('error', () => reject(new Error(`cannot reach ${endpoint}/session`)), { once: true });
-  });
   let nextId = 1;
   const pending = new Map<number, { resolve(r: Record<string, unknown>): void; reject(e: Error): void }>();
   const listeners: Array<(m: BidiMessage) => void> = [];
+  // Firefox gone or the socket closed: nothing still waiting would ever be answered.
+  ws.addEventListener('close', () => {
+    for (const p of pending.values()) p.reject(new Error(`Firefox's BiDi session closed:\n${stderr}`));
+    pending.clear();
+  });
   ws.addEventListener('message', (ev) => {
     const m = JSON.parse(String(ev.data)) as BidiMessage;
     if (m.id !== undefined && pending.has(m.id)) {
@@ -86,20 +87,27 @@ export async function startBidiFirefox(profile: FirefoxProfile, env: NodeJS.Proc
     });
 
   const stop = async (): Promise<void> => {
-    await send('browser.close').catch(() => undefined);
-    ws.close();
+    if (ws.readyState === WebSocket.OPEN) {
+      await Promise.race([send('browser.close').catch(() => undefined), new Promise((r) => setTimeout(r, 3000))]);
+      ws.close();
+    }
     await killPid(pid, 5000);
   };
+  let context: string;
   try {
+    await new Promise<void>((resolve, reject) => {
+      ws.addEventListener('open', () => resolve(), { once: true });
+      ws.addEventListener('error', () => reject(new Error(`cannot reach ${endpoint}/session`)), { once: true });
+    });
     await send('session.new', { capabilities: {} });
     await send('session.subscribe', { events: ['network.authRequired'] });
     await send('network.addIntercept', { phases: ['authRequired'] });
+    const tree = await send('browsingContext.getTree');
+    context = (tree.contexts as Array<{ context: string }>)[0]!.context;
   } catch (e) {
     await stop();
     throw e;
   }
-  const tree = await send('browsingContext.getTree');
-  const context = (tree.contexts as Array<{ context: string }>)[0]!.context;
 
   return {
     async load(url, answers = []) {
