@@ -6,6 +6,9 @@
 //   A wrong password: SEC_E_LOGON_DENIED.
 //   HTTPS with --channel-bindings required: its bindings (tls-server-end-point) match; without
 //     them (send_cbt=False) the node refuses with SEC_E_BAD_BINDINGS.
+//   A server that offers Negotiate only (our handler, as IIS with only its Negotiate provider):
+//     requests-ntlm then puts bare NTLMSSP tokens in Negotiate headers, no SPNEGO around them,
+//     which the Negotiate package takes as NTLM.
 //   Two Redis nodes behind a per-request balancer: the legs land on different nodes, and the
 //     handshake cookie comes back as requests-ntlm sends it: the whole Set-Cookie value, attributes
 //     and all, pasted into a Cookie header.
@@ -25,6 +28,7 @@ import { cleanEnv } from './lib/realm.js';
 import { createTestCa, startRedis, type RedisServer, type TestCa } from './lib/redis.js';
 import { describeFailure, requirePythonModules, run } from './lib/proc.js';
 import { accessLines, startServe, type ServeProcess } from '../unit/http/serveProcess.js';
+import { lsaHost, startServer } from '../unit/http/helpers.js';
 
 const T = { timeout: 60_000 };
 const PYTHON = '/usr/bin/python3';
@@ -118,6 +122,22 @@ describe('requests-ntlm (ntlm-auth) against tslsa serve', () => {
     const unbound = await get(url, { extra: ['--no-cbt'] });
     assert.equal(unbound.status, 401);
     assert.ok(await logShows(s, / 401 - .*SEC_E_BAD_BINDINGS/), s.stdout());
+  });
+
+  it('a server that offers Negotiate only: bare NTLMSSP in Negotiate headers, signed on as NTLM under the Negotiate scheme', T, async () => {
+    const host = await lsaHost();
+    const srv = await startServer(host, { packages: ['Negotiate'] });
+    try {
+      const r = await get(`${srv.url}/`);
+      const j = whoami(r);
+      assert.deepEqual([j.name, j.package, j.scheme], ['EXAMPLE\\alice', 'NTLM', 'Negotiate']);
+      assert.deepEqual(r.legs, [401, 401, 200]);
+      // NTLMSSP's signature in base64 ('NTLMSSP\0' is TlRMTVNTUAA), straight after the scheme.
+      assert.deepEqual(srv.authorizations.map((a) => a.slice(0, 21)), ['-', 'Negotiate TlRMTVNTUAA', 'Negotiate TlRMTVNTUAA']);
+    } finally {
+      await srv.close();
+      await host.shutdown();
+    }
   });
 
   it('two nodes sharing Redis behind a per-request balancer: NEGOTIATE and AUTHENTICATE on different nodes, the cookie sent back as a pasted Set-Cookie value', T, async () => {
