@@ -13,7 +13,7 @@ PACKAGES=(
   krb5-kdc krb5-admin-server krb5-user krb5-gss-samples libkrb5-dev
   gss-ntlmssp python3-gssapi winbind tshark redis-server curl
   apache2 libapache2-mod-auth-gssapi heimdal-kcm nginx-light haproxy chromium
-  firefox-esr libnss3-tools python3-requests-ntlm python3-requests-kerberos
+  firefox-esr libnss3-tools python3-requests-ntlm python3-requests-kerberos python3-cryptography
 )
 # Daemons that any of the packages above could try to launch.
 DAEMONS=(krb5kdc kadmind winbindd smbd nmbd redis-server dumpcap apache2 httpd kcm nginx haproxy)

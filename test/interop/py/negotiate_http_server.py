@@ -3,11 +3,14 @@
 
 Run with Debian's /usr/bin/python3 (the interpreter that has the gssapi module).
 
-    negotiate_http_server.py [--mech ntlm|any]
+    negotiate_http_server.py [--mech ntlm|any] [--tls CERT KEY [--bindings own|other|none]]
 
     --mech ntlm   SPNEGO with only NTLM inside (gss-ntlmssp; users from the file named by NTLM_USER_FILE,
                   "DOMAIN:USER:PASSWORD" per line), no KDC needed
     --mech any    SPNEGO with whatever the acceptor credentials allow (Kerberos from KRB5_KTNAME)
+    --tls         HTTPS with this certificate and key (PEM); the acceptor gets channel bindings
+                  (RFC 5929 tls-server-end-point) for: own, its certificate (default); other, a
+                  certificate it does not have (a relay's view); none, no bindings at all
 
 Listens on 127.0.0.1 on a free port and prints "READY <port>" on stdout. Every request:
   no Authorization header: 200 if the connection was authenticated before (NTLM), else
@@ -16,14 +19,17 @@ Listens on 127.0.0.1 on a free port and prints "READY <port>" on stdout. Every r
                            401 + "WWW-Authenticate: Negotiate <b64>" while more legs are needed,
                            200 + the final token (if any) and a JSON body when complete,
                            401 "WWW-Authenticate: Negotiate [<reject token>]" when the step fails.
-The JSON body: {"user": initiator name, "mech": dotted OID, "connection": n, "legs": n, "body": text}.
+The JSON body: {"user": initiator name, "mech": dotted OID, "connection": n, "legs": n, "body": text,
+"channelBound": whether MIT set GSS_C_CHANNEL_BOUND_FLAG (the initiator's bindings matched)}.
 Each request also prints "REQUEST <connection> <scheme or -> <status>" on stdout. End of stdin stops it.
 """
 
 import argparse
 import base64
+import hashlib
 import itertools
 import json
+import ssl
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -41,7 +47,15 @@ def say(line):
         sys.stdout.flush()
 
 
-def make_handler(gssapi, raw, mech_mode):
+def end_point_hash(cert_der):
+    """RFC 5929 tls-server-end-point: the certificate hashed with its signature's hash (SHA-256 for MD5/SHA-1)."""
+    from cryptography import x509
+    algo = x509.load_der_x509_certificate(cert_der).signature_hash_algorithm
+    name = algo.name if algo is not None and algo.name not in ('md5', 'sha1') else 'sha256'
+    return hashlib.new(name, cert_der).digest()
+
+
+def make_handler(gssapi, raw, mech_mode, bindings):
     ntlm = gssapi.OID.from_int_seq(NTLM_OID)
     spnego = gssapi.OID.from_int_seq(SPNEGO_OID)
 
@@ -49,7 +63,9 @@ def make_handler(gssapi, raw, mech_mode):
         creds = gssapi.Credentials(usage='accept', mechs=[spnego])
         if mech_mode == 'ntlm':
             raw.set_neg_mechs(creds, [ntlm])
-        return gssapi.SecurityContext(creds=creds, usage='accept')
+        if bindings is None:
+            return gssapi.SecurityContext(creds=creds, usage='accept')
+        return gssapi.SecurityContext(creds=creds, usage='accept', channel_bindings=raw.ChannelBindings(application_data=bindings))
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = 'HTTP/1.1'
@@ -116,7 +132,8 @@ def make_handler(gssapi, raw, mech_mode):
 
         def result(self, text):
             mech = self.ctx.mech.dotted_form if self.ctx is not None and self.ctx.mech else None
-            return json.dumps({'user': self.user, 'mech': mech, 'connection': self.conn_id, 'legs': self.legs, 'body': text})
+            bound = self.ctx is not None and bool(self.ctx.actual_flags & gssapi.RequirementFlag.channel_bound)
+            return json.dumps({'user': self.user, 'mech': mech, 'connection': self.conn_id, 'legs': self.legs, 'body': text, 'channelBound': bound})
 
         do_GET = handle_any
         do_POST = handle_any
@@ -128,6 +145,8 @@ def make_handler(gssapi, raw, mech_mode):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--mech', choices=['ntlm', 'any'], default='ntlm')
+    ap.add_argument('--tls', nargs=2, metavar=('CERT', 'KEY'))
+    ap.add_argument('--bindings', choices=['own', 'other', 'none'], default='own')
     args = ap.parse_args()
     try:
         import gssapi
@@ -135,7 +154,19 @@ def main():
     except ImportError as e:
         say('ERROR python gssapi module missing (%s): run scripts/install-peers.sh' % e)
         return 1
-    server = ThreadingHTTPServer(('127.0.0.1', 0), make_handler(gssapi, raw, args.mech))
+    bindings = None
+    if args.tls:
+        with open(args.tls[0], 'rb') as f:
+            own = ssl.PEM_cert_to_DER_cert(f.read().decode('ascii'))
+        if args.bindings == 'own':
+            bindings = b'tls-server-end-point:' + end_point_hash(own)
+        elif args.bindings == 'other':
+            bindings = b'tls-server-end-point:' + hashlib.sha256(b'another certificate').digest()
+    server = ThreadingHTTPServer(('127.0.0.1', 0), make_handler(gssapi, raw, args.mech, bindings))
+    if args.tls:
+        tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        tls.load_cert_chain(args.tls[0], args.tls[1])
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
     server.daemon_threads = True
     say('READY %d' % server.server_address[1])
 
