@@ -19,7 +19,6 @@ checked (mutual authentication). Prints one JSON line: {"status": n, "body": tex
 
 import argparse
 import base64
-import hashlib
 import http.client
 import json
 import ssl
@@ -28,14 +27,9 @@ from urllib.parse import urlsplit
 import gssapi
 import gssapi.raw as raw
 
+from end_point import another_certificate, application_data
+
 SPNEGO_OID = '1.3.6.1.5.5.2'
-
-
-def end_point_hash(cert_der):
-    from cryptography import x509
-    algo = x509.load_der_x509_certificate(cert_der).signature_hash_algorithm
-    name = algo.name if algo is not None and algo.name not in ('md5', 'sha1') else 'sha256'
-    return hashlib.new(name, cert_der).digest()
 
 
 def negotiate_token(value):
@@ -67,8 +61,8 @@ def main():
             return out
         cb = None
         if a.bindings != 'none':
-            seen = end_point_hash(conn.sock.getpeercert(binary_form=True)) if a.bindings == 'own' else hashlib.sha256(b'another certificate').digest()
-            cb = raw.ChannelBindings(application_data=b'tls-server-end-point:' + seen)
+            data = application_data(conn.sock.getpeercert(binary_form=True)) if a.bindings == 'own' else another_certificate()
+            cb = raw.ChannelBindings(application_data=data)
         name = gssapi.Name(a.target or 'HTTP@' + u.hostname, gssapi.NameType.hostbased_service)
         flags = gssapi.RequirementFlag.mutual_authentication | gssapi.RequirementFlag.out_of_sequence_detection
         ctx = gssapi.SecurityContext(name=name, usage='initiate', mech=gssapi.OID.from_int_seq(SPNEGO_OID), flags=flags, channel_bindings=cb)

@@ -26,7 +26,6 @@ Each request also prints "REQUEST <connection> <scheme or -> <status>" on stdout
 
 import argparse
 import base64
-import hashlib
 import itertools
 import json
 import ssl
@@ -45,14 +44,6 @@ def say(line):
     with print_lock:
         sys.stdout.write(line + '\n')
         sys.stdout.flush()
-
-
-def end_point_hash(cert_der):
-    """RFC 5929 tls-server-end-point: the certificate hashed with its signature's hash (SHA-256 for MD5/SHA-1)."""
-    from cryptography import x509
-    algo = x509.load_der_x509_certificate(cert_der).signature_hash_algorithm
-    name = algo.name if algo is not None and algo.name not in ('md5', 'sha1') else 'sha256'
-    return hashlib.new(name, cert_der).digest()
 
 
 def make_handler(gssapi, raw, mech_mode, bindings):
@@ -158,10 +149,11 @@ def main():
     if args.tls:
         with open(args.tls[0], 'rb') as f:
             own = ssl.PEM_cert_to_DER_cert(f.read().decode('ascii'))
+        from end_point import another_certificate, application_data
         if args.bindings == 'own':
-            bindings = b'tls-server-end-point:' + end_point_hash(own)
+            bindings = application_data(own)
         elif args.bindings == 'other':
-            bindings = b'tls-server-end-point:' + hashlib.sha256(b'another certificate').digest()
+            bindings = another_certificate()
     server = ThreadingHTTPServer(('127.0.0.1', 0), make_handler(gssapi, raw, args.mech, bindings))
     if args.tls:
         tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
