@@ -19,7 +19,8 @@
 // Kerberos: Chromium on Linux loads GSSAPI only once its profile's local state says a Negotiate
 // challenge was seen (lib/chromium.ts seeds it); then, with --auth-server-allowlist and a TGT from
 // MIT's kinit, it signs on with Kerberos in one leg. Its GSSAPI path sends no channel bindings, so
-// over HTTPS if-present accepts it, reported unbound, and required refuses it.
+// over HTTPS if-present accepts it, reported unbound, and required refuses it. `GET /`, the page
+// the README promises, shows the signed-on user, realm, package, flags and session end.
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -189,6 +190,24 @@ describe('Chromium with Kerberos (MIT GSSAPI) against tslsa serve --keytab', () 
     assert.equal(log.length, 2, s.stdout());
     assert.match(log[0]!, / 401 - .*no Authorization header/);
     assert.match(log[1]!, / 200 user@EXAMPLE\.TEST Kerberos /);
+  });
+
+  it("GET /, the README's page: Chromium shows who signed on (user, realm, package, flags, the ticket's end as the session's)", T, async () => {
+    const s = await keytabServe();
+    const page = await loadPage(`http://localhost:${s.port}/`, kerberos('localhost'));
+    assert.equal(page.error, null, page.stderr);
+    const cell = (name: string): string => {
+      const m = new RegExp(`<th>${name}</th><td>([^<]*)</td>`).exec(page.dom);
+      assert.ok(m, `no ${name} row in the page: ${page.dom.slice(0, 600)}`);
+      return m[1]!;
+    };
+    assert.match(page.dom, /<title>tslsa: user@EXAMPLE\.TEST<\/title>/);
+    assert.match(page.dom, /<h1>Hello, user<\/h1>/);
+    assert.deepEqual([cell('user'), cell('domain'), cell('package'), cell('channel bindings')], ['user', realm.realm, 'Kerberos (HTTP Negotiate)', 'not checked']);
+    assert.match(cell('negotiated flags'), /\bINTEGRITY\b/);
+    // The session ends with the service ticket, which the realm issues for 10 hours.
+    const ends = Date.parse(cell('session expires'));
+    assert.ok(ends > Date.now() + 9 * 3600_000 && ends <= Date.now() + 10 * 3600_000 + 60_000, cell('session expires'));
   });
 
   it('a server outside --auth-server-allowlist gets no ticket (and, without a password, no NTLM either)', T, async () => {
