@@ -104,8 +104,14 @@ export interface NegotiateClientOptions {
   onSignOn?: (event: SignOnEvent) => void;
   /** Channel bindings (RFC 5929 tls-server-end-point) over https; default true. */
   channelBindings?: boolean;
-  /** A 2xx without the token that completes the context is an error (SEC_E_MUTUAL_AUTH_FAILED); default true. */
+  /** A 2xx from an origin server without the token that completes the context is an error (SEC_E_MUTUAL_AUTH_FAILED); default true. */
   mutualAuth?: boolean;
+  /**
+   * The same for a forward proxy's sign-on; default false. Squid, the common corporate proxy,
+   * signs a client on and forwards the origin's response with no final Proxy-Authenticate token,
+   * and browsers and curl go on without one. A final token that does come is checked either way.
+   */
+  proxyMutualAuth?: boolean;
   /** ISC_REQ flags; default MUTUAL_AUTH, REPLAY_DETECT, SEQUENCE_DETECT, INTEGRITY. */
   flags?: FlagInput;
   /**
@@ -965,7 +971,8 @@ class NegotiateClient {
             return null;
           }
         }
-        if (!ctx.complete && (this.o.mutualAuth ?? true) && head.status >= 200 && head.status < 300) {
+        const mutualRequired = kind === 'proxy' ? (this.o.proxyMutualAuth ?? false) : (this.o.mutualAuth ?? true);
+        if (!ctx.complete && mutualRequired && head.status >= 200 && head.status < 300) {
           leg.fail(new SspiError(SecurityStatus.SEC_E_MUTUAL_AUTH_FAILED, `the server answered ${head.status} without the token that completes ${offer.scheme} authentication`));
           return null;
         }

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import { after, describe, it } from 'node:test';
 import { Agent } from 'undici';
-import { createFetch, negotiateInterceptor, type NegotiateClientOptions, type NegotiateFetch } from '../../../src/http/client.js';
+import { createFetch, negotiateInterceptor, type NegotiateClientOptions, type NegotiateFetch, type SignOnEvent } from '../../../src/http/client.js';
 import { SspiError } from '../../../src/sspi/error.js';
 import { DOMAIN, PASSWORD, USER, acceptorLsa, initiatorLsa, startServer, type LogEntry, type TestServer } from './client-harness.js';
 
@@ -221,6 +221,22 @@ describe('HTTP client: proxy', () => {
     // The proxy connection stays authenticated.
     assert.equal((await f('http://service.invalid/again')).status, 200);
     assert.equal(p.log.at(-1)!.auth, null);
+  });
+
+  it('a proxy that sends no final token (as Squid): signed on, reported without mutual authentication, unless proxyMutualAuth; a bad one is refused either way', async () => {
+    const p = await server({ kind: 'proxy', offer: ['Negotiate'], mutual: 'missing' });
+    const events: SignOnEvent[] = [];
+    const f = await client({ proxy: p.url, onSignOn: (e) => events.push(e) });
+    assert.equal((await f('http://service.invalid/squid')).status, 200);
+    assert.deepEqual(events.map((e) => [e.kind, e.mutual]), [['proxy', false]]);
+    const strict = await client({ proxy: p.url, proxyMutualAuth: true });
+    assert.equal((await rejection(strict('http://service.invalid/squid'))).code, 'SEC_E_MUTUAL_AUTH_FAILED');
+    const bad = await server({ kind: 'proxy', offer: ['Negotiate'], mutual: 'bad' });
+    const f2 = await client({ proxy: bad.url });
+    assert.ok((await rejection(f2('http://service.invalid/bad'))).status >>> 0 >= 0x80000000);
+    // An origin server is held to it by default.
+    const s = await server({ offer: ['Negotiate'], mutual: 'missing' });
+    assert.equal((await rejection((await client())(`${s.url}/`))).code, 'SEC_E_MUTUAL_AUTH_FAILED');
   });
 });
 
