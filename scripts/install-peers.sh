@@ -14,9 +14,10 @@ PACKAGES=(
   gss-ntlmssp python3-gssapi winbind tshark redis-server curl
   apache2 libapache2-mod-auth-gssapi heimdal-kcm nginx-light haproxy chromium
   firefox-esr libnss3-tools python3-requests-ntlm python3-requests-kerberos python3-cryptography
+  squid
 )
 # Daemons that any of the packages above could try to launch.
-DAEMONS=(krb5kdc kadmind winbindd smbd nmbd redis-server dumpcap apache2 httpd kcm nginx haproxy)
+DAEMONS=(krb5kdc kadmind winbindd smbd nmbd redis-server dumpcap apache2 httpd kcm nginx haproxy squid)
 
 log() { printf 'install-peers: %s\n' "$*"; }
 
@@ -88,12 +89,13 @@ if [[ -n $new ]]; then
 fi
 
 # Prove the binaries the tests call are there.
-for b in krb5kdc kdb5_util kadmin.local kinit klist kvno gss-server gss-client ntlm_auth tshark text2pcap redis-server curl apache2 chromium firefox-esr certutil; do
+for b in krb5kdc kdb5_util kadmin.local kinit klist kvno gss-server gss-client ntlm_auth tshark text2pcap redis-server curl apache2 chromium firefox-esr certutil squid; do
   command -v "$b" >/dev/null || { log "binary $b missing after install" >&2; exit 1; }
 done
 /usr/bin/python3 -c 'import gssapi' || { log "/usr/bin/python3 cannot import gssapi" >&2; exit 1; }
 /usr/bin/python3 -c 'import requests_ntlm, ntlm_auth, requests_kerberos, kerberos' || { log "/usr/bin/python3 cannot import requests_ntlm or requests_kerberos" >&2; exit 1; }
 [[ -x /usr/sbin/kcm ]] || { log "/usr/sbin/kcm (heimdal-kcm) missing after install" >&2; exit 1; }
+[[ -x /usr/lib/squid/negotiate_kerberos_auth ]] || { log "squid's negotiate_kerberos_auth helper missing after install" >&2; exit 1; }
 [[ -f /usr/lib/apache2/modules/mod_auth_gssapi.so ]] || { log "mod_auth_gssapi.so missing after install" >&2; exit 1; }
 [[ -n $(ls /etc/gss/mech.d/ 2>/dev/null) ]] || { log "gss-ntlmssp mech not registered in /etc/gss/mech.d" >&2; exit 1; }
 
