@@ -8,8 +8,6 @@
 //     insists (proxyMutualAuth: true) gets SEC_E_MUTUAL_AUTH_FAILED instead.
 //   tslsa fetch -x: the same from the command line, with the user's ccache.
 import assert from 'node:assert/strict';
-import https from 'node:https';
-import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { createFetch, type NegotiateClientOptions, type SignOnEvent } from '../../src/http/client.js';
 import { createLsa, type LsaHost } from '../../src/lsa/host.js';
@@ -29,8 +27,7 @@ let realm: Realm;
 let squid: SquidProxy;
 let proxyUrl = '';
 let origin: EchoOrigin;
-let tlsOrigin: https.Server;
-let tlsOriginUrl = '';
+let tlsOrigin: EchoOrigin;
 let lsa: LsaHost;
 
 before(async () => {
@@ -40,22 +37,14 @@ before(async () => {
   // "localhost": the client asks for HTTP/localhost, the principal Squid's helper accepts.
   proxyUrl = squid.url.replace('127.0.0.1', 'localhost');
   origin = await startEchoOrigin();
-  const tls = selfSigned();
-  tlsOrigin = https.createServer({ key: tls.key, cert: tls.cert }, (req, res) => {
-    res.setHeader('content-type', 'application/json');
-    res.end(JSON.stringify({ url: req.url, proxyAuthorization: req.headers['proxy-authorization'] ?? null }));
-  });
-  await new Promise<void>((r) => tlsOrigin.listen(0, '127.0.0.1', r));
-  tlsOriginUrl = `https://127.0.0.1:${(tlsOrigin.address() as AddressInfo).port}`;
+  const { key, cert } = selfSigned();
+  tlsOrigin = await startEchoOrigin({ key, cert });
   lsa = await createLsa({ packages: [negotiatePackage(), kerberosPackage({ krb5Conf: realm.krb5ConfPath, env: realm.childEnv(), kdcTimeoutMs: 5000 })] });
 });
 
 after(async () => {
   await lsa?.shutdown();
-  if (tlsOrigin) {
-    tlsOrigin.closeAllConnections();
-    await new Promise<void>((r) => tlsOrigin.close(() => r()));
-  }
+  await tlsOrigin?.close();
   await origin?.close();
   await squid?.stop();
   if (realm) await realm.stop();
@@ -84,8 +73,8 @@ describe('our client through Squid (negotiate_kerberos_auth)', () => {
   });
 
   it('an https origin: the CONNECT signed on to Squid, then TLS to the origin through the tunnel', T, async () => {
-    const r = await viaSquid(`${tlsOriginUrl}/inside`);
-    assert.deepEqual(r.body, { url: '/inside', proxyAuthorization: null });
+    const r = await viaSquid(`${tlsOrigin.url}/inside`);
+    assert.deepEqual([r.body.url, r.body.proxyAuthorization], ['/inside', null]);
     assert.match(squid.accessLog(), /TCP_TUNNEL\/200 \d+ CONNECT 127\.0\.0\.1:\d+ user@EXAMPLE\.TEST /);
   });
 

@@ -88,20 +88,21 @@ export interface EchoOrigin {
   close(): Promise<void>;
 }
 
-/** An origin that answers JSON: the method, URL, body and the credentials headers that reached it. */
-export async function startEchoOrigin(): Promise<EchoOrigin> {
-  const server = http.createServer((req, res) => {
+/** An origin (https with `tls`) that answers JSON: the method, URL, body and the credentials headers that reached it. */
+export async function startEchoOrigin(tls?: { key: string; cert: string }): Promise<EchoOrigin> {
+  const onRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       res.setHeader('content-type', 'application/json');
       res.end(JSON.stringify({ method: req.method, url: req.url, body: Buffer.concat(chunks).toString('utf8'), proxyAuthorization: req.headers['proxy-authorization'] ?? null, authorization: req.headers.authorization ?? null }));
     });
-  });
+  };
+  const server = tls ? https.createServer(tls, onRequest) : http.createServer(onRequest);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const port = (server.address() as AddressInfo).port;
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `${tls ? 'https' : 'http'}://127.0.0.1:${port}`,
     port,
     async close() {
       server.closeAllConnections();
