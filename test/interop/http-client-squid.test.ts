@@ -87,9 +87,10 @@ describe('our client through Squid (negotiate_kerberos_auth)', () => {
     }
   });
 
-  it('tslsa fetch -x through Squid with the ccache of kinit', T, async () => {
-    const r = await tslsa(['fetch', '-x', proxyUrl, `${origin.url}/cli`], { env: realm.childEnv() });
+  it('tslsa fetch -x through Squid with the ccache of kinit; -v says the proxy gave no mutual authentication', T, async () => {
+    const r = await tslsa(['fetch', '-v', '-x', proxyUrl, `${origin.url}/cli`], { env: realm.childEnv() });
     assert.equal(r.code, 0, describeFailure(r));
     assert.deepEqual(JSON.parse(r.stdout).url, '/cli');
+    assert.equal(r.stderr, `* signed on to the proxy ${new URL(proxyUrl).origin} with Negotiate (Kerberos) for HTTP/localhost: 1 leg, no mutual authentication\n`);
   });
 });
