@@ -21,6 +21,8 @@ export interface TunnelAuth<O extends { scheme: string }> {
   /** Offers that worked last time: the next tunnel sends its first token at once. */
   known: O[] | null;
   maxLegs: number;
+  /** A 200 without the final token that completes the context is an error (the client's proxyMutualAuth). */
+  mutualRequired?: boolean;
 }
 
 interface RawResponse {
@@ -129,9 +131,10 @@ export async function openTunnel<O extends { scheme: string }>(dial: () => Promi
               throw new SspiError(SecurityStatus.SEC_E_MUTUAL_AUTH_FAILED, `mutual authentication with the proxy failed: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
             }
           }
-          // A 200 without it is taken: proxies open the tunnel without their final token (Apache's
-          // mod_proxy_connect writes its 200 itself), and the origin is proven by TLS and its own
-          // sign-on inside the tunnel.
+          // A 200 without it is taken unless asked otherwise: proxies open the tunnel without their
+          // final token (Apache's mod_proxy_connect writes its 200 itself, Squid sends none), and
+          // the origin is proven by TLS and its own sign-on inside the tunnel.
+          if (!ctx.complete && auth.mutualRequired) throw new SspiError(SecurityStatus.SEC_E_MUTUAL_AUTH_FAILED, `the proxy opened the tunnel to ${authority} without the token that completes ${offer.scheme} authentication`);
           const chosen = offer;
           auth.known = [chosen, ...(auth.known ?? []).filter((o) => o.scheme !== chosen.scheme)];
           await auth.signedOn?.(ctx, chosen, legs);

@@ -685,6 +685,7 @@ class NegotiateClient {
       signedOn: (ctx, offer, legs) => this.signedOn(ctx, offer, proxy, 'proxy', legs),
       known: null,
       maxLegs: this.o.maxLegs ?? 4,
+      mutualRequired: this.o.proxyMutualAuth ?? false,
     };
     return openTunnel(dial, origin, tls as ConnectionOptions, this.tunnelAuth);
   }

@@ -78,10 +78,11 @@ describe('our client through Squid (negotiate_kerberos_auth)', () => {
     assert.match(squid.accessLog(), /TCP_TUNNEL\/200 \d+ CONNECT 127\.0\.0\.1:\d+ user@EXAMPLE\.TEST /);
   });
 
-  it('proxyMutualAuth: true refuses a proxy that never proves itself (SEC_E_MUTUAL_AUTH_FAILED)', T, async () => {
-    const f = createFetch({ lsa, credentials: 'default', packages: ['Negotiate'], proxy: proxyUrl, proxyMutualAuth: true });
+  it('proxyMutualAuth: true refuses a proxy that never proves itself (SEC_E_MUTUAL_AUTH_FAILED), for a plain request and for a CONNECT', T, async () => {
+    const f = createFetch({ lsa, credentials: 'default', packages: ['Negotiate'], proxy: proxyUrl, proxyMutualAuth: true, connect: { rejectUnauthorized: false } });
     try {
       await assert.rejects(f(`${origin.url}/strict`), (e: unknown) => sspiErrorIn(e)?.code === 'SEC_E_MUTUAL_AUTH_FAILED');
+      await assert.rejects(f(`${tlsOrigin.url}/strict`), (e: unknown) => sspiErrorIn(e)?.code === 'SEC_E_MUTUAL_AUTH_FAILED');
     } finally {
       await f.close();
     }
