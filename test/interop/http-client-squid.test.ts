@@ -6,6 +6,7 @@
 //   Squid signs the client on but forwards the origin's response with no final Proxy-Authenticate
 //     token, so the proxy's sign-on is reported without mutual authentication; a client that
 //     insists (proxyMutualAuth: true) gets SEC_E_MUTUAL_AUTH_FAILED instead.
+//   curl --proxy-negotiate (MIT) through the same Squid goes on without the final token as well.
 //   tslsa fetch -x: the same from the command line, with the user's ccache.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -17,7 +18,7 @@ import { selfSigned } from '../unit/http/client-harness.js';
 import { type EchoOrigin, startEchoOrigin } from '../unit/http/forward-proxy.js';
 import { sspiErrorIn } from '../unit/http/helpers.js';
 import { tslsa } from '../unit/http/serveProcess.js';
-import { describeFailure } from './lib/proc.js';
+import { describeFailure, requireBinary, run } from './lib/proc.js';
 import { createRealm, type Realm } from './lib/realm.js';
 import { startSquid, type SquidProxy } from './lib/squid.js';
 
@@ -31,6 +32,7 @@ let tlsOrigin: EchoOrigin;
 let lsa: LsaHost;
 
 before(async () => {
+  requireBinary('curl');
   realm = await createRealm();
   await realm.kinit('user');
   squid = await startSquid(realm.httpKeytab, realm.krb5ConfPath, `HTTP/localhost@${realm.realm}`, realm.childEnv());
@@ -86,6 +88,13 @@ describe('our client through Squid (negotiate_kerberos_auth)', () => {
     } finally {
       await f.close();
     }
+  });
+
+  it('curl --proxy-negotiate through the same Squid goes on without a final token too', T, async () => {
+    const r = await run('curl', ['-s', '-S', '--proxy-negotiate', '-U', ':', '-x', proxyUrl, `${origin.url}/curl`], { env: realm.childEnv({ GSS_MECH_CONFIG: '/dev/null' }) });
+    assert.equal(r.code, 0, describeFailure(r));
+    assert.deepEqual(JSON.parse(r.stdout).url, '/curl');
+    assert.match(squid.accessLog(), /TCP_MISS\/200 \d+ GET http:\/\/127\.0\.0\.1:\d+\/curl user@EXAMPLE\.TEST /);
   });
 
   it('tslsa fetch -x through Squid with the ccache of kinit; -v says the proxy gave no mutual authentication', T, async () => {
