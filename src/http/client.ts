@@ -109,7 +109,7 @@ export interface NegotiateClientOptions {
   /**
    * The same for a forward proxy's sign-on; default false. Squid, the common corporate proxy,
    * signs a client on and forwards the origin's response with no final Proxy-Authenticate token,
-   * and browsers and curl go on without one. A final token that does come is checked either way.
+   * and curl goes on without one. A final token that does come is checked either way.
    */
   proxyMutualAuth?: boolean;
   /** ISC_REQ flags; default MUTUAL_AUTH, REPLAY_DETECT, SEQUENCE_DETECT, INTEGRITY. */
