@@ -1,5 +1,5 @@
-// Python's requests with requests-ntlm (Debian's python3-requests-ntlm: NTLM from jborean's
-// pure-Python ntlm-auth, the library under pywinrm and Ansible's WinRM), against `tslsa serve`:
+// Python's requests with requests-ntlm (Debian's python3-requests-ntlm: NTLM from the
+// pure-Python ntlm-auth library), against `tslsa serve`:
 // an NTLM implementation nobody here wrote, with its own MIC and channel bindings.
 //
 //   HTTP: 401, NEGOTIATE, AUTHENTICATE on one connection; NTLMv2 with a MIC (tshark); signed on.

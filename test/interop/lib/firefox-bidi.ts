@@ -81,6 +81,7 @@ export async function startBidiFirefox(profile: FirefoxProfile, env: NodeJS.Proc
   });
   const send = (method: string, params: Record<string, unknown> = {}): Promise<Record<string, unknown>> =>
     new Promise((resolve, reject) => {
+      if (ws.readyState !== WebSocket.OPEN) return reject(new Error(`Firefox's BiDi session is not open (${method})`));
       const id = nextId++;
       pending.set(id, { resolve, reject });
       ws.send(JSON.stringify({ id, method, params }));

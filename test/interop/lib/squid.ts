@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { LOOPBACK } from './ports.js';
 import { outputOf, requireBinary, spawnOnFreePort, spawnTracked, type LoopbackDaemon } from './proc.js';
 
-export const SQUID = 'squid';
+const SQUID = 'squid';
 const HELPER = '/usr/lib/squid/negotiate_kerberos_auth';
 
 export interface SquidProxy extends LoopbackDaemon {
@@ -49,15 +49,15 @@ ${root ? 'cache_effective_user proxy\n' : ''}auth_param negotiate program ${HELP
 auth_param negotiate children 2
 auth_param negotiate keep_alive on
 acl signed_on proxy_auth REQUIRED
-acl CONNECT method CONNECT
 http_access allow signed_on
 http_access deny all
 `;
     writeFileSync(join(dir, 'squid.conf'), conf);
-    // KRB5RCACHETYPE=none: the helper's replay cache would need a folder of its own per user.
+    // The helper gets its keytab from -k; KRB5RCACHETYPE=none spares it a replay-cache folder
+    // that the `proxy` user could write.
     const child = spawnTracked(SQUID, ['-N', '-f', join(dir, 'squid.conf')], {
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...env, KRB5_CONFIG: join(dir, 'krb5.conf'), KRB5_KTNAME: join(dir, 'http.keytab'), KRB5RCACHETYPE: 'none' },
+      env: { ...env, KRB5_CONFIG: join(dir, 'krb5.conf'), KRB5RCACHETYPE: 'none' },
     });
     return { child, log: outputOf(child, join(dir, 'cache.log')) };
   });
