@@ -1,5 +1,7 @@
 #!/usr/bin/env node
-import { main } from '../dist/cli/main.js';
+import { main, toleratePipeClose } from '../dist/cli/main.js';
+
+toleratePipeClose();
 
 main(process.argv.slice(2)).then(
   (code) => { process.exitCode = code; },

@@ -49,6 +49,19 @@ function version(): string {
   return pkg.version;
 }
 
+/**
+ * A reader that goes away (`tslsa klist | head -1`) makes writes to stdout fail with EPIPE, which
+ * Node raises as an unhandled 'error' event: a crash with a stack trace. The bin script calls this
+ * first, so such output is dropped and the command ends as it would have (a server keeps serving).
+ */
+export function toleratePipeClose(streams: readonly NodeJS.WritableStream[] = [process.stdout, process.stderr]): void {
+  for (const s of streams) {
+    s.on('error', (e: NodeJS.ErrnoException) => {
+      if (e?.code !== 'EPIPE') throw e;
+    });
+  }
+}
+
 export async function main(argv: string[], out: NodeJS.WritableStream = process.stdout, err: NodeJS.WritableStream = process.stderr): Promise<number> {
   try {
     if (argv[0] === 'user') return await userCommand(argv.slice(1), { stdin: process.stdin, stdout: out, stderr: err });

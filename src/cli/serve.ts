@@ -372,7 +372,8 @@ export async function serveCommand(argv: readonly string[], io: ServeIO): Promis
     } catch (e) {
       if (store) await store.close().catch(() => undefined);
       const msg = e instanceof AccountStoreError ? e.detail : (e as Error)?.message ?? String(e);
-      io.stderr.write(`tslsa: ${msg}\n`);
+      const hint = e instanceof AccountStoreError && e.reason === 'NO_SQLITE' ? '\n(NTLM needs the account store; --keytab KT --kerberos-only serves Kerberos without it)' : '';
+      io.stderr.write(`tslsa: ${msg}${hint}\n`);
       return 1;
     }
 

@@ -53,7 +53,7 @@ export const DEFAULT_LOCKOUT_POLICY: Readonly<LockoutPolicy> = Object.freeze({ t
 /** Lockout with durationMs 0 lasts until an unlock: the largest Date. */
 export const LOCKED_UNTIL_UNLOCKED = 8.64e15;
 
-export type AccountStoreErrorCode = 'EXISTS' | 'NOT_FOUND' | 'INVALID' | 'NO_DIRECTORY' | 'LOCKED' | 'CORRUPT' | 'NOT_A_STORE' | 'IO' | 'CLOSED';
+export type AccountStoreErrorCode = 'EXISTS' | 'NOT_FOUND' | 'INVALID' | 'NO_DIRECTORY' | 'LOCKED' | 'CORRUPT' | 'NOT_A_STORE' | 'IO' | 'CLOSED' | 'NO_SQLITE';
 
 /**
  * A store failure. `code` says what went wrong; `status` is the closest NTSTATUS (an SspiError,
@@ -91,6 +91,8 @@ function statusFor(reason: AccountStoreErrorCode): number {
       return 0xc0000032; // STATUS_DISK_CORRUPT_ERROR
     case 'CLOSED':
       return NtStatus.STATUS_INVALID_HANDLE;
+    case 'NO_SQLITE':
+      return 0xc0000135; // STATUS_DLL_NOT_FOUND: the module the store is built on
     default:
       return NtStatus.STATUS_UNSUCCESSFUL;
   }

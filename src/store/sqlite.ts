@@ -11,9 +11,10 @@
 // ~/.local/share/tslsa/accounts.db. See defaultStorePath().
 
 import { closeSync, mkdirSync, openSync, readSync, rmSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import {
   type Account,
   type AccountInfo,
@@ -29,6 +30,35 @@ import {
   validateName,
   validateNtHash,
 } from './accounts.js';
+
+// better-sqlite3 is the project's one native module, and an optional dependency: where it cannot
+// install (no prebuilt binary for the platform and no compiler) npm goes on without it, and all but
+// the on-disk store still works. So it is loaded when a store is first opened, never at import,
+// and its native part is loaded then too (it would otherwise wait for the first `new Database`).
+type DatabaseConstructor = typeof Database;
+let sqliteModule: DatabaseConstructor | null = null;
+
+/** better-sqlite3, loaded on first use; an AccountStoreError NO_SQLITE when it is missing or broken. */
+export function loadSqlite(): DatabaseConstructor {
+  return (sqliteModule ??= requireSqlite(createRequire(import.meta.url)));
+}
+
+/** better-sqlite3 through `req`, its native part loaded too (the uncached half of loadSqlite). */
+export function requireSqlite(req: (id: string) => unknown): DatabaseConstructor {
+  try {
+    const ctor = req('better-sqlite3') as DatabaseConstructor;
+    new ctor(':memory:').close();
+    return ctor;
+  } catch (e) {
+    const code = (e as { code?: unknown })?.code;
+    const why = code === 'MODULE_NOT_FOUND' ? 'is not installed' : `did not load (${String((e as Error)?.message ?? e).split('\n')[0]!.slice(0, 200)})`;
+    throw new AccountStoreError(
+      'NO_SQLITE',
+      `the on-disk account store needs the better-sqlite3 module, which ${why}: install it (npm install better-sqlite3, which needs a prebuilt binary for this platform or a C++ compiler), or keep accounts in a MemoryAccountStore`,
+      { cause: e },
+    );
+  }
+}
 
 /** The schema version this code writes and reads. */
 export const STORE_SCHEMA_VERSION = 1;
@@ -197,6 +227,8 @@ export class SqliteAccountStore implements AccountStore {
       state = inspectFile(full);
       if (state === 'absent') {
         if (options.create === false) throw new AccountStoreError('NOT_FOUND', `account store ${full} does not exist`, { path: full });
+        // Before the file is made: one made for a module that then fails to load would stay empty.
+        loadSqlite();
         // Create the file ourselves so it is 0600 from the first byte ('wx' fails if it appeared meanwhile).
         try {
           closeSync(openSync(full, 'wx', 0o600));
@@ -207,7 +239,8 @@ export class SqliteAccountStore implements AccountStore {
     }
     let db: Database.Database;
     try {
-      db = new Database(full, { fileMustExist: !memory, timeout: options.busyTimeoutMs ?? 5000 });
+      const Sqlite = loadSqlite();
+      db = new Sqlite(full, { fileMustExist: !memory, timeout: options.busyTimeoutMs ?? 5000 });
     } catch (e) {
       throw mapError(e, full, 'open');
     }

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { Writable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -19,7 +20,30 @@ async function cli(...args: string[]) {
 
 const toyModule = fileURLToPath(new URL('./lsa/fixtures/toy-module.ts', import.meta.url));
 
+/** `tslsa packages` in a child whose stdout reader is gone before it writes; with or without the bin script's guard. */
+function packagesIntoClosedPipe(guard: boolean): Promise<{ code: number | null; err: string }> {
+  const main = new URL('../../src/cli/main.ts', import.meta.url).href;
+  const script = `const m = await import(${JSON.stringify(main)}); ${guard ? 'm.toleratePipeClose();' : ''} process.exitCode = await m.main(['packages']);`;
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout.destroy();
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, err }));
+  });
+}
+
 describe('tslsa CLI', () => {
+  it('a reader that goes away (| head) ends the output quietly, not with an EPIPE crash', async () => {
+    const bare = await packagesIntoClosedPipe(false);
+    assert.notEqual(bare.code, 0, 'without the guard Node crashes on the unhandled EPIPE');
+    assert.match(bare.err, /EPIPE/);
+    const guarded = await packagesIntoClosedPipe(true);
+    assert.equal(guarded.code, 0, guarded.err);
+    assert.equal(guarded.err, '');
+  });
+
   it('prints help and version', async () => {
     const h = await cli('--help');
     assert.equal(h.code, 0);
