@@ -15,6 +15,7 @@ PACKAGES=(
   apache2 libapache2-mod-auth-gssapi heimdal-kcm nginx-light haproxy chromium
   firefox-esr libnss3-tools python3-requests-ntlm python3-requests-kerberos python3-cryptography
   squid
+  g++ make  # for npm to build better-sqlite3 when no prebuilt binary is reachable (the tests need the on-disk store)
 )
 # Daemons that any of the packages above could try to launch.
 DAEMONS=(krb5kdc kadmind winbindd smbd nmbd redis-server dumpcap apache2 httpd kcm nginx haproxy squid)
