@@ -1,5 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { MemoryReplayCache, replayKey, type ReplayCache } from '../../../../src/packages/kerberos/replay.js';
 import fc from 'fast-check';
 import { SspiError } from '../../../../src/sspi/error.js';
@@ -15,6 +16,11 @@ describe('replay cache', () => {
     assert.notEqual(replayKey({ ...base, server: 'HTTP/y@R' }), k);
     // length prefixes: moving a byte between fields changes the key
     assert.notEqual(replayKey({ server: 'HTTP/x@R\u0001', authenticatorCipher: Uint8Array.of(2, 3, 4) }), k);
+    // The encoding is fixed (Redis keys written by one version are read by the next):
+    // SHA-256 of len32(server) server len32(cipher) cipher, big-endian lengths.
+    const enc = Buffer.concat([Buffer.of(0, 0, 0, 8), Buffer.from('HTTP/x@R'), Buffer.of(0, 0, 0, 4, 1, 2, 3, 4)]);
+    assert.equal(k, createHash('sha256').update(enc).digest('hex'));
+    assert.equal(k, '51b2a02f7c58620130cf5e482e97fff1e2693a4136572e9a1968b62688c7d85b', 'the key earlier versions wrote');
   });
   it('refuses a live duplicate, accepts it again after expiry, sweeps', () => {
     let now = 1000;
