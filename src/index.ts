@@ -27,7 +27,14 @@ export { Credentials } from './credentials.js';
 export type { AcquireOptions, CredentialUse } from './credentials.js';
 export { SecurityContext } from './context.js';
 export type { ContextOptions, ClientContextOptions, FlagInput } from './context.js';
-export { builtinPackages } from './packages/index.js';
+export { builtinPackages, type BuiltinPackagesOptions } from './packages/index.js';
+// The accounts behind NTLM (the account authority, MSV1_0): the on-disk store `tslsa user` keeps
+// (SQLite, an optional native module), one in memory, or any AccountStore of yours.
+export { msv1_0Package, type Msv1_0PackageOptions } from './packages/msv1_0/package.js';
+export { MemoryAccountStore, AccountStoreError, DEFAULT_LOCKOUT_POLICY } from './store/accounts.js';
+export type { AccountStore, Account, AccountInfo, NewAccount, LockoutPolicy, LogonRecord, AccountStoreErrorCode } from './store/accounts.js';
+export { SqliteAccountStore, openAccountStore, defaultStorePath, type SqliteStoreOptions } from './store/sqlite.js';
+export { NTOWFv1 } from './packages/ntlm/crypto.js';
 
 export { createAuthenticator, MemoryHandshakeStore, AcceptorContext, tlsServerEndPoint, serverEndPointBindings, socketChannelBindings } from './http/server.js';
 export type { Authenticator, AuthenticatorOptions, AuthenticatedRequest, AuthFailure, ChannelBindingPolicy, DelegatedCredentials, Identity, HttpAuthScheme, HandshakeStore, MemoryHandshakeStoreOptions, ParkedHandshake } from './http/server.js';

@@ -39,12 +39,15 @@ type DatabaseConstructor = typeof Database;
 let sqliteModule: DatabaseConstructor | null = null;
 
 /** better-sqlite3, loaded on first use; an AccountStoreError NO_SQLITE when it is missing or broken. */
-export function loadSqlite(): DatabaseConstructor {
-  return (sqliteModule ??= requireSqlite(createRequire(import.meta.url)));
+function loadSqlite(): DatabaseConstructor {
+  return (sqliteModule ??= requireSqlite(createRequire(import.meta.url)) as DatabaseConstructor);
 }
 
-/** better-sqlite3 through `req`, its native part loaded too (the uncached half of loadSqlite). */
-export function requireSqlite(req: (id: string) => unknown): DatabaseConstructor {
+/**
+ * better-sqlite3 through `req`, its native part loaded too (the uncached half of loadSqlite;
+ * exported for its tests). Typed unknown so that no public declaration names the optional module.
+ */
+export function requireSqlite(req: (id: string) => unknown): unknown {
   try {
     const ctor = req('better-sqlite3') as DatabaseConstructor;
     new ctor(':memory:').close();

@@ -83,30 +83,34 @@ describe('without better-sqlite3', () => {
 
   it('the library loads and an NTLM sign-on through the LSA works over a MemoryAccountStore; the default store, absent, is an empty one', async () => {
     const r = await node(`
-      const { pair, handshake } = await import('./test/unit/packages/ntlm/ntlm-harness.ts');
       const lib = await import('./src/index.ts');
-      const p = await pair();
-      await handshake(p);
-      const names = await p.server.query(lib.SECPKG_ATTR.NAMES);
-      // The default msv1_0 (no store given) with no store file: a logon is refused, not a crash.
-      const host = await lib.createLsa({ domainName: 'EXAMPLE', packages: await lib.builtinPackages() });
-      const sspi = host.sspi();
-      const cc = await lib.Credentials.acquire(sspi, { package: 'NTLM', use: 'outbound', authData: { User: 'alice', Domain: 'EXAMPLE', Password: 'x' } });
-      const sc = await lib.Credentials.acquire(sspi, { package: 'NTLM', use: 'inbound' });
-      const c = lib.SecurityContext.client(cc, { target: 'HTTP/web.example.test' });
-      const s = lib.SecurityContext.server(sc, {});
-      let refused = '';
-      try {
-        await s.step(await c.step(await s.step(await c.step())));
-      } catch (e) {
-        refused = e.name + ' ' + e.status.toString(16);
-      }
-      console.log(JSON.stringify({ user: names.sUserName, refused }));
+      const signOn = async (packages, password) => {
+        const host = await lib.createLsa({ domainName: 'EXAMPLE', packages });
+        const sspi = host.sspi();
+        const cc = await lib.Credentials.acquire(sspi, { package: 'NTLM', use: 'outbound', authData: { User: 'alice', Domain: 'EXAMPLE', Password: password } });
+        const sc = await lib.Credentials.acquire(sspi, { package: 'NTLM', use: 'inbound' });
+        const c = lib.SecurityContext.client(cc, { target: 'HTTP/web.example.test' });
+        const s = lib.SecurityContext.server(sc, {});
+        try {
+          await s.step(await c.step(await s.step(await c.step())));
+          return (await s.query(lib.SECPKG_ATTR.NAMES)).sUserName;
+        } catch (e) {
+          return e.name + ' ' + e.status.toString(16);
+        } finally {
+          await host.shutdown();
+        }
+      };
+      const accounts = new lib.MemoryAccountStore();
+      await accounts.add({ user: 'alice', domain: 'EXAMPLE', ntHash: lib.NTOWFv1('Passw0rd') });
+      const own = await signOn(await lib.builtinPackages({ accounts }), 'Passw0rd');
+      // The default authority (no accounts given) with no store file: a logon is refused, not a crash.
+      const dflt = await signOn(await lib.builtinPackages(), 'Passw0rd');
+      console.log(JSON.stringify({ own, dflt }));
     `);
     assert.equal(r.code, 0, r.err);
-    const got = JSON.parse(r.out.trim().split('\n').at(-1)!) as { user: string; refused: string };
-    assert.equal(got.user, 'EXAMPLE\\alice');
-    assert.equal(got.refused, 'SspiError 8009030c', 'SEC_E_LOGON_DENIED: no such account in the empty default store');
+    const got = JSON.parse(r.out.trim().split('\n').at(-1)!) as { own: string; dflt: string };
+    assert.equal(got.own, 'EXAMPLE\\alice');
+    assert.equal(got.dflt, 'SspiError 8009030c', 'SEC_E_LOGON_DENIED: no such account in the empty default store');
   });
 
   it('tslsa packages lists every package', async () => {
