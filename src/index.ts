@@ -28,6 +28,11 @@ export type { AcquireOptions, CredentialUse } from './credentials.js';
 export { SecurityContext } from './context.js';
 export type { ContextOptions, ClientContextOptions, FlagInput } from './context.js';
 export { builtinPackages, type BuiltinPackagesOptions } from './packages/index.js';
+// The built-in packages one by one, for an LSA of your own make-up (createLsa({ packages })).
+export { negotiatePackage, type NegotiateConfig } from './packages/negotiate/package.js';
+export { kerberosPackage, type KerberosConfig } from './packages/kerberos/package.js';
+export { ntlmPackage, type NtlmConfig } from './packages/ntlm/package.js';
+export type { ReplayCache } from './packages/kerberos/replay.js';
 // The accounts behind NTLM (the account authority, MSV1_0): the on-disk store `tslsa user` keeps
 // (SQLite, an optional native module), one in memory, or any AccountStore of yours.
 export { msv1_0Package, type Msv1_0PackageOptions } from './packages/msv1_0/package.js';

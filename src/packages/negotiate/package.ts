@@ -11,7 +11,7 @@
 import { isIP } from 'node:net';
 import type { LSA_SEC_HANDLE, LSA_SECPKG_FUNCTION_TABLE, LsaModeContextResult, SECPKG_DISPATCH, SECPKG_FUNCTION_TABLE, SECPKG_PARAMETERS, SECPKG_USER_FUNCTION_TABLE, SecurityPackageModule } from '../../lsa/types.js';
 import type { Plain, SecPkgInfo } from '../../sspi/attributes.js';
-import { type SecBufferDesc, bufferBytes, findBuffer, inputToken, outputBuffer, secBuffer, secBufferDesc, writeOutputToken } from '../../sspi/buffers.js';
+import { type SecBuffer, type SecBufferDesc, bufferBytes, findBuffer, inputToken, outputBuffer, secBuffer, secBufferDesc, writeOutputToken } from '../../sspi/buffers.js';
 import { SspiError } from '../../sspi/error.js';
 import { ASC_REQ, ISC_REQ, RPC_C_AUTHN, SECBUFFER, SECPKG_ATTR, SECPKG_CONTEXT_EXPORT, SECPKG_CRED, SECPKG_FLAG, SECPKG_INTERFACE_VERSION_2, SECPKG_NEGOTIATION, hasFlag } from '../../sspi/flags.js';
 import { NtStatus, SecurityStatus, type Status, toSecurityStatus } from '../../sspi/status.js';
@@ -202,7 +202,7 @@ export function negotiatePackage(config: NegotiateConfig = {}): SecurityPackageM
   async function subStep(ctx: Ctx, input: Uint8Array | null, req: number, rep: number, extra: SecBufferDesc | null): Promise<{ r: LsaModeContextResult; token: Uint8Array }> {
     const mech = ctx.mech!;
     const credH = ctx.cred.subs.find((s) => s.mech === mech)!.handle;
-    const inBufs = [];
+    const inBufs: SecBuffer[] = [];
     if (input) inBufs.push(secBuffer(SECBUFFER.TOKEN, input));
     // Channel bindings and other non-token inputs travel to the chosen package untouched.
     for (const b of extra?.pBuffers ?? []) if ((b.BufferType & 0x0fffffff) !== SECBUFFER.TOKEN) inBufs.push({ ...b });
