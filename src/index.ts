@@ -32,7 +32,7 @@ export { builtinPackages, type BuiltinPackagesOptions } from './packages/index.j
 export { negotiatePackage, type NegotiateConfig } from './packages/negotiate/package.js';
 export { kerberosPackage, type KerberosConfig } from './packages/kerberos/package.js';
 export { ntlmPackage, type NtlmConfig } from './packages/ntlm/package.js';
-export type { ReplayCache } from './packages/kerberos/replay.js';
+export { MemoryReplayCache, type ReplayCache, type MemoryReplayCacheOptions } from './packages/kerberos/replay.js';
 // The accounts behind NTLM (the account authority, MSV1_0): the on-disk store `tslsa user` keeps
 // (SQLite, an optional native module), one in memory, or any AccountStore of yours.
 export { msv1_0Package, type Msv1_0PackageOptions } from './packages/msv1_0/package.js';
