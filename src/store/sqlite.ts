@@ -57,7 +57,7 @@ export function requireSqlite(req: (id: string) => unknown): unknown {
     const why = code === 'MODULE_NOT_FOUND' ? 'is not installed' : `did not load (${String((e as Error)?.message ?? e).split('\n')[0]!.slice(0, 200)})`;
     throw new AccountStoreError(
       'NO_SQLITE',
-      `the on-disk account store needs the better-sqlite3 module, which ${why}: install it (npm install better-sqlite3, which needs a prebuilt binary for this platform or a C++ compiler), or keep accounts in a MemoryAccountStore`,
+      `the on-disk account store needs the better-sqlite3 module, which ${why}: install it (npm install better-sqlite3, which needs a prebuilt binary for this platform or a C++ compiler), or hand builtinPackages({ accounts }) a store of your own`,
       { cause: e },
     );
   }
