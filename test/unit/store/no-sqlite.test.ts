@@ -3,7 +3,6 @@
 // cannot open, without leaving a file behind. The child processes here run with a preload that
 // hides the module, as on such a machine.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,6 +10,7 @@ import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { AccountStoreError } from '../../../src/store/accounts.js';
 import { requireSqlite } from '../../../src/store/sqlite.js';
+import { run } from '../../interop/lib/proc.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const PRELOAD = fileURLToPath(new URL('../../fixtures/preload/no-sqlite.mjs', import.meta.url));
@@ -18,25 +18,14 @@ const dir = mkdtempSync(join(tmpdir(), 'tslsa-nosqlite-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 /** node (tsx) with better-sqlite3 hidden, running `script` (ESM, from the project root). */
-function node(script: string, args: string[] = [], stdin = ''): Promise<{ code: number | null; out: string; err: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', '--import', PRELOAD, '--input-type=module', '-e', script, '--', ...args], {
-      cwd: ROOT,
-      env: { ...process.env, HOME: dir, XDG_DATA_HOME: join(dir, 'xdg'), TSLSA_STORE: '' },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    const t = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(t);
-      resolve({ code, out, err });
-    });
-    child.stdin.end(stdin);
+async function node(script: string, args: string[] = [], stdin = ''): Promise<{ code: number | null; out: string; err: string }> {
+  const r = await run(process.execPath, ['--import', 'tsx', '--import', PRELOAD, '--input-type=module', '-e', script, '--', ...args], {
+    cwd: ROOT,
+    env: { ...process.env, HOME: dir, XDG_DATA_HOME: join(dir, 'xdg'), TSLSA_STORE: '' },
+    input: stdin,
+    timeoutMs: 60_000,
   });
+  return { code: r.code, out: r.stdout, err: r.stderr };
 }
 const cli = (args: string[], stdin = '') =>
   node("const m = await import('./src/cli/main.ts'); process.exitCode = await m.main(process.argv.slice(1));", args, stdin);
