@@ -47,8 +47,6 @@ export interface KerberosCommandIO {
   now?: () => Date;
 }
 
-export const KERBEROS_COMMANDS = ['kinit', 'klist', 'kvno', 'kdestroy', 'kswitch', 'ktutil'] as const;
-
 /** MIT's enctype names as klist prints them (deprecated ones prefixed, as MIT 1.18+ does). */
 export function enctypeDisplayName(e: number): string {
   switch (e) {

@@ -3,13 +3,10 @@
 import { readFileSync } from 'node:fs';
 import { SspiError } from '../sspi/error.js';
 import { parseArgs, UsageError } from './args.js';
-import { packagesCommand } from './packages.js';
-import { decodeCommand } from './decode.js';
-import { userCommand } from './user.js';
-import { ntlmAuthCommand } from './ntlmAuth.js';
-import { serveCommand } from './serve.js';
-import { fetchCommand } from './fetch.js';
-import { KERBEROS_COMMANDS, kerberosCommand } from './kerberos.js';
+
+// Each command's module is loaded when that command runs: `tslsa klist` has no use for the HTTP
+// client (undici alone is most of a full load) or the server.
+const KERBEROS_COMMANDS: readonly string[] = ['kinit', 'klist', 'kvno', 'kdestroy', 'kswitch', 'ktutil'];
 
 const HELP = `tslsa: a Local Security Authority for Node.js (SSPI, NTLM, Kerberos, Negotiate)
 
@@ -64,12 +61,12 @@ export function toleratePipeClose(streams: readonly NodeJS.WritableStream[] = [p
 
 export async function main(argv: string[], out: NodeJS.WritableStream = process.stdout, err: NodeJS.WritableStream = process.stderr): Promise<number> {
   try {
-    if (argv[0] === 'user') return await userCommand(argv.slice(1), { stdin: process.stdin, stdout: out, stderr: err });
-    if (argv[0] === 'ntlm-auth') return await ntlmAuthCommand(argv.slice(1), { stdin: process.stdin, stdout: out, stderr: err });
-    if (argv[0] === 'serve') return await serveCommand(argv.slice(1), { stdout: out, stderr: err });
-    if (argv[0] === 'fetch') return await fetchCommand(argv.slice(1), { stdin: process.stdin, stdout: out, stderr: err });
-    if ((KERBEROS_COMMANDS as readonly string[]).includes(argv[0] ?? '')) {
-      return await kerberosCommand(argv[0]!, argv.slice(1), { stdin: process.stdin, stdout: out, stderr: err });
+    if (argv[0] === 'user') return await (await import('./user.js')).userCommand(argv.slice(1), { stdin: process.stdin, stdout: out, stderr: err });
+    if (argv[0] === 'ntlm-auth') return await (await import('./ntlmAuth.js')).ntlmAuthCommand(argv.slice(1), { stdin: process.stdin, stdout: out, stderr: err });
+    if (argv[0] === 'serve') return await (await import('./serve.js')).serveCommand(argv.slice(1), { stdout: out, stderr: err });
+    if (argv[0] === 'fetch') return await (await import('./fetch.js')).fetchCommand(argv.slice(1), { stdin: process.stdin, stdout: out, stderr: err });
+    if (KERBEROS_COMMANDS.includes(argv[0] ?? '')) {
+      return await (await import('./kerberos.js')).kerberosCommand(argv[0]!, argv.slice(1), { stdin: process.stdin, stdout: out, stderr: err });
     }
     const { positionals, options } = parseArgs(argv, new Set(['load']));
     if (options.has('version')) {
@@ -88,9 +85,9 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
     const loads = collect(argv, 'load');
     switch (cmd) {
       case 'packages':
-        return await packagesCommand(options.has('json'), loads, out);
+        return await (await import('./packages.js')).packagesCommand(options.has('json'), loads, out);
       case 'decode':
-        return decodeCommand(positionals.slice(1).join(' ') || undefined, options.has('json'), out);
+        return (await import('./decode.js')).decodeCommand(positionals.slice(1).join(' ') || undefined, options.has('json'), out);
       default:
         throw new UsageError(`unknown command '${cmd}' (see tslsa --help)`);
     }

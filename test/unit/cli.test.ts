@@ -34,7 +34,31 @@ function packagesIntoClosedPipe(guard: boolean): Promise<{ code: number | null; 
   });
 }
 
+/** The npm packages a `tslsa ARGS` run loaded (CommonJS ones, as undici and redis are). */
+function packagesLoadedBy(args: string[]): Promise<string[]> {
+  const main = new URL('../../src/cli/main.ts', import.meta.url).href;
+  const script = `
+    const { Writable } = await import('node:stream');
+    const { createRequire } = await import('node:module');
+    const sink = new Writable({ write(_c, _e, cb) { cb(); } });
+    await (await import(${JSON.stringify(main)})).main(${JSON.stringify(args)}, sink, sink);
+    const names = Object.keys(createRequire(import.meta.url).cache).filter((k) => k.includes('/node_modules/')).map((k) => k.split('/node_modules/').pop().split('/')[0]);
+    process.stdout.write(JSON.stringify([...new Set(names)]));`;
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, KRB5CCNAME: 'FILE:/nonexistent/tslsa-cache' } });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.on('error', reject);
+    child.on('close', () => resolve(JSON.parse(out) as string[]));
+  });
+}
+
 describe('tslsa CLI', () => {
+  it('loads only the modules of the command run: klist, packages and --version start without the HTTP client', async () => {
+    for (const args of [['--version'], ['klist'], ['packages']]) assert.ok(!(await packagesLoadedBy(args)).includes('undici'), `tslsa ${args.join(' ')} loaded undici`);
+    assert.ok((await packagesLoadedBy(['fetch', '--help'])).includes('undici'), 'the check sees undici when fetch loads it');
+  });
+
   it('a reader that goes away (| head) ends the output quietly, not with an EPIPE crash', async () => {
     const bare = await packagesIntoClosedPipe(false);
     assert.notEqual(bare.code, 0, 'without the guard Node crashes on the unhandled EPIPE');
