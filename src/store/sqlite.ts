@@ -1,4 +1,4 @@
-// The account store on disk: one SQLite database (better-sqlite3) in WAL mode, with a schema
+// The account store on disk: one SQLite database (node:sqlite or better-sqlite3: sqliteDriver.ts) in WAL mode, with a schema
 // version table, every write in a transaction and a busy timeout for concurrent processes.
 //
 // Opening never risks the accounts already stored: an existing file is opened only when it starts
@@ -11,10 +11,8 @@
 // ~/.local/share/tslsa/accounts.db. See defaultStorePath().
 
 import { closeSync, mkdirSync, openSync, readSync, rmSync, statSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
-import type Database from 'better-sqlite3';
 import {
   type Account,
   type AccountInfo,
@@ -30,38 +28,7 @@ import {
   validateName,
   validateNtHash,
 } from './accounts.js';
-
-// better-sqlite3 is the project's one native module, and an optional dependency: where it cannot
-// install (no prebuilt binary for the platform and no compiler) npm goes on without it, and all but
-// the on-disk store still works. So it is loaded when a store is first opened, never at import,
-// and its native part is loaded then too (it would otherwise wait for the first `new Database`).
-type DatabaseConstructor = typeof Database;
-let sqliteModule: DatabaseConstructor | null = null;
-
-/** better-sqlite3, loaded on first use; an AccountStoreError NO_SQLITE when it is missing or broken. */
-function loadSqlite(): DatabaseConstructor {
-  return (sqliteModule ??= requireSqlite(createRequire(import.meta.url)) as DatabaseConstructor);
-}
-
-/**
- * better-sqlite3 through `req`, its native part loaded too (the uncached half of loadSqlite;
- * exported for its tests). Typed unknown so that no public declaration names the optional module.
- */
-export function requireSqlite(req: (id: string) => unknown): unknown {
-  try {
-    const ctor = req('better-sqlite3') as DatabaseConstructor;
-    new ctor(':memory:').close();
-    return ctor;
-  } catch (e) {
-    const code = (e as { code?: unknown })?.code;
-    const why = code === 'MODULE_NOT_FOUND' ? 'is not installed' : `did not load (${String((e as Error)?.message ?? e).split('\n')[0]!.slice(0, 200)})`;
-    throw new AccountStoreError(
-      'NO_SQLITE',
-      `the on-disk account store needs the better-sqlite3 module, which ${why}: install it (npm install better-sqlite3, which needs a prebuilt binary for this platform or a C++ compiler), or hand builtinPackages({ accounts }) a store of your own`,
-      { cause: e },
-    );
-  }
-}
+import { openSqlite, sqliteEngine, type SqlDatabase, type SqlStatement } from './sqliteDriver.js';
 
 /** The schema version this code writes and reads. */
 export const STORE_SCHEMA_VERSION = 1;
@@ -193,11 +160,11 @@ function inspectFile(path: string): 'absent' | 'sqlite' {
 
 export class SqliteAccountStore implements AccountStore {
   readonly lockoutPolicy: Readonly<LockoutPolicy>;
-  private db: Database.Database | null;
+  private db: SqlDatabase | null;
 
   private constructor(
     readonly path: string,
-    db: Database.Database,
+    db: SqlDatabase,
     lockout: LockoutPolicy,
   ) {
     this.db = db;
@@ -230,8 +197,8 @@ export class SqliteAccountStore implements AccountStore {
       state = inspectFile(full);
       if (state === 'absent') {
         if (options.create === false) throw new AccountStoreError('NOT_FOUND', `account store ${full} does not exist`, { path: full });
-        // Before the file is made: one made for a module that then fails to load would stay empty.
-        loadSqlite();
+        // Before the file is made: one made for an engine that then fails to load would stay empty.
+        sqliteEngine();
         // Create the file ourselves so it is 0600 from the first byte ('wx' fails if it appeared meanwhile).
         try {
           closeSync(openSync(full, 'wx', 0o600));
@@ -240,27 +207,26 @@ export class SqliteAccountStore implements AccountStore {
         }
       }
     }
-    let db: Database.Database;
+    let db: SqlDatabase;
     try {
-      const Sqlite = loadSqlite();
-      db = new Sqlite(full, { fileMustExist: !memory, timeout: options.busyTimeoutMs ?? 5000 });
+      db = openSqlite(full, { timeoutMs: options.busyTimeoutMs ?? 5000 });
     } catch (e) {
       throw mapError(e, full, 'open');
     }
     try {
-      db.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000))}`);
+      db.exec(`PRAGMA busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000))}`);
       if (state === 'sqlite') SqliteAccountStore.verify(db, full);
       else {
-        db.pragma('journal_mode = WAL');
-        db.transaction(() => {
+        db.exec('PRAGMA journal_mode = WAL');
+        db.immediate(() => {
           db.exec(SCHEMA);
           db.prepare('INSERT INTO schema_version (version) VALUES (?)').run(STORE_SCHEMA_VERSION);
-        }).immediate();
+        });
       }
       // Persistent once set; a no-op on an existing store.
-      if (!memory && String(db.pragma('journal_mode', { simple: true })).toLowerCase() !== 'wal') db.pragma('journal_mode = WAL');
-      db.pragma('synchronous = FULL');
-      db.pragma('secure_delete = ON');
+      if (!memory && String(Object.values(db.prepare('PRAGMA journal_mode').get() as object)[0]).toLowerCase() !== 'wal') db.exec('PRAGMA journal_mode = WAL');
+      db.exec('PRAGMA synchronous = FULL');
+      db.exec('PRAGMA secure_delete = ON');
     } catch (e) {
       db.close();
       // A store we were creating holds no accounts yet: do not leave a half-made file behind.
@@ -271,8 +237,8 @@ export class SqliteAccountStore implements AccountStore {
   }
 
   // Read-only checks of an existing file, before anything is written to it.
-  private static verify(db: Database.Database, path: string): void {
-    const check = db.pragma('integrity_check', { simple: false }) as Array<Record<string, unknown>>;
+  private static verify(db: SqlDatabase, path: string): void {
+    const check = db.prepare('PRAGMA integrity_check').all() as Array<Record<string, unknown>>;
     const first = check[0] ? String(Object.values(check[0])[0]) : '';
     if (check.length !== 1 || first !== 'ok') {
       throw new AccountStoreError('CORRUPT', `account store ${path} failed its integrity check; it was left untouched (restore a backup)`, { path });
@@ -287,29 +253,29 @@ export class SqliteAccountStore implements AccountStore {
     }
   }
 
-  private get conn(): Database.Database {
+  private get conn(): SqlDatabase {
     if (!this.db) throw new AccountStoreError('CLOSED', `account store ${this.path} is closed`, { path: this.path });
     return this.db;
   }
 
-  private run<T>(doing: string, fn: (db: Database.Database) => T, write = false): T {
+  private run<T>(doing: string, fn: (db: SqlDatabase) => T, write = false): T {
     const db = this.conn;
     try {
-      return write ? db.transaction(() => fn(db)).immediate() : fn(db);
+      return write ? db.immediate(() => fn(db)) : fn(db);
     } catch (e) {
       throw mapError(e, this.path, doing);
     }
   }
 
   // Prepared once per connection: compiling the SQL costs more than running it, on every logon.
-  private rowStatement: { db: Database.Database; stmt: Database.Statement } | null = null;
+  private rowStatement: { db: SqlDatabase; stmt: SqlStatement } | null = null;
 
-  private row(db: Database.Database, domain: string, user: string): Row | undefined {
+  private row(db: SqlDatabase, domain: string, user: string): Row | undefined {
     if (this.rowStatement?.db !== db) this.rowStatement = { db, stmt: db.prepare('SELECT * FROM accounts WHERE name_key = ?') };
     return this.rowStatement.stmt.get(nameKey(String(domain), String(user))) as Row | undefined;
   }
 
-  private need(db: Database.Database, domain: string, user: string): Row {
+  private need(db: SqlDatabase, domain: string, user: string): Row {
     const r = this.row(db, domain, user);
     if (!r) throw new AccountStoreError('NOT_FOUND', `no account ${domain ? `${domain}\\` : ''}${user}`, { path: this.path });
     return r;

@@ -3,9 +3,9 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import Database from 'better-sqlite3';
 import { type AccountStore, AccountStoreError, isLockedOut, LOCKED_UNTIL_UNLOCKED, MemoryAccountStore, nextLogonState } from '../../../src/store/accounts.js';
 import { defaultStorePath, openAccountStore, SqliteAccountStore } from '../../../src/store/sqlite.js';
+import { openSqlite } from '../../../src/store/sqliteDriver.js';
 import { NTOWFv1 } from '../../../src/packages/ntlm/crypto.js';
 
 const dirs: string[] = [];
@@ -154,9 +154,10 @@ describe('SqliteAccountStore on disk', () => {
     await s.add({ user: 'u', domain: 'D', ntHash: H1 });
     await s.close();
     assert.equal(statSync(p).mode & 0o777, 0o600);
-    const db = new Database(p, { readonly: true });
-    assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
-    assert.deepEqual(db.prepare('SELECT version FROM schema_version').all(), [{ version: 1 }]);
+    // Through the engine the store uses: two SQLite copies in one process do not see each other's locks.
+    const db = openSqlite(p, { timeoutMs: 0 });
+    assert.deepEqual({ ...(db.prepare('PRAGMA journal_mode').get() as object) }, { journal_mode: 'wal' });
+    assert.deepEqual(db.prepare('SELECT version FROM schema_version').all().map((r) => ({ ...(r as object) })), [{ version: 1 }]);
     db.close();
     const s2 = await SqliteAccountStore.open(p);
     assert.deepEqual((await s2.get('d', 'U'))!.ntHash, H1);
@@ -207,7 +208,8 @@ describe('SqliteAccountStore on disk', () => {
 
   it('another SQLite database is not taken over', async () => {
     const p = join(tempDir(), 'other.db');
-    const db = new Database(p);
+    writeFileSync(p, '');
+    const db = openSqlite(p, { timeoutMs: 0 });
     db.exec('CREATE TABLE notes (t TEXT); INSERT INTO notes VALUES (\'keep me\')');
     db.close();
     const before = readFileSync(p);
@@ -219,8 +221,7 @@ describe('SqliteAccountStore on disk', () => {
     const p = join(tempDir(), 'locked.db');
     const s = await SqliteAccountStore.open(p, { busyTimeoutMs: 50 });
     await s.add({ user: 'keep', ntHash: H1 });
-    const other = new Database(p);
-    other.pragma('busy_timeout = 0');
+    const other = openSqlite(p, { timeoutMs: 0 });
     other.exec('BEGIN IMMEDIATE');
     await assert.rejects(s.add({ user: 'new', ntHash: H2 }), (e: unknown) => e instanceof AccountStoreError && e.reason === 'LOCKED' && e.message.includes(p));
     await assert.rejects(s.recordLogon('', 'keep', false), (e: unknown) => e instanceof AccountStoreError && e.reason === 'LOCKED');

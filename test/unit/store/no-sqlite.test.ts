@@ -1,7 +1,8 @@
-// better-sqlite3 is an optional dependency (the project's one native module). Where it did not
-// install, everything but the on-disk account store must still work, and the store must say why it
-// cannot open, without leaving a file behind. The child processes here run with a preload that
-// hides the module, as on such a machine.
+// The on-disk account store runs on node:sqlite (Node >= 22.13) or better-sqlite3, an optional
+// dependency (the project's one native module). On a Node 20 where better-sqlite3 did not install,
+// everything but the on-disk store must still work, and the store must say why it cannot open,
+// without leaving a file behind. The child processes here run with a preload that hides both, as
+// on such a machine (whatever Node runs the suite).
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,7 +10,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { AccountStoreError } from '../../../src/store/accounts.js';
-import { requireSqlite } from '../../../src/store/sqlite.js';
+import { requireSqlite } from '../../../src/store/sqliteDriver.js';
 import { run } from '../../interop/lib/proc.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -57,7 +58,7 @@ describe('without better-sqlite3', () => {
     const store = join(dir, 'accounts.db');
     const r = await cli(['user', 'add', 'alice', '--password-stdin', '--store', store], 'Passw0rd\n');
     assert.equal(r.code, 1, r.err);
-    assert.match(r.err, /^tslsa: the on-disk account store needs the better-sqlite3 module, which is not installed/);
+    assert.match(r.err, /^tslsa: the on-disk account store needs Node's node:sqlite \(Node 22\.13 or later\) or the better-sqlite3 module, which is not installed/);
     assert.ok(!r.err.includes('Passw0rd'));
     assert.equal(existsSync(store), false, 'no empty file is left where the store would be');
   });
