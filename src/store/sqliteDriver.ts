@@ -145,19 +145,19 @@ function openBuiltin(mod: NodeSqlite, path: string, options: OpenOptions): SqlDa
     prepare: (sql) => wrap(guard(() => db.prepare(sql))),
     immediate<T>(fn: () => T): T {
       guard(() => db.exec('BEGIN IMMEDIATE'));
-      let out: T;
       try {
-        out = fn();
+        const out = fn();
+        db.exec('COMMIT');
+        return out;
       } catch (e) {
+        // A failed COMMIT (or statement) must not leave the connection inside the transaction.
         try {
           db.exec('ROLLBACK');
         } catch {
           // SQLite already rolled back (an error that ends the transaction)
         }
-        throw e;
+        throw named(e);
       }
-      guard(() => db.exec('COMMIT'));
-      return out;
     },
     close: () => guard(() => db.close()),
   };
