@@ -1,5 +1,6 @@
-// The account store on disk: one SQLite database (node:sqlite or better-sqlite3: sqliteDriver.ts) in WAL mode, with a schema
-// version table, every write in a transaction and a busy timeout for concurrent processes.
+// The account store on disk: one SQLite database (node:sqlite or better-sqlite3, see
+// sqliteDriver.ts) in WAL mode, with a schema version table, every write in a transaction and a
+// busy timeout for concurrent processes.
 //
 // Opening never risks the accounts already stored: an existing file is opened only when it starts
 // with the SQLite header, passes `PRAGMA integrity_check` and holds our schema (checked before
