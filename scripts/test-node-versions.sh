@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# The unit tests again on Node 22 and Node 24 (package.json supports >= 20.19; the machine has 20).
+# The test suite again on Node 22 and Node 24 (package.json supports >= 20.19; the machine has 20).
 # Their binaries come from npm's node-linux-<arch> packages, kept in .tmp/node/<major>. What
 # differs by version is exercised this way: the account store runs on node:sqlite there, on
 # better-sqlite3 on Node 20, and better-sqlite3 12 aborts Node 24 in its finalizers.
 #
 #   bash scripts/test-node-versions.sh [MAJOR...]     (default: 22 24)
+#
+# TEST_ROOTS picks the tests (default: all of test/, unit and interop alike; the peers must be
+# installed, as for npm test).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,6 +26,7 @@ for major in "${majors[@]}"; do
     (cd "$dir" && npm pack -s "node-linux-$arch@$major" > /dev/null && tar xzf node-linux-*.tgz && rm node-linux-*.tgz)
   fi
   bin=$PWD/$dir/package/bin
-  echo "test-node-versions: unit tests on $("$bin/node" --version)"
-  PATH=$bin:$PATH node scripts/run-tests.mjs test/unit
+  echo "test-node-versions: ${TEST_ROOTS:-test} on $("$bin/node" --version)"
+  # shellcheck disable=SC2086 # TEST_ROOTS is a list of paths
+  PATH=$bin:$PATH node scripts/run-tests.mjs ${TEST_ROOTS:-test}
 done
