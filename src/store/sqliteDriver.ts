@@ -16,8 +16,6 @@ export interface SqlStatement {
 }
 
 export interface SqlDatabase {
-  /** Which engine this is: 'node:sqlite' or 'better-sqlite3'. */
-  readonly engine: string;
   exec(sql: string): void;
   prepare(sql: string): SqlStatement;
   /** `fn` inside BEGIN IMMEDIATE ... COMMIT, rolled back when it throws. */
@@ -140,7 +138,6 @@ function openBuiltin(mod: NodeSqlite, path: string, options: OpenOptions): SqlDa
     all: (...p) => guard(() => s.all(...p)),
   });
   return {
-    engine: 'node:sqlite',
     exec: (sql) => guard(() => db.exec(sql)),
     prepare: (sql) => wrap(guard(() => db.prepare(sql))),
     immediate<T>(fn: () => T): T {
@@ -166,7 +163,6 @@ function openBuiltin(mod: NodeSqlite, path: string, options: OpenOptions): SqlDa
 function openBetter(ctor: BetterConstructor, path: string, options: OpenOptions): SqlDatabase {
   const db = new ctor(path, { fileMustExist: path !== ':memory:', timeout: options.timeoutMs });
   return {
-    engine: 'better-sqlite3',
     exec: (sql) => void db.exec(sql),
     prepare: (sql) => db.prepare(sql),
     immediate: <T>(fn: () => T): T => db.transaction(fn).immediate(),

@@ -4,6 +4,7 @@ import { Writable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { main } from '../../src/cli/main.js';
+import { run } from '../interop/lib/proc.js';
 
 function sink(): Writable & { text: string } {
   const w = new Writable({ write(chunk, _e, cb) { (w as any).text += chunk.toString(); cb(); } }) as Writable & { text: string };
@@ -19,11 +20,11 @@ async function cli(...args: string[]) {
 }
 
 const toyModule = fileURLToPath(new URL('./lsa/fixtures/toy-module.ts', import.meta.url));
+const MAIN = new URL('../../src/cli/main.ts', import.meta.url).href;
 
 /** `tslsa packages` in a child whose stdout reader is gone before it writes; with or without the bin script's guard. */
 function packagesIntoClosedPipe(guard: boolean): Promise<{ code: number | null; err: string }> {
-  const main = new URL('../../src/cli/main.ts', import.meta.url).href;
-  const script = `const m = await import(${JSON.stringify(main)}); ${guard ? 'm.toleratePipeClose();' : ''} process.exitCode = await m.main(['packages']);`;
+  const script = `const m = await import(${JSON.stringify(MAIN)}); ${guard ? 'm.toleratePipeClose();' : ''} process.exitCode = await m.main(['packages']);`;
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
     child.stdout.destroy();
@@ -35,22 +36,17 @@ function packagesIntoClosedPipe(guard: boolean): Promise<{ code: number | null; 
 }
 
 /** The npm packages a `tslsa ARGS` run loaded (CommonJS ones, as undici and redis are). */
-function packagesLoadedBy(args: string[]): Promise<string[]> {
-  const main = new URL('../../src/cli/main.ts', import.meta.url).href;
+async function packagesLoadedBy(args: string[]): Promise<string[]> {
   const script = `
     const { Writable } = await import('node:stream');
     const { createRequire } = await import('node:module');
     const sink = new Writable({ write(_c, _e, cb) { cb(); } });
-    await (await import(${JSON.stringify(main)})).main(${JSON.stringify(args)}, sink, sink);
+    await (await import(${JSON.stringify(MAIN)})).main(${JSON.stringify(args)}, sink, sink);
     const names = Object.keys(createRequire(import.meta.url).cache).filter((k) => k.includes('/node_modules/')).map((k) => k.split('/node_modules/').pop().split('/')[0]);
     process.stdout.write(JSON.stringify([...new Set(names)]));`;
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, KRB5CCNAME: 'FILE:/nonexistent/tslsa-cache' } });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.on('error', reject);
-    child.on('close', () => resolve(JSON.parse(out) as string[]));
-  });
+  const r = await run(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { env: { ...process.env, KRB5CCNAME: 'FILE:/nonexistent/tslsa-cache' } });
+  assert.equal(r.code, 0, r.stderr);
+  return JSON.parse(r.stdout) as string[];
 }
 
 describe('tslsa CLI', () => {

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { type AccountStore, AccountStoreError, isLockedOut, LOCKED_UNTIL_UNLOCKED, MemoryAccountStore, nextLogonState } from '../../../src/store/accounts.js';
 import { defaultStorePath, openAccountStore, SqliteAccountStore } from '../../../src/store/sqlite.js';
-import { openSqlite } from '../../../src/store/sqliteDriver.js';
+import { openSqlite, sqliteEngine } from '../../../src/store/sqliteDriver.js';
 import { NTOWFv1 } from '../../../src/packages/ntlm/crypto.js';
 
 const dirs: string[] = [];
@@ -148,6 +148,16 @@ describe('lockout arithmetic', () => {
 });
 
 describe('SqliteAccountStore on disk', () => {
+  it('runs on node:sqlite where this Node has it without a flag (22.13+), else on better-sqlite3 (Node 20)', () => {
+    let builtin = false;
+    try {
+      builtin = !!process.getBuiltinModule?.('node:sqlite');
+    } catch {
+      builtin = false;
+    }
+    assert.equal(sqliteEngine(), builtin ? 'node:sqlite' : 'better-sqlite3', process.version);
+  });
+
   it('persists across reopen, is WAL with a version table, and the file is 0600', async () => {
     const p = join(tempDir(), 'a.db');
     const s = await SqliteAccountStore.open(p);
