@@ -13,10 +13,9 @@
 
 import type dns from 'node:dns/promises';
 import type { IncomingHttpHeaders } from 'node:http';
-import { createRequire } from 'node:module';
 import { isIP, type Socket } from 'node:net';
 import type { ConnectionOptions, TLSSocket } from 'node:tls';
-import type { Client, Dispatcher, RequestInfo, RequestInit, Response, buildConnector } from 'undici';
+import { Agent, Client, buildConnector, fetch as undiciFetch, type Dispatcher, type RequestInfo, type RequestInit, type Response } from 'undici';
 import { Credentials } from '../credentials.js';
 import { SecurityContext, type FlagInput } from '../context.js';
 import { createLsa, type LsaHost } from '../lsa/host.js';
@@ -32,11 +31,6 @@ import { type Challenge, parseChallenges } from './client-challenge.js';
 import { type TunnelAuth, openTunnel } from './client-tunnel.js';
 import { CANONICAL_TTL_MS, Canonicalizer } from './canonical.js';
 import { tlsServerEndPoint } from './channelBindings.js';
-
-// undici is loaded on first use, not with the module: a server that only accepts sign-ons (the
-// package's main entry re-exports this client) does not pay its ~100 ms of loading.
-let undiciModule: typeof import('undici') | null = null;
-const undici = (): typeof import('undici') => (undiciModule ??= createRequire(import.meta.url)('undici') as typeof import('undici'));
 
 export type AuthPackage = 'Negotiate' | 'NTLM';
 
@@ -371,8 +365,8 @@ class Pin {
     connect: buildConnector.BuildOptions | undefined,
     dial?: buildConnector.connector,
   ) {
-    this.base = dial ?? undici().buildConnector({ ...(connect ?? {}) });
-    this.client = new (undici().Client)(url, { pipelining: 1, connect: (opts, cb) => this.connector(opts, cb) });
+    this.base = dial ?? buildConnector({ ...(connect ?? {}) });
+    this.client = new Client(url, { pipelining: 1, connect: (opts, cb) => this.connector(opts, cb) });
   }
 
   private adopt(s: Socket): void {
@@ -679,7 +673,7 @@ class NegotiateClient {
   private tunnel(origin: URL): Promise<TLSSocket> {
     const proxy = this.proxy!;
     const { timeout: _t, socketPath: _s, maxCachedSessions: _m, ...tls } = (this.o.connect ?? {}) as buildConnector.BuildOptions & { timeout?: number; socketPath?: string; maxCachedSessions?: number };
-    this.proxyDial ??= undici().buildConnector({});
+    this.proxyDial ??= buildConnector({});
     const dialer = this.proxyDial;
     const dial = (): Promise<Socket> =>
       new Promise((resolve, reject) => {
@@ -1042,7 +1036,7 @@ export function createFetch(options: NegotiateClientOptions = {}): NegotiateFetc
     })();
     return ownLsa;
   };
-  const agent = new (undici().Agent)(options.connect ? { connect: options.connect } : {});
+  const agent = new Agent(options.connect ? { connect: options.connect } : {});
   const made = new Map<string, { interceptor: NegotiateInterceptor; dispatcher: Dispatcher }>();
   const forAuth = (auth: PasswordCredentials | 'default' | undefined): Dispatcher => {
     const key = auth === undefined ? '' : auth === 'default' ? 'default' : JSON.stringify([auth.domain ?? '', auth.user, auth.password]);
@@ -1056,7 +1050,7 @@ export function createFetch(options: NegotiateClientOptions = {}): NegotiateFetc
   };
   const fn = ((input: RequestInfo, init?: NegotiateFetchInit) => {
     const { auth, ...rest } = init ?? {};
-    return undici().fetch(input, { ...rest, dispatcher: forAuth(auth) });
+    return undiciFetch(input, { ...rest, dispatcher: forAuth(auth) });
   }) as NegotiateFetch;
   Object.defineProperty(fn, 'dispatcher', { get: () => forAuth(undefined) });
   fn.close = async () => {
