@@ -77,7 +77,7 @@ export class AccountStoreError extends SspiError {
 function statusFor(reason: AccountStoreErrorCode): number {
   switch (reason) {
     case 'EXISTS':
-      return 0xc0000063; // STATUS_USER_EXISTS
+      return NtStatus.STATUS_USER_EXISTS;
     case 'NOT_FOUND':
       return NtStatus.STATUS_NO_SUCH_USER;
     case 'INVALID':
@@ -85,14 +85,14 @@ function statusFor(reason: AccountStoreErrorCode): number {
     case 'NO_DIRECTORY':
       return NtStatus.STATUS_OBJECT_NAME_NOT_FOUND;
     case 'LOCKED':
-      return 0xc0000043; // STATUS_SHARING_VIOLATION
+      return NtStatus.STATUS_SHARING_VIOLATION;
     case 'CORRUPT':
     case 'NOT_A_STORE':
-      return 0xc0000032; // STATUS_DISK_CORRUPT_ERROR
+      return NtStatus.STATUS_DISK_CORRUPT_ERROR;
     case 'CLOSED':
       return NtStatus.STATUS_INVALID_HANDLE;
     case 'NO_SQLITE':
-      return 0xc0000135; // STATUS_DLL_NOT_FOUND: the module the store is built on
+      return NtStatus.STATUS_DLL_NOT_FOUND; // the module the store is built on
     default:
       return NtStatus.STATUS_UNSUCCESSFUL;
   }

@@ -53,7 +53,7 @@ for (const [name, make] of factories) {
     it('refuses duplicates (any case), bad hashes and bad names', async () => {
       const s = await make();
       await s.add({ user: 'bob', ntHash: H1 });
-      await assert.rejects(s.add({ user: 'BOB', ntHash: H2 }), (e: unknown) => e instanceof AccountStoreError && e.reason === 'EXISTS');
+      await assert.rejects(s.add({ user: 'BOB', ntHash: H2 }), (e: unknown) => e instanceof AccountStoreError && e.reason === 'EXISTS' && e.message.startsWith('STATUS_USER_EXISTS (0xC0000063): '));
       await assert.rejects(s.add({ user: 'carol', ntHash: new Uint8Array(15) }), (e: unknown) => e instanceof AccountStoreError && e.reason === 'INVALID');
       await assert.rejects(s.add({ user: '', ntHash: H1 }), (e: unknown) => e instanceof AccountStoreError && e.reason === 'INVALID');
       await assert.rejects(s.add({ user: 'a\\b', ntHash: H1 }), (e: unknown) => e instanceof AccountStoreError && e.reason === 'INVALID');
@@ -209,6 +209,7 @@ describe('SqliteAccountStore on disk', () => {
     await assert.rejects(SqliteAccountStore.open(p), (e: unknown) => {
       assert.ok(e instanceof AccountStoreError, String(e));
       assert.ok(e.reason === 'CORRUPT', e.reason);
+      assert.ok(e.message.startsWith('STATUS_DISK_CORRUPT_ERROR (0xC0000032): '), e.message);
       assert.ok(e.message.includes(p));
       assert.ok(!e.message.toLowerCase().includes(Buffer.from(H1).toString('hex')));
       return true;
@@ -233,7 +234,7 @@ describe('SqliteAccountStore on disk', () => {
     await s.add({ user: 'keep', ntHash: H1 });
     const other = openSqlite(p, { timeoutMs: 0 });
     other.exec('BEGIN IMMEDIATE');
-    await assert.rejects(s.add({ user: 'new', ntHash: H2 }), (e: unknown) => e instanceof AccountStoreError && e.reason === 'LOCKED' && e.message.includes(p));
+    await assert.rejects(s.add({ user: 'new', ntHash: H2 }), (e: unknown) => e instanceof AccountStoreError && e.reason === 'LOCKED' && e.message.startsWith('STATUS_SHARING_VIOLATION (0xC0000043): ') && e.message.includes(p));
     await assert.rejects(s.recordLogon('', 'keep', false), (e: unknown) => e instanceof AccountStoreError && e.reason === 'LOCKED');
     other.exec('ROLLBACK');
     other.close();

@@ -38,7 +38,7 @@ describe('without better-sqlite3', () => {
     };
     assert.throws(
       () => requireSqlite(missing),
-      (e: unknown) => e instanceof AccountStoreError && e.reason === 'NO_SQLITE' && e.status === 0xc0000135 && /better-sqlite3 module, which is not installed/.test(e.detail),
+      (e: unknown) => e instanceof AccountStoreError && e.reason === 'NO_SQLITE' && e.status === 0xc0000135 && e.message.startsWith('STATUS_DLL_NOT_FOUND (0xC0000135): ') && /better-sqlite3 module, which is not installed/.test(e.detail),
     );
     // better-sqlite3 loads its native part at the first `new Database`: a binary built for another
     // Node fails there, and requireSqlite makes that happen at once.
