@@ -117,8 +117,14 @@ export function requireSqlite(req: (id: string) => unknown): unknown {
  */
 export function sqliteEngine(): 'node:sqlite' | 'better-sqlite3' {
   if (builtinSqlite()) return 'node:sqlite';
-  betterModule ??= requireSqlite(createRequire(import.meta.url)) as BetterConstructor;
+  betterModule ??= requireSqlite(moduleRequire()) as BetterConstructor;
   return 'better-sqlite3';
+}
+
+// A CommonJS bundle of tslsa has an empty import.meta, and a require of its own to use instead.
+function moduleRequire(): NodeJS.Require {
+  const url = (import.meta as { url?: string }).url;
+  return url ? createRequire(url) : require;
 }
 
 /** Opens `path` (an existing file, or ':memory:') with the engine sqliteEngine() picks. */

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -12,51 +12,72 @@ import { run } from '../interop/lib/proc.js';
 
 const INDEX = fileURLToPath(new URL('../../src/index.ts', import.meta.url));
 
-// An NTLM server on createAuthenticator and our fetch client signing on to it, in one process.
-const APP = `
+// An NTLM server on createAuthenticator and our fetch client signing on to it, in one process,
+// over accounts in memory or (with a path) in the on-disk store. An async function, as a
+// CommonJS bundle has no top-level await.
+const app = (storePath?: string): string => `
 import http from 'node:http';
-import { builtinPackages, createAuthenticator, createFetch, createLsa, MemoryAccountStore, NTOWFv1 } from ${JSON.stringify(INDEX)};
-const accounts = new MemoryAccountStore();
-await accounts.add({ user: 'alice', domain: 'EXAMPLE', ntHash: NTOWFv1('Passw0rd') });
-const lsa = await createLsa({ domainName: 'EXAMPLE', packages: await builtinPackages({ accounts }) });
-const auth = createAuthenticator({ host: lsa, packages: ['Negotiate', 'NTLM'] });
-const server = http.createServer(async (req, res) => {
-  const who = await auth.authenticate(req, res);
-  if (who) res.end(JSON.stringify({ user: who.user, domain: who.domain, package: who.package }));
-});
-await new Promise((r) => server.listen(0, '127.0.0.1', r));
-const fetch = createFetch({ credentials: { user: 'alice', domain: 'EXAMPLE', password: 'Passw0rd' }, packages: ['NTLM'] });
-const r = await fetch('http://127.0.0.1:' + server.address().port + '/');
-process.stdout.write(r.status + ' ' + (await r.text()));
-await fetch.close();
-server.closeAllConnections();
-server.close();
-await lsa.shutdown();
+import { builtinPackages, createAuthenticator, createFetch, createLsa, MemoryAccountStore, NTOWFv1, SqliteAccountStore } from ${JSON.stringify(INDEX)};
+(async () => {
+  const accounts = ${storePath ? `await SqliteAccountStore.open(${JSON.stringify(storePath)}, { create: true })` : 'new MemoryAccountStore()'};
+  await accounts.add({ user: 'alice', domain: 'EXAMPLE', ntHash: NTOWFv1('Passw0rd') });
+  const lsa = await createLsa({ domainName: 'EXAMPLE', packages: await builtinPackages({ accounts }) });
+  const auth = createAuthenticator({ host: lsa, packages: ['Negotiate', 'NTLM'] });
+  const server = http.createServer(async (req, res) => {
+    const who = await auth.authenticate(req, res);
+    if (who) res.end(JSON.stringify({ user: who.user, domain: who.domain, package: who.package }));
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  const fetch = createFetch({ credentials: { user: 'alice', domain: 'EXAMPLE', password: 'Passw0rd' }, packages: ['NTLM'] });
+  const r = await fetch('http://127.0.0.1:' + server.address().port + '/');
+  process.stdout.write(r.status + ' ' + (await r.text()));
+  await fetch.close();
+  server.closeAllConnections();
+  server.close();
+  await lsa.shutdown();
+})().catch((e) => { console.error(e); process.exitCode = 1; });
 `;
+
+/** Bundles `source` as esbuild would for a deployment; returns the output file. */
+async function bundle(dir: string, source: string, format: 'esm' | 'cjs'): Promise<string> {
+  const entry = join(dir, `app-${format}.mjs`);
+  writeFileSync(entry, source);
+  const outfile = join(dir, 'out', format === 'esm' ? 'app.mjs' : 'app.cjs');
+  await build({
+    entryPoints: [entry],
+    bundle: true,
+    platform: 'node',
+    format,
+    outfile,
+    // The native SQLite engine cannot be bundled; undici's CommonJS needs a require in an ES
+    // module bundle, the usual banner.
+    external: ['better-sqlite3'],
+    ...(format === 'esm' ? { banner: { js: "import { createRequire as __tslsaRequire } from 'node:module'; const require = __tslsaRequire(import.meta.url);" } } : {}),
+    logLevel: 'silent',
+  });
+  return outfile;
+}
+
+const SIGNED_ON = '200 {"user":"alice","domain":"EXAMPLE","package":"NTLM"}';
 
 describe('tslsa in one bundled file', () => {
   // Outside the repository, so nothing can be found in a node_modules above the bundle.
   const dir = mkdtempSync(join(tmpdir(), 'tslsa-bundle-'));
   after(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('an esbuild bundle of a server and client signs on with no node_modules beside it', async () => {
-    const entry = join(dir, 'app.mjs');
-    writeFileSync(entry, APP);
-    const outfile = join(dir, 'out', 'app.mjs');
-    await build({
-      entryPoints: [entry],
-      bundle: true,
-      platform: 'node',
-      format: 'esm',
-      outfile,
-      // The native SQLite engine cannot be bundled (nor is it used here); undici's CommonJS needs
-      // a require in an ES module bundle, the usual banner.
-      external: ['better-sqlite3'],
-      banner: { js: "import { createRequire as __tslsaRequire } from 'node:module'; const require = __tslsaRequire(import.meta.url);" },
-      logLevel: 'silent',
-    });
-    const r = await run(process.execPath, [outfile], { cwd: join(dir, 'out') });
+  it('an ES module bundle of a server and client signs on with no node_modules beside it', async () => {
+    const out = await bundle(dir, app(), 'esm');
+    const r = await run(process.execPath, [out], { cwd: dirname(out) });
     assert.equal(r.code, 0, r.stderr);
-    assert.equal(r.stdout, '200 {"user":"alice","domain":"EXAMPLE","package":"NTLM"}');
+    assert.equal(r.stdout, SIGNED_ON);
+  });
+
+  it('a CommonJS bundle (no import.meta) signs on over the on-disk account store', async () => {
+    const out = await bundle(dir, app(join(dir, 'accounts.db')), 'cjs');
+    // better-sqlite3 stays outside the bundle: on Node 20 it comes from NODE_PATH, as a deployment
+    // ships it in node_modules; from Node 22.13 node:sqlite serves.
+    const r = await run(process.execPath, [out], { cwd: dirname(out), env: { ...process.env, NODE_PATH: fileURLToPath(new URL('../../node_modules', import.meta.url)) } });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, SIGNED_ON);
   });
 });
