@@ -389,6 +389,9 @@ export function createRedisStore(options: RedisStoreOptions): RedisStore {
       c = createClient({
         ...(unix ? { database: unix.database, username: unix.username, password: unix.password } : { url: options.url }),
         disableOfflineQueue: true,
+        // RESP2, as node-redis 5 spoke by default: no HELLO at connect, so a Redis older than 6
+        // or a proxy without RESP3 still serves, and a missing password shows per command (NOAUTH).
+        RESP: 2,
         socket: {
           ...(tls ? { ...options.tls, tls: true as const, [REDIS_SOCKET_MARK]: true } : {}),
           ...(unix ? { path: unix.path } : {}),
