@@ -18,6 +18,7 @@ import { selfSigned } from '../unit/http/client-harness.js';
 import { type EchoOrigin, startEchoOrigin } from '../unit/http/forward-proxy.js';
 import { sspiErrorIn } from '../unit/http/helpers.js';
 import { tslsa } from '../unit/http/serveProcess.js';
+import { eventually } from './lib/poll.js';
 import { describeFailure, requireBinary, run } from './lib/proc.js';
 import { createRealm, type Realm } from './lib/realm.js';
 import { startSquid, type SquidProxy } from './lib/squid.js';
@@ -66,18 +67,27 @@ async function viaSquid(url: string, extra: Partial<NegotiateClientOptions> = {}
   }
 }
 
+/**
+ * Squid writes a request's access-log line when its transaction ends, a CONNECT's when the tunnel
+ * closes: after our client has closed it, not before the response reaches us.
+ */
+async function assertLogged(line: RegExp): Promise<void> {
+  await eventually(() => line.test(squid.accessLog()), 5000);
+  assert.match(squid.accessLog(), line);
+}
+
 describe('our client through Squid (negotiate_kerberos_auth)', () => {
   it('a plain origin: the 407 answered with Kerberos, Squid logs the user, the origin sees no Proxy-Authorization; no final token, so no mutual authentication', T, async () => {
     const r = await viaSquid(`${origin.url}/plain`);
     assert.deepEqual([r.body.url, r.body.proxyAuthorization], ['/plain', null]);
     assert.deepEqual(r.events.map((e) => [e.kind, e.package, e.target, e.mutual]), [['proxy', 'Kerberos', 'HTTP/localhost', false]]);
-    assert.match(squid.accessLog(), /TCP_MISS\/200 \d+ GET http:\/\/127\.0\.0\.1:\d+\/plain user@EXAMPLE\.TEST /);
+    await assertLogged(/TCP_MISS\/200 \d+ GET http:\/\/127\.0\.0\.1:\d+\/plain user@EXAMPLE\.TEST /);
   });
 
   it('an https origin: the CONNECT signed on to Squid, then TLS to the origin through the tunnel', T, async () => {
     const r = await viaSquid(`${tlsOrigin.url}/inside`);
     assert.deepEqual([r.body.url, r.body.proxyAuthorization], ['/inside', null]);
-    assert.match(squid.accessLog(), /TCP_TUNNEL\/200 \d+ CONNECT 127\.0\.0\.1:\d+ user@EXAMPLE\.TEST /);
+    await assertLogged(/TCP_TUNNEL\/200 \d+ CONNECT 127\.0\.0\.1:\d+ user@EXAMPLE\.TEST /);
   });
 
   it('proxyMutualAuth: true refuses a proxy that never proves itself (SEC_E_MUTUAL_AUTH_FAILED), for a plain request and for a CONNECT', T, async () => {
@@ -94,7 +104,7 @@ describe('our client through Squid (negotiate_kerberos_auth)', () => {
     const r = await run('curl', ['-s', '-S', '--proxy-negotiate', '-U', ':', '-x', proxyUrl, `${origin.url}/curl`], { env: realm.childEnv({ GSS_MECH_CONFIG: '/dev/null' }) });
     assert.equal(r.code, 0, describeFailure(r));
     assert.deepEqual(JSON.parse(r.stdout).url, '/curl');
-    assert.match(squid.accessLog(), /TCP_MISS\/200 \d+ GET http:\/\/127\.0\.0\.1:\d+\/curl user@EXAMPLE\.TEST /);
+    await assertLogged(/TCP_MISS\/200 \d+ GET http:\/\/127\.0\.0\.1:\d+\/curl user@EXAMPLE\.TEST /);
   });
 
   it('tslsa fetch -x through Squid with the ccache of kinit; -v says the proxy gave no mutual authentication', T, async () => {
