@@ -1,8 +1,9 @@
 // tslsa bundled: users ship servers as one esbuild file (Lambda, containers without node_modules).
-// Every module the library loads must be visible to a bundler: a dependency reached through
-// createRequire() or a file read at run time works in the repository and breaks only there.
+// Every module the library loads, but for the native SQLite engine, must be visible to a bundler:
+// a dependency reached through createRequire() or a file read at run time works in the repository
+// and breaks only there.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -60,6 +61,12 @@ async function bundle(dir: string, source: string, format: 'esm' | 'cjs'): Promi
 
 const SIGNED_ON = '200 {"user":"alice","domain":"EXAMPLE","package":"NTLM"}';
 
+/** The environment of a bundle's run: only `nodePath` (if any) to find modules outside it. */
+function bundleEnv(nodePath?: string): NodeJS.ProcessEnv {
+  const { NODE_PATH: _, ...env } = process.env;
+  return nodePath ? { ...env, NODE_PATH: nodePath } : env;
+}
+
 describe('tslsa in one bundled file', () => {
   // Outside the repository, so nothing can be found in a node_modules above the bundle.
   const dir = mkdtempSync(join(tmpdir(), 'tslsa-bundle-'));
@@ -67,16 +74,20 @@ describe('tslsa in one bundled file', () => {
 
   it('an ES module bundle of a server and client signs on with no node_modules beside it', async () => {
     const out = await bundle(dir, app(), 'esm');
-    const r = await run(process.execPath, [out], { cwd: dirname(out) });
+    const r = await run(process.execPath, [out], { cwd: dirname(out), env: bundleEnv() });
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout, SIGNED_ON);
   });
 
   it('a CommonJS bundle (no import.meta) signs on over the on-disk account store', async () => {
     const out = await bundle(dir, app(join(dir, 'accounts.db')), 'cjs');
-    // better-sqlite3 stays outside the bundle: on Node 20 it comes from NODE_PATH, as a deployment
-    // ships it in node_modules; from Node 22.13 node:sqlite serves.
-    const r = await run(process.execPath, [out], { cwd: dirname(out), env: { ...process.env, NODE_PATH: fileURLToPath(new URL('../../node_modules', import.meta.url)) } });
+    // better-sqlite3 stays outside the bundle: on Node 20 it comes from a node_modules holding it
+    // alone (its own dependencies resolve from where it really is), as a deployment ships it; from
+    // Node 22.13 node:sqlite serves.
+    const modules = join(dir, 'native_modules');
+    mkdirSync(modules);
+    symlinkSync(fileURLToPath(new URL('../../node_modules/better-sqlite3', import.meta.url)), join(modules, 'better-sqlite3'));
+    const r = await run(process.execPath, [out], { cwd: dirname(out), env: bundleEnv(modules) });
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout, SIGNED_ON);
   });
