@@ -28,15 +28,11 @@ export interface OpenOptions {
   timeoutMs: number;
 }
 
-// The part of node:sqlite the store uses (Node 20's @types/node has no declarations for it).
-interface NodeStatementSync {
-  run(...params: unknown[]): { changes: number | bigint };
-  get(...params: unknown[]): unknown;
-  all(...params: unknown[]): unknown[];
-}
+// The part of node:sqlite the store uses (Node 20's @types/node has no declarations for it): its
+// statements already have SqlStatement's shape.
 interface NodeDatabaseSync {
   exec(sql: string): void;
-  prepare(sql: string): NodeStatementSync;
+  prepare(sql: string): SqlStatement;
   close(): void;
 }
 interface NodeSqlite {
@@ -138,7 +134,7 @@ export function openSqlite(path: string, options: OpenOptions): SqlDatabase {
 
 function openBuiltin(mod: NodeSqlite, path: string, options: OpenOptions): SqlDatabase {
   const db = new mod.DatabaseSync(path, { timeout: options.timeoutMs });
-  const wrap = (s: NodeStatementSync): SqlStatement => ({
+  const wrap = (s: SqlStatement): SqlStatement => ({
     run: (...p) => guard(() => s.run(...p)),
     get: (...p) => guard(() => s.get(...p)),
     all: (...p) => guard(() => s.all(...p)),
