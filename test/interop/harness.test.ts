@@ -3,7 +3,6 @@
 // relies on them. A missing peer fails every test here with "run scripts/install-peers.sh".
 import { after, describe, test } from 'node:test';
 import { strict as assert } from 'node:assert';
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { createRealm, ENCTYPES, REALM_BINARIES, SINGLE_ENCTYPE_USERS, type Realm } from './lib/realm.js';
 import {
@@ -27,7 +26,11 @@ import {
 import { NtlmAuthClient, NtlmAuthServer, summarizeNtlmMessage, NTLMSSP_NEGOTIATE_VERSION } from './lib/ntlm-auth.js';
 import { establish, GssNtlmPeer, NTLM_MECH_OID, PeerError, requireGssNtlmPeer, SPNEGO_MECH_OID } from './lib/gssntlmssp.js';
 import { isAlive, liveTrackedPids, processesMentioning, requireBinaries } from './lib/proc.js';
-import { writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { connect, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { captureWhile, dissectHttp } from './lib/capture.js';
 
 const PEER_BINARIES = [...REALM_BINARIES, 'gss-server', 'gss-client', 'ntlm_auth'];
 const T = { timeout: 30_000 };
@@ -331,5 +334,70 @@ describe('interop harness self-test (peers only)', () => {
     assert.equal(existsSync(dir), false, 'realm dir removed');
     assert.deepEqual(liveTrackedPids(), [], 'every peer we started has exited');
     assert.deepEqual(processesMentioning(dir), [], 'no process still uses the realm');
+  });
+});
+
+describe('interop harness self-test: tshark captures', () => {
+  // Ports tshark 4.0 gives to other TCP dissectors (EtherNet/IP, AMS, ...), all inside Linux's
+  // ephemeral range where our servers and clients land.
+  const CLAIMED_PORTS = [44818, 48898, 34980, 44321, 48049];
+  const NEGOTIATE = 'TlRMTVNTUAABAAAAB4IIogAAAAAAAAAAAAAAAAAAAAAGAbEdAAAADw==';
+
+  /** A plain node:http server answering 401 NTLM on the first claimed port it can bind. */
+  async function listenOnClaimedPort(): Promise<Server> {
+    for (const port of CLAIMED_PORTS) {
+      const server = createServer((_req, res) => {
+        res.writeHead(401, { 'WWW-Authenticate': 'NTLM' }).end();
+      });
+      const bound = await new Promise<boolean>((resolve) => {
+        server.once('error', () => resolve(false));
+        server.listen(port, '127.0.0.1', () => resolve(true));
+      });
+      if (bound) return server;
+    }
+    throw new Error(`none of ${CLAIMED_PORTS.join(', ')} is free on 127.0.0.1`);
+  }
+
+  const portOf = (s: Server): number => (s.address() as AddressInfo).port;
+
+  test('HTTP on a port tshark gives to another protocol is still read as HTTP', T, async () => {
+    requireBinaries(['tshark']);
+    const server = await listenOnClaimedPort();
+    const dir = mkdtempSync(join(tmpdir(), 'tslsa-capture-'));
+    try {
+      const port = portOf(server);
+      const { value: status, pcap } = await captureWhile(port, dir, async () => {
+        const r = await fetch(`http://127.0.0.1:${port}/`, { headers: { authorization: `NTLM ${NEGOTIATE}` } });
+        await r.arrayBuffer();
+        return r.status;
+      });
+      assert.equal(status, 401);
+      const msgs = await dissectHttp(pcap, ['http.response.code', 'ntlmssp.messagetype']);
+      assert.deepEqual(msgs.map((m) => [m['http.response.code'], m['ntlmssp.messagetype']]), [['', '0x00000001'], ['401', '']], `port ${port}`);
+    } finally {
+      server.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('a capture with no HTTP in it is an error that lists its TCP conversations', T, async () => {
+    requireBinaries(['tshark']);
+    const server = createServer((_req, res) => res.end());
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const dir = mkdtempSync(join(tmpdir(), 'tslsa-capture-'));
+    try {
+      const port = portOf(server);
+      // A bare connect and close: TCP frames on the port, no HTTP message.
+      const { pcap } = await captureWhile(port, dir, async () => {
+        const sock = connect(port, '127.0.0.1');
+        await new Promise<void>((resolve, reject) => sock.once('connect', resolve).once('error', reject));
+        sock.end();
+        await new Promise<void>((resolve) => sock.once('close', () => resolve()));
+      });
+      await assert.rejects(dissectHttp(pcap, ['http.response.code']), new RegExp(`no HTTP message in the capture of port ${port}; its TCP conversations:\\n[\\s\\S]*:${port}`));
+    } finally {
+      server.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
