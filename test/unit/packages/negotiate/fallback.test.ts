@@ -17,10 +17,25 @@ import { writeOutputToken } from '../../../../src/sspi/buffers.js';
 import { ISC_REQ, SECPKG_ATTR, SECPKG_FLAG, SECPKG_INTERFACE_VERSION_2, hasFlag } from '../../../../src/sspi/flags.js';
 import { NtStatus, SecurityStatus } from '../../../../src/sspi/status.js';
 
+// A gate left shut fails the test at this bound instead of hanging the run.
+const T = { timeout: 30_000 };
 const MARKER = Uint8Array.of(0x60, 0x03, 0x06, 0x01, 0x00);
 
-/** A "Kerberos" whose AcquireCredentialsHandle answers after `delayMs` with `status`. */
-function slowKerberos(delayMs: number, status: number = SecurityStatus.SEC_E_OK): SecurityPackageModule & { freed: bigint[]; authData: unknown[] } {
+/** A gate the test opens when it chooses: a Kerberos held on one answers exactly then. */
+function gate(): { open: () => void; opened: Promise<void> } {
+  let open!: () => void;
+  const opened = new Promise<void>((resolve) => (open = resolve));
+  return { open, opened };
+}
+
+/** Polls `probe` (every 10 ms, for up to 5 s) until it holds. */
+async function eventually(probe: () => Promise<boolean>): Promise<boolean> {
+  for (const end = Date.now() + 5000; Date.now() < end; await sleep(10)) if (await probe()) return true;
+  return probe();
+}
+
+/** A "Kerberos" whose AcquireCredentialsHandle answers with `status` after `wait` (ms, or a gate's promise). */
+function slowKerberos(wait: number | Promise<void>, status: number = SecurityStatus.SEC_E_OK): SecurityPackageModule & { freed: bigint[]; authData: unknown[] } {
   const freed: bigint[] = [];
   const authData: unknown[] = [];
   let next = 1n;
@@ -33,7 +48,7 @@ function slowKerberos(delayMs: number, status: number = SecurityStatus.SEC_E_OK)
     },
     async AcquireCredentialsHandle(_p, _u, _l, data) {
       authData.push(data);
-      await sleep(delayMs);
+      await (typeof wait === 'number' ? sleep(wait) : wait);
       return status === SecurityStatus.SEC_E_OK ? { status, CredentialHandle: next++, ExpirationTime: 0n } : { status };
     },
     async FreeCredentialsHandle(h) {
@@ -72,39 +87,54 @@ async function firstMechs(cred: Credentials): Promise<{ mechs: string[]; skipped
   return { mechs: t.kind === 'init' ? t.mechTypes : [], skipped: info.Skipped };
 }
 
-test('a slow Kerberos: the credential is ready after fallbackAfterMs with NTLM only, and adopts Kerberos when it arrives', async () => {
-  const { acquire } = await setup(slowKerberos(400), { fallbackAfterMs: 100 });
+// The Kerberos below answers only when its gate opens, so nothing here depends on how fast a busy
+// machine runs: a credential that arrives with the gate still shut did not wait for Kerberos.
+test('a slow Kerberos: the credential is ready after fallbackAfterMs with NTLM only, and adopts Kerberos when it arrives', T, async () => {
+  const g = gate();
+  const { acquire } = await setup(slowKerberos(g.opened), { fallbackAfterMs: 100 });
   const t0 = performance.now();
   const cred = await acquire();
   const ms = performance.now() - t0;
-  assert.ok(ms >= 95 && ms < 350, `AcquireCredentialsHandle took ${ms.toFixed(0)} ms`);
+  assert.ok(ms >= 95, `AcquireCredentialsHandle took ${ms.toFixed(0)} ms: it did not wait fallbackAfterMs`);
   const early = await firstMechs(cred);
   assert.deepEqual(early.mechs, [NTLMSSP_MECH_OID]);
   assert.deepEqual(early.skipped, [{ Package: 'Kerberos', Status: SecurityStatus.SEC_E_NO_AUTHENTICATING_AUTHORITY }]);
-  await sleep(400);
+  g.open();
+  assert.ok(await eventually(async () => (await firstMechs(cred)).mechs.length === 2), 'Kerberos adopted once its credential arrived');
   const late = await firstMechs(cred);
   assert.deepEqual(late.mechs, [KRB5_MECH_OID, NTLMSSP_MECH_OID], 'Kerberos first again once its credential arrived');
   assert.deepEqual(late.skipped, []);
 });
 
-test('a Kerberos that fails late is reported with its own status; one that arrives after the handle was freed is freed', async () => {
-  const failing = await setup(slowKerberos(200, SecurityStatus.SEC_E_NO_CREDENTIALS), { fallbackAfterMs: 50 });
+test('a Kerberos that fails late is reported with its own status; one that arrives after the handle was freed is freed', T, async () => {
+  const g = gate();
+  const failing = await setup(slowKerberos(g.opened, SecurityStatus.SEC_E_NO_CREDENTIALS), { fallbackAfterMs: 50 });
   const cred = await failing.acquire();
-  await sleep(250);
+  assert.deepEqual((await firstMechs(cred)).skipped, [{ Package: 'Kerberos', Status: SecurityStatus.SEC_E_NO_AUTHENTICATING_AUTHORITY }], 'still pending');
+  g.open();
+  const failedLate = async (): Promise<boolean> => (await firstMechs(cred)).skipped[0]?.Status === SecurityStatus.SEC_E_NO_CREDENTIALS;
+  assert.ok(await eventually(failedLate), 'the late failure is reported');
   assert.deepEqual((await firstMechs(cred)).skipped, [{ Package: 'Kerberos', Status: SecurityStatus.SEC_E_NO_CREDENTIALS }]);
-  const k = slowKerberos(200);
+  const g2 = gate();
+  const k = slowKerberos(g2.opened);
   const freed = await setup(k, { fallbackAfterMs: 50 });
   const c2 = await freed.acquire();
   await c2.free();
-  await sleep(250);
-  assert.equal(k.freed.length, 1, 'the late Kerberos handle was freed');
+  assert.equal(k.freed.length, 0, 'nothing to free before it arrives');
+  g2.open();
+  assert.ok(await eventually(async () => k.freed.length === 1), 'the late Kerberos handle was freed');
 });
 
-test('a fast Kerberos is waited for (no fallback), and fallbackAfterMs must be >= 0', async () => {
-  const { acquire } = await setup(slowKerberos(30), { fallbackAfterMs: 1000 });
+test('a fast Kerberos is waited for (no fallback), and fallbackAfterMs must be >= 0', T, async () => {
+  const g = gate();
+  const { acquire } = await setup(slowKerberos(g.opened), { fallbackAfterMs: 60_000 });
   const t0 = performance.now();
-  const cred = await acquire();
-  assert.ok(performance.now() - t0 < 500);
+  const pending = acquire();
+  assert.equal(await Promise.race([pending.then(() => 'ready'), sleep(100, 'waiting')]), 'waiting', 'no credential before Kerberos answers');
+  g.open();
+  const cred = await pending;
+  // Ready when Kerberos answered, not when the minute of fallbackAfterMs ran out.
+  assert.ok(performance.now() - t0 < 30_000);
   assert.deepEqual((await firstMechs(cred)).mechs, [KRB5_MECH_OID, NTLMSSP_MECH_OID]);
   await assert.rejects(setup(slowKerberos(0), { fallbackAfterMs: -1 }));
 });
