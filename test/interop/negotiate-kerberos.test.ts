@@ -194,7 +194,8 @@ describe('Negotiate with Kerberos against MIT krb5 SPNEGO', () => {
         assert.deepEqual(info.Skipped.find((k) => k.Package === 'Kerberos'), { Package: 'Kerberos', Status: SecurityStatus.SEC_E_NO_AUTHENTICATING_AUTHORITY });
         const wait = fallbackAfterMs ?? 1000;
         console.log(`# NTLM fallback with a silent KDC: ${ms.toFixed(0)} ms (fallbackAfterMs ${wait}, KDC timeout ${KDC_TIMEOUT_MS} ms)`);
-        assert.ok(ms >= wait - 5 && ms < wait + 700, `fallback took ${ms.toFixed(0)} ms`);
+        // Well before the KDC timeout: the fallback, not the timeout, ended the wait.
+        assert.ok(ms >= wait - 5 && ms < KDC_TIMEOUT_MS, `fallback took ${ms.toFixed(0)} ms`);
       }
       // "Kerberos only": nothing to fall back to, so the KDC timeout is the bound.
       const only = await make({ allowNtlm: false });

@@ -125,10 +125,11 @@ describe('KDC transport', () => {
     const dead = await make('silent', 'silent');
     const live = await make('reply');
     const t0 = Date.now();
-    const r = await sendToKdc(REALM, req(10), { kdcs: [ep(dead), ep(live)], perTryTimeoutMs: 200, timeoutMs: 5000 });
+    const r = await sendToKdc(REALM, req(10), { kdcs: [ep(dead), ep(live)], perTryTimeoutMs: 200, timeoutMs: 60_000 });
     assert.deepEqual(Uint8Array.from(r), AS_REP_LIKE);
     assert.equal(dead.udpSeen, 1);
-    assert.ok(Date.now() - t0 < 1500, `${Date.now() - t0} ms`);
+    // Far under the minute of the overall deadline: the per-try timeout moved it on.
+    assert.ok(Date.now() - t0 < 10_000, `${Date.now() - t0} ms`);
   });
 
   test('garbage replies count as a failed KDC; the next one answers', async () => {
@@ -147,15 +148,15 @@ describe('KDC transport', () => {
       assert.match(e.message, /not a Kerberos message|closed before a full reply/);
       return true;
     });
-    assert.ok(Date.now() - t0 < 1500, `${Date.now() - t0} ms`);
+    assert.ok(Date.now() - t0 < 10_000, `${Date.now() - t0} ms`);
   });
 
   test('the overall deadline bounds the exchange even with long per-try timeouts', async () => {
     const silent = await make('silent', 'silent');
     const t0 = Date.now();
-    await assert.rejects(sendToKdc(REALM, req(10), { kdcs: [ep(silent), ep(silent)], perTryTimeoutMs: 10_000, timeoutMs: 300 }), /within 300 ms/);
+    await assert.rejects(sendToKdc(REALM, req(10), { kdcs: [ep(silent), ep(silent)], perTryTimeoutMs: 60_000, timeoutMs: 300 }), /within 300 ms/);
     const took = Date.now() - t0;
-    assert.ok(took >= 280 && took < 1000, `${took} ms`);
+    assert.ok(took >= 280 && took < 10_000, `${took} ms`);
   });
 
   test('a closed port fails fast (ICMP/RST), well under the deadline', async () => {
@@ -164,8 +165,8 @@ describe('KDC transport', () => {
     await k.close();
     kdcs.splice(kdcs.indexOf(k), 1);
     const t0 = Date.now();
-    await assert.rejects(sendToKdc(REALM, req(10), { kdcs: [{ host: '127.0.0.1', port, transport: 'any' }], timeoutMs: 5000 }), /ECONNREFUSED/);
-    assert.ok(Date.now() - t0 < 1000);
+    await assert.rejects(sendToKdc(REALM, req(10), { kdcs: [{ host: '127.0.0.1', port, transport: 'any' }], timeoutMs: 60_000 }), /ECONNREFUSED/);
+    assert.ok(Date.now() - t0 < 10_000);
   });
 
   test('transport prefixes are obeyed (tcp/ KDC never sees UDP)', async () => {
