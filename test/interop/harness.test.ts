@@ -30,7 +30,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { connect, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { captureWhile, dissectHttp } from './lib/capture.js';
+import { captureLoopback, captureWhile, dissectHttp } from './lib/capture.js';
 
 const PEER_BINARIES = [...REALM_BINARIES, 'gss-server', 'gss-client', 'ntlm_auth'];
 const T = { timeout: 30_000 };
@@ -374,6 +374,33 @@ describe('interop harness self-test: tshark captures', () => {
       assert.equal(status, 401);
       const msgs = await dissectHttp(pcap, ['http.response.code', 'ntlmssp.messagetype']);
       assert.deepEqual(msgs.map((m) => [m['http.response.code'], m['ntlmssp.messagetype']]), [['', '0x00000001'], ['401', '']], `port ${port}`);
+    } finally {
+      server.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('the capture fence holds when tshark names the probe datagrams after another protocol (UDP 54328 is Elasticsearch)', T, async () => {
+    requireBinaries(['tshark']);
+    const server = createServer((_req, res) => res.writeHead(401, { 'WWW-Authenticate': 'NTLM' }).end());
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const dir = mkdtempSync(join(tmpdir(), 'tslsa-capture-'));
+    try {
+      const port = portOf(server);
+      let cap: Awaited<ReturnType<typeof captureLoopback>> | undefined;
+      for (const probePort of [54328, 47808, 56500, 59000]) {
+        cap = await captureLoopback(port, dir, { probePort }).catch((e: unknown) => {
+          if ((e as NodeJS.ErrnoException).code === 'EADDRINUSE') return undefined;
+          throw e;
+        });
+        if (cap) break;
+      }
+      assert.ok(cap, 'one of the claimed UDP ports is free');
+      // Sent at once after the start: the fence, not luck, puts the request in the file.
+      const r = await fetch(`http://127.0.0.1:${port}/`, { headers: { authorization: `NTLM ${NEGOTIATE}` } });
+      await r.arrayBuffer();
+      const msgs = await dissectHttp(await cap.stop(), ['http.response.code', 'ntlmssp.messagetype']);
+      assert.deepEqual(msgs.map((m) => [m['http.response.code'], m['ntlmssp.messagetype']]), [['', '0x00000001'], ['401', '']]);
     } finally {
       server.close();
       rmSync(dir, { recursive: true, force: true });

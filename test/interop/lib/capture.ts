@@ -23,39 +23,51 @@ export interface Capture {
  * captures (a request sent at once was lost while its reply was kept), so the capture is fenced
  * at both ends with UDP datagrams to a port of our own, included in the filter: once tshark prints
  * one, everything sent after it is in the file. They are not HTTP, so dissectHttp never sees them.
+ * `probePort` picks their port (tests of the fence); by default the system does.
  */
-export async function captureLoopback(port: number, dir: string): Promise<Capture> {
+export async function captureLoopback(port: number, dir: string, opts: { probePort?: number } = {}): Promise<Capture> {
   requireBinary('tshark');
   const pcap = join(dir, `lo-${port}.pcap`);
   const probe = createSocket('udp4');
-  await new Promise<void>((resolve, reject) => probe.once('error', reject).bind(0, '127.0.0.1', () => resolve()));
+  await new Promise<void>((resolve, reject) => probe.once('error', reject).bind(opts.probePort ?? 0, '127.0.0.1', () => resolve())).catch((e: unknown) => {
+    probe.close();
+    throw e;
+  });
   probe.on('message', () => undefined);
   const probePort = probe.address().port;
   const filter = `tcp port ${port} or (udp and dst port ${probePort})`;
-  // -P prints a summary line per packet even while writing the file; -l flushes each line.
-  const child: ChildProcess = spawnTracked('tshark', ['-l', '-P', '-i', 'lo', '-f', filter, '-w', pcap], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // -P prints each packet even while writing the file, here as two fields: the UDP destination
+  // port and payload (not the summary line: tshark may name a probe port's datagrams after some
+  // other protocol, as Elasticsearch for 54328). dumpcap hands packets over in batches about every
+  // 0.5 s, so a fence waits for a probe numbered after it began, never for an older one.
+  const child: ChildProcess = spawnTracked('tshark', ['-l', '-P', '-T', 'fields', '-e', 'udp.dstport', '-e', 'udp.payload', '-i', 'lo', '-f', filter, '-w', pcap], { stdio: ['ignore', 'pipe', 'pipe'] });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   let said = '';
   child.stderr!.setEncoding('utf8').on('data', (d: string) => {
     said += d;
   });
-  let probesSeen = 0;
+  let sent = 0;
+  let newestSeen = -1;
   const seen: Array<() => void> = [];
   let partial = '';
   child.stdout!.setEncoding('utf8').on('data', (d: string) => {
     const lines = (partial + d).split('\n');
     partial = lines.pop()!;
-    for (const l of lines) if (/\bUDP\b/.test(l) && l.includes(`→ ${probePort} `)) probesSeen++;
+    for (const l of lines) {
+      const [dstPort, payload] = l.split('\t');
+      const m = /^tslsa capture fence (\d+)$/.exec(Buffer.from(payload ?? '', 'hex').toString('latin1'));
+      if (dstPort === String(probePort) && m) newestSeen = Math.max(newestSeen, Number(m[1]));
+    }
     for (const w of seen.splice(0)) w();
   });
 
-  /** Sends datagrams until tshark has printed one more than it had: the capture is live up to now. */
+  /** Sends numbered datagrams until tshark prints one sent by this call: the capture holds all before it. */
   async function fence(what: string): Promise<void> {
-    const before = probesSeen;
+    const first = sent;
     const deadline = Date.now() + 15_000;
-    while (probesSeen === before) {
+    while (newestSeen < first) {
       if (child.exitCode !== null || Date.now() > deadline) throw new Error(`tshark saw no ${what} probe on lo (port ${probePort}): ${said}`);
-      probe.send('tslsa capture fence', probePort, '127.0.0.1');
+      probe.send(`tslsa capture fence ${sent++}`, probePort, '127.0.0.1');
       await Promise.race([new Promise<void>((r) => seen.push(r)), sleep(50)]);
     }
   }
