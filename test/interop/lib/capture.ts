@@ -19,10 +19,10 @@ export interface Capture {
 
 /**
  * Starts capturing TCP to or from `port` on lo into `dir`; resolves once a packet sent after the
- * start has been seen. tshark says "Capturing on" a few milliseconds before dumpcap really
- * captures (a request sent at once was lost while its reply was kept), so the capture is fenced
- * at both ends with UDP datagrams to a port of our own, included in the filter: once tshark prints
- * one, everything sent after it is in the file. They are not HTTP, so dissectHttp never sees them.
+ * start has been seen. tshark says "Capturing on" some tens of milliseconds before dumpcap really
+ * captures (a request sent at once was lost while its reply was kept), so the capture is fenced at
+ * both ends with UDP datagrams to a port of our own, included in the filter: once tshark prints
+ * one, the capture is live and holds all sent before it. They are not HTTP: dissectHttp skips them.
  * `probePort` picks their port (tests of the fence); by default the system does.
  */
 export async function captureLoopback(port: number, dir: string, opts: { probePort?: number } = {}): Promise<Capture> {
@@ -81,17 +81,19 @@ export async function captureLoopback(port: number, dir: string, opts: { probePo
   }
   return {
     async stop() {
-      try {
-        await fence('stop');
-      } finally {
-        probe.close();
-      }
+      // tshark is stopped even when the fence fails, then the fence's error is the one told.
+      const fenced = await fence('stop').then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      probe.close();
       child.kill('SIGINT');
       const code = await Promise.race([exited, sleep(10_000).then(() => 'timeout' as const)]);
       if (code === 'timeout') {
         await killPid(child.pid!);
         throw new Error('tshark did not stop within 10 s of SIGINT');
       }
+      if (fenced !== undefined) throw fenced;
       return { path: pcap, port };
     },
   };
@@ -99,7 +101,7 @@ export async function captureLoopback(port: number, dir: string, opts: { probePo
 
 /**
  * Captures TCP to or from `port` while `during` runs, and stops the capture whatever it does (a
- * tshark left running would keep the test file from ever ending); its value and the pcap's path.
+ * tshark left running would keep the test file from ever ending); its value and the pcap.
  */
 export async function captureWhile<T>(port: number, dir: string, during: () => Promise<T>): Promise<{ value: T; pcap: Pcap }> {
   const cap = await captureLoopback(port, dir);
