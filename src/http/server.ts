@@ -32,7 +32,7 @@
 // as does a server's Upgrade request (a WebSocket handshake) through authenticateUpgrade.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { type Http2ServerRequest, type Http2ServerResponse, constants as http2 } from 'node:http2';
+import { type Http2ServerRequest, Http2ServerResponse, constants as http2 } from 'node:http2';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
@@ -456,8 +456,10 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
     const headers: Record<string, string | string[]> = { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': String(Buffer.byteLength(body)) };
     if (failure.status === challengeStatus) headers[challengeHeader] = schemes.slice();
     if (failure.status === 503) headers['Retry-After'] = String(RETRY_AFTER_S);
-    // After garbage the connection's state is suspect: start the next attempt on a new one.
-    if (failure.status === 400) headers.Connection = 'close';
+    // After garbage the connection's state is suspect: start the next attempt on a new one. Not
+    // over HTTP/2, where the session carries other streams and the header is not allowed (RFC 9113
+    // 8.2.2; node:http2 drops it with a process warning).
+    if (failure.status === 400 && !(res instanceof Http2ServerResponse)) headers.Connection = 'close';
     res.writeHead(failure.status, headers);
     res.end(body);
     return true;

@@ -27,6 +27,8 @@ interface H2Server {
   versions: string[];
   /** The HTTP version of every request that reached the server. */
   seen: string[];
+  /** HTTP/2 responses the handler gave a Connection header (node:http2 drops it with a process warning). */
+  connectionHeaders: number;
   close(): Promise<void>;
 }
 
@@ -46,8 +48,17 @@ async function startH2(options: Partial<AuthenticatorOptions> = {}): Promise<H2S
   const versions: string[] = [];
   const seen: string[] = [];
   const auth = createAuthenticator({ host: w.host, onFailure: (_req, f) => failures.push(f), ...options });
+  const state = { connectionHeaders: 0 };
   const server = http2.createSecureServer({ key: tls.key, cert: tls.cert, allowHTTP1: true, maxSessionMemory: 64 }, (req, res) => {
     seen.push(req.httpVersion);
+    if (req.httpVersionMajor === 2) {
+      const writeHead = res.writeHead.bind(res) as (...args: unknown[]) => unknown;
+      (res as { writeHead: unknown }).writeHead = (...args: unknown[]) => {
+        const named = (h: unknown): boolean => typeof h === 'object' && h !== null && Object.keys(h).some((k) => k.toLowerCase() === 'connection');
+        if (args.some(named)) state.connectionHeaders++;
+        return writeHead(...args);
+      };
+    }
     void auth.authenticate(req, res).then((id) => {
       if (!id) return;
       versions.push(req.httpVersion);
@@ -63,6 +74,9 @@ async function startH2(options: Partial<AuthenticatorOptions> = {}): Promise<H2S
     failures,
     versions,
     seen,
+    get connectionHeaders() {
+      return state.connectionHeaders;
+    },
     async close() {
       await new Promise<void>((r) => server.close(() => r()));
       await auth.close();
@@ -261,6 +275,8 @@ describe('HTTP/2 (node:http2 compatibility API)', () => {
       );
       assert.deepEqual([...outcomes].sort(), ['400', '401', 'reset']);
       assert.ok(srv.failures.every((f) => f.status !== 500), JSON.stringify(srv.failures.filter((f) => f.status === 500)));
+      // A 400 closes an HTTP/1.1 connection; an HTTP/2 session carries other streams and keeps on.
+      assert.equal(srv.connectionHeaders, 0, 'no Connection header on an HTTP/2 response');
       const k = clientContext(w.clients.kerberos);
       assert.equal((await c.get(header('Negotiate', (await k.step())!))).status, 200);
       await k.delete();
