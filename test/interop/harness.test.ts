@@ -30,7 +30,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { connect, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { captureLoopback, captureWhile, dissectHttp } from './lib/capture.js';
+import { type Capture, captureLoopback, captureWhile, dissectHttp } from './lib/capture.js';
 
 const PEER_BINARIES = [...REALM_BINARIES, 'gss-server', 'gss-client', 'ntlm_auth'];
 const T = { timeout: 30_000 };
@@ -342,52 +342,53 @@ describe('interop harness self-test: tshark captures', () => {
   // ephemeral range where our servers and clients land.
   const CLAIMED_PORTS = [44818, 48898, 34980, 44321, 48049];
   const NEGOTIATE = 'TlRMTVNTUAABAAAAB4IIogAAAAAAAAAAAAAAAAAAAAAGAbEdAAAADw==';
+  const FIELDS = ['http.response.code', 'ntlmssp.messagetype'];
+  // The request with the NEGOTIATE, then the 401, as tshark reads them.
+  const EXCHANGE = [['', '0x00000001'], ['401', '']];
+  const exchangeOf = (msgs: Array<Record<string, string>>): string[][] => msgs.map((m) => FIELDS.map((f) => m[f]!));
 
-  /** A plain node:http server answering 401 NTLM on the first claimed port it can bind. */
-  async function listenOnClaimedPort(): Promise<Server> {
-    for (const port of CLAIMED_PORTS) {
-      const server = createServer((_req, res) => {
-        res.writeHead(401, { 'WWW-Authenticate': 'NTLM' }).end();
-      });
-      const bound = await new Promise<boolean>((resolve) => {
-        server.once('error', () => resolve(false));
-        server.listen(port, '127.0.0.1', () => resolve(true));
-      });
-      if (bound) return server;
-    }
-    throw new Error(`none of ${CLAIMED_PORTS.join(', ')} is free on 127.0.0.1`);
-  }
-
-  const portOf = (s: Server): number => (s.address() as AddressInfo).port;
-
-  test('HTTP on a port tshark gives to another protocol is still read as HTTP', T, async () => {
+  /**
+   * Runs `fn` with a plain node:http server answering 401 NTLM on the first of `ports` it can bind
+   * (0: any) and a scratch directory, both gone afterwards.
+   */
+  async function withServer(ports: readonly number[], fn: (port: number, dir: string) => Promise<void>): Promise<void> {
     requireBinaries(['tshark']);
-    const server = await listenOnClaimedPort();
+    let server: Server | undefined;
+    for (const port of ports) {
+      const s = createServer((_req, res) => res.writeHead(401, { 'WWW-Authenticate': 'NTLM' }).end());
+      const bound = await new Promise<boolean>((resolve) => s.once('error', () => resolve(false)).listen(port, '127.0.0.1', () => resolve(true)));
+      if (bound) {
+        server = s;
+        break;
+      }
+    }
+    if (!server) throw new Error(`none of ${ports.join(', ')} is free on 127.0.0.1`);
     const dir = mkdtempSync(join(tmpdir(), 'tslsa-capture-'));
     try {
-      const port = portOf(server);
-      const { value: status, pcap } = await captureWhile(port, dir, async () => {
-        const r = await fetch(`http://127.0.0.1:${port}/`, { headers: { authorization: `NTLM ${NEGOTIATE}` } });
-        await r.arrayBuffer();
-        return r.status;
-      });
-      assert.equal(status, 401);
-      const msgs = await dissectHttp(pcap, ['http.response.code', 'ntlmssp.messagetype']);
-      assert.deepEqual(msgs.map((m) => [m['http.response.code'], m['ntlmssp.messagetype']]), [['', '0x00000001'], ['401', '']], `port ${port}`);
+      await fn((server.address() as AddressInfo).port, dir);
     } finally {
       server.close();
       rmSync(dir, { recursive: true, force: true });
     }
-  });
+  }
 
-  test('the capture fence holds when tshark names the probe datagrams after another protocol (UDP 54328 is Elasticsearch)', T, async () => {
-    requireBinaries(['tshark']);
-    const server = createServer((_req, res) => res.writeHead(401, { 'WWW-Authenticate': 'NTLM' }).end());
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const dir = mkdtempSync(join(tmpdir(), 'tslsa-capture-'));
-    try {
-      const port = portOf(server);
-      let cap: Awaited<ReturnType<typeof captureLoopback>> | undefined;
+  /** GET / with an NTLM NEGOTIATE; the status. */
+  async function negotiate(port: number): Promise<number> {
+    const r = await fetch(`http://127.0.0.1:${port}/`, { headers: { authorization: `NTLM ${NEGOTIATE}` } });
+    await r.arrayBuffer();
+    return r.status;
+  }
+
+  test('HTTP on a port tshark gives to another protocol is still read as HTTP', T, () =>
+    withServer(CLAIMED_PORTS, async (port, dir) => {
+      const { value: status, pcap } = await captureWhile(port, dir, () => negotiate(port));
+      assert.equal(status, 401);
+      assert.deepEqual(exchangeOf(await dissectHttp(pcap, FIELDS)), EXCHANGE, `port ${port}`);
+    }));
+
+  test('the capture fence holds when tshark names the probe datagrams after another protocol (UDP 54328 is Elasticsearch)', T, () =>
+    withServer([0], async (port, dir) => {
+      let cap: Capture | undefined;
       for (const probePort of [54328, 47808, 56500, 59000]) {
         cap = await captureLoopback(port, dir, { probePort }).catch((e: unknown) => {
           if ((e as NodeJS.ErrnoException).code === 'EADDRINUSE') return undefined;
@@ -397,23 +398,12 @@ describe('interop harness self-test: tshark captures', () => {
       }
       assert.ok(cap, 'one of the claimed UDP ports is free');
       // Sent at once after the start: the fence, not luck, puts the request in the file.
-      const r = await fetch(`http://127.0.0.1:${port}/`, { headers: { authorization: `NTLM ${NEGOTIATE}` } });
-      await r.arrayBuffer();
-      const msgs = await dissectHttp(await cap.stop(), ['http.response.code', 'ntlmssp.messagetype']);
-      assert.deepEqual(msgs.map((m) => [m['http.response.code'], m['ntlmssp.messagetype']]), [['', '0x00000001'], ['401', '']]);
-    } finally {
-      server.close();
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
+      assert.equal(await negotiate(port), 401);
+      assert.deepEqual(exchangeOf(await dissectHttp(await cap.stop(), FIELDS)), EXCHANGE);
+    }));
 
-  test('a capture with no HTTP in it is an error that lists its TCP conversations', T, async () => {
-    requireBinaries(['tshark']);
-    const server = createServer((_req, res) => res.end());
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const dir = mkdtempSync(join(tmpdir(), 'tslsa-capture-'));
-    try {
-      const port = portOf(server);
+  test('a capture with no HTTP in it is an error that lists its TCP conversations', T, () =>
+    withServer([0], async (port, dir) => {
       // A bare connect and close: TCP frames on the port, no HTTP message.
       const { pcap } = await captureWhile(port, dir, async () => {
         const sock = connect(port, '127.0.0.1');
@@ -421,10 +411,6 @@ describe('interop harness self-test: tshark captures', () => {
         sock.end();
         await new Promise<void>((resolve) => sock.once('close', () => resolve()));
       });
-      await assert.rejects(dissectHttp(pcap, ['http.response.code']), new RegExp(`no HTTP message in the capture of port ${port}; its TCP conversations:\\n[\\s\\S]*:${port}`));
-    } finally {
-      server.close();
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
+      await assert.rejects(dissectHttp(pcap, FIELDS), new RegExp(`no HTTP message in the capture of port ${port}; its TCP conversations:\\n[\\s\\S]*:${port}`));
+    }));
 });
