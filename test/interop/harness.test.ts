@@ -352,7 +352,6 @@ describe('interop harness self-test: tshark captures', () => {
    * (0: any) and a scratch directory, both gone afterwards.
    */
   async function withServer(ports: readonly number[], fn: (port: number, dir: string) => Promise<void>): Promise<void> {
-    requireBinaries(['tshark']);
     let server: Server | undefined;
     for (const port of ports) {
       const s = createServer((_req, res) => res.writeHead(401, { 'WWW-Authenticate': 'NTLM' }).end());

@@ -16,6 +16,7 @@ import { KRB5_MECH_OID, NTLMSSP_MECH_OID } from '../../../../src/der/index.js';
 import { writeOutputToken } from '../../../../src/sspi/buffers.js';
 import { ISC_REQ, SECPKG_ATTR, SECPKG_FLAG, SECPKG_INTERFACE_VERSION_2, hasFlag } from '../../../../src/sspi/flags.js';
 import { NtStatus, SecurityStatus } from '../../../../src/sspi/status.js';
+import { eventually } from '../../../interop/lib/poll.js';
 
 // A gate left shut fails the test at this bound instead of hanging the run.
 const T = { timeout: 30_000 };
@@ -26,12 +27,6 @@ function gate(): { open: () => void; opened: Promise<void> } {
   let open!: () => void;
   const opened = new Promise<void>((resolve) => (open = resolve));
   return { open, opened };
-}
-
-/** Polls `probe` (every 10 ms, for up to 5 s) until it holds. */
-async function eventually(probe: () => Promise<boolean>): Promise<boolean> {
-  for (const end = Date.now() + 5000; Date.now() < end; await sleep(10)) if (await probe()) return true;
-  return probe();
 }
 
 /** A "Kerberos" whose AcquireCredentialsHandle answers with `status` after `wait` (ms, or a gate's promise). */
